@@ -1,0 +1,256 @@
+import { findMount, type Mount } from '../proc/mountinfo.js';
+import { S_IFMT, S_IFREG } from '../proc/file-stat.js';
+import type { FileRecord, Incomplete, ProcessRecord, Snapshot } from '../snapshot/types.js';
+
+export type DeletedKind = 'file' | 'tmpfile' | 'memfd';
+export const DELETED_KINDS: readonly DeletedKind[] = ['file', 'tmpfile', 'memfd'];
+export type DeletedSort = 'allocated' | 'size' | 'holders' | 'path';
+export const DELETED_SORTS: readonly DeletedSort[] = ['allocated', 'size', 'holders', 'path'];
+
+/** A process that keeps a deleted file alive, through fds, mappings or both. */
+export interface DeletedHolder {
+  readonly pid: number;
+  readonly comm: Buffer;
+  readonly user: string;
+  readonly uid: number;
+  readonly unit: string | null;
+  readonly container: string | null;
+  /** Its fd numbers for this file, ascending. */
+  readonly fds: readonly number[];
+  /** How many of its memory mappings (VMAs) map this file. */
+  readonly mappings: number;
+  /** Threads whose own fd table holds it (main thread exited, or an unshared table). */
+  readonly tids: readonly number[];
+}
+
+/** One deleted inode that is still held, with everyone who holds it. */
+export interface DeletedFile {
+  readonly key: string;
+  readonly dev: string;
+  readonly ino: bigint;
+  /** The kernel's name without " (deleted)"; null when it is longer than PATH_MAX. */
+  readonly name: Buffer | null;
+  readonly kind: DeletedKind;
+  readonly sizeBytes: number;
+  /** What closing every holder gives back: st_blocks × 512. */
+  readonly allocatedBytes: number;
+  /** Mount point as its first holder sees it; null for memfd (no mount). */
+  readonly mount: string | null;
+  readonly fstype: string | null;
+  /** RAM (tmpfs, memfd), not disk. */
+  readonly ramBacked: boolean;
+  readonly holders: readonly DeletedHolder[];
+}
+
+export interface MountTotal {
+  readonly mount: string | null;
+  readonly fstype: string | null;
+  readonly ramBacked: boolean;
+  readonly files: number;
+  readonly sizeBytes: number;
+  readonly allocatedBytes: number;
+}
+
+export interface DeletedTotals {
+  readonly files: number;
+  readonly sizeBytes: number;
+  readonly allocatedBytes: number;
+  readonly diskAllocatedBytes: number;
+  readonly ramAllocatedBytes: number;
+  readonly byMount: readonly MountTotal[];
+}
+
+export interface DeletedReport {
+  readonly files: readonly DeletedFile[];
+  readonly totals: DeletedTotals;
+  readonly incomplete: Incomplete;
+}
+
+/** Which files to keep; every field narrows. */
+export interface DeletedFilter {
+  /** Files this process holds (all their holders are still shown). */
+  readonly pid?: number;
+  /** Files held by a process of this user (name or numeric uid). */
+  readonly user?: string;
+  /** Files on this device ("MAJ:MIN"). */
+  readonly dev?: string;
+  /** At least this many bytes allocated. */
+  readonly minAllocatedBytes?: number;
+  readonly kind?: DeletedKind;
+  readonly sort?: DeletedSort;
+}
+
+const RAM_FILESYSTEMS = new Set(['tmpfs', 'ramfs', 'hugetlbfs', 'devtmpfs']);
+/** The kernel's internal shmem mount: SysV segments, shared anonymous memory and memfds live here. */
+const INTERNAL_SHMEM_DEV = '0:1';
+
+/**
+ * The deleted files still held open or mapped: `st_nlink == 0` through the /proc link,
+ * one entry per inode, merged across fds, dups, forks, threads and mappings.
+ */
+export function findDeletedFiles(snapshot: Snapshot, filter: DeletedFilter = {}): DeletedReport {
+  const fileByKey = new Map(snapshot.files.map((file) => [file.key, file]));
+  const namespaces = new Map(snapshot.mountNamespaces.map((ns) => [ns.id, ns.mounts]));
+  const groups = new Map<
+    string,
+    { file: FileRecord; name: Buffer | null; holders: Map<number, HolderDraft> }
+  >();
+
+  const holderOf = (key: string, name: Buffer | null, process: ProcessRecord): HolderDraft | null => {
+    const file = fileByKey.get(key);
+    if (!file || file.nlink !== 0 || (file.mode & S_IFMT) !== S_IFREG) return null;
+    let group = groups.get(key);
+    if (!group) {
+      group = { file, name, holders: new Map() };
+      groups.set(key, group);
+    }
+    let draft = group.holders.get(process.pid);
+    if (!draft) {
+      draft = { process, fds: [], mappings: 0, tids: new Set() };
+      group.holders.set(process.pid, draft);
+    }
+    return draft;
+  };
+
+  for (const process of snapshot.processes) {
+    for (const fd of process.fds) {
+      const draft = holderOf(fd.fileKey, fd.name, process);
+      if (!draft) continue;
+      draft.fds.push(fd.fd);
+      if (fd.tid !== null) draft.tids.add(fd.tid);
+    }
+    for (const mapping of process.mappings) {
+      const draft = holderOf(mapping.fileKey, mapping.name, process);
+      if (draft) draft.mappings++;
+    }
+  }
+
+  const files: DeletedFile[] = [];
+  for (const { file, name, holders } of groups.values()) {
+    const first = [...holders.values()][0]?.process;
+    const placed = placeFile(
+      file,
+      name,
+      first ? (namespaces.get(first.mountNamespace ?? '') ?? []) : [],
+      snapshot,
+    );
+    if (placed === null) continue;
+    files.push({
+      key: file.key,
+      dev: file.dev,
+      ino: file.ino,
+      name,
+      kind: placed.kind,
+      sizeBytes: file.sizeBytes,
+      allocatedBytes: file.allocatedBytes,
+      mount: placed.mount,
+      fstype: placed.fstype,
+      ramBacked: placed.kind === 'memfd' || RAM_FILESYSTEMS.has(placed.fstype ?? ''),
+      holders: [...holders.values()]
+        .map((draft) => ({
+          pid: draft.process.pid,
+          comm: draft.process.comm,
+          user: draft.process.user,
+          uid: draft.process.uid,
+          unit: draft.process.unit,
+          container: draft.process.container,
+          fds: [...draft.fds].sort((a, b) => a - b),
+          mappings: draft.mappings,
+          tids: [...draft.tids].sort((a, b) => a - b),
+        }))
+        .sort((a, b) => a.pid - b.pid),
+    });
+  }
+
+  const kept = sortFiles(files.filter(matches(filter)), filter.sort ?? 'allocated');
+  return { files: kept, totals: sumTotals(kept), incomplete: snapshot.incomplete };
+}
+
+interface HolderDraft {
+  readonly process: ProcessRecord;
+  readonly fds: number[];
+  mappings: number;
+  readonly tids: Set<number>;
+}
+
+/** Kind, mount and filesystem of a deleted file; null for what is not a deleted file at all (SysV shm). */
+function placeFile(
+  file: FileRecord,
+  name: Buffer | null,
+  mounts: readonly Mount[],
+  snapshot: Snapshot,
+): { kind: DeletedKind; mount: string | null; fstype: string | null } | null {
+  const text = name?.toString('utf8') ?? '';
+  const hostMounts =
+    snapshot.mountNamespaces.find((ns) => ns.id === snapshot.hostMountNamespace)?.mounts ?? [];
+  const mount =
+    findMount(mounts, file.dev, text) ??
+    (mounts === hostMounts ? null : findMount(hostMounts, file.dev, text));
+  if (mount === null) {
+    if (text.startsWith('/memfd:')) return { kind: 'memfd', mount: null, fstype: 'tmpfs' };
+    // SysV shm ("/SYSV%08x") and shared anonymous memory ("/dev/zero") are not deleted files.
+    if (file.dev === INTERNAL_SHMEM_DEV) return null;
+    return { kind: 'file', mount: null, fstype: null };
+  }
+  const base = text.slice(text.lastIndexOf('/') + 1);
+  const tmpfile = /^#\d+$/.test(base) && BigInt(base.slice(1)) === file.ino;
+  return { kind: tmpfile ? 'tmpfile' : 'file', mount: mount.mountPoint, fstype: mount.fstype };
+}
+
+function matches(filter: DeletedFilter): (file: DeletedFile) => boolean {
+  return (file) =>
+    (filter.pid === undefined || file.holders.some((h) => h.pid === filter.pid)) &&
+    (filter.user === undefined ||
+      file.holders.some((h) => h.user === filter.user || String(h.uid) === filter.user)) &&
+    (filter.dev === undefined || file.dev === filter.dev) &&
+    (filter.minAllocatedBytes === undefined || file.allocatedBytes >= filter.minAllocatedBytes) &&
+    (filter.kind === undefined || file.kind === filter.kind);
+}
+
+function sortFiles(files: DeletedFile[], sort: DeletedSort): DeletedFile[] {
+  const byName = (a: DeletedFile, b: DeletedFile) =>
+    Buffer.compare(a.name ?? Buffer.alloc(0), b.name ?? Buffer.alloc(0));
+  const compare: Record<DeletedSort, (a: DeletedFile, b: DeletedFile) => number> = {
+    allocated: (a, b) => b.allocatedBytes - a.allocatedBytes || b.sizeBytes - a.sizeBytes || byName(a, b),
+    size: (a, b) => b.sizeBytes - a.sizeBytes || b.allocatedBytes - a.allocatedBytes || byName(a, b),
+    holders: (a, b) =>
+      b.holders.length - a.holders.length || b.allocatedBytes - a.allocatedBytes || byName(a, b),
+    path: (a, b) => byName(a, b) || a.key.localeCompare(b.key),
+  };
+  return files.sort(compare[sort]);
+}
+
+function sumTotals(files: readonly DeletedFile[]): DeletedTotals {
+  const byMount = new Map<string, MountTotal>();
+  let sizeBytes = 0;
+  let allocatedBytes = 0;
+  let ramAllocatedBytes = 0;
+  for (const file of files) {
+    sizeBytes += file.sizeBytes;
+    allocatedBytes += file.allocatedBytes;
+    if (file.ramBacked) ramAllocatedBytes += file.allocatedBytes;
+    const key = `${file.mount ?? ''}\0${file.fstype ?? ''}`;
+    const total = byMount.get(key) ?? {
+      mount: file.mount,
+      fstype: file.fstype,
+      ramBacked: file.ramBacked,
+      files: 0,
+      sizeBytes: 0,
+      allocatedBytes: 0,
+    };
+    byMount.set(key, {
+      ...total,
+      files: total.files + 1,
+      sizeBytes: total.sizeBytes + file.sizeBytes,
+      allocatedBytes: total.allocatedBytes + file.allocatedBytes,
+    });
+  }
+  return {
+    files: files.length,
+    sizeBytes,
+    allocatedBytes,
+    diskAllocatedBytes: allocatedBytes - ramAllocatedBytes,
+    ramAllocatedBytes,
+    byMount: [...byMount.values()].sort((a, b) => b.allocatedBytes - a.allocatedBytes),
+  };
+}

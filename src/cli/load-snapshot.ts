@@ -1,0 +1,30 @@
+import { readFileSync } from 'node:fs';
+import { LimboError } from '../proc/errors.js';
+import { parseSnapshot } from '../snapshot/snapshot-json.js';
+import { takeSnapshot } from '../snapshot/take-snapshot.js';
+import type { Snapshot } from '../snapshot/types.js';
+import type { ParsedOptions } from './options.js';
+
+/** The snapshot a command works on: a saved one (--from), or a fresh scan of --proc. */
+export function loadSnapshot(values: ParsedOptions): Snapshot {
+  const from = values['from'];
+  if (typeof from === 'string') {
+    let text: string;
+    try {
+      text = readFileSync(from === '-' ? 0 : from, 'utf8');
+    } catch (error) {
+      throw new LimboError('io', `cannot read snapshot ${from}: ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
+    return parseSnapshot(text);
+  }
+  const proc = typeof values['proc'] === 'string' ? values['proc'] : '/proc';
+  try {
+    return takeSnapshot({ procRoot: proc });
+  } catch (error) {
+    throw new LimboError('proc-unreadable', `cannot scan ${proc}: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+}

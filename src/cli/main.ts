@@ -1,0 +1,80 @@
+import { readFileSync } from 'node:fs';
+import { LimboError } from '../proc/errors.js';
+import { deletedSpec, runDeleted } from './deleted-command.js';
+import type { Io } from './io.js';
+import { formatHelp, parseCommandArgs, type CommandSpec, type ParsedOptions } from './options.js';
+import { runSnapshot, snapshotSpec } from './snapshot-command.js';
+
+interface Command {
+  readonly spec: CommandSpec;
+  readonly run: (values: ParsedOptions, io: Io, positionals: string[]) => number;
+}
+
+const COMMANDS: readonly Command[] = [
+  { spec: deletedSpec, run: runDeleted },
+  { spec: snapshotSpec, run: runSnapshot },
+];
+
+/** The command bare `limbo` runs until the full report exists. */
+const DEFAULT_COMMAND = 'deleted';
+
+/** Runs the CLI; returns the exit code (0 ok, 1 failure, 2 usage) and never calls process.exit. */
+export function main(argv: readonly string[], io: Io): number {
+  const [first, ...rest] = argv;
+  if (first === '--version' || first === '-V') {
+    io.stdout.write(`${version()}\n`);
+    return 0;
+  }
+  if (first === 'help' || first === '-h' || (first === '--help' && rest.length === 0)) {
+    io.stdout.write(overallHelp());
+    return 0;
+  }
+  const explicit = first !== undefined && !first.startsWith('-');
+  const name = explicit ? first : DEFAULT_COMMAND;
+  const command = COMMANDS.find((c) => c.spec.name === name);
+  if (!command) {
+    io.stderr.write(`limbo: unknown command '${name}'\n\n${overallHelp()}`);
+    return 2;
+  }
+  try {
+    const { values, positionals } = parseCommandArgs(command.spec, explicit ? rest : argv);
+    if (values['help']) {
+      io.stdout.write(formatHelp(command.spec));
+      return 0;
+    }
+    return command.run(values, io, positionals);
+  } catch (error) {
+    if (error instanceof LimboError) {
+      io.stderr.write(`${error.message}\n`);
+      if (error.code === 'usage') {
+        io.stderr.write(`Try 'limbo ${command.spec.name} --help'.\n`);
+        return 2;
+      }
+      return 1;
+    }
+    io.stderr.write(`limbo: internal error: ${(error as Error).stack ?? String(error)}\n`);
+    return 1;
+  }
+}
+
+function overallHelp(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.spec.name.length)) + 2;
+  return [
+    'limbo: where did my disk space go, and where did my file handles go?',
+    '',
+    'Usage: limbo [COMMAND] [OPTIONS]   (no command: limbo deleted)',
+    '',
+    'Commands:',
+    ...COMMANDS.map((c) => `  ${c.spec.name.padEnd(width)}${c.spec.summary}`),
+    '',
+    "Run 'limbo COMMAND --help' for a command's options. Exit codes: 0 ok, 1 failure, 2 usage error.",
+    '',
+  ].join('\n');
+}
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
+  return `limbo ${pkg.version}`;
+}

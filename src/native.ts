@@ -1,0 +1,47 @@
+// The one door to the optional native addon (native/limbo.c). Everything here has a
+// pure JavaScript twin elsewhere; callers ask `nativeAddon()` and fall back when it is null.
+import { createRequire } from 'node:module';
+
+/** A fd the addon found whose link ends in " (deleted)" (or whose name is too long to read). */
+export interface NativeCandidate {
+  readonly fd: number;
+  /** The link text, or null when it exceeds PATH_MAX (ENAMETOOLONG). */
+  readonly target: Buffer | null;
+  readonly major: number;
+  readonly minor: number;
+  readonly ino: bigint;
+  readonly nlink: number;
+  readonly size: number;
+  readonly blocks: number;
+  readonly mode: number;
+}
+
+export type NativeScan =
+  | { readonly count: number; readonly candidates: readonly NativeCandidate[] }
+  | { readonly error: 'ENOENT' | 'EACCES' | 'EPERM' | 'EIO' };
+
+/** The functions native/limbo.c exports. */
+export interface NativeAddon {
+  scanFdDir(dir: string): NativeScan;
+  /** kcmp(2): 0 when equal, 1 or 2 as an ordering, a negative errno on failure. */
+  kcmp(pid1: number, pid2: number, type: number, idx1: number, idx2: number): number;
+}
+
+let cached: NativeAddon | null | undefined;
+
+/** The addon, or null when it was not built or LIMBO_NO_NATIVE is set. */
+export function nativeAddon(): NativeAddon | null {
+  if (cached !== undefined) return cached;
+  cached = null;
+  if (process.env['LIMBO_NO_NATIVE']) return cached;
+  const require = createRequire(import.meta.url);
+  for (const candidate of ['../build/Release/limbo_native.node', '../../build/Release/limbo_native.node']) {
+    try {
+      cached = require(candidate) as NativeAddon;
+      break;
+    } catch {
+      // not built at this location: try the next, then fall back to JavaScript
+    }
+  }
+  return cached;
+}

@@ -1,0 +1,32 @@
+/** How a read of a /proc entry failed, in the terms limbo reports. */
+export type ReadFailure = 'gone' | 'denied' | 'too-long' | 'other';
+
+/** Classifies an fs error: a vanished process or fd is normal, denial is counted, the rest is real. */
+export function classifyError(error: unknown): ReadFailure {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  switch (code) {
+    case 'ENOENT':
+    case 'ESRCH':
+    case 'ENOTDIR':
+      return 'gone';
+    case 'EACCES':
+    case 'EPERM':
+      return 'denied';
+    case 'ENAMETOOLONG':
+      return 'too-long';
+    default:
+      return 'other';
+  }
+}
+
+/** The one error class limbo throws; `code` is stable, `cause` keeps the original. */
+export class LimboError extends Error {
+  readonly code: LimboErrorCode;
+  constructor(code: LimboErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'LimboError';
+    this.code = code;
+  }
+}
+
+export type LimboErrorCode = 'usage' | 'proc-unreadable' | 'snapshot-invalid' | 'io';

@@ -1,0 +1,80 @@
+import { readProcText, type ReadResult } from './read.js';
+
+/** One line of /proc/PID/mountinfo. */
+export interface Mount {
+  readonly mountId: number;
+  readonly parentId: number;
+  /** st_dev of files on this mount, as "MAJ:MIN". */
+  readonly dev: string;
+  /** The directory of the filesystem that is mounted here ("/" for a whole filesystem). */
+  readonly root: string;
+  /** Where it is mounted, relative to the reading process's root. */
+  readonly mountPoint: string;
+  readonly fstype: string;
+  readonly source: string;
+}
+
+/** Parses /proc/PID/mountinfo, skipping lines it cannot read. */
+export function parseMountinfo(text: string): Mount[] {
+  const mounts: Mount[] = [];
+  for (const line of text.split('\n')) {
+    if (line === '') continue;
+    const separator = line.indexOf(' - ');
+    if (separator < 0) continue;
+    const left = line.slice(0, separator).split(' ');
+    const right = line.slice(separator + 3).split(' ');
+    if (left.length < 6 || right.length < 2) continue;
+    const [mountId, parentId, dev, root, mountPoint] = left as [string, string, string, string, string];
+    const [fstype, source] = right as [string, string];
+    if (!/^\d+$/.test(mountId) || !/^\d+:\d+$/.test(dev)) continue;
+    mounts.push({
+      mountId: Number(mountId),
+      parentId: Number(parentId),
+      dev,
+      root: unescapeOctal(root),
+      mountPoint: unescapeOctal(mountPoint),
+      fstype,
+      source: unescapeOctal(source),
+    });
+  }
+  return mounts;
+}
+
+/** Reads and parses /proc/PID/mountinfo. */
+export function readMountinfo(procRoot: string, pid: number | 'self'): ReadResult<Mount[]> {
+  const read = readProcText(`${procRoot}/${pid}/mountinfo`);
+  return read.ok ? { ok: true, value: parseMountinfo(read.value) } : read;
+}
+
+/**
+ * Picks the mount a file lives on: the mounts with its st_dev, preferring the one whose
+ * mount point is the longest prefix of the path the kernel showed (bind mounts share a dev).
+ */
+export function findMount(mounts: readonly Mount[], dev: string, path: string): Mount | null {
+  let best: Mount | null = null;
+  for (const mount of mounts) {
+    if (mount.dev !== dev) continue;
+    if (best === null) {
+      best = mount;
+      continue;
+    }
+    const fits = isUnder(path, mount.mountPoint);
+    const bestFits = isUnder(path, best.mountPoint);
+    if (fits && (!bestFits || mount.mountPoint.length > best.mountPoint.length)) best = mount;
+    else if (!fits && !bestFits && mount.root === '/' && best.root !== '/') best = mount;
+  }
+  return best;
+}
+
+function isUnder(path: string, mountPoint: string): boolean {
+  return mountPoint === '/' || path === mountPoint || path.startsWith(`${mountPoint}/`);
+}
+
+/** mountinfo escapes space, tab, newline and backslash as \ooo octal; names are bytes, so decode as UTF-8 last. */
+function unescapeOctal(field: string): string {
+  if (!field.includes('\\')) return Buffer.from(field, 'latin1').toString('utf8');
+  const latin1 = field.replace(/\\([0-7]{3})/g, (_, octal: string) =>
+    String.fromCharCode(parseInt(octal, 8)),
+  );
+  return Buffer.from(latin1, 'latin1').toString('utf8');
+}

@@ -1,0 +1,47 @@
+import { readProcText, type ReadResult } from './read.js';
+
+/** The fields of /proc/PID/status that limbo uses. */
+export interface ProcStatus {
+  /** Single-letter scheduler state: R, S, D, Z, T, t, X, I, ... */
+  readonly state: string;
+  readonly tgid: number;
+  readonly ppid: number;
+  /** Real user id. */
+  readonly uid: number;
+  /** Effective user id. */
+  readonly euid: number;
+  readonly threads: number;
+  /** True for kernel threads (the `Kthread:` line, or ppid 2 on kernels without it). */
+  readonly kernelThread: boolean;
+}
+
+/** Parses /proc/PID/status; returns null when a required field is missing. */
+export function parseStatus(text: string): ProcStatus | null {
+  const fields = new Map<string, string>();
+  for (const line of text.split('\n')) {
+    const colon = line.indexOf(':');
+    if (colon > 0) fields.set(line.slice(0, colon), line.slice(colon + 1).trim());
+  }
+  const state = fields.get('State')?.charAt(0);
+  const tgid = toInt(fields.get('Tgid'));
+  const ppid = toInt(fields.get('PPid'));
+  const uids = fields.get('Uid')?.split(/\s+/).map(Number);
+  const threads = toInt(fields.get('Threads'));
+  if (!state || tgid === null || ppid === null || !uids || uids.length < 2 || threads === null) return null;
+  const [uid, euid] = uids as [number, number];
+  if (!Number.isInteger(uid) || !Number.isInteger(euid)) return null;
+  const kthread = fields.get('Kthread');
+  const kernelThread = kthread !== undefined ? kthread === '1' : ppid === 2 || tgid === 2;
+  return { state, tgid, ppid, uid, euid, threads, kernelThread };
+}
+
+/** Reads and parses /proc/PID/status. */
+export function readStatus(procRoot: string, pid: number): ReadResult<ProcStatus | null> {
+  const read = readProcText(`${procRoot}/${pid}/status`);
+  return read.ok ? { ok: true, value: parseStatus(read.value) } : read;
+}
+
+function toInt(value: string | undefined): number | null {
+  if (value === undefined || !/^\d+$/.test(value)) return null;
+  return Number(value);
+}

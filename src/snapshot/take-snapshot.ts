@@ -1,0 +1,241 @@
+import { readdirSync, readlinkSync, statSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { nativeAddon } from '../native.js';
+import { readCgroup } from '../proc/cgroup.js';
+import { classifyError } from '../proc/errors.js';
+import { scanFdTable, stripDeleted } from '../proc/fd-table.js';
+import { statThrough, type FileStat } from '../proc/file-stat.js';
+import { readMaps, type MapEntry } from '../proc/maps.js';
+import { readMountinfo, type Mount } from '../proc/mountinfo.js';
+import { readPasswd } from '../proc/passwd.js';
+import { readLinkBytes, readProcBytes } from '../proc/read.js';
+import { readStatus, type ProcStatus } from '../proc/status.js';
+import type { FileRecord, HeldFd, HeldMapping, MountNamespace, ProcessRecord, Snapshot } from './types.js';
+
+/** Where to scan and how. */
+export interface SnapshotOptions {
+  /** The /proc to read; a container's view of the host /proc works too. Default "/proc". */
+  readonly procRoot?: string;
+  /** The user table for uid → name. Default "/etc/passwd". */
+  readonly passwdPath?: string;
+}
+
+const KCMP_FILES = 2;
+
+/** Scans every process once and returns what it found, as plain data. */
+export function takeSnapshot(options: SnapshotOptions = {}): Snapshot {
+  const started = performance.now();
+  const procRoot = options.procRoot ?? '/proc';
+  const scan = new Scan(procRoot, readPasswd(options.passwdPath));
+  const hostMountNamespace = scan.mountNamespaceOf('self');
+  for (const pid of listPids(procRoot)) scan.scanProcess(pid);
+  return {
+    schema: 'limbo.snapshot/1',
+    takenAt: new Date().toISOString(),
+    hostname: hostname(),
+    procRoot,
+    hostMountNamespace,
+    scanMilliseconds: Math.round((performance.now() - started) * 10) / 10,
+    processes: scan.processes,
+    files: [...scan.files.values()],
+    mountNamespaces: [...scan.mountNamespaces.values()],
+    incomplete: {
+      scannerUid: process.geteuid?.() ?? -1,
+      unreadableProcesses: scan.unreadablePids.length,
+      unreadablePids: scan.unreadablePids,
+      unverifiedMappings: scan.unverifiedMappings,
+    },
+  };
+}
+
+/** The numeric entries of /proc, in order. */
+export function listPids(procRoot: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync(procRoot)) {
+    const code = entry.charCodeAt(0);
+    if (code >= 48 && code <= 57) pids.push(Number(entry));
+  }
+  return pids.sort((a, b) => a - b);
+}
+
+/** The state of one scan in progress: what has been seen so far. */
+class Scan {
+  readonly processes: ProcessRecord[] = [];
+  readonly files = new Map<string, FileRecord>();
+  readonly mountNamespaces = new Map<string, MountNamespace>();
+  readonly unreadablePids: number[] = [];
+  unverifiedMappings = 0;
+  private readonly kcmp = nativeAddon()?.kcmp;
+
+  constructor(
+    private readonly procRoot: string,
+    private readonly users: Map<number, string>,
+  ) {}
+
+  /** Reads one process; a process that vanishes mid-way is dropped without a word. */
+  scanProcess(pid: number): void {
+    const base = `${this.procRoot}/${pid}`;
+    const statusRead = readStatus(this.procRoot, pid);
+    if (!statusRead.ok || statusRead.value === null) return;
+    const status = statusRead.value;
+    if (status.kernelThread) return;
+
+    const commRead = readProcBytes(`${base}/comm`);
+    if (!commRead.ok) return;
+    const comm = commRead.value.subarray(0, Math.max(0, commRead.value.length - 1));
+    const cgroupRead = readCgroup(this.procRoot, pid);
+    const cgroup = cgroupRead.ok ? cgroupRead.value : null;
+    const mountNamespace = this.mountNamespaceOf(pid);
+
+    const fds: HeldFd[] = [];
+    const tables = this.fdTables(pid, status);
+    let fdCount: number | null = 0;
+    let denied = false;
+    for (const table of tables) {
+      const scan = scanFdTable(`${table.dir}/fd`);
+      if (!scan.ok) {
+        if (scan.failure === 'denied') denied = true;
+        continue;
+      }
+      fdCount += scan.value.count;
+      for (const candidate of scan.value.candidates) {
+        fds.push({
+          fd: candidate.fd,
+          tid: table.tid,
+          fileKey: this.recordFile(candidate.stat),
+          name: candidate.name,
+        });
+      }
+    }
+    if (denied) fdCount = countFds(`${base}/fd`);
+
+    const mapsDir = tables[0]?.dir ?? base;
+    const mappings = this.readMappings(pid, mapsDir);
+    if (mappings === 'denied') denied = true;
+    if (denied) this.unreadablePids.push(pid);
+
+    this.processes.push({
+      pid,
+      ppid: status.ppid,
+      comm,
+      uid: status.euid,
+      user: this.users.get(status.euid) ?? String(status.euid),
+      state: status.state,
+      threads: status.threads,
+      mountNamespace,
+      cgroup: cgroup?.path ?? null,
+      unit: cgroup?.unit ?? null,
+      container: cgroup?.container ?? null,
+      fdCount,
+      readable: !denied,
+      fds,
+      mappings: mappings === 'denied' ? [] : mappings,
+    });
+  }
+
+  /**
+   * The fd tables of a process. Usually one (/proc/PID). When the main thread has exited
+   * (state Z with live threads) /proc/PID/fd is empty and each live thread's task dir is read;
+   * a thread that unshared its table (kcmp KCMP_FILES differs) is read on its own too.
+   */
+  private fdTables(pid: number, status: ProcStatus): { dir: string; tid: number | null }[] {
+    const base = `${this.procRoot}/${pid}`;
+    if (status.threads <= 1) return [{ dir: base, tid: null }];
+    const mainExited = status.state === 'Z';
+    const tables: { dir: string; tid: number | null }[] = mainExited ? [] : [{ dir: base, tid: null }];
+    const representatives: number[] = mainExited ? [] : [pid];
+    let tids: number[];
+    try {
+      tids = readdirSync(`${base}/task`).map(Number);
+    } catch {
+      return tables.length > 0 ? tables : [{ dir: base, tid: null }];
+    }
+    for (const tid of tids) {
+      if (tid === pid) continue;
+      const sharesTable = representatives.some((other) => this.sameFdTable(pid, other, tid));
+      if (sharesTable) continue;
+      if (mainExited && isZombieTask(`${base}/task/${tid}`)) continue;
+      representatives.push(tid);
+      tables.push({ dir: `${base}/task/${tid}`, tid });
+    }
+    return tables.length > 0 ? tables : [{ dir: base, tid: null }];
+  }
+
+  /** kcmp(KCMP_FILES) when the addon has it; else the fd counts, which differ for any real unshare. */
+  private sameFdTable(pid: number, a: number, b: number): boolean {
+    if (this.kcmp) {
+      const result = this.kcmp(a, b, KCMP_FILES, 0, 0);
+      if (result >= 0) return result === 0;
+    }
+    const countA = countFds(
+      a === pid ? `${this.procRoot}/${pid}/fd` : `${this.procRoot}/${pid}/task/${a}/fd`,
+    );
+    const countB = countFds(`${this.procRoot}/${pid}/task/${b}/fd`);
+    return countA === countB;
+  }
+
+  /** Mappings of files whose maps name carries " (deleted)", each verified through map_files. */
+  private readMappings(pid: number, dir: string): HeldMapping[] | 'denied' {
+    const maps = readMaps(`${dir}/maps`, true);
+    if (!maps.ok) return maps.failure === 'denied' ? 'denied' : [];
+    const mappings: HeldMapping[] = [];
+    for (const entry of maps.value) {
+      const link = `${this.procRoot}/${pid}/map_files/${entry.range}`;
+      const stat = statThrough(link);
+      let fileKey: string;
+      if (stat.ok) fileKey = this.recordFile(stat.value);
+      else if (stat.failure === 'gone') continue;
+      else {
+        this.unverifiedMappings++;
+        fileKey = `${entry.dev}:${entry.inode}`;
+        if (!this.files.has(fileKey)) continue;
+      }
+      mappings.push({ range: entry.range, perms: entry.perms, fileKey, name: exactMapName(link, entry) });
+    }
+    return mappings;
+  }
+
+  private recordFile(stat: FileStat): string {
+    const key = `${stat.dev}:${stat.ino}`;
+    if (!this.files.has(key)) this.files.set(key, { key, ...stat });
+    return key;
+  }
+
+  /** The mount namespace id of a process, reading its mount table the first time it is seen. */
+  mountNamespaceOf(pid: number | 'self'): string | null {
+    let id: string;
+    try {
+      id = readlinkSync(`${this.procRoot}/${pid}/ns/mnt`);
+    } catch {
+      return null;
+    }
+    if (!this.mountNamespaces.has(id)) {
+      const mounts = readMountinfo(this.procRoot, pid);
+      this.mountNamespaces.set(id, { id, mounts: mounts.ok ? mounts.value : ([] as Mount[]) });
+    }
+    return id;
+  }
+}
+
+/** The fd count of any process, readable without privileges: st_size of its fd directory. */
+function countFds(dir: string): number | null {
+  try {
+    return statSync(dir).size;
+  } catch (error) {
+    if (classifyError(error) === 'other') throw error;
+    return null;
+  }
+}
+
+function isZombieTask(dir: string): boolean {
+  const stat = readProcBytes(`${dir}/stat`);
+  if (!stat.ok) return true;
+  const close = stat.value.lastIndexOf(')');
+  return stat.value[close + 2] === 0x5a; // 'Z'
+}
+
+/** map_files gives the exact name (maps escapes only newlines); it needs CAP_SYS_ADMIN to read. */
+function exactMapName(link: string, entry: MapEntry): Buffer {
+  const read = readLinkBytes(link);
+  return read.ok ? stripDeleted(read.value) : stripDeleted(entry.path);
+}
