@@ -25,7 +25,15 @@ run(join(bin, 'prettier'), ['--check', '.', '--log-level', 'warn']);
 mkdirSync(join(root, 'test/fixtures/bin'), { recursive: true });
 for (const source of readdirSync(join(root, 'test/fixtures')).filter((f) => f.endsWith('.c'))) {
   const name = source.slice(0, -2);
-  run('cc', ['-O2', '-Wall', '-Wextra', '-pthread', '-o', `test/fixtures/bin/${name}`, `test/fixtures/${source}`]);
+  run('cc', [
+    '-O2',
+    '-Wall',
+    '-Wextra',
+    '-pthread',
+    '-o',
+    `test/fixtures/bin/${name}`,
+    `test/fixtures/${source}`,
+  ]);
 }
 
 function findTests(dir) {
