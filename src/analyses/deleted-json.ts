@@ -25,6 +25,7 @@ export interface DeletedJson {
       readonly tids: readonly number[];
       readonly unit: string | null;
       readonly container: string | null;
+      readonly mountNamespace: string | null;
     }[];
   }[];
   readonly totals: {
@@ -79,6 +80,7 @@ export function deletedReportToJson(report: DeletedReport): DeletedJson {
         tids: holder.tids,
         unit: holder.unit,
         container: holder.container,
+        mountNamespace: holder.mountNamespace,
       })),
     })),
     totals: {

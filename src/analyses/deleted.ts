@@ -15,6 +15,8 @@ export interface DeletedHolder {
   readonly uid: number;
   readonly unit: string | null;
   readonly container: string | null;
+  /** Its mount namespace ("mnt:[4026532…]"); paths are as seen from there. */
+  readonly mountNamespace: string | null;
   /** Its fd numbers for this file, ascending. */
   readonly fds: readonly number[];
   /** How many of its memory mappings (VMAs) map this file. */
@@ -62,6 +64,8 @@ export interface DeletedTotals {
 
 export interface DeletedReport {
   readonly files: readonly DeletedFile[];
+  /** The mount namespace limbo ran in: holders elsewhere see other paths. */
+  readonly hostMountNamespace: string | null;
   readonly totals: DeletedTotals;
   readonly incomplete: Incomplete;
 }
@@ -154,6 +158,7 @@ export function findDeletedFiles(snapshot: Snapshot, filter: DeletedFilter = {})
           uid: draft.process.uid,
           unit: draft.process.unit,
           container: draft.process.container,
+          mountNamespace: draft.process.mountNamespace,
           fds: [...draft.fds].sort((a, b) => a - b),
           mappings: draft.mappings,
           tids: [...draft.tids].sort((a, b) => a - b),
@@ -163,7 +168,12 @@ export function findDeletedFiles(snapshot: Snapshot, filter: DeletedFilter = {})
   }
 
   const kept = sortFiles(files.filter(matches(filter)), filter.sort ?? 'allocated');
-  return { files: kept, totals: sumTotals(kept), incomplete: snapshot.incomplete };
+  return {
+    files: kept,
+    hostMountNamespace: snapshot.hostMountNamespace,
+    totals: sumTotals(kept),
+    incomplete: snapshot.incomplete,
+  };
 }
 
 interface HolderDraft {

@@ -125,7 +125,7 @@ export function renderDeletedTable(report: DeletedReport, c: Palette): string {
         `${'ALLOCATED'.padStart(10)}  ${'SIZE'.padStart(10)}  ${'KIND'.padEnd(7)}  ${'DEV:INODE'.padEnd(16)}  NAME`,
       ),
     );
-    for (const file of report.files) lines.push(...renderFile(file, c));
+    for (const file of report.files) lines.push(...renderFile(file, report.hostMountNamespace, c));
     lines.push('', c.bold('By filesystem:'));
     for (const m of totals.byMount) {
       const where =
@@ -154,14 +154,16 @@ export function renderDeletedTable(report: DeletedReport, c: Palette): string {
   return `${lines.join('\n')}\n`;
 }
 
-function renderFile(file: DeletedFile, c: Palette): string[] {
+function renderFile(file: DeletedFile, hostMountNamespace: string | null, c: Palette): string[] {
   const name = file.name === null ? c.yellow('(name longer than PATH_MAX)') : escapeName(file.name);
   const head =
     `${formatBytes(file.allocatedBytes).padStart(10)}  ${formatBytes(file.sizeBytes).padStart(10)}  ` +
     `${file.kind.padEnd(7)}  ${`${file.dev}:${file.ino}`.padEnd(16)}  ${name}`;
   const lines = [head];
   const shown = file.holders.slice(0, MAX_HOLDERS_SHOWN);
-  for (const holder of shown) lines.push(c.dim(`${' '.repeat(12)}held by `) + renderHolder(holder));
+  for (const holder of shown) {
+    lines.push(c.dim(`${' '.repeat(12)}held by `) + renderHolder(holder, hostMountNamespace));
+  }
   if (file.holders.length > shown.length) {
     lines.push(
       c.dim(`${' '.repeat(12)}... and ${file.holders.length - shown.length} more holders (see --json)`),
@@ -171,7 +173,7 @@ function renderFile(file: DeletedFile, c: Palette): string[] {
 }
 
 /** `pid comm fds 3,4,5 +2 maps (user) [unit]`, the form the issue asks for. */
-function renderHolder(holder: DeletedHolder): string {
+function renderHolder(holder: DeletedHolder, hostMountNamespace: string | null): string {
   const parts = [`${holder.pid} ${escapeName(holder.comm)}`];
   if (holder.fds.length > 0) {
     const listed = holder.fds.slice(0, MAX_FDS_SHOWN).join(',');
@@ -184,6 +186,9 @@ function renderHolder(holder: DeletedHolder): string {
   parts.push(`(${holder.user})`);
   if (holder.unit) parts.push(`[${escapeName(Buffer.from(holder.unit))}]`);
   if (holder.container) parts.push(`[container ${holder.container.slice(0, 12)}]`);
+  else if (holder.mountNamespace && hostMountNamespace && holder.mountNamespace !== hostMountNamespace) {
+    parts.push(`[${holder.mountNamespace}]`);
+  }
   return parts.join(' ');
 }
 

@@ -18,11 +18,16 @@ export interface Holder {
 export interface HolderOptions {
   readonly uid?: number;
   readonly gid?: number;
+  /** A command that execs the holder, e.g. to start it in new namespaces: ['unshare', '-m', 'sh', '-c', '... exec "$0" "$@"']. */
+  readonly wrapper?: readonly string[];
 }
 
 /** Starts a holder running `ops` (see holder.c) and resolves once it is in its state. */
 export function startHolder(ops: readonly string[], options: HolderOptions = {}): Promise<Holder> {
-  const child: ChildProcess = spawn(holderBinary, ops, {
+  const [command, ...args] = options.wrapper
+    ? [...options.wrapper, holderBinary, ...ops]
+    : [holderBinary, ...ops];
+  const child: ChildProcess = spawn(command as string, args, {
     stdio: ['pipe', 'pipe', 'pipe'],
     ...(options.uid !== undefined ? { uid: options.uid, gid: options.gid ?? options.uid } : {}),
   });

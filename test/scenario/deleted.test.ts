@@ -6,14 +6,14 @@ import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { kernelStat, startHolder, type Holder } from '../helpers/holder.js';
+import { kernelStat, startHolder, type Holder, type HolderOptions } from '../helpers/holder.js';
 import { findFile, limboDeleted, runLimbo } from '../helpers/limbo.js';
 
 const isRoot = process.geteuid?.() === 0;
 let dir: string;
 const holders: Holder[] = [];
 
-async function hold(ops: string[], options: { uid?: number } = {}): Promise<Holder> {
+async function hold(ops: string[], options: HolderOptions = {}): Promise<Holder> {
   const holder = await startHolder(ops, options);
   holders.push(holder);
   return holder;
@@ -211,6 +211,40 @@ describe('limbo deleted on real processes', () => {
     assert.ok(table.stdout.includes('\\e[31mred\\e[0m.log'));
     assert.ok(table.stdout.includes('b\\xff\\xfe.l'));
   });
+
+  it(
+    "places a file of a process in another mount namespace on that namespace's own mount",
+    { skip: !isRoot && 'needs root to create a mount namespace' },
+    async () => {
+      const mountPoint = join(dir, 'private-mount');
+      mkdirSync(mountPoint);
+      const path = join(mountPoint, 'inside.log');
+      const holder = await hold(['create', path, '8192', 'unlink', path], {
+        wrapper: [
+          'unshare',
+          '--mount',
+          '--propagation',
+          'private',
+          'sh',
+          '-c',
+          `mount -t tmpfs limbo-ns "${mountPoint}" && exec "$0" "$@"`,
+        ],
+      });
+      const hostView = execFileSync('findmnt', ['-n', '-o', 'TARGET', '--target', mountPoint], {
+        encoding: 'utf8',
+      }).trim();
+      assert.notEqual(hostView, mountPoint, "the mount is invisible from limbo's namespace");
+      const truth = kernelStat(`/proc/${holder.pid}/fd/3`);
+      const file = findFile(limboDeleted(['--pid', String(holder.pid)]), truth.dev, truth.inode);
+      assert.ok(file);
+      assert.equal(file.mount, mountPoint);
+      assert.equal(file.fstype, 'tmpfs');
+      const ownNamespace = execFileSync('readlink', [`/proc/${holder.pid}/ns/mnt`], {
+        encoding: 'utf8',
+      }).trim();
+      assert.equal(file.holders[0]?.mountNamespace, ownNamespace);
+    },
+  );
 
   it('recognises an O_TMPFILE file by its #inode name', async () => {
     const holder = await hold(['tmpfile', dir, '12288']);
