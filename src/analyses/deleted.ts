@@ -82,6 +82,8 @@ export interface DeletedFilter {
   readonly minAllocatedBytes?: number;
   readonly kind?: DeletedKind;
   readonly sort?: DeletedSort;
+  /** Keep only the first N after sorting; totals then cover just those. */
+  readonly limit?: number;
 }
 
 const RAM_FILESYSTEMS = new Set(['tmpfs', 'ramfs', 'hugetlbfs', 'devtmpfs']);
@@ -167,7 +169,7 @@ export function findDeletedFiles(snapshot: Snapshot, filter: DeletedFilter = {})
     });
   }
 
-  const kept = sortFiles(files.filter(matches(filter)), filter.sort ?? 'allocated');
+  const kept = sortFiles(files.filter(matches(filter)), filter.sort ?? 'allocated').slice(0, filter.limit);
   return {
     files: kept,
     hostMountNamespace: snapshot.hostMountNamespace,

@@ -20,11 +20,15 @@ import type { Io } from './io.js';
 import { loadSnapshot } from './load-snapshot.js';
 import type { CommandSpec, ParsedOptions } from './options.js';
 
+const DEFAULT_TABLE_LIMIT = 20;
+const MAX_HOLDERS_SHOWN = 8;
+const MAX_FDS_SHOWN = 6;
+
 export const deletedSpec: CommandSpec = {
   name: 'deleted',
   summary: 'List deleted files still held open or mapped: the space df counts and du cannot see.',
   usage:
-    'limbo deleted [--pid N] [--user NAME] [--mount PATH] [--min-size SIZE] [--kind K] [--sort KEY] [--json]',
+    'limbo deleted [--pid N] [--user NAME] [--mount PATH] [--min-size SIZE] [--kind K] [--sort KEY] [--limit N | --all] [--json]',
   options: [
     {
       name: 'pid',
@@ -52,18 +56,29 @@ export const deletedSpec: CommandSpec = {
       value: 'KEY',
       help: `order by ${DELETED_SORTS.join(', ')} (default allocated)`,
     },
+    {
+      name: 'limit',
+      type: 'string',
+      value: 'N',
+      help: `show at most N files (default ${DEFAULT_TABLE_LIMIT} in the table, all in --json); totals count all`,
+    },
+    { name: 'all', type: 'boolean', help: 'show every file in the table' },
   ],
 };
-
-const MAX_HOLDERS_SHOWN = 8;
-const MAX_FDS_SHOWN = 6;
 
 /** `limbo deleted`: scan (or load) a snapshot, filter, print a table or JSON. */
 export function runDeleted(values: ParsedOptions, io: Io): number {
   const filter = parseFilter(values);
-  const report = findDeletedFiles(loadSnapshot(values), filter);
-  if (values['json']) io.stdout.write(`${JSON.stringify(deletedReportToJson(report), null, 2)}\n`);
-  else io.stdout.write(renderDeletedTable(report, paletteFor(io.stdout, io.env)));
+  const limit = parseLimit(values);
+  const snapshot = loadSnapshot(values);
+  if (values['json']) {
+    // In JSON the limit is a filter, so totals stay the sum of the files listed.
+    const report = findDeletedFiles(snapshot, limit === null ? filter : { ...filter, limit });
+    io.stdout.write(`${JSON.stringify(deletedReportToJson(report), null, 2)}\n`);
+  } else {
+    const report = findDeletedFiles(snapshot, filter);
+    io.stdout.write(renderDeletedTable(report, paletteFor(io.stdout, io.env), limit ?? DEFAULT_TABLE_LIMIT));
+  }
   return 0;
 }
 
@@ -104,12 +119,22 @@ function parseFilter(values: ParsedOptions): DeletedFilter {
   return filter;
 }
 
+/** --all: no limit; --limit N: N; neither: null (the caller's default). */
+function parseLimit(values: ParsedOptions): number | null {
+  if (values['all']) return Infinity;
+  const limit = values['limit'];
+  if (typeof limit !== 'string') return null;
+  if (!/^\d+$/.test(limit) || Number(limit) === 0)
+    throw usage(`--limit takes a positive number, not '${limit}'`);
+  return Number(limit);
+}
+
 function usage(message: string): LimboError {
   return new LimboError('usage', `limbo deleted: ${message}`);
 }
 
 /** The table a person reads: biggest first, holders under each file, totals, then what to do. */
-export function renderDeletedTable(report: DeletedReport, c: Palette): string {
+export function renderDeletedTable(report: DeletedReport, c: Palette, limit = Infinity): string {
   const lines: string[] = [];
   const { totals } = report;
   if (report.files.length === 0) {
@@ -125,7 +150,17 @@ export function renderDeletedTable(report: DeletedReport, c: Palette): string {
         `${'ALLOCATED'.padStart(10)}  ${'SIZE'.padStart(10)}  ${'KIND'.padEnd(7)}  ${'DEV:INODE'.padEnd(16)}  NAME`,
       ),
     );
-    for (const file of report.files) lines.push(...renderFile(file, report.hostMountNamespace, c));
+    const shown = report.files.slice(0, limit);
+    for (const file of shown) lines.push(...renderFile(file, report.hostMountNamespace, c));
+    const hidden = report.files.slice(shown.length);
+    if (hidden.length > 0) {
+      const bytes = hidden.reduce((sum, file) => sum + file.allocatedBytes, 0);
+      lines.push(
+        c.dim(
+          `  ... ${hidden.length} smaller ${plural(hidden.length, 'file')} (${formatBytes(bytes)}) not shown: --all shows every file`,
+        ),
+      );
+    }
     lines.push('', c.bold('By filesystem:'));
     for (const m of totals.byMount) {
       const where =
@@ -194,21 +229,26 @@ function renderHolder(holder: DeletedHolder, hostMountNamespace: string | null):
 
 function nextSteps(report: DeletedReport): string[] {
   const units = new Set<string>();
-  const pids = new Set<number>();
+  const processes = new Map<number, string>();
   for (const file of report.files.slice(0, 5)) {
     for (const holder of file.holders) {
-      if (holder.unit && holder.unit.endsWith('.service')) units.add(holder.unit);
-      else pids.add(holder.pid);
+      if (holder.unit?.endsWith('.service')) units.add(holder.unit);
+      else processes.set(holder.pid, `${holder.pid} ${escapeName(holder.comm)}`);
     }
   }
-  const lines = ['Next: the space returns only when every holder lets go of the file.'];
-  if (units.size > 0) lines.push(`  restart: systemctl restart ${[...units].slice(0, 5).join(' ')}`);
-  if (pids.size > 0) {
+  const lines = ['Next: the space returns only when every holder closes the file. For the biggest:'];
+  if (units.size > 0)
     lines.push(
-      `  or restart the holding processes (pid ${[...pids].slice(0, 8).join(', ')}), or make them reopen their logs.`,
+      `  systemctl restart ${[...units]
+        .slice(0, 5)
+        .map((u) => escapeName(Buffer.from(u)))
+        .join(' ')}`,
     );
+  if (processes.size > 0) {
+    const listed = [...processes.values()].slice(0, 6).join(', ');
+    lines.push(`  restart these processes, or make them reopen their files (logs: often SIGHUP): ${listed}`);
   }
-  lines.push('  details: limbo deleted --pid PID, or --json for scripts.');
+  lines.push('  limbo deleted --pid PID shows what one process holds; --json is for scripts.');
   return lines;
 }
 

@@ -45,6 +45,7 @@ describe('limbo CLI', () => {
     [['deleted', '--sort', 'age'], /--sort/],
     [['deleted', '--mount', '/no/such/dir'], /--mount: cannot stat '\/no\/such\/dir'/],
     [['deleted', 'extra'], /unexpected argument 'extra'/],
+    [['deleted', '--limit', '0'], /--limit takes a positive number/],
     [['frobnicate'], /unknown command 'frobnicate'/],
   ];
   for (const [args, message] of usageErrors) {

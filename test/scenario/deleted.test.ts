@@ -319,6 +319,15 @@ describe('limbo deleted on real processes', () => {
       [big, small].sort(),
     );
     assert.deepEqual(limboDeleted(['--pid', String(holder.pid), '--kind', 'memfd']).files, []);
+    const limited = limboDeleted(['--pid', String(holder.pid), '--limit', '1']);
+    assert.deepEqual(
+      limited.files.map((f) => f.path),
+      [big],
+    );
+    assert.equal(limited.totals.allocated, limited.files[0]?.allocated, 'totals cover the files listed');
+    const table = runLimbo(['deleted', '--pid', String(holder.pid), '--limit', '1']);
+    assert.match(table.stdout, /1 smaller file \(4\.0 KiB\) not shown: --all shows every file/);
+    assert.match(runLimbo(['deleted', '--pid', String(holder.pid), '--all']).stdout, /small\.bin/);
   });
 
   it('replays a saved snapshot after the holder is gone', async () => {
