@@ -78,6 +78,7 @@ function isUnsafeCodePoint(code: number): boolean {
   return (
     (code >= 0x80 && code <= 0x9f) ||
     code === 0xad ||
+    code === 0x61c ||
     (code >= 0x200b && code <= 0x200f) ||
     (code >= 0x2028 && code <= 0x202e) ||
     (code >= 0x2060 && code <= 0x206f) ||

@@ -4,7 +4,8 @@ const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'EiB'];
 export function formatBytes(bytes: number): string {
   let value = bytes;
   let unit = 0;
-  while (Math.abs(value) >= 1024 && unit < UNITS.length - 1) {
+  // Compare the rounded value, so 1048575 B reads 1.0 MiB rather than 1024.0 KiB.
+  while (Math.abs(Math.round(value * 10) / 10) >= 1024 && unit < UNITS.length - 1) {
     value /= 1024;
     unit++;
   }

@@ -13,6 +13,7 @@ export interface CgroupPlacement {
 const containerPatterns: readonly RegExp[] = [
   /(?:docker|cri-containerd|crio|libpod|containerd)-([0-9a-f]{64})\.scope/,
   /\/(?:docker|libpod|containerd|crio|kubepods[^/]*\/[^/]+)\/([0-9a-f]{64})(?:\/|$)/,
+  /\/libpod-([0-9a-f]{64})(?:\/|$)/,
   /\/([0-9a-f]{64})(?:\/|$)/,
 ];
 

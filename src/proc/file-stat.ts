@@ -41,6 +41,6 @@ export function statThrough(path: string): ReadResult<FileStat> {
 /** Splits glibc's dev_t encoding into "MAJ:MIN". */
 export function formatDev(dev: bigint): string {
   const major = ((dev >> 8n) & 0xfffn) | ((dev >> 32n) & ~0xfffn);
-  const minor = (dev & 0xffn) | ((dev >> 12n) & ~0xffn);
+  const minor = (dev & 0xffn) | ((dev >> 12n) & 0xffffff00n);
   return `${major}:${minor}`;
 }

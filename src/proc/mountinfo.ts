@@ -26,14 +26,14 @@ export function parseMountinfo(text: string): Mount[] {
     if (left.length < 6 || right.length < 2) continue;
     const [mountId, parentId, dev, root, mountPoint] = left as [string, string, string, string, string];
     const [fstype, source] = right as [string, string];
-    if (!/^\d+$/.test(mountId) || !/^\d+:\d+$/.test(dev)) continue;
+    if (!/^\d+$/.test(mountId) || !/^\d+$/.test(parentId) || !/^\d+:\d+$/.test(dev)) continue;
     mounts.push({
       mountId: Number(mountId),
       parentId: Number(parentId),
       dev,
       root: unescapeOctal(root),
       mountPoint: unescapeOctal(mountPoint),
-      fstype,
+      fstype: unescapeOctal(fstype),
       source: unescapeOctal(source),
     });
   }

@@ -1,0 +1,153 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { parseCgroup, type CgroupPlacement } from '../../src/proc/cgroup.js';
+
+// A container id: 64 lowercase hex digits.
+const id = '4f3c2b1a0e9d8c7b'.repeat(4);
+// A pod uid as the systemd driver escapes it (dashes become underscores) and as cgroupfs keeps it.
+const podUnit = '3c0a4c58_5e0c_4b2a_9d7e_1f2a3b4c5d6e';
+const podDir = '3c0a4c58-5e0c-4b2a-9d7e-1f2a3b4c5d6e';
+
+/** A cgroup v1 file of a host booted without the unified hierarchy, with `systemd` as its name=systemd path. */
+function v1(systemd: string, memory = systemd): string {
+  return [
+    `12:pids:${systemd}`,
+    `11:memory:${memory}`,
+    '10:cpu,cpuacct:/',
+    `1:name=systemd:${systemd}`,
+    '',
+  ].join('\n');
+}
+
+describe('parseCgroup', () => {
+  const cases: [string, string, CgroupPlacement][] = [
+    [
+      'a cgroup v2 system service',
+      '0::/system.slice/nginx.service\n',
+      { path: '/system.slice/nginx.service', unit: 'nginx.service', container: null },
+    ],
+    [
+      'a user session scope',
+      '0::/user.slice/user-1000.slice/session-3.scope\n',
+      { path: '/user.slice/user-1000.slice/session-3.scope', unit: 'session-3.scope', container: null },
+    ],
+    [
+      'an app scope under the user manager',
+      '0::/user.slice/user-1000.slice/user@1000.service/app.slice/app-org.gnome.Terminal.slice/vte-spawn-1.scope\n',
+      {
+        path: '/user.slice/user-1000.slice/user@1000.service/app.slice/app-org.gnome.Terminal.slice/vte-spawn-1.scope',
+        unit: 'vte-spawn-1.scope',
+        container: null,
+      },
+    ],
+    ['the root cgroup', '0::/\n', { path: '/', unit: null, container: null }],
+    [
+      'cgroup v1, from the name=systemd line',
+      v1('/system.slice/cron.service', '/'),
+      { path: '/system.slice/cron.service', unit: 'cron.service', container: null },
+    ],
+    [
+      'a hybrid host, preferring the 0:: line over name=systemd',
+      '1:name=systemd:/system.slice/old.service\n0::/system.slice/ssh.service\n',
+      { path: '/system.slice/ssh.service', unit: 'ssh.service', container: null },
+    ],
+    [
+      'a hybrid host whose 0:: line comes first',
+      '0::/system.slice/ssh.service\n1:name=systemd:/system.slice/old.service\n',
+      { path: '/system.slice/ssh.service', unit: 'ssh.service', container: null },
+    ],
+    [
+      'cgroup v1 without name=systemd, from the first controller line',
+      '4:memory:/batch/job-7\n3:cpu:/other\n',
+      { path: '/batch/job-7', unit: null, container: null },
+    ],
+    [
+      'docker under systemd (docker-<id>.scope)',
+      `0::/system.slice/docker-${id}.scope\n`,
+      { path: `/system.slice/docker-${id}.scope`, unit: null, container: id },
+    ],
+    [
+      'docker with the cgroupfs driver (/docker/<id>)',
+      v1(`/docker/${id}`),
+      { path: `/docker/${id}`, unit: null, container: id },
+    ],
+    [
+      'a process inside a docker container seeing its own cgroup namespace',
+      `0::/docker/${id}/init.scope\n`,
+      { path: `/docker/${id}/init.scope`, unit: 'init.scope', container: id },
+    ],
+    [
+      'kubernetes with containerd and the systemd driver',
+      `0::/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${podUnit}.slice/cri-containerd-${id}.scope\n`,
+      {
+        path: `/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${podUnit}.slice/cri-containerd-${id}.scope`,
+        unit: null,
+        container: id,
+      },
+    ],
+    [
+      'kubernetes with CRI-O and the systemd driver',
+      `0::/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod${podUnit}.slice/crio-${id}.scope\n`,
+      {
+        path: `/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod${podUnit}.slice/crio-${id}.scope`,
+        unit: null,
+        container: id,
+      },
+    ],
+    [
+      'kubernetes with the cgroupfs driver (/kubepods/<qos>/pod<uid>/<id>)',
+      v1(`/kubepods/burstable/pod${podDir}/${id}`),
+      { path: `/kubepods/burstable/pod${podDir}/${id}`, unit: null, container: id },
+    ],
+    [
+      'rootless podman (libpod-<id>.scope under the user manager)',
+      `0::/user.slice/user-1000.slice/user@1000.service/user.slice/libpod-${id}.scope/container\n`,
+      {
+        path: `/user.slice/user-1000.slice/user@1000.service/user.slice/libpod-${id}.scope/container`,
+        unit: 'user@1000.service',
+        container: id,
+      },
+    ],
+    [
+      'rootful podman (machine.slice/libpod-<id>.scope)',
+      `0::/machine.slice/libpod-${id}.scope/container\n`,
+      { path: `/machine.slice/libpod-${id}.scope/container`, unit: null, container: id },
+    ],
+    [
+      'a 63-digit hex name, which is not a container id',
+      `0::/system.slice/docker-${id.slice(1)}.scope\n`,
+      { path: `/system.slice/docker-${id.slice(1)}.scope`, unit: null, container: null },
+    ],
+    [
+      'a path with a colon in it',
+      '0::/system.slice/system-getty.slice/getty@tty1:x.service\n',
+      {
+        path: '/system.slice/system-getty.slice/getty@tty1:x.service',
+        unit: 'getty@tty1:x.service',
+        container: null,
+      },
+    ],
+  ];
+  for (const [name, text, expected] of cases) {
+    it(`reads ${name}`, () => {
+      assert.deepEqual(parseCgroup(text), expected);
+    });
+  }
+
+  // podman with cgroup_manager = "cgroupfs" puts a container in <cgroup-parent>/libpod-<id>
+  // (default parent /libpod_parent): no ".scope", and the id is not a path component of its own.
+  it('reads podman with the cgroupfs manager (/libpod_parent/libpod-<id>)', () => {
+    assert.equal(parseCgroup(v1(`/libpod_parent/libpod-${id}`))?.container, id);
+  });
+
+  const empty: [string, string][] = [
+    ['empty text', ''],
+    ['a lone newline', '\n'],
+    ['lines without two colons', 'garbage\nmore:garbage\n'],
+  ];
+  for (const [name, text] of empty) {
+    it(`returns null for ${name}`, () => {
+      assert.equal(parseCgroup(text), null);
+    });
+  }
+});
