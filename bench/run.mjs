@@ -1,0 +1,628 @@
+#!/usr/bin/env node
+// Benchmarks limbo against lsof and lsfd on a synthetic load, and checks that limbo finds
+// everything lsof finds. Run as root (to see every process) via `npm run bench`, which
+// builds dist/ first.
+//
+//   node bench/run.mjs [SECTION...] [--runs N] [--procs N] [--files N] [--deleted N] [--bytes N]
+//
+// The load (see bench/load.c) is built once and shared by every section. A section is a
+// function taking the context and returning { ok, report }; add one to SECTIONS to benchmark
+// another limbo command against the same load. Helpers are compiled with cc into bench/bin/.
+//
+// Results are printed as a table and written to bench/results/<section>-<timestamp>.json.
+// The exit code is non-zero only for a correctness failure (or a broken run), never for a
+// missed performance target.
+
+import { spawn, spawnSync } from 'node:child_process';
+import {
+  closeSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { cpus, release, tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const BENCH = join(ROOT, 'bench');
+const BIN = join(BENCH, 'bin');
+const RESULTS = join(BENCH, 'results');
+const LIMBO = [process.execPath, join(ROOT, 'bin/limbo.js')];
+
+const TARGET_TIME_RATIO = 4; // limbo's median must be at most 1/4 of lsof's
+const TARGET_RSS_MIB = 100;
+
+// ---------------------------------------------------------------------------------------
+// Options
+
+function usage() {
+  return [
+    'usage: node bench/run.mjs [SECTION...] [--runs N] [--procs N] [--files N] [--deleted N] [--bytes N]',
+    `sections: ${Object.keys(SECTIONS).join(', ')} (default: all)`,
+    '  --runs N     measured runs per tool, after one warm-up (default 5, or $LIMBO_BENCH_RUNS)',
+    '  --procs N    load processes (default 100)',
+    '  --files N    open regular files per load process (default 1000)',
+    '  --deleted N  of those, files deleted while open (default 20)',
+    '  --bytes N    data written to each deleted file (default 4096)',
+  ].join('\n');
+}
+
+function parseOptions() {
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: {
+      runs: { type: 'string', default: process.env.LIMBO_BENCH_RUNS || '5' },
+      procs: { type: 'string', default: '100' },
+      files: { type: 'string', default: '1000' },
+      deleted: { type: 'string', default: '20' },
+      bytes: { type: 'string', default: '4096' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    console.log(usage());
+    process.exit(0);
+  }
+  const count = (name, min) => {
+    const value = Number(values[name]);
+    if (!Number.isInteger(value) || value < min) usageError(`--${name} takes an integer >= ${min}`);
+    return value;
+  };
+  const options = {
+    runs: count('runs', 1),
+    procs: count('procs', 1),
+    files: count('files', 1),
+    deleted: count('deleted', 0),
+    bytes: count('bytes', 0),
+    sections: positionals.length > 0 ? positionals : Object.keys(SECTIONS),
+  };
+  if (options.deleted > options.files) usageError('--deleted cannot exceed --files');
+  for (const name of options.sections) if (!SECTIONS[name]) usageError(`unknown section '${name}'`);
+  return options;
+}
+
+function usageError(message) {
+  console.error(`bench: ${message}\n${usage()}`);
+  process.exit(2);
+}
+
+// ---------------------------------------------------------------------------------------
+// Teardown: everything the benchmark creates registers an undo here, so that a normal end,
+// an exception and a signal all leave no processes or temp files behind. Undos must be
+// synchronous, since they also run from the 'exit' event.
+
+const undos = [];
+
+/** Registers an undo; returns a function that unregisters it once no longer needed. */
+function onTeardown(undo) {
+  undos.push(undo);
+  return () => {
+    const index = undos.indexOf(undo);
+    if (index >= 0) undos.splice(index, 1);
+  };
+}
+
+function teardownSync() {
+  while (undos.length > 0) {
+    try {
+      undos.pop()();
+    } catch (error) {
+      console.error(`bench: teardown: ${error.message}`);
+    }
+  }
+}
+
+process.on('exit', teardownSync);
+for (const [signal, code] of [
+  ['SIGINT', 130],
+  ['SIGTERM', 143],
+  ['SIGHUP', 129],
+]) {
+  process.on(signal, () => {
+    console.error(`\nbench: ${signal}: tearing down`);
+    teardownSync();
+    process.exit(code);
+  });
+}
+
+// ---------------------------------------------------------------------------------------
+// Helpers: compiling the C programs, finding executables, running a command under rusage.
+
+/** Compiles bench/NAME.c into bench/bin/NAME unless the binary is newer than the source. */
+function compile(name) {
+  const source = join(BENCH, `${name}.c`);
+  const binary = join(BIN, name);
+  if (mtime(binary) > mtime(source)) return binary;
+  mkdirSync(BIN, { recursive: true });
+  const cc = spawnSync('cc', ['-O2', '-Wall', '-Wextra', '-o', binary, source], { stdio: 'inherit' });
+  if (cc.error) throw new Error(`cc: ${cc.error.message}`);
+  if (cc.status !== 0) throw new Error(`cc failed on ${source}`);
+  return binary;
+}
+
+function mtime(path) {
+  try {
+    return statSync(path).mtimeMs;
+  } catch {
+    return -1;
+  }
+}
+
+function which(name) {
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    const path = join(dir || '.', name);
+    try {
+      if (statSync(path).isFile()) return path;
+    } catch {
+      // not in this directory
+    }
+  }
+  return null;
+}
+
+function firstLine(argv) {
+  const result = spawnSync(argv[0], argv.slice(1), { encoding: 'utf8' });
+  return `${result.stdout ?? ''}${result.stderr ?? ''}`.split('\n').find((line) => line.trim()) ?? null;
+}
+
+const median = (values) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+};
+
+/**
+ * Runs argv once under bench/bin/rusage, its stdout and stderr sent to files in ctx.outDir
+ * named after `label` (each run of a label overwrites the previous one's).
+ * Resolves to { wall (s), maxrssKiB, status, stdout, stderr } (the last two are paths).
+ */
+function runCommand(ctx, argv, { env = {}, label = 'cmd' } = {}) {
+  const base = join(ctx.outDir, label.replace(/[^\w.-]+/g, '_'));
+  const paths = { report: `${base}.rusage`, stdout: `${base}.out`, stderr: `${base}.err` };
+  const out = openSync(paths.stdout, 'w');
+  const err = openSync(paths.stderr, 'w');
+  // In its own process group, so that an interrupted benchmark can kill the command that
+  // rusage forked as well, not only rusage.
+  const child = spawn(ctx.rusage, [paths.report, ...argv], {
+    stdio: ['ignore', out, err],
+    env: { ...ctx.env, ...env },
+    detached: true,
+  });
+  closeSync(out);
+  closeSync(err);
+  const forget = onTeardown(() => {
+    try {
+      process.kill(-child.pid, 'SIGKILL');
+    } catch {
+      // the group already exited
+    }
+  });
+  return new Promise((resolve, reject) => {
+    child.on('error', (error) => {
+      forget();
+      reject(error);
+    });
+    child.on('exit', () => {
+      forget();
+      let report;
+      try {
+        report = readFileSync(paths.report, 'utf8').trim().split(' ');
+      } catch {
+        reject(new Error(`${argv.join(' ')}: no rusage report (see ${paths.stderr})`));
+        return;
+      }
+      const [wall, maxrssKiB, status] = report.map(Number);
+      resolve({ wall, maxrssKiB, status, stdout: paths.stdout, stderr: paths.stderr });
+    });
+  });
+}
+
+/**
+ * A tool to time: a row of the table. `env` is added to the benchmark's environment.
+ * `okStatus` lists the exit codes that count as success (lsof exits 1 when some process
+ * vanished or could not be read, which is not a failure of the measurement).
+ */
+function tool(name, argv, { env = {}, okStatus = [0] } = {}) {
+  return { name, argv, env, okStatus };
+}
+
+/**
+ * Times each tool `runs` times after one warm-up run. Runs are interleaved round-robin
+ * (A B C, A B C, ...) so that drift on the machine (writeback, another job) spreads over
+ * every tool instead of landing on one. Returns one result per tool, in order.
+ */
+async function measure(ctx, tools, { runs = ctx.options.runs } = {}) {
+  const results = tools.map((t) => ({ ...t, runs: [], failures: [] }));
+  for (let round = 0; round <= runs; round++) {
+    const warmup = round === 0;
+    process.stderr.write(warmup ? '  warm-up' : ` ${round}`);
+    for (const result of results) {
+      const run = await runCommand(ctx, result.argv, { env: result.env, label: result.name });
+      if (!result.okStatus.includes(run.status)) {
+        const stderr = readFileSync(run.stderr, 'utf8').trim().split('\n').slice(-5).join('\n    ');
+        result.failures.push({ round, status: run.status, stderr });
+      }
+      if (!warmup) result.runs.push({ wall: run.wall, maxrssKiB: run.maxrssKiB, status: run.status });
+    }
+  }
+  process.stderr.write('\n');
+  for (const result of results) {
+    const walls = result.runs.map((r) => r.wall);
+    result.median = median(walls);
+    result.min = Math.min(...walls);
+    result.max = Math.max(...walls);
+    result.peakRssMiB = Math.max(...result.runs.map((r) => r.maxrssKiB)) / 1024;
+  }
+  return results;
+}
+
+// ---------------------------------------------------------------------------------------
+// The load
+
+/**
+ * Starts `procs` bench/bin/load processes, each holding `files` open regular files of which
+ * `deleted` are unlinked. Resolves once all are ready to { pids, deleted, teardown }, where
+ * `deleted` maps "MAJ:MIN:INODE" to { pid, fd } for every file the load deleted.
+ */
+async function startLoad(ctx, { procs, files, deleted, bytes }) {
+  const dir = join(ctx.workDir, 'load');
+  mkdirSync(dir);
+  const children = [];
+  const killAll = () => {
+    for (const child of children) {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    }
+  };
+  onTeardown(killAll);
+
+  const ready = [];
+  for (let i = 0; i < procs; i++) {
+    const child = spawn(ctx.loadBin, [join(dir, `p${i}`), String(files), String(deleted), String(bytes)], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    children.push(child);
+    child.stdin.on('error', () => {}); // EPIPE when a load process already exited
+    ready.push(
+      new Promise((resolve, reject) => {
+        let stdout = '';
+        let stderr = '';
+        child.stdout.setEncoding('utf8').on('data', (chunk) => {
+          stdout += chunk;
+          if (/^READY \d+$/m.test(stdout)) resolve(stdout);
+        });
+        child.stderr.setEncoding('utf8').on('data', (chunk) => (stderr += chunk));
+        child.on('error', reject);
+        child.on('exit', (code, signal) =>
+          reject(new Error(`load process ${i} exited (${signal ?? code}) before READY: ${stderr.trim()}`)),
+        );
+      }),
+    );
+  }
+
+  const byKey = new Map();
+  try {
+    for (const [i, stdout] of (await Promise.all(ready)).entries()) {
+      for (const [, key, ino, fd] of stdout.matchAll(/^DEL (\d+:\d+) (\d+) (\d+)$/gm)) {
+        byKey.set(`${key}:${ino}`, { pid: children[i].pid, fd: Number(fd) });
+      }
+    }
+  } catch (error) {
+    killAll();
+    throw error;
+  }
+  // Flush the new inodes and data now, so that background writeback does not land in
+  // the middle of the timed runs.
+  spawnSync('sync', ['-f', dir]);
+
+  const teardown = async () => {
+    // Closing stdin lets each load process exit on its own; SIGKILL the stragglers.
+    const exited = children.map((child) =>
+      child.exitCode !== null || child.signalCode !== null
+        ? Promise.resolve()
+        : new Promise((resolve) => child.on('exit', resolve)),
+    );
+    for (const child of children) child.stdin.end();
+    const timeout = new Promise((resolve) => setTimeout(resolve, 5000).unref());
+    await Promise.race([Promise.all(exited), timeout]);
+    killAll();
+  };
+  return { pids: children.map((c) => c.pid), deleted: byKey, teardown };
+}
+
+// ---------------------------------------------------------------------------------------
+// Section: limbo deleted
+
+/** Parses `lsof -nP +L1` into rows of regular files: { command, pid, fd, key, name }. */
+function parseLsof(text) {
+  const rows = [];
+  const unparsed = [];
+  for (const line of text.split('\n').slice(1)) {
+    if (!line.trim()) continue;
+    // COMMAND PID USER FD TYPE DEVICE SIZE/OFF NLINK NODE NAME. COMMAND may contain
+    // spaces; the lazy match plus the anchored columns after it backtrack to the right split.
+    const match = /^(.+?)\s+(\d+)\s+(\S+)\s+(\S+)\s+(\S+)\s+(\d+),(\d+)\s+(\S+)\s+(\d+)\s+(\d+)\s+(.*)$/.exec(
+      line,
+    );
+    if (!match) {
+      if (/\sREG\s/.test(line)) unparsed.push(line);
+      continue;
+    }
+    const [, command, pid, , fd, type, major, minor, , , inode, name] = match;
+    if (type !== 'REG') continue;
+    rows.push({ command, pid: Number(pid), fd, key: `${major}:${minor}:${inode}`, name });
+  }
+  return { rows, unparsed };
+}
+
+async function sectionDeleted(ctx) {
+  const lsof = which('lsof');
+  if (!lsof) throw new Error('lsof is not installed; it is needed as the reference');
+  const lsfd = which('lsfd');
+  const tools = [
+    tool('limbo', [...LIMBO, 'deleted', '--json']),
+    tool('limbo (pure JS)', [...LIMBO, 'deleted', '--json'], { env: { LIMBO_NO_NATIVE: '1' } }),
+    tool('lsof -nP +L1', [lsof, '-nP', '+L1'], { okStatus: [0, 1] }),
+  ];
+  // lsfd (util-linux >= 2.38) filters with -Q; DELETED is its "unreachable from the file
+  // system" boolean column, the same set as lsof's +L1 for fds.
+  if (lsfd) tools.push(tool('lsfd -Q DELETED', [lsfd, '-Q', 'DELETED']));
+  else console.log('  lsfd not installed: skipping its row');
+
+  const timings = await measure(ctx, tools);
+  const correctness = await checkDeleted(ctx, lsof);
+  const isLimbo = (t) => t.argv[0] === process.execPath;
+  const [limbo] = timings;
+  const lsofTiming = timings.find((t) => t.argv[0] === lsof);
+
+  console.log();
+  printTable(timings);
+  console.log();
+  const targets = [
+    {
+      name: `limbo median <= lsof median / ${TARGET_TIME_RATIO}`,
+      pass: limbo.median * TARGET_TIME_RATIO <= lsofTiming.median,
+      detail:
+        `${fmtSec(limbo.median)} vs ${fmtSec(lsofTiming.median / TARGET_TIME_RATIO)} ` +
+        `(lsof ${fmtSec(lsofTiming.median)}; ` +
+        `lsof/limbo = ${(lsofTiming.median / limbo.median).toFixed(2)}, ` +
+        `target >= ${TARGET_TIME_RATIO})`,
+    },
+    {
+      name: `limbo peak RSS < ${TARGET_RSS_MIB} MiB`,
+      pass: limbo.peakRssMiB < TARGET_RSS_MIB,
+      detail: `${limbo.peakRssMiB.toFixed(1)} MiB`,
+    },
+  ];
+  console.log('Targets:');
+  for (const t of targets) console.log(`  ${t.pass ? 'PASS' : 'MISS'}  ${t.name}: ${t.detail}`);
+  console.log();
+  printCorrectness(correctness);
+
+  const failures = timings.filter((t) => t.failures.length > 0);
+  for (const t of failures) {
+    for (const f of t.failures) {
+      console.log(`  warning: ${t.name} exited ${f.status} in round ${f.round}:\n    ${f.stderr}`);
+    }
+  }
+  // A failing lsof or lsfd only costs its row; a failing limbo is a correctness failure.
+  const limboFailed = timings.some((t) => isLimbo(t) && t.failures.length > 0);
+  return {
+    ok: correctness.ok && !limboFailed,
+    report: {
+      schema: 'limbo.bench.deleted/1',
+      timings: timings.map(({ okStatus: _ok, ...rest }) => rest),
+      targets,
+      correctness,
+    },
+  };
+}
+
+/**
+ * Checks limbo against lsof and against the load. lsof runs before and after limbo: a file
+ * both lsof runs saw and limbo did not is a miss. A file only one lsof run saw may have
+ * come or gone while limbo ran (another job on the machine), so it is only reported.
+ */
+async function checkDeleted(ctx, lsof) {
+  const before = await runCommand(ctx, [lsof, '-nP', '+L1'], { label: 'check-lsof-before' });
+  const limboRun = await runCommand(ctx, [...LIMBO, 'deleted', '--json'], { label: 'check-limbo' });
+  const after = await runCommand(ctx, [lsof, '-nP', '+L1'], { label: 'check-lsof-after' });
+  if (limboRun.status !== 0) {
+    throw new Error(
+      `limbo deleted --json exited ${limboRun.status}: ${readFileSync(limboRun.stderr, 'utf8')}`,
+    );
+  }
+  const json = JSON.parse(readFileSync(limboRun.stdout, 'utf8'));
+  if (json.schema !== 'limbo.deleted/1') throw new Error(`unexpected limbo schema ${json.schema}`);
+  const limbo = new Map(json.files.map((file) => [`${file.dev}:${file.inode}`, file]));
+
+  const lsofBefore = parseLsof(readFileSync(before.stdout, 'utf8'));
+  const lsofAfter = parseLsof(readFileSync(after.stdout, 'utf8'));
+  const afterKeys = new Set(lsofAfter.rows.map((row) => row.key));
+  const beforeKeys = new Set(lsofBefore.rows.map((row) => row.key));
+
+  // Misses: files (and the lsof rows naming them) that lsof saw both times and limbo lacks.
+  const misses = lsofBefore.rows.filter((row) => afterKeys.has(row.key) && !limbo.has(row.key));
+  const transient = [...lsofBefore.rows, ...lsofAfter.rows].filter(
+    (row) => !(beforeKeys.has(row.key) && afterKeys.has(row.key)) && !limbo.has(row.key),
+  );
+  // The load's own files: limbo must report each one, held by the right pid and fd.
+  const loadMissing = [];
+  const loadWrongHolder = [];
+  for (const [key, { pid, fd }] of ctx.load.deleted) {
+    const file = limbo.get(key);
+    if (!file) loadMissing.push({ key, pid, fd });
+    else if (!file.holders.some((h) => h.pid === pid && h.fds.includes(fd))) {
+      loadWrongHolder.push({ key, pid, fd, holders: file.holders.map((h) => ({ pid: h.pid, fds: h.fds })) });
+    }
+  }
+  const lsofMissingLoad = [...ctx.load.deleted].filter(([key]) => !beforeKeys.has(key)).map(([key]) => key);
+  const lsofFiles = new Set([...beforeKeys].filter((key) => afterKeys.has(key)));
+  const limboOnly = [...limbo.keys()].filter((key) => !beforeKeys.has(key) && !afterKeys.has(key));
+
+  return {
+    ok: misses.length === 0 && loadMissing.length === 0 && loadWrongHolder.length === 0,
+    loadFiles: ctx.load.deleted.size,
+    limboFiles: limbo.size,
+    lsofRows: [lsofBefore.rows.length, lsofAfter.rows.length],
+    lsofFiles: [beforeKeys.size, afterKeys.size],
+    lsofFilesBoth: lsofFiles.size,
+    lsofStatus: [before.status, after.status],
+    misses,
+    transient,
+    loadMissing,
+    loadWrongHolder,
+    lsofMissingLoad,
+    lsofUnparsed: [...lsofBefore.unparsed, ...lsofAfter.unparsed],
+    limboOnly: limboOnly.map((key) => {
+      const file = limbo.get(key);
+      return { key, path: file.path, kind: file.kind, holders: file.holders.map((h) => h.pid) };
+    }),
+    limboIncomplete: json.incomplete ?? null,
+  };
+}
+
+function printCorrectness(c) {
+  console.log('Correctness (limbo deleted --json vs lsof -nP +L1, before and after limbo):');
+  console.log(`  load: ${c.loadFiles} deleted files; limbo found ${c.loadFiles - c.loadMissing.length}`);
+  console.log(
+    `  lsof: ${c.lsofRows.join('/')} REG rows, ${c.lsofFiles.join('/')} distinct files (before/after), ` +
+      `${c.lsofFilesBoth} in both; limbo: ${c.limboFiles} files`,
+  );
+  const limit = 20;
+  const show = (title, items, format) => {
+    if (items.length === 0) return;
+    console.log(`  ${title}: ${items.length}`);
+    for (const item of items.slice(0, limit)) console.log(`    ${format(item)}`);
+    if (items.length > limit) console.log(`    ... ${items.length - limit} more in the results JSON`);
+  };
+  const row = (r) => `${r.key} pid ${r.pid} (${r.command}) fd ${r.fd} ${r.name}`;
+  show('MISS: lsof found, limbo did not', c.misses, row);
+  show('MISS: load files limbo did not report', c.loadMissing, (m) => `${m.key} pid ${m.pid} fd ${m.fd}`);
+  show(
+    'MISS: load files reported without their holder',
+    c.loadWrongHolder,
+    (m) => `${m.key} pid ${m.pid} fd ${m.fd}; limbo: ${JSON.stringify(m.holders)}`,
+  );
+  show('note: load files lsof did not list', c.lsofMissingLoad, (key) => key);
+  show('note: seen by one lsof run only, not by limbo (came or went meanwhile)', c.transient, row);
+  show('note: lsof REG lines not parsed', c.lsofUnparsed, (line) => line);
+  show(
+    'note: limbo only (lsof +L1 lists no mapped-only files)',
+    c.limboOnly,
+    (f) => `${f.key} ${f.kind} ${f.path} pids ${f.holders.join(',')}`,
+  );
+  if (c.limboIncomplete?.unreadableProcesses) {
+    console.log(`  note: limbo could not read ${c.limboIncomplete.unreadableProcesses} process(es)`);
+  }
+  console.log(`  ${c.ok ? 'PASS' : 'FAIL'}: correctness`);
+}
+
+// ---------------------------------------------------------------------------------------
+// Output
+
+const fmtSec = (s) => `${s.toFixed(3)} s`;
+
+function printTable(timings) {
+  const base = timings[0].median;
+  const header = ['tool', 'median', 'min', 'max', 'peak RSS', 'vs limbo'];
+  const rows = timings.map((t) => [
+    t.name,
+    fmtSec(t.median),
+    fmtSec(t.min),
+    fmtSec(t.max),
+    `${t.peakRssMiB.toFixed(1)} MiB`,
+    `${(t.median / base).toFixed(2)}x`,
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells) =>
+    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  console.log(line(header));
+  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+  for (const r of rows) console.log(line(r));
+}
+
+// ---------------------------------------------------------------------------------------
+// Main
+
+const SECTIONS = {
+  deleted: sectionDeleted,
+};
+
+async function main() {
+  const options = parseOptions();
+  if (process.getuid?.() !== 0) console.warn('bench: not root: the tools will not see every process');
+
+  const workDir = mkdtempSync(join(tmpdir(), 'limbo-bench-'));
+  onTeardown(() => rmSync(workDir, { recursive: true, force: true }));
+  if (statSync(workDir).dev !== statSync('/').dev) {
+    console.warn(`bench: ${tmpdir()} is not on the root filesystem; the load lives there anyway`);
+  }
+  const outDir = join(workDir, 'out');
+  mkdirSync(outDir);
+  // The tools under test get our environment minus anything that would change limbo's path.
+  const env = { ...process.env };
+  delete env.LIMBO_NO_NATIVE;
+  const ctx = { options, workDir, outDir, env, rusage: compile('rusage'), loadBin: compile('load') };
+
+  const host = {
+    kernel: release(),
+    cpus: cpus().length,
+    node: process.version,
+    lsof: which('lsof') ? lsofVersion() : null,
+    lsfd: which('lsfd') ? firstLine(['lsfd', '-V']) : null,
+    nativeAddon: mtime(join(ROOT, 'build/Release/limbo_native.node')) >= 0,
+  };
+  if (!host.nativeAddon) {
+    console.warn('bench: build/Release/limbo_native.node is missing: limbo runs pure JS');
+  }
+
+  const { procs, files, deleted, bytes } = options;
+  console.log(
+    `Load: ${procs} processes x ${files} open files (${procs * files} fds), ${deleted} deleted per process ` +
+      `(${procs * deleted} files of ${bytes} bytes), under ${workDir}`,
+  );
+  const started = performance.now();
+  ctx.load = await startLoad(ctx, options);
+  console.log(`Load ready in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  let ok = true;
+  try {
+    for (const name of options.sections) {
+      const runs = `${options.runs} run${options.runs === 1 ? '' : 's'}`;
+      console.log(`\n== ${name}: ${runs} per tool (median), after one warm-up`);
+      const result = await SECTIONS[name](ctx);
+      ok &&= result.ok;
+      mkdirSync(RESULTS, { recursive: true });
+      const path = join(RESULTS, `${name}-${stamp}.json`);
+      const load = { procs, files, deleted, bytes, fds: procs * files, deletedFiles: ctx.load.deleted.size };
+      const report = { ...result.report, date: new Date().toISOString(), host, load, runs: options.runs };
+      writeFileSync(path, `${JSON.stringify(report, null, 2)}\n`);
+      console.log(`\nResults: ${path}`);
+    }
+  } finally {
+    await ctx.load.teardown();
+    teardownSync();
+  }
+  return ok ? 0 : 1;
+}
+
+function lsofVersion() {
+  const text = spawnSync('lsof', ['-v'], { encoding: 'utf8' }).stderr ?? '';
+  return /revision: (\S+)/.exec(text)?.[1] ?? null;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error) => {
+    console.error(`bench: ${error.stack ?? error}`);
+    teardownSync();
+    process.exit(1);
+  },
+);
