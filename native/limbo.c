@@ -1,6 +1,7 @@
 /*
- * The hot path of a limbo scan, in C: read every link of one fd directory and
- * stat only the " (deleted)" candidates, without a JS call per fd. Also the
+ * The hot path of a limbo scan, in C: read every link of many fd directories,
+ * on a few threads, and stat only the " (deleted)" candidates, without a JS
+ * call per fd. Also the
  * kcmp(2) syscall, which has no glibc wrapper. limbo runs without this addon
  * (src/native.ts falls back to node:fs); it only makes the same work faster.
  */
@@ -10,6 +11,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <node_api.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -40,79 +42,183 @@ static napi_value make_error(napi_env env, int err) {
   return result;
 }
 
+
+/* One fd directory's scan, filled by a worker thread, turned into JS on the main thread. */
+typedef struct {
+  int fd;
+  int too_long;
+  char *target; /* malloc'd link text, NULL when too long */
+  size_t target_len;
+  struct stat st;
+} candidate_t;
+
+typedef struct {
+  char *dir;
+  int err; /* 0, or the errno of opening the directory */
+  double count;
+  candidate_t *cands;
+  size_t ncand, cap;
+} job_t;
+
+typedef struct {
+  job_t *jobs;
+  size_t njobs;
+  size_t next; /* shared work index, taken with __atomic_fetch_add */
+} pool_t;
+
+/* Reads every link; stats only " (deleted)" ones and those too long to read (ENAMETOOLONG). */
+static void scan_one(job_t *job) {
+  int dfd = open(job->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0) {
+    job->err = errno;
+    return;
+  }
+  DIR *d = fdopendir(dfd);
+  if (!d) {
+    job->err = errno;
+    close(dfd);
+    return;
+  }
+  char target[PATH_MAX + 1];
+  struct dirent *de;
+  while ((de = readdir(d)) != NULL) {
+    if (de->d_name[0] < '0' || de->d_name[0] > '9') continue;
+    job->count++;
+    ssize_t n = readlinkat(dfd, de->d_name, target, sizeof target - 1);
+    int too_long = n < 0 && errno == ENAMETOOLONG;
+    if (n < 0 && !too_long) continue; /* closed while we looked: not an error */
+    if (!too_long &&
+        ((size_t)n < DELETED_LEN || memcmp(target + n - DELETED_LEN, DELETED_SUFFIX, DELETED_LEN) != 0))
+      continue;
+    struct stat st;
+    if (fstatat(dfd, de->d_name, &st, 0) < 0) continue;
+    if (too_long && st.st_nlink != 0) continue;
+    if (job->ncand == job->cap) {
+      size_t cap = job->cap ? job->cap * 2 : 16;
+      candidate_t *grown = realloc(job->cands, cap * sizeof *grown);
+      if (!grown) break;
+      job->cands = grown;
+      job->cap = cap;
+    }
+    candidate_t *c = &job->cands[job->ncand++];
+    c->fd = (int)strtol(de->d_name, NULL, 10);
+    c->too_long = too_long;
+    c->target = NULL;
+    c->target_len = 0;
+    if (!too_long) {
+      c->target = malloc((size_t)n);
+      if (c->target) memcpy(c->target, target, (size_t)n);
+      c->target_len = c->target ? (size_t)n : 0;
+    }
+    c->st = st;
+  }
+  closedir(d);
+}
+
+static void *worker(void *arg) {
+  pool_t *pool = arg;
+  for (;;) {
+    size_t i = __atomic_fetch_add(&pool->next, 1, __ATOMIC_RELAXED);
+    if (i >= pool->njobs) return NULL;
+    scan_one(&pool->jobs[i]);
+  }
+}
+
 static int set_number(napi_env env, napi_value obj, const char *key, double value) {
   napi_value v;
   if (napi_create_double(env, value, &v) != napi_ok) return -1;
   return napi_set_named_property(env, obj, key, v) == napi_ok ? 0 : -1;
 }
 
-/*
- * scanFdDir(dir: string): { count, candidates: [{ fd, target: Buffer|null, dev, ino, nlink, size, blocks, mode }] }
- *                       | { error: "ENOENT"|"EACCES"|"EPERM"|"EIO" }
- */
-static napi_value scan_fd_dir(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  char dir[PATH_MAX];
-  size_t dir_len;
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 1) {
-    napi_throw_type_error(env, NULL, "scanFdDir(dir)");
-    return NULL;
-  }
-  CHECK(napi_get_value_string_utf8(env, argv[0], dir, sizeof dir - 32, &dir_len));
-
-  int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd < 0) return make_error(env, errno);
-  DIR *d = fdopendir(dfd);
-  if (!d) {
-    int err = errno;
-    close(dfd);
-    return make_error(env, err);
-  }
-
-  napi_value result, candidates;
+static napi_value job_to_js(napi_env env, job_t *job) {
+  napi_value result, candidates, v;
+  if (job->err) return make_error(env, job->err);
   CHECK(napi_create_object(env, &result));
-  CHECK(napi_create_array(env, &candidates));
-  uint32_t ncand = 0;
-  double count = 0;
-  static char target[PATH_MAX + 1];
-  struct dirent *de;
-  errno = 0;
-  while ((de = readdir(d)) != NULL) {
-    if (de->d_name[0] < '0' || de->d_name[0] > '9') continue;
-    count++;
-    ssize_t n = readlinkat(dfd, de->d_name, target, sizeof target - 1);
-    int too_long = n < 0 && errno == ENAMETOOLONG;
-    if (n < 0 && !too_long) continue; /* closed while we looked: not an error */
-    if (!too_long) {
-      if ((size_t)n < DELETED_LEN || memcmp(target + n - DELETED_LEN, DELETED_SUFFIX, DELETED_LEN) != 0) continue;
-    }
-    struct stat st;
-    if (fstatat(dfd, de->d_name, &st, 0) < 0) continue;
-    if (too_long && st.st_nlink != 0) continue;
-
-    napi_value cand, v;
+  CHECK(napi_create_array_with_length(env, job->ncand, &candidates));
+  for (size_t k = 0; k < job->ncand; k++) {
+    candidate_t *c = &job->cands[k];
+    napi_value cand;
     CHECK(napi_create_object(env, &cand));
-    if (set_number(env, cand, "fd", (double)strtol(de->d_name, NULL, 10))) return NULL;
-    if (too_long) {
-      CHECK(napi_get_null(env, &v));
-    } else {
+    if (set_number(env, cand, "fd", c->fd)) return NULL;
+    if (c->target) {
       void *data;
-      CHECK(napi_create_buffer_copy(env, (size_t)n, target, &data, &v));
+      CHECK(napi_create_buffer_copy(env, c->target_len, c->target, &data, &v));
+    } else {
+      CHECK(napi_get_null(env, &v));
     }
     CHECK(napi_set_named_property(env, cand, "target", v));
-    if (set_number(env, cand, "major", major(st.st_dev)) || set_number(env, cand, "minor", minor(st.st_dev)) ||
-        set_number(env, cand, "nlink", (double)st.st_nlink) || set_number(env, cand, "size", (double)st.st_size) ||
-        set_number(env, cand, "blocks", (double)st.st_blocks) || set_number(env, cand, "mode", st.st_mode))
+    if (set_number(env, cand, "major", major(c->st.st_dev)) || set_number(env, cand, "minor", minor(c->st.st_dev)) ||
+        set_number(env, cand, "nlink", (double)c->st.st_nlink) || set_number(env, cand, "size", (double)c->st.st_size) ||
+        set_number(env, cand, "blocks", (double)c->st.st_blocks) || set_number(env, cand, "mode", c->st.st_mode))
       return NULL;
-    CHECK(napi_create_bigint_uint64(env, (uint64_t)st.st_ino, &v));
+    CHECK(napi_create_bigint_uint64(env, (uint64_t)c->st.st_ino, &v));
     CHECK(napi_set_named_property(env, cand, "ino", v));
-    CHECK(napi_set_element(env, candidates, ncand++, cand));
+    CHECK(napi_set_element(env, candidates, (uint32_t)k, cand));
   }
-  closedir(d);
-  if (set_number(env, result, "count", count)) return NULL;
+  if (set_number(env, result, "count", job->count)) return NULL;
   CHECK(napi_set_named_property(env, result, "candidates", candidates));
+  return result;
+}
+
+/*
+ * scanFdDirs(dirs: string[], threads: number): Array<{ count, candidates: [...] } | { error }>
+ * The directories are scanned by up to `threads` threads at once (readlink is the whole cost,
+ * and it scales with cores); results come back in the order of `dirs`.
+ */
+static napi_value scan_fd_dirs(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2], result = NULL;
+  uint32_t ndirs = 0;
+  int32_t nthreads = 1;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1 || napi_get_array_length(env, argv[0], &ndirs) != napi_ok) {
+    napi_throw_type_error(env, NULL, "scanFdDirs(dirs, threads)");
+    return NULL;
+  }
+  if (argc > 1) CHECK(napi_get_value_int32(env, argv[1], &nthreads));
+  if (nthreads < 1) nthreads = 1;
+  if (nthreads > 16) nthreads = 16;
+
+  job_t *jobs = calloc(ndirs ? ndirs : 1, sizeof *jobs);
+  if (!jobs) {
+    napi_throw_error(env, NULL, "limbo native: out of memory");
+    return NULL;
+  }
+  for (uint32_t i = 0; i < ndirs; i++) {
+    napi_value item;
+    size_t len;
+    if (napi_get_element(env, argv[0], i, &item) != napi_ok ||
+        napi_get_value_string_utf8(env, item, NULL, 0, &len) != napi_ok || !(jobs[i].dir = malloc(len + 1)) ||
+        napi_get_value_string_utf8(env, item, jobs[i].dir, len + 1, &len) != napi_ok) {
+      napi_throw_type_error(env, NULL, "scanFdDirs: dirs must be strings");
+      goto out;
+    }
+  }
+
+  pool_t pool = {jobs, ndirs, 0};
+  pthread_t threads[16];
+  int started = 0;
+  for (int t = 1; t < nthreads && (uint32_t)t < ndirs; t++) {
+    if (pthread_create(&threads[started], NULL, worker, &pool) == 0) started++;
+  }
+  worker(&pool); /* the calling thread works too */
+  for (int t = 0; t < started; t++) pthread_join(threads[t], NULL);
+
+  if (napi_create_array_with_length(env, ndirs, &result) != napi_ok) goto out;
+  for (uint32_t i = 0; i < ndirs; i++) {
+    napi_value item = job_to_js(env, &jobs[i]);
+    if (!item || napi_set_element(env, result, i, item) != napi_ok) {
+      result = NULL;
+      break;
+    }
+  }
+out:
+  for (uint32_t i = 0; i < ndirs; i++) {
+    free(jobs[i].dir);
+    for (size_t k = 0; k < jobs[i].ncand; k++) free(jobs[i].cands[k].target);
+    free(jobs[i].cands);
+  }
+  free(jobs);
   return result;
 }
 
@@ -130,7 +236,7 @@ static napi_value kcmp(napi_env env, napi_callback_info info) {
 
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
-      {"scanFdDir", NULL, scan_fd_dir, NULL, NULL, NULL, napi_default, NULL},
+      {"scanFdDirs", NULL, scan_fd_dirs, NULL, NULL, NULL, napi_default, NULL},
       {"kcmp", NULL, kcmp, NULL, NULL, NULL, napi_default, NULL},
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;

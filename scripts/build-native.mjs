@@ -22,7 +22,13 @@ if (!nodeGyp) {
   console.warn('limbo: node-gyp not found; using the pure JavaScript scanner (slower)');
   process.exit(0);
 }
-const result = spawnSync(process.execPath, [nodeGyp, 'rebuild'], { stdio: 'inherit' });
+// Build against the headers installed beside this node when there are any, so no download is needed.
+const localHeaders = join(dirname(process.execPath), '..');
+const args = [nodeGyp, 'rebuild'];
+if (!process.env.npm_config_nodedir && existsSync(join(localHeaders, 'include/node/node_api.h'))) {
+  args.push(`--nodedir=${localHeaders}`);
+}
+const result = spawnSync(process.execPath, args, { stdio: 'inherit' });
 if (result.status !== 0) {
   console.warn('limbo: the native addon did not build; using the pure JavaScript scanner (slower)');
 }

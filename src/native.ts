@@ -22,7 +22,8 @@ export type NativeScan =
 
 /** The functions native/limbo.c exports. */
 export interface NativeAddon {
-  scanFdDir(dir: string): NativeScan;
+  /** Scans each fd directory on up to `threads` threads; results in the order of `dirs`. */
+  scanFdDirs(dirs: readonly string[], threads: number): NativeScan[];
   /** kcmp(2): 0 when equal, 1 or 2 as an ordering, a negative errno on failure. */
   kcmp(pid1: number, pid2: number, type: number, idx1: number, idx2: number): number;
 }

@@ -1,4 +1,5 @@
 import { readdirSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { nativeAddon } from '../native.js';
 import { classifyError } from './errors.js';
 import { statThrough, type FileStat } from './file-stat.js';
@@ -21,13 +22,15 @@ export interface FdTableScan {
 const DELETED = Buffer.from(' (deleted)');
 
 /**
- * Scans /proc/PID/fd (or task/TID/fd): reads every link and stats only the candidates.
- * A link that fails with ENAMETOOLONG is stat-ed anyway, since only nlink can tell.
+ * Scans many fd directories (/proc/PID/fd or task/TID/fd): reads every link and stats only the
+ * candidates. A link that fails with ENAMETOOLONG is stat-ed anyway, since only nlink can tell.
+ * The native addon spreads the directories over the cores (readlink is the whole cost).
  */
-export function scanFdTable(dir: string): ReadResult<FdTableScan> {
+export function scanFdTables(dirs: readonly string[]): ReadResult<FdTableScan>[] {
   const addon = nativeAddon();
-  if (addon) {
-    const scan = addon.scanFdDir(dir);
+  if (!addon) return dirs.map(scanFdTableJs);
+  const threads = Math.min(availableParallelism(), 8);
+  return addon.scanFdDirs(dirs, threads).map((scan): ReadResult<FdTableScan> => {
     if ('error' in scan) return { ok: false, failure: classifyError({ code: scan.error }) };
     return {
       ok: true,
@@ -47,8 +50,7 @@ export function scanFdTable(dir: string): ReadResult<FdTableScan> {
         })),
       },
     };
-  }
-  return scanFdTableJs(dir);
+  });
 }
 
 /** The pure JavaScript scanner, used when the addon is absent (and by tests, to compare). */

@@ -1,14 +1,14 @@
 import { readdirSync, readlinkSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { nativeAddon } from '../native.js';
-import { readCgroup } from '../proc/cgroup.js';
+import { readCgroup, type CgroupPlacement } from '../proc/cgroup.js';
 import { classifyError } from '../proc/errors.js';
-import { scanFdTable, stripDeleted } from '../proc/fd-table.js';
+import { scanFdTables, stripDeleted, type FdTableScan } from '../proc/fd-table.js';
 import { statThrough, type FileStat } from '../proc/file-stat.js';
 import { readMaps, type MapEntry } from '../proc/maps.js';
 import { readMountinfo, type Mount } from '../proc/mountinfo.js';
 import { readPasswd } from '../proc/passwd.js';
-import { readLinkBytes, readProcBytes } from '../proc/read.js';
+import { readLinkBytes, readProcBytes, type ReadResult } from '../proc/read.js';
 import { readStatus, type ProcStatus } from '../proc/status.js';
 import type { FileRecord, HeldFd, HeldMapping, MountNamespace, ProcessRecord, Snapshot } from './types.js';
 
@@ -28,7 +28,16 @@ export function takeSnapshot(options: SnapshotOptions = {}): Snapshot {
   const procRoot = options.procRoot ?? '/proc';
   const scan = new Scan(procRoot, readPasswd(options.passwdPath));
   const hostMountNamespace = scan.mountNamespaceOf('self');
-  for (const pid of listPids(procRoot)) scan.scanProcess(pid);
+  const pending = listPids(procRoot)
+    .map((pid) => scan.identifyProcess(pid))
+    .filter((p): p is PendingProcess => p !== null);
+  // Every fd table of every process in one batch: the native scanner spreads it over the cores.
+  const scans = scanFdTables(pending.flatMap((p) => p.tables.map((table) => `${table.dir}/fd`)));
+  let next = 0;
+  for (const process of pending) {
+    scan.recordProcess(process, scans.slice(next, next + process.tables.length));
+    next += process.tables.length;
+  }
   return {
     schema: 'limbo.snapshot/1',
     takenAt: new Date().toISOString(),
@@ -58,6 +67,16 @@ export function listPids(procRoot: string): number[] {
   return pids.sort((a, b) => a - b);
 }
 
+/** A process between the two passes of a scan. */
+interface PendingProcess {
+  readonly pid: number;
+  readonly status: ProcStatus;
+  readonly comm: Buffer;
+  readonly cgroup: CgroupPlacement | null;
+  readonly mountNamespace: string | null;
+  readonly tables: readonly { dir: string; tid: number | null }[];
+}
+
 /** The state of one scan in progress: what has been seen so far. */
 class Scan {
   readonly processes: ProcessRecord[] = [];
@@ -72,32 +91,42 @@ class Scan {
     private readonly users: Map<number, string>,
   ) {}
 
-  /** Reads one process; a process that vanishes mid-way is dropped without a word. */
-  scanProcess(pid: number): void {
+  /**
+   * First pass over one process: who it is and which fd tables it has. A process that
+   * vanishes mid-way is dropped without a word; kernel threads hold no files.
+   */
+  identifyProcess(pid: number): PendingProcess | null {
     const base = `${this.procRoot}/${pid}`;
     const statusRead = readStatus(this.procRoot, pid);
-    if (!statusRead.ok || statusRead.value === null) return;
+    if (!statusRead.ok || statusRead.value === null) return null;
     const status = statusRead.value;
-    if (status.kernelThread) return;
-
+    if (status.kernelThread) return null;
     const commRead = readProcBytes(`${base}/comm`);
-    if (!commRead.ok) return;
-    const comm = commRead.value.subarray(0, Math.max(0, commRead.value.length - 1));
+    if (!commRead.ok) return null;
     const cgroupRead = readCgroup(this.procRoot, pid);
-    const cgroup = cgroupRead.ok ? cgroupRead.value : null;
-    const mountNamespace = this.mountNamespaceOf(pid);
+    return {
+      pid,
+      status,
+      comm: commRead.value.subarray(0, Math.max(0, commRead.value.length - 1)),
+      cgroup: cgroupRead.ok ? cgroupRead.value : null,
+      mountNamespace: this.mountNamespaceOf(pid),
+      tables: this.fdTables(pid, status),
+    };
+  }
 
+  /** Second pass: the process's fd scans (done in one batch for all processes) and its mappings. */
+  recordProcess(pending: PendingProcess, scans: readonly ReadResult<FdTableScan>[]): void {
+    const { pid, status, cgroup, tables } = pending;
     const fds: HeldFd[] = [];
-    const tables = this.fdTables(pid, status);
     let fdCount: number | null = 0;
     let denied = false;
-    for (const table of tables) {
-      const scan = scanFdTable(`${table.dir}/fd`);
-      if (!scan.ok) {
-        if (scan.failure === 'denied') denied = true;
-        continue;
+    tables.forEach((table, i) => {
+      const scan = scans[i];
+      if (!scan?.ok) {
+        if (scan?.failure === 'denied') denied = true;
+        return;
       }
-      fdCount += scan.value.count;
+      fdCount = (fdCount ?? 0) + scan.value.count;
       for (const candidate of scan.value.candidates) {
         fds.push({
           fd: candidate.fd,
@@ -106,23 +135,22 @@ class Scan {
           name: candidate.name,
         });
       }
-    }
-    if (denied) fdCount = countFds(`${base}/fd`);
+    });
+    if (denied) fdCount = countFds(`${this.procRoot}/${pid}/fd`);
 
-    const mapsDir = tables[0]?.dir ?? base;
-    const mappings = this.readMappings(pid, mapsDir);
+    const mappings = this.readMappings(pid, tables[0]?.dir ?? `${this.procRoot}/${pid}`);
     if (mappings === 'denied') denied = true;
     if (denied) this.unreadablePids.push(pid);
 
     this.processes.push({
       pid,
       ppid: status.ppid,
-      comm,
+      comm: pending.comm,
       uid: status.euid,
       user: this.users.get(status.euid) ?? String(status.euid),
       state: status.state,
       threads: status.threads,
-      mountNamespace,
+      mountNamespace: pending.mountNamespace,
       cgroup: cgroup?.path ?? null,
       unit: cgroup?.unit ?? null,
       container: cgroup?.container ?? null,
