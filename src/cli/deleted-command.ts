@@ -183,7 +183,10 @@ export function renderDeletedTable(report: DeletedReport, c: Palette, limit = In
   }
   if (unverifiedMappings > 0) {
     lines.push(
-      c.yellow(`${unverifiedMappings} deleted-looking mappings could not be verified (map_files denied).`),
+      c.yellow(
+        `${unverifiedMappings} memory-mapped ${plural(unverifiedMappings, 'file looks', 'files look')} deleted but could not be checked: ` +
+          'map_files needs CAP_SYS_ADMIN; run as root to verify.',
+      ),
     );
   }
   return `${lines.join('\n')}\n`;
