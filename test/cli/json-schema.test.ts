@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { Ajv } from 'ajv';
-import { repoRoot, startHolder, type Holder } from '../helpers/holder.js';
+import { startHolder, type Holder } from '../helpers/holder.js';
+import { repoRoot } from '../helpers/paths.js';
 import { limboDeleted } from '../helpers/limbo.js';
 
 const holders: Holder[] = [];

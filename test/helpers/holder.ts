@@ -3,8 +3,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { formatDev } from '../../src/proc/file-stat.js';
+import { publicCopy, repoRoot } from './paths.js';
 
-export const repoRoot = new URL('../../../', import.meta.url).pathname;
 export const holderBinary = `${repoRoot}test/fixtures/bin/holder`;
 
 export interface Holder {
@@ -24,9 +24,9 @@ export interface HolderOptions {
 
 /** Starts a holder running `ops` (see holder.c) and resolves once it is in its state. */
 export function startHolder(ops: readonly string[], options: HolderOptions = {}): Promise<Holder> {
-  const [command, ...args] = options.wrapper
-    ? [...options.wrapper, holderBinary, ...ops]
-    : [holderBinary, ...ops];
+  // Another user may not reach this checkout; it runs the world-readable copy instead.
+  const binary = options.uid !== undefined ? `${publicCopy()}test/fixtures/bin/holder` : holderBinary;
+  const [command, ...args] = options.wrapper ? [...options.wrapper, binary, ...ops] : [binary, ...ops];
   const child: ChildProcess = spawn(command as string, args, {
     stdio: ['pipe', 'pipe', 'pipe'],
     ...(options.uid !== undefined ? { uid: options.uid, gid: options.gid ?? options.uid } : {}),

@@ -1,7 +1,7 @@
 // Runs the built CLI (bin/limbo.js) the way a user does, and parses its JSON.
 import { spawnSync } from 'node:child_process';
 import type { DeletedJson } from '../../src/analyses/deleted-json.js';
-import { repoRoot } from './holder.js';
+import { publicCopy, repoRoot } from './paths.js';
 
 export interface LimboRun {
   readonly code: number;
@@ -10,14 +10,17 @@ export interface LimboRun {
 }
 
 export interface RunOptions {
+  /** Run as this user; the binary then runs from `publicCopy()`, which any user can reach. */
   readonly uid?: number;
   readonly env?: NodeJS.ProcessEnv;
 }
 
 /** Runs `limbo ARGS...` and returns its exit code and output. */
 export function runLimbo(args: readonly string[], options: RunOptions = {}): LimboRun {
-  const result = spawnSync(process.execPath, [`${repoRoot}bin/limbo.js`, ...args], {
+  const root = options.uid !== undefined ? publicCopy() : repoRoot;
+  const result = spawnSync(process.execPath, [`${root}bin/limbo.js`, ...args], {
     encoding: 'utf8',
+    maxBuffer: 1024 ** 3, // a busy machine's full JSON can pass the 1 MiB default
     env: { ...process.env, NO_COLOR: '', ...options.env },
     ...(options.uid !== undefined ? { uid: options.uid, gid: options.uid } : {}),
   });
