@@ -60,9 +60,9 @@ export function classifyFdLink(link: Buffer | string, mode?: number): FdLink {
   const deleted = endsWith(bytes, DELETED);
   const path = deleted ? Buffer.from(bytes.subarray(0, bytes.length - DELETED.length)) : bytes;
   const type = mode === undefined ? undefined : mode & S_IFMT;
-  // memfd_create files read "/memfd:NAME (deleted)", memfd_secret ones "/secretmem (deleted)":
-  // both are unlinked from birth, so the suffix is always there. A real file by that name is
-  // told apart only by st_mode, and then only when it is not regular.
+  // memfd_create files read "/memfd:NAME (deleted)" (nlink 0), memfd_secret ones
+  // "/secretmem (deleted)" (nlink 1 on 6.18): the suffix is there from birth. A real file by
+  // such a name is told apart only by st_mode, and then only when it is not regular.
   const name = path.toString('latin1');
   if (
     deleted &&
