@@ -33,6 +33,7 @@ for (const source of readdirSync(join(root, 'test/fixtures')).filter((f) => f.en
     '-o',
     `test/fixtures/bin/${name}`,
     `test/fixtures/${source}`,
+    '-ldl',
   ]);
 }
 

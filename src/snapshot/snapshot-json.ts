@@ -1,6 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import { LimboError } from '../proc/errors.js';
-import type { FileRecord, HeldFd, HeldMapping, ProcessRecord, Snapshot } from './types.js';
+import type { DeletedExe, FileRecord, HeldFd, HeldMapping, ProcessRecord, Snapshot } from './types.js';
 
 // In JSON a name is a string when its bytes are valid UTF-8, else { "base64": "..." };
 // an inode is a decimal string (it can pass 2^53). Everything else is already JSON.
@@ -16,6 +16,7 @@ export function stringifySnapshot(snapshot: Snapshot): string {
       comm: encodeName(p.comm),
       fds: p.fds.map((fd) => ({ ...fd, name: fd.name === null ? null : encodeName(fd.name) })),
       mappings: p.mappings.map((m) => ({ ...m, name: encodeName(m.name) })),
+      deletedExe: p.deletedExe === null ? null : { ...p.deletedExe, name: encodeName(p.deletedExe.name) },
     })),
   });
 }
@@ -55,11 +56,17 @@ export function parseSnapshot(text: string): Snapshot {
         ...(m as unknown as HeldMapping),
         name: decodeName(m['name'] as JsonName),
       })),
+      deletedExe: decodeExe(p['deletedExe'] as Record<string, unknown> | null | undefined),
     }));
     return { ...(data as unknown as Snapshot), files, processes };
   } catch (error) {
     throw new LimboError('snapshot-invalid', 'the snapshot is malformed', { cause: error });
   }
+}
+
+function decodeExe(exe: Record<string, unknown> | null | undefined): DeletedExe | null {
+  if (!exe) return null;
+  return { ...(exe as unknown as DeletedExe), name: decodeName(exe['name'] as JsonName) };
 }
 
 function encodeName(name: Buffer): JsonName {

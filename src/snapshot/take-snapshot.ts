@@ -3,14 +3,22 @@ import { hostname } from 'node:os';
 import { nativeAddon } from '../native.js';
 import { readCgroup, type CgroupPlacement } from '../proc/cgroup.js';
 import { classifyError } from '../proc/errors.js';
-import { scanFdTables, stripDeleted, type FdTableScan } from '../proc/fd-table.js';
-import { statThrough, type FileStat } from '../proc/file-stat.js';
+import { endsWithDeleted, scanFdTables, stripDeleted, type FdTableScan } from '../proc/fd-table.js';
+import { formatDev, statThrough, type FileStat } from '../proc/file-stat.js';
 import { readMaps, type MapEntry } from '../proc/maps.js';
 import { readMountinfo, type Mount } from '../proc/mountinfo.js';
 import { readPasswd } from '../proc/passwd.js';
 import { readLinkBytes, readProcBytes, type ReadResult } from '../proc/read.js';
 import { readStatus, type ProcStatus } from '../proc/status.js';
-import type { FileRecord, HeldFd, HeldMapping, MountNamespace, ProcessRecord, Snapshot } from './types.js';
+import type {
+  DeletedExe,
+  FileRecord,
+  HeldFd,
+  HeldMapping,
+  MountNamespace,
+  ProcessRecord,
+  Snapshot,
+} from './types.js';
 
 /** Where to scan and how. */
 export interface SnapshotOptions {
@@ -138,7 +146,10 @@ class Scan {
     });
     if (denied) fdCount = countFds(`${this.procRoot}/${pid}/fd`);
 
-    const mappings = this.readMappings(pid, tables[0]?.dir ?? `${this.procRoot}/${pid}`);
+    // When the main thread has exited, maps and exe are empty under /proc/PID: read a live thread's.
+    const taskDir = tables[0]?.dir ?? `${this.procRoot}/${pid}`;
+    const mappings = this.readMappings(pid, taskDir);
+    const deletedExe = this.readDeletedExe(pid, taskDir);
     if (mappings === 'denied') denied = true;
     if (denied) this.unreadablePids.push(pid);
 
@@ -158,6 +169,7 @@ class Scan {
       readable: !denied,
       fds,
       mappings: mappings === 'denied' ? [] : mappings,
+      deletedExe,
     });
   }
 
@@ -218,9 +230,46 @@ class Scan {
         fileKey = `${entry.dev}:${entry.inode}`;
         if (!this.files.has(fileKey)) continue;
       }
-      mappings.push({ range: entry.range, perms: entry.perms, fileKey, name: exactMapName(link, entry) });
+      const rawName = exactMapName(link, entry);
+      mappings.push({
+        range: entry.range,
+        perms: entry.perms,
+        fileKey,
+        name: stripDeleted(rawName),
+        nameNowKey: this.keyAtName(pid, rawName, fileKey),
+      });
     }
     return mappings;
+  }
+
+  /** The running executable, when its name carries " (deleted)": deleted, or replaced by rename-over. */
+  private readDeletedExe(pid: number, dir: string): DeletedExe | null {
+    const link = readLinkBytes(`${dir}/exe`);
+    if (!link.ok || !endsWithDeleted(link.value)) return null;
+    const stat = statThrough(`${dir}/exe`);
+    if (!stat.ok) return null;
+    const fileKey = this.recordFile(stat.value);
+    return { fileKey, name: stripDeleted(link.value), nameNowKey: this.keyAtName(pid, link.value, fileKey) };
+  }
+
+  /**
+   * What the file's name resolves to now, seen from inside the process's own root (a
+   * container's files are judged in the container, not on the host). `linkText` still has
+   * its " (deleted)": a live file really named "x (deleted)" resolves to itself under it.
+   */
+  private keyAtName(pid: number, linkText: Buffer, fileKey: string): string | null {
+    const keyAt = (name: Buffer): string | null => {
+      if (name[0] !== 0x2f) return null;
+      try {
+        const st = statSync(Buffer.concat([Buffer.from(`${this.procRoot}/${pid}/root`), name]), {
+          bigint: true,
+        });
+        return `${formatDev(st.dev)}:${st.ino}`;
+      } catch {
+        return null;
+      }
+    };
+    return keyAt(linkText) === fileKey ? fileKey : keyAt(stripDeleted(linkText));
   }
 
   private recordFile(stat: FileStat): string {
@@ -265,5 +314,5 @@ function isZombieTask(dir: string): boolean {
 /** map_files gives the exact name (maps escapes only newlines); it needs CAP_SYS_ADMIN to read. */
 function exactMapName(link: string, entry: MapEntry): Buffer {
   const read = readLinkBytes(link);
-  return read.ok ? stripDeleted(read.value) : stripDeleted(entry.path);
+  return read.ok ? read.value : entry.path;
 }

@@ -29,9 +29,20 @@ export interface HeldFd {
 export interface HeldMapping {
   /** "start-end" as map_files names it. */
   readonly range: string;
+  /** As maps prints them: "r-xp", "rw-s", ... */
   readonly perms: string;
   readonly fileKey: string;
   readonly name: Buffer;
+  /** What the name resolves to now inside the process's root: a file key, or null for nothing there. */
+  readonly nameNowKey: string | null;
+}
+
+/** The executable a process runs, recorded when its name carries " (deleted)". */
+export interface DeletedExe {
+  readonly fileKey: string;
+  readonly name: Buffer;
+  /** What the name resolves to now inside the process's root: a file key, or null for nothing there. */
+  readonly nameNowKey: string | null;
 }
 
 /** One process as the scan saw it. */
@@ -54,6 +65,8 @@ export interface ProcessRecord {
   readonly readable: boolean;
   readonly fds: readonly HeldFd[];
   readonly mappings: readonly HeldMapping[];
+  /** Set when /proc/PID/exe names a deleted or replaced file (its text ends in " (deleted)"). */
+  readonly deletedExe: DeletedExe | null;
 }
 
 /** The mount table as seen from one mount namespace. */

@@ -1,13 +1,15 @@
 // The documented JSON schema (docs/schemas) and the real output must never drift apart.
 import assert from 'node:assert/strict';
-import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { Ajv } from 'ajv';
-import { startHolder, type Holder } from '../helpers/holder.js';
+import type { RestartJson } from '../../src/analyses/restart-json.js';
+import { holderBinary, startHolder, type Holder } from '../helpers/holder.js';
 import { repoRoot } from '../helpers/paths.js';
-import { limboDeleted } from '../helpers/limbo.js';
+import { limboDeleted, runLimbo } from '../helpers/limbo.js';
 
 const holders: Holder[] = [];
 const dir = mkdtempSync(join(tmpdir(), 'limbo-schema-'));
@@ -35,6 +37,25 @@ describe('JSON output matches its documented schema', () => {
     assert.deepEqual(new Set(report.files.map((f) => f.kind)), new Set(['file', 'memfd', 'tmpfile']));
     assert.ok(report.files.some((f) => f.pathBytes !== undefined));
     const validate = new Ajv({ strict: false }).compile(loadSchema('limbo.deleted-1.schema.json'));
+    assert.ok(validate(report), JSON.stringify(validate.errors, null, 2));
+  });
+
+  it('limbo restart --json --all is valid limbo.restart/1, with exe, library and mapped reasons', async () => {
+    const binary = join(dir, 'stale-binary');
+    const library = join(dir, 'libstale.so');
+    const data = join(dir, 'data.bin');
+    copyFileSync(holderBinary, binary);
+    writeFileSync(`${library}.c`, 'int stale(void) { return 1; }\n');
+    execFileSync('cc', ['-shared', '-fPIC', '-o', library, `${library}.c`]);
+    writeFileSync(data, Buffer.alloc(4096, 7));
+    const holder = await startHolder(['dlopen', library, 'open', data, 'mmap', 'close'], { binary });
+    holders.push(holder);
+    for (const path of [binary, library, data]) unlinkSync(path);
+    const run = runLimbo(['restart', '--json', '--all']);
+    const report = JSON.parse(run.stdout) as RestartJson;
+    const kinds = report.processes.find((p) => p.pid === holder.pid)?.reasons.map((r) => r.kind);
+    assert.deepEqual(new Set(kinds), new Set(['exe', 'library', 'mapped']));
+    const validate = new Ajv({ strict: false }).compile(loadSchema('limbo.restart-1.schema.json'));
     assert.ok(validate(report), JSON.stringify(validate.errors, null, 2));
   });
 });

@@ -11,6 +11,8 @@ export interface Holder {
   readonly pid: number;
   readonly children: readonly number[];
   readonly fds: readonly number[];
+  /** SysV segments it created (`shm` op). */
+  readonly shmids: readonly number[];
   /** Ends the holder and its children and waits for them to go. */
   stop(): Promise<void>;
 }
@@ -18,6 +20,8 @@ export interface Holder {
 export interface HolderOptions {
   readonly uid?: number;
   readonly gid?: number;
+  /** Run this copy of the holder instead of the built one (e.g. to replace its executable). */
+  readonly binary?: string;
   /** A command that execs the holder, e.g. to start it in new namespaces: ['unshare', '-m', 'sh', '-c', '... exec "$0" "$@"']. */
   readonly wrapper?: readonly string[];
 }
@@ -25,7 +29,8 @@ export interface HolderOptions {
 /** Starts a holder running `ops` (see holder.c) and resolves once it is in its state. */
 export function startHolder(ops: readonly string[], options: HolderOptions = {}): Promise<Holder> {
   // Another user may not reach this checkout; it runs the world-readable copy instead.
-  const binary = options.uid !== undefined ? `${publicCopy()}test/fixtures/bin/holder` : holderBinary;
+  const binary =
+    options.binary ?? (options.uid !== undefined ? `${publicCopy()}test/fixtures/bin/holder` : holderBinary);
   const [command, ...args] = options.wrapper ? [...options.wrapper, binary, ...ops] : [binary, ...ops];
   const child: ChildProcess = spawn(command as string, args, {
     stdio: ['pipe', 'pipe', 'pipe'],
@@ -46,7 +51,12 @@ export function startHolder(ops: readonly string[], options: HolderOptions = {})
       if (!match) return;
       clearTimeout(timer);
       child.removeAllListeners('exit');
-      const state = JSON.parse(match[1] as string) as { pid: number; children: number[]; fds: number[] };
+      const state = JSON.parse(match[1] as string) as {
+        pid: number;
+        children: number[];
+        fds: number[];
+        shmids: number[];
+      };
       resolve({
         ...state,
         stop: () =>

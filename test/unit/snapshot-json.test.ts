@@ -48,14 +48,17 @@ const snapshot: Snapshot = {
           perms: 'r--s',
           fileKey: `0:1:${maxInode}`,
           name: Buffer.from('/tmp/日本 café (deleted)'),
+          nameNowKey: null,
         },
         {
           range: '7fd051dc4000-7fd051dc5000',
           perms: 'r--s',
           fileKey: `254:0:${bigInode}`,
           name: surrogateName,
+          nameNowKey: `254:0:${maxInode}`,
         },
       ],
+      deletedExe: { fileKey: `254:0:${bigInode}`, name: awkwardName, nameNowKey: null },
     },
     {
       pid: 1,
@@ -73,6 +76,7 @@ const snapshot: Snapshot = {
       readable: false,
       fds: [],
       mappings: [],
+      deletedExe: null,
     },
   ],
   files: [

@@ -1,0 +1,81 @@
+import { findRestartNeeded, type RestartProcess, type RestartReport } from '../analyses/restart.js';
+import { restartReportToJson } from '../analyses/restart-json.js';
+import { paletteFor, type Palette } from '../format/color.js';
+import { escapeName } from '../format/escape.js';
+import type { Io } from './io.js';
+import { loadSnapshot } from './load-snapshot.js';
+import type { CommandSpec, ParsedOptions } from './options.js';
+
+export const restartSpec: CommandSpec = {
+  name: 'restart',
+  summary:
+    'List processes still running deleted or replaced code (after an upgrade), grouped by what to restart.',
+  usage: 'limbo restart [--all] [--check] [--json]',
+  options: [
+    {
+      name: 'all',
+      type: 'boolean',
+      help: 'also report deleted or replaced data files mapped without execute',
+    },
+    {
+      name: 'check',
+      type: 'boolean',
+      help: 'exit 1 when anything needs a restart, 0 otherwise (for scripts)',
+    },
+  ],
+};
+
+/** `limbo restart`: the processes to restart and the command for each group. */
+export function runRestart(values: ParsedOptions, io: Io): number {
+  const report = findRestartNeeded(loadSnapshot(values), { includeData: values['all'] === true });
+  if (values['json']) io.stdout.write(`${JSON.stringify(restartReportToJson(report), null, 2)}\n`);
+  else io.stdout.write(renderRestartTable(report, paletteFor(io.stdout, io.env)));
+  return values['check'] && report.processes.length > 0 ? 1 : 0;
+}
+
+/** Groups first (what to run), then each process and the files that make it stale. */
+export function renderRestartTable(report: RestartReport, c: Palette): string {
+  const lines: string[] = [];
+  const count = report.processes.length;
+  if (count === 0) {
+    lines.push(c.green('Nothing needs a restart: every process runs the code that is on disk.'));
+  } else {
+    lines.push(
+      c.bold(`${count} ${count === 1 ? 'process runs' : 'processes run'} deleted or replaced code.`),
+      '',
+    );
+    const byPid = new Map(report.processes.map((p) => [p.pid, p]));
+    for (const group of report.groups) {
+      const title = group.unit
+        ? escapeName(Buffer.from(group.unit))
+        : group.container
+          ? `container ${group.container.slice(0, 12)}`
+          : 'processes outside any service or container';
+      const action = group.command ? c.cyan(group.command) : 'restart each process';
+      lines.push(`${c.bold(title)}: ${action}`);
+      for (const pid of group.pids) {
+        const process = byPid.get(pid);
+        if (process) lines.push(...renderProcess(process, c));
+      }
+      lines.push('');
+    }
+  }
+  const { unreadableProcesses, scannerUid } = report.incomplete;
+  if (unreadableProcesses > 0) {
+    const hint = scannerUid === 0 ? 'denied even to root' : 'run as root to see all';
+    const count = `${unreadableProcesses} ${unreadableProcesses === 1 ? 'process' : 'processes'}`;
+    lines.push(c.yellow(`Partial view: ${count} could not be read: ${hint}.`));
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+function renderProcess(process: RestartProcess, c: Palette): string[] {
+  const head = `  ${process.pid} ${escapeName(process.comm)} (${process.user})`;
+  return [
+    head,
+    ...process.reasons.map(
+      (r) =>
+        `      ${r.kind.padEnd(7)} ${escapeName(r.name)} ${c.dim(`(${r.how}, old inode ${r.dev}:${r.ino})`)}`,
+    ),
+  ];
+}
