@@ -222,6 +222,190 @@ out:
   return result;
 }
 
+/* The full scan behind `limbo handles`: every fd's link, and st_mode/dev/ino for path links. */
+typedef struct {
+  int fd;
+  char *link; /* malloc'd; NULL when unreadable */
+  size_t link_len;
+  uint32_t mode, major, minor;
+  uint64_t ino;
+} entry_t;
+
+typedef struct {
+  char *dir;
+  int err;
+  entry_t *entries;
+  size_t n, cap;
+} full_job_t;
+
+typedef struct {
+  full_job_t *jobs;
+  size_t njobs;
+  size_t next;
+} full_pool_t;
+
+static void scan_full(full_job_t *job) {
+  int dfd = open(job->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0) {
+    job->err = errno;
+    return;
+  }
+  DIR *d = fdopendir(dfd);
+  if (!d) {
+    job->err = errno;
+    close(dfd);
+    return;
+  }
+  char target[PATH_MAX + 1];
+  struct dirent *de;
+  while ((de = readdir(d)) != NULL) {
+    if (de->d_name[0] < '0' || de->d_name[0] > '9') continue;
+    ssize_t n = readlinkat(dfd, de->d_name, target, sizeof target - 1);
+    int too_long = n < 0 && errno == ENAMETOOLONG;
+    if (n < 0 && !too_long) continue; /* closed while we looked */
+    if (job->n == job->cap) {
+      size_t cap = job->cap ? job->cap * 2 : 64;
+      entry_t *grown = realloc(job->entries, cap * sizeof *grown);
+      if (!grown) break;
+      job->entries = grown;
+      job->cap = cap;
+    }
+    entry_t *e = &job->entries[job->n];
+    memset(e, 0, sizeof *e);
+    e->fd = (int)strtol(de->d_name, NULL, 10);
+    if (!too_long) {
+      e->link = malloc((size_t)n ? (size_t)n : 1);
+      if (e->link) memcpy(e->link, target, (size_t)n);
+      e->link_len = e->link ? (size_t)n : 0;
+    }
+    /* Paths need st_mode to tell a regular file from a directory or device; sockets, pipes and
+       anon inodes are told by their text alone, so they cost no stat. */
+    if (too_long || (n > 0 && target[0] == '/')) {
+      struct stat st;
+      if (fstatat(dfd, de->d_name, &st, 0) == 0) {
+        e->mode = st.st_mode;
+        e->major = major(st.st_dev);
+        e->minor = minor(st.st_dev);
+        e->ino = st.st_ino;
+      }
+    }
+    job->n++;
+  }
+  closedir(d);
+}
+
+static void *full_worker(void *arg) {
+  full_pool_t *pool = arg;
+  for (;;) {
+    size_t i = __atomic_fetch_add(&pool->next, 1, __ATOMIC_RELAXED);
+    if (i >= pool->njobs) return NULL;
+    scan_full(&pool->jobs[i]);
+  }
+}
+
+static napi_value typed_array(napi_env env, napi_typedarray_type type, size_t count, size_t elem, void **data) {
+  napi_value buffer, array;
+  if (napi_create_arraybuffer(env, count ? count * elem : 1, data, &buffer) != napi_ok) return NULL;
+  if (napi_create_typedarray(env, type, count, buffer, 0, &array) != napi_ok) return NULL;
+  return array;
+}
+
+static napi_value full_job_to_js(napi_env env, full_job_t *job) {
+  if (job->err) return make_error(env, job->err);
+  napi_value result, links, v;
+  int32_t *fds;
+  uint32_t *modes, *majors, *minors;
+  uint64_t *inos;
+  CHECK(napi_create_object(env, &result));
+  napi_value fd_arr = typed_array(env, napi_int32_array, job->n, 4, (void **)&fds);
+  napi_value mode_arr = typed_array(env, napi_uint32_array, job->n, 4, (void **)&modes);
+  napi_value major_arr = typed_array(env, napi_uint32_array, job->n, 4, (void **)&majors);
+  napi_value minor_arr = typed_array(env, napi_uint32_array, job->n, 4, (void **)&minors);
+  napi_value ino_arr = typed_array(env, napi_biguint64_array, job->n, 8, (void **)&inos);
+  if (!fd_arr || !mode_arr || !major_arr || !minor_arr || !ino_arr) return NULL;
+  CHECK(napi_create_array_with_length(env, job->n, &links));
+  for (size_t k = 0; k < job->n; k++) {
+    entry_t *e = &job->entries[k];
+    fds[k] = e->fd;
+    modes[k] = e->mode;
+    majors[k] = e->major;
+    minors[k] = e->minor;
+    inos[k] = e->ino;
+    if (e->link) {
+      CHECK(napi_create_string_latin1(env, e->link, e->link_len, &v));
+    } else {
+      CHECK(napi_get_null(env, &v));
+    }
+    CHECK(napi_set_element(env, links, (uint32_t)k, v));
+  }
+  CHECK(napi_set_named_property(env, result, "fds", fd_arr));
+  CHECK(napi_set_named_property(env, result, "links", links));
+  CHECK(napi_set_named_property(env, result, "modes", mode_arr));
+  CHECK(napi_set_named_property(env, result, "majors", major_arr));
+  CHECK(napi_set_named_property(env, result, "minors", minor_arr));
+  CHECK(napi_set_named_property(env, result, "inos", ino_arr));
+  return result;
+}
+
+/*
+ * scanFdDirsFull(dirs: string[], threads: number): Array<{ fds, links, modes, majors, minors, inos } | { error }>
+ * Links come back as latin1 strings (one char per byte, so the bytes survive); null when
+ * longer than PATH_MAX. modes/majors/minors/inos are 0 for links that are not paths.
+ */
+static napi_value scan_fd_dirs_full(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2], result = NULL;
+  uint32_t ndirs = 0;
+  int32_t nthreads = 1;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1 || napi_get_array_length(env, argv[0], &ndirs) != napi_ok) {
+    napi_throw_type_error(env, NULL, "scanFdDirsFull(dirs, threads)");
+    return NULL;
+  }
+  if (argc > 1) CHECK(napi_get_value_int32(env, argv[1], &nthreads));
+  if (nthreads < 1) nthreads = 1;
+  if (nthreads > 16) nthreads = 16;
+  full_job_t *jobs = calloc(ndirs ? ndirs : 1, sizeof *jobs);
+  if (!jobs) {
+    napi_throw_error(env, NULL, "limbo native: out of memory");
+    return NULL;
+  }
+  for (uint32_t i = 0; i < ndirs; i++) {
+    napi_value item;
+    size_t len;
+    if (napi_get_element(env, argv[0], i, &item) != napi_ok ||
+        napi_get_value_string_utf8(env, item, NULL, 0, &len) != napi_ok || !(jobs[i].dir = malloc(len + 1)) ||
+        napi_get_value_string_utf8(env, item, jobs[i].dir, len + 1, &len) != napi_ok) {
+      napi_throw_type_error(env, NULL, "scanFdDirsFull: dirs must be strings");
+      goto out;
+    }
+  }
+  full_pool_t pool = {jobs, ndirs, 0};
+  pthread_t threads[16];
+  int started = 0;
+  for (int t = 1; t < nthreads && (uint32_t)t < ndirs; t++) {
+    if (pthread_create(&threads[started], NULL, full_worker, &pool) == 0) started++;
+  }
+  full_worker(&pool);
+  for (int t = 0; t < started; t++) pthread_join(threads[t], NULL);
+  if (napi_create_array_with_length(env, ndirs, &result) != napi_ok) goto out;
+  for (uint32_t i = 0; i < ndirs; i++) {
+    napi_value item = full_job_to_js(env, &jobs[i]);
+    if (!item || napi_set_element(env, result, i, item) != napi_ok) {
+      result = NULL;
+      break;
+    }
+  }
+out:
+  for (uint32_t i = 0; i < ndirs; i++) {
+    free(jobs[i].dir);
+    for (size_t k = 0; k < jobs[i].n; k++) free(jobs[i].entries[k].link);
+    free(jobs[i].entries);
+  }
+  free(jobs);
+  return result;
+}
+
 /* kcmp(pid1, pid2, type, idx1, idx2): 0 equal, 1/2 ordered, -errno on failure. */
 static napi_value kcmp(napi_env env, napi_callback_info info) {
   size_t argc = 5;
@@ -237,6 +421,7 @@ static napi_value kcmp(napi_env env, napi_callback_info info) {
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"scanFdDirs", NULL, scan_fd_dirs, NULL, NULL, NULL, napi_default, NULL},
+      {"scanFdDirsFull", NULL, scan_fd_dirs_full, NULL, NULL, NULL, napi_default, NULL},
       {"kcmp", NULL, kcmp, NULL, NULL, NULL, napi_default, NULL},
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;

@@ -5,6 +5,8 @@ export interface MapEntry {
   /** The range as map_files names it: "start-end" in lowercase hex without padding changes. */
   readonly range: string;
   readonly perms: string;
+  /** Where in the file the mapping starts, in bytes. */
+  readonly offset: number;
   /** st_dev of the backing file as "MAJ:MIN" in decimal (maps prints hex). */
   readonly dev: string;
   readonly inode: bigint;
@@ -53,12 +55,20 @@ function parseMapLine(line: Buffer): MapEntry | null {
     position = space + 1;
   }
   while (position < line.length && line[position] === 32) position++;
-  const [range, perms, , devHex, inode] = fields as [string, string, string, string, string];
+  const [range, perms, offset, devHex, inode] = fields as [string, string, string, string, string];
   const devMatch = /^([0-9a-f]+):([0-9a-f]+)$/.exec(devHex);
-  if (!devMatch || !/^[0-9a-f]+-[0-9a-f]+$/.test(range) || !/^\d+$/.test(inode)) return null;
+  if (
+    !devMatch ||
+    !/^[0-9a-f]+-[0-9a-f]+$/.test(range) ||
+    !/^\d+$/.test(inode) ||
+    !/^[0-9a-f]+$/.test(offset)
+  ) {
+    return null;
+  }
   return {
     range,
     perms,
+    offset: parseInt(offset, 16),
     dev: `${parseInt(devMatch[1] ?? '0', 16)}:${parseInt(devMatch[2] ?? '0', 16)}`,
     inode: BigInt(inode),
     path: unescapeNewlines(line.subarray(position)),

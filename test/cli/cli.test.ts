@@ -15,6 +15,7 @@ describe('limbo CLI', () => {
     assert.equal(help.code, 0);
     assert.match(help.stdout, /deleted\s+List deleted files/);
     assert.match(help.stdout, /snapshot\s+Scan this machine/);
+    assert.match(help.stdout, /restart\s+List processes still running deleted or replaced code/);
     const deleted = runLimbo(['deleted', '--help']);
     assert.equal(deleted.code, 0);
     for (const flag of [
@@ -47,6 +48,7 @@ describe('limbo CLI', () => {
     [['deleted', 'extra'], /unexpected argument 'extra'/],
     [['deleted', '--limit', '0'], /--limit takes a positive number/],
     [['frobnicate'], /unknown command 'frobnicate'/],
+    [['restart', '--pid', '1'], /--pid/],
   ];
   for (const [args, message] of usageErrors) {
     it(`exits 2 with a clear message for: limbo ${args.join(' ')}`, () => {

@@ -21,8 +21,15 @@ function mapsLine(header: string, name: Buffer | string = ''): Buffer {
   return Buffer.concat([Buffer.from(head), name_]);
 }
 
-function entry(range: string, perms: string, dev: string, inode: bigint, path: Buffer | string): MapEntry {
-  return { range, perms, dev, inode, path: typeof path === 'string' ? Buffer.from(path) : path };
+function entry(
+  range: string,
+  perms: string,
+  dev: string,
+  inode: bigint,
+  path: Buffer | string,
+  offset = 0,
+): MapEntry {
+  return { range, perms, offset, dev, inode, path: typeof path === 'string' ? Buffer.from(path) : path };
 }
 
 function byRange(entries: MapEntry[], range: string): MapEntry | undefined {
@@ -50,6 +57,10 @@ describe('parseMaps on captured /proc/self/maps of cat', () => {
         338846n,
         '/usr/lib/x86_64-linux-gnu/gconv/gconv-modules.cache',
       ),
+    ],
+    [
+      'the text segment, at file offset 0x2000',
+      entry('55907494e000-559074953000', 'r-xp', '254:0', 260131n, '/usr/bin/cat', 0x2000),
     ],
     ['[heap]', entry('55909872b000-55909874c000', 'rw-p', '0:0', 0n, '[heap]')],
     ['an anonymous mapping without a name', entry('7f5c608fc000-7f5c6091e000', 'rw-p', '0:0', 0n, '')],
