@@ -20,10 +20,25 @@ export type NativeScan =
   | { readonly count: number; readonly candidates: readonly NativeCandidate[] }
   | { readonly error: 'ENOENT' | 'EACCES' | 'EPERM' | 'EIO' };
 
+/** Every fd of one directory, as parallel arrays; modes/majors/minors/inos are 0 for non-path links. */
+export type NativeFullScan =
+  | {
+      readonly fds: Int32Array;
+      /** latin1 strings: one char per byte, so the link's bytes survive; null past PATH_MAX. */
+      readonly links: readonly (string | null)[];
+      readonly modes: Uint32Array;
+      readonly majors: Uint32Array;
+      readonly minors: Uint32Array;
+      readonly inos: BigUint64Array;
+    }
+  | { readonly error: 'ENOENT' | 'EACCES' | 'EPERM' | 'EIO' };
+
 /** The functions native/limbo.c exports. */
 export interface NativeAddon {
   /** Scans each fd directory on up to `threads` threads; results in the order of `dirs`. */
   scanFdDirs(dirs: readonly string[], threads: number): NativeScan[];
+  /** Every fd's link (and st_mode/dev/ino of path links) of each directory, on up to `threads` threads. */
+  scanFdDirsFull(dirs: readonly string[], threads: number): NativeFullScan[];
   /** kcmp(2): 0 when equal, 1 or 2 as an ordering, a negative errno on failure. */
   kcmp(pid1: number, pid2: number, type: number, idx1: number, idx2: number): number;
 }

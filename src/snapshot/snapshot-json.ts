@@ -1,5 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import { LimboError } from '../proc/errors.js';
+import type { PosixShmObject } from '../proc/posix-shm.js';
 import type { DeletedExe, FileRecord, HeldFd, HeldMapping, ProcessRecord, Snapshot } from './types.js';
 
 // In JSON a name is a string when its bytes are valid UTF-8, else { "base64": "..." };
@@ -11,6 +12,7 @@ export function stringifySnapshot(snapshot: Snapshot): string {
   return JSON.stringify({
     ...snapshot,
     files: snapshot.files.map((file) => ({ ...file, ino: file.ino.toString() })),
+    posixShm: snapshot.posixShm?.map((object) => ({ ...object, name: encodeName(object.name) })) ?? null,
     processes: snapshot.processes.map((p) => ({
       ...p,
       comm: encodeName(p.comm),
@@ -57,8 +59,17 @@ export function parseSnapshot(text: string): Snapshot {
         name: decodeName(m['name'] as JsonName),
       })),
       deletedExe: decodeExe(p['deletedExe'] as Record<string, unknown> | null | undefined),
+      handles: (p['handles'] as ProcessRecord['handles'] | undefined) ?? null,
     }));
-    return { ...(data as unknown as Snapshot), files, processes };
+    // Fields added within limbo.snapshot/1 default to "not collected" in older snapshots.
+    const system = (data['system'] as Snapshot['system'] | undefined) ?? null;
+    const shmSegments = (data['shmSegments'] as Snapshot['shmSegments'] | undefined) ?? null;
+    const posixShm =
+      (data['posixShm'] as Record<string, unknown>[] | null | undefined)?.map((object): PosixShmObject => ({
+        ...(object as unknown as PosixShmObject),
+        name: decodeName(object['name'] as JsonName),
+      })) ?? null;
+    return { ...(data as unknown as Snapshot), files, processes, system, shmSegments, posixShm };
   } catch (error) {
     throw new LimboError('snapshot-invalid', 'the snapshot is malformed', { cause: error });
   }

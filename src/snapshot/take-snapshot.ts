@@ -3,7 +3,18 @@ import { hostname } from 'node:os';
 import { nativeAddon } from '../native.js';
 import { readCgroup, type CgroupPlacement } from '../proc/cgroup.js';
 import { classifyError } from '../proc/errors.js';
-import { endsWithDeleted, scanFdTables, stripDeleted, type FdTableScan } from '../proc/fd-table.js';
+import {
+  candidatesOf,
+  endsWithDeleted,
+  scanFdTables,
+  scanFdTablesFull,
+  stripDeleted,
+  type FdEntries,
+  type FdTableScan,
+} from '../proc/fd-table.js';
+import { readPosixShm } from '../proc/posix-shm.js';
+import { readSysvShm } from '../proc/sysvipc-shm.js';
+import { HandleScan } from './handle-scan.js';
 import { formatDev, statThrough, type FileStat } from '../proc/file-stat.js';
 import { readMaps, type MapEntry } from '../proc/maps.js';
 import { readMountinfo, type Mount } from '../proc/mountinfo.js';
@@ -26,6 +37,13 @@ export interface SnapshotOptions {
   readonly procRoot?: string;
   /** The user table for uid → name. Default "/etc/passwd". */
   readonly passwdPath?: string;
+  /**
+   * Also read every descriptor and mapping for the file-handle ledger (limbo handles): every
+   * fd is typed and grouped into open file descriptions. Costlier than the deleted-files scan.
+   */
+  readonly handles?: boolean;
+  /** Where POSIX shared memory lives. Default "/dev/shm". */
+  readonly devShm?: string;
 }
 
 const KCMP_FILES = 2;
@@ -40,12 +58,17 @@ export function takeSnapshot(options: SnapshotOptions = {}): Snapshot {
     .map((pid) => scan.identifyProcess(pid))
     .filter((p): p is PendingProcess => p !== null);
   // Every fd table of every process in one batch: the native scanner spreads it over the cores.
-  const scans = scanFdTables(pending.flatMap((p) => p.tables.map((table) => `${table.dir}/fd`)));
+  const dirs = pending.flatMap((p) => p.tables.map((table) => `${table.dir}/fd`));
+  const handleScan = options.handles ? new HandleScan(procRoot) : null;
+  const scans = handleScan ? scanForHandles(handleScan, pending, dirs) : scanFdTables(dirs);
   let next = 0;
   for (const process of pending) {
-    scan.recordProcess(process, scans.slice(next, next + process.tables.length));
+    scan.recordProcess(process, scans.slice(next, next + process.tables.length), handleScan);
     next += process.tables.length;
   }
+  const handles = handleScan?.finish() ?? null;
+  const shmSegments = readSysvShm(procRoot);
+  const posixShm = readPosixShm(options.devShm);
   return {
     schema: 'limbo.snapshot/1',
     takenAt: new Date().toISOString(),
@@ -53,7 +76,12 @@ export function takeSnapshot(options: SnapshotOptions = {}): Snapshot {
     procRoot,
     hostMountNamespace,
     scanMilliseconds: Math.round((performance.now() - started) * 10) / 10,
-    processes: scan.processes,
+    processes: handles
+      ? scan.processes.map((p) => ({
+          ...p,
+          handles: p.readable ? (handles.processes.get(p.pid) ?? null) : null,
+        }))
+      : scan.processes,
     files: [...scan.files.values()],
     mountNamespaces: [...scan.mountNamespaces.values()],
     incomplete: {
@@ -62,7 +90,36 @@ export function takeSnapshot(options: SnapshotOptions = {}): Snapshot {
       unreadablePids: scan.unreadablePids,
       unverifiedMappings: scan.unverifiedMappings,
     },
+    system: handles?.system ?? null,
+    shmSegments: shmSegments.ok ? shmSegments.value : null,
+    posixShm: posixShm.ok ? posixShm.value : null,
   };
+}
+
+/** The full scan of every table, fed to the handle ledger, with the deleted candidates drawn from it. */
+function scanForHandles(
+  handleScan: HandleScan,
+  pending: readonly PendingProcess[],
+  dirs: readonly string[],
+): ReadResult<FdTableScan>[] {
+  const full = scanFdTablesFull(dirs);
+  const scans: ReadResult<FdTableScan>[] = [];
+  let next = 0;
+  for (const process of pending) {
+    handleScan.addProcess(process.pid, process.status.ppid);
+    for (const table of process.tables) {
+      const result = full[next] as ReadResult<FdEntries>;
+      const dir = dirs[next] as string;
+      next++;
+      if (!result.ok) {
+        scans.push(result);
+        continue;
+      }
+      handleScan.addTable(process.pid, table.tid ?? process.pid, result.value);
+      scans.push({ ok: true, value: candidatesOf(dir, result.value) });
+    }
+  }
+  return scans;
 }
 
 /** The numeric entries of /proc, in order. */
@@ -123,7 +180,11 @@ class Scan {
   }
 
   /** Second pass: the process's fd scans (done in one batch for all processes) and its mappings. */
-  recordProcess(pending: PendingProcess, scans: readonly ReadResult<FdTableScan>[]): void {
+  recordProcess(
+    pending: PendingProcess,
+    scans: readonly ReadResult<FdTableScan>[],
+    handleScan: HandleScan | null,
+  ): void {
     const { pid, status, cgroup, tables } = pending;
     const fds: HeldFd[] = [];
     let fdCount: number | null = 0;
@@ -148,7 +209,14 @@ class Scan {
 
     // When the main thread has exited, maps and exe are empty under /proc/PID: read a live thread's.
     const taskDir = tables[0]?.dir ?? `${this.procRoot}/${pid}`;
-    const mappings = this.readMappings(pid, taskDir);
+    // The ledger needs every mapping; the deleted-files scan only the " (deleted)" ones.
+    const maps = readMaps(`${taskDir}/maps`, handleScan === null);
+    if (maps.ok) handleScan?.addMaps(pid, maps.value);
+    const mappings = maps.ok
+      ? this.recordMappings(pid, maps.value)
+      : maps.failure === 'denied'
+        ? ('denied' as const)
+        : [];
     const deletedExe = this.readDeletedExe(pid, taskDir);
     if (mappings === 'denied') denied = true;
     if (denied) this.unreadablePids.push(pid);
@@ -170,6 +238,7 @@ class Scan {
       fds,
       mappings: mappings === 'denied' ? [] : mappings,
       deletedExe,
+      handles: null,
     });
   }
 
@@ -214,12 +283,26 @@ class Scan {
     return countA === countB;
   }
 
-  /** Mappings of files whose maps name carries " (deleted)", each verified through map_files. */
-  private readMappings(pid: number, dir: string): HeldMapping[] | 'denied' {
-    const maps = readMaps(`${dir}/maps`, true);
-    if (!maps.ok) return maps.failure === 'denied' ? 'denied' : [];
+  /**
+   * Mappings of files whose maps name carries " (deleted)", each verified through map_files.
+   * SysV shm attaches ("/SYSV%08x", inode = shmid) are kept by their maps identity, unstat-ed:
+   * they are not files, and a thousand attaches should not cost a thousand stats.
+   */
+  private recordMappings(pid: number, entries: readonly MapEntry[]): HeldMapping[] {
     const mappings: HeldMapping[] = [];
-    for (const entry of maps.value) {
+    for (const entry of entries) {
+      if (!endsWithDeleted(entry.path)) continue;
+      if (entry.path.subarray(0, 5).toString('latin1') === '/SYSV') {
+        const fileKey = `${entry.dev}:${entry.inode}`;
+        mappings.push({
+          range: entry.range,
+          perms: entry.perms,
+          fileKey,
+          name: stripDeleted(entry.path),
+          nameNowKey: null,
+        });
+        continue;
+      }
       const link = `${this.procRoot}/${pid}/map_files/${entry.range}`;
       const stat = statThrough(link);
       let fileKey: string;

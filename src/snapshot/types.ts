@@ -1,4 +1,6 @@
 import type { Mount } from '../proc/mountinfo.js';
+import type { PosixShmObject } from '../proc/posix-shm.js';
+import type { ShmSegment } from '../proc/sysvipc-shm.js';
 
 /** A file seen through an fd or a mapping, one per (dev, inode). */
 export interface FileRecord {
@@ -67,6 +69,8 @@ export interface ProcessRecord {
   readonly mappings: readonly HeldMapping[];
   /** Set when /proc/PID/exe names a deleted or replaced file (its text ends in " (deleted)"). */
   readonly deletedExe: DeletedExe | null;
+  /** Its file handles; null unless the snapshot was taken with `handles: true`, or when unreadable. */
+  readonly handles: ProcessHandles | null;
 }
 
 /** The mount table as seen from one mount namespace. */
@@ -99,4 +103,42 @@ export interface Snapshot {
   readonly files: readonly FileRecord[];
   readonly mountNamespaces: readonly MountNamespace[];
   readonly incomplete: Incomplete;
+  /** System-wide handle facts; null unless taken with `handles: true`. */
+  readonly system: SystemHandles | null;
+  /** /proc/sysvipc/shm, when readable. */
+  readonly shmSegments: readonly ShmSegment[] | null;
+  /** The files in /dev/shm (POSIX shm_open objects), when readable. */
+  readonly posixShm: readonly PosixShmObject[] | null;
+}
+
+/** A process's file handles, counted when the snapshot was taken with `handles: true`. */
+export interface ProcessHandles {
+  /** Descriptors by what they refer to: regular, directory, device, pipe, socket, memfd, anon_inode, other. */
+  readonly fdTypes: Readonly<Record<string, number>>;
+  /** Socket descriptors by protocol, where its network namespace's /proc/net tables name the inode. */
+  readonly socketProtocols: Readonly<Record<string, number>>;
+  /** anon_inode descriptors by kind: eventfd, eventpoll, inotify, timerfd, signalfd, io_uring, pidfd, ... */
+  readonly anonInodes: Readonly<Record<string, number>>;
+  /** Distinct open file descriptions behind its descriptors (dup'd fds and inherited ones share one). */
+  readonly openFiles: number;
+  /** Estimated struct files held only by its memory mappings (fd closed), not shared with its parent. */
+  readonly mappingFiles: number;
+  /** SysV shm attaches: one struct file each. */
+  readonly shmAttachments: number;
+  /** RLIMIT_NOFILE; null values mean unlimited, a null limit that it could not be read. */
+  readonly limit: { readonly soft: number | null; readonly hard: number | null } | null;
+}
+
+/** System-wide handle facts, read once per snapshot. */
+export interface SystemHandles {
+  /** /proc/sys/fs/file-nr: struct files allocated now, and fs.file-max. */
+  readonly fileNr: { readonly allocated: number; readonly max: number } | null;
+  /** fs.nr_open: the ceiling for any RLIMIT_NOFILE. */
+  readonly nrOpen: number | null;
+  /** Distinct open file descriptions behind every descriptor read. */
+  readonly openFiles: number;
+  /** True when every group of look-alike fds was told apart by kcmp(KCMP_FILE); false: an estimate. */
+  readonly openFilesExact: boolean;
+  /** Sum of `scm_fds` over unix sockets: fds in flight in SCM_RIGHTS messages (null unread). */
+  readonly fdsInFlight: number | null;
 }

@@ -59,6 +59,15 @@ const snapshot: Snapshot = {
         },
       ],
       deletedExe: { fileKey: `254:0:${bigInode}`, name: awkwardName, nameNowKey: null },
+      handles: {
+        fdTypes: { regular: 3, socket: 1 },
+        socketProtocols: { unix: 1 },
+        anonInodes: {},
+        openFiles: 3,
+        mappingFiles: 2,
+        shmAttachments: 1,
+        limit: { soft: 1024, hard: null },
+      },
     },
     {
       pid: 1,
@@ -77,6 +86,7 @@ const snapshot: Snapshot = {
       fds: [],
       mappings: [],
       deletedExe: null,
+      handles: null,
     },
   ],
   files: [
@@ -125,6 +135,15 @@ const snapshot: Snapshot = {
     },
   ],
   incomplete: { scannerUid: 1000, unreadableProcesses: 1, unreadablePids: [1], unverifiedMappings: 2 },
+  system: {
+    fileNr: { allocated: 1234, max: 9_000_000 },
+    nrOpen: 1_048_576,
+    openFiles: 1000,
+    openFilesExact: false,
+    fdsInFlight: null,
+  },
+  shmSegments: [],
+  posixShm: [{ name: Buffer.from([0x66, 0xff]), uid: 0, sizeBytes: 10, allocatedBytes: 4096 }],
 };
 
 type JsonObject = Record<string, unknown>;

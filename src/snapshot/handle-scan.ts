@@ -1,0 +1,305 @@
+import { readlinkSync } from 'node:fs';
+import { nativeAddon } from '../native.js';
+import { classifyFdLink } from '../proc/fd-kind.js';
+import type { FdEntries } from '../proc/fd-table.js';
+import { readFdInfo } from '../proc/fdinfo.js';
+import { readFileNr, readNrOpen } from '../proc/file-nr.js';
+import { readLimits } from '../proc/limits.js';
+import type { MapEntry } from '../proc/maps.js';
+import { readSocketProtocols, type SocketProtocol } from '../proc/net-sockets.js';
+import type { ProcessHandles, SystemHandles } from './types.js';
+
+const KCMP_FILE = 0;
+
+/** One descriptor, as the grouping into open file descriptions needs it. */
+interface Descriptor {
+  readonly pid: number;
+  /** The task kcmp is asked about: the pid, or the tid of a thread with its own table. */
+  readonly task: number;
+  readonly fd: number;
+}
+
+interface ProcessDraft {
+  readonly pid: number;
+  readonly ppid: number;
+  readonly fdTypes: Record<string, number>;
+  readonly socketProtocols: Record<string, number>;
+  readonly anonInodes: Record<string, number>;
+  /** Names of the files its fds hold, to leave out mappings that share an fd's struct file. */
+  readonly fdPaths: Set<string>;
+  /** "range|fileKey" of its file-backed mappings, to spot what a child inherited by fork. */
+  readonly mappingIds: Set<string>;
+  /** Per file key: its name, how many mappings start at file offset 0, and their address ranges. */
+  readonly mappingsByFile: Map<string, { name: string; atStart: number; ranges: string[] }>;
+  shmAttachments: number;
+  limit: ProcessHandles['limit'];
+}
+
+/**
+ * Builds the file-handle ledger during a scan: types every descriptor, groups descriptors into
+ * open file descriptions (kcmp where the kernel allows it), and estimates the struct files that
+ * only memory mappings hold.
+ */
+export class HandleScan {
+  private readonly drafts = new Map<number, ProcessDraft>();
+  /** Descriptors that might share a description, by what they refer to. */
+  private readonly groups = new Map<string, Descriptor[]>();
+  private readonly socketTables = new Map<string, Map<number, SocketProtocol>>();
+  private readonly unixSockets: { task: number; fd: number }[] = [];
+  private readonly seenUnixSockets = new Set<string>();
+
+  constructor(private readonly procRoot: string) {}
+
+  /** Records one process and its limit; call before its tables and maps. */
+  addProcess(pid: number, ppid: number): void {
+    const limits = readLimits(this.procRoot, pid);
+    const openFiles = limits.ok ? limits.value?.openFiles : undefined;
+    this.drafts.set(pid, {
+      pid,
+      ppid,
+      fdTypes: {},
+      socketProtocols: {},
+      anonInodes: {},
+      fdPaths: new Set(),
+      mappingIds: new Set(),
+      mappingsByFile: new Map(),
+      shmAttachments: 0,
+      limit: openFiles ? { soft: openFiles.soft, hard: openFiles.hard } : null,
+    });
+  }
+
+  /** Types and groups every descriptor of one fd table (the hot loop: 100,000 fds, no Buffers). */
+  addTable(pid: number, task: number, entries: FdEntries): void {
+    const draft = this.drafts.get(pid);
+    if (!draft) return;
+    const protocols = this.socketProtocolsOf(pid);
+    const { fds, links, modes } = entries;
+    for (let i = 0; i < fds.length; i++) {
+      const fd = fds[i] as number;
+      const link = links[i] ?? null;
+      const kind = link === null ? null : classifyLinkText(link, modes[i] as number);
+      const type = kind?.kind ?? 'regular';
+      draft.fdTypes[type] = (draft.fdTypes[type] ?? 0) + 1;
+      if (kind?.anonType) draft.anonInodes[kind.anonType] = (draft.anonInodes[kind.anonType] ?? 0) + 1;
+      if (kind?.socketInode !== undefined) {
+        const protocol = protocols.get(kind.socketInode) ?? 'other';
+        draft.socketProtocols[protocol] = (draft.socketProtocols[protocol] ?? 0) + 1;
+        if (protocol === 'unix' && !this.seenUnixSockets.has(link as string)) {
+          this.seenUnixSockets.add(link as string);
+          this.unixSockets.push({ task, fd });
+        }
+      }
+      if (type === 'regular' || type === 'memfd') draft.fdPaths.add(stripDeletedText(link ?? ''));
+      // fds that share a struct file show the same text (one f_path, or one socket or pipe inode),
+      // so only fds with identical text can share a description.
+      const key = link ?? `unreadable:${task}:${fd}`;
+      const group = this.groups.get(key);
+      if (group) group.push({ pid, task, fd });
+      else this.groups.set(key, [{ pid, task, fd }]);
+    }
+  }
+
+  /** Notes the process's file-backed mappings and SysV attaches from its full maps. */
+  addMaps(pid: number, entries: readonly MapEntry[]): void {
+    const draft = this.drafts.get(pid);
+    if (!draft) return;
+    for (const entry of entries) {
+      if (entry.inode === 0n) continue; // anonymous memory, heap, stack, vdso
+      if (entry.path.subarray(0, 5).toString('latin1') === '/SYSV') {
+        draft.shmAttachments++;
+        continue;
+      }
+      const key = `${entry.dev}:${entry.inode}`;
+      draft.mappingIds.add(`${entry.range}|${key}`);
+      const file = draft.mappingsByFile.get(key) ?? {
+        name: stripDeletedText(entry.path.toString('latin1')),
+        atStart: 0,
+        ranges: [],
+      };
+      if (entry.offset === 0) file.atStart++;
+      file.ranges.push(entry.range);
+      draft.mappingsByFile.set(key, file);
+    }
+  }
+
+  /** Groups descriptors into descriptions and settles every count; returns per-process and system figures. */
+  finish(): { processes: Map<number, ProcessHandles>; system: SystemHandles } {
+    const openFilesOf = new Map<number, number>();
+    let openFiles = 0;
+    let exact = true;
+    const kcmp = nativeAddon()?.kcmp;
+    for (const members of this.groups.values()) {
+      const descriptions = members.length === 1 ? [members] : splitDescriptions(members, kcmp);
+      if (descriptions === null) exact = false;
+      const settled = descriptions ?? estimateDescriptions(members);
+      openFiles += settled.length;
+      for (const description of settled) countDescription(description, openFilesOf);
+    }
+
+    const processes = new Map<number, ProcessHandles>();
+    for (const draft of this.drafts.values()) {
+      processes.set(draft.pid, {
+        fdTypes: draft.fdTypes,
+        socketProtocols: draft.socketProtocols,
+        anonInodes: draft.anonInodes,
+        openFiles: openFilesOf.get(draft.pid) ?? 0,
+        mappingFiles: this.estimateMappingFiles(draft),
+        shmAttachments: draft.shmAttachments,
+        limit: draft.limit,
+      });
+    }
+    const fileNr = readFileNr(this.procRoot);
+    const nrOpen = readNrOpen(this.procRoot);
+    return {
+      processes,
+      system: {
+        fileNr: fileNr.ok ? fileNr.value : null,
+        nrOpen: nrOpen.ok ? nrOpen.value : null,
+        openFiles,
+        openFilesExact: exact,
+        fdsInFlight: this.countFdsInFlight(),
+      },
+    };
+  }
+
+  /**
+   * Struct files held by mappings alone. An ELF loader or ld.so maps a file's segments from one
+   * open, and only the first segment starts at offset 0; later mprotect splits share that file
+   * too. So per file, the mappings that start at offset 0 estimate how many separate opens were
+   * mapped (at least one). A mapping its parent has at the same address was inherited by fork
+   * and shares the parent's file; a file the process also holds by an fd likely shares the fd's.
+   */
+  private estimateMappingFiles(draft: ProcessDraft): number {
+    const parent = this.drafts.get(draft.ppid);
+    let total = 0;
+    for (const [key, { name, atStart, ranges }] of draft.mappingsByFile) {
+      if (parent && ranges.some((range) => parent.mappingIds.has(`${range}|${key}`))) continue;
+      total += Math.max(1, atStart) - (draft.fdPaths.has(name) ? 1 : 0);
+    }
+    return total;
+  }
+
+  /** fds in SCM_RIGHTS messages not yet received: `scm_fds` of each unix socket (root only). */
+  private countFdsInFlight(): number | null {
+    let total = 0;
+    let read = 0;
+    for (const { task, fd } of this.unixSockets) {
+      const info = readFdInfo(this.procRoot, task, fd);
+      if (!info.ok || info.value === null) continue;
+      read++;
+      total += info.value.scmFds ?? 0;
+    }
+    return read === 0 && this.unixSockets.length > 0 ? null : total;
+  }
+
+  /** Socket inode → protocol, from the /proc/net tables of the process's network namespace. */
+  private socketProtocolsOf(pid: number): Map<number, SocketProtocol> {
+    let netns: string;
+    try {
+      netns = readlinkSync(`${this.procRoot}/${pid}/ns/net`);
+    } catch {
+      netns = 'unknown';
+    }
+    let table = this.socketTables.get(netns);
+    if (!table) {
+      const read = readSocketProtocols(this.procRoot, pid);
+      table = read.ok ? read.value : new Map();
+      this.socketTables.set(netns, table);
+    }
+    return table;
+  }
+}
+
+/** What the text of an fd link says, without allocating: the hot loop's classifier. */
+interface LinkKind {
+  readonly kind: string;
+  readonly anonType?: string;
+  readonly socketInode?: number;
+}
+
+const S_IFMT = 0o170000;
+const MODE_KINDS: Readonly<Record<number, string>> = {
+  0o100000: 'regular',
+  0o040000: 'directory',
+  0o020000: 'device',
+  0o060000: 'device',
+  0o010000: 'pipe',
+};
+const PLAIN: Readonly<Record<string, LinkKind>> = Object.fromEntries(
+  ['regular', 'directory', 'device', 'pipe', 'other'].map((kind) => [kind, { kind }]),
+);
+
+/** Classifies link text (latin1) with st_mode for paths; odd cases go to classifyFdLink. */
+function classifyLinkText(link: string, mode: number): LinkKind {
+  if (link.startsWith('/')) {
+    if (link.startsWith('/memfd:') || link.startsWith('/secretmem')) {
+      return { kind: classifyFdLink(Buffer.from(link, 'latin1'), mode || undefined).kind };
+    }
+    return PLAIN[MODE_KINDS[mode & S_IFMT] ?? (mode === 0 ? 'regular' : 'other')] as LinkKind;
+  }
+  if (link.startsWith('socket:[')) return { kind: 'socket', socketInode: Number(link.slice(8, -1)) };
+  if (link.startsWith('pipe:[')) return PLAIN['pipe'] as LinkKind;
+  if (link.startsWith('anon_inode:')) {
+    const type = link.slice(11);
+    return {
+      kind: 'anon_inode',
+      anonType: type.startsWith('[') && type.endsWith(']') ? type.slice(1, -1) : type,
+    };
+  }
+  return PLAIN['other'] as LinkKind;
+}
+
+function stripDeletedText(name: string): string {
+  return name.endsWith(' (deleted)') ? name.slice(0, -10) : name;
+}
+
+/**
+ * Splits look-alike descriptors into open file descriptions with kcmp(KCMP_FILE), which orders
+ * struct files, so a sort needs n·log n calls rather than n². Null when kcmp is unavailable or
+ * refused (it needs ptrace access: root, or one's own dumpable processes).
+ */
+function splitDescriptions(
+  members: Descriptor[],
+  kcmp: ((p1: number, p2: number, type: number, a: number, b: number) => number) | undefined,
+): Descriptor[][] | null {
+  if (!kcmp) return null;
+  let failed = false;
+  const compare = (a: Descriptor, b: Descriptor): number => {
+    if (failed) return 0;
+    const result = kcmp(a.task, b.task, KCMP_FILE, a.fd, b.fd);
+    if (result === 0) return 0;
+    if (result === 1) return -1;
+    if (result === 2) return 1;
+    failed = true; // an error, or 3: unordered
+    return 0;
+  };
+  const sorted = [...members].sort(compare);
+  if (failed) return null;
+  const descriptions: Descriptor[][] = [];
+  for (const member of sorted) {
+    const last = descriptions[descriptions.length - 1];
+    const head = last?.[0];
+    if (last && head && compare(head, member) === 0) last.push(member);
+    else descriptions.push([member]);
+  }
+  return failed ? null : descriptions;
+}
+
+/**
+ * Without kcmp: the fds of one table that refer to the same thing count as one description
+ * (as dups would). Independent opens are undercounted and inherited fds overcounted: an estimate.
+ */
+function estimateDescriptions(members: readonly Descriptor[]): Descriptor[][] {
+  const byTable = new Map<number, Descriptor[]>();
+  for (const member of members) {
+    const list = byTable.get(member.task) ?? [];
+    list.push(member);
+    byTable.set(member.task, list);
+  }
+  return [...byTable.values()];
+}
+
+function countDescription(description: readonly Descriptor[], openFilesOf: Map<number, number>): void {
+  for (const pid of new Set(description.map((d) => d.pid)))
+    openFilesOf.set(pid, (openFilesOf.get(pid) ?? 0) + 1);
+}
