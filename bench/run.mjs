@@ -548,10 +548,74 @@ function printTable(timings) {
 }
 
 // ---------------------------------------------------------------------------------------
+// Section: handles (limbo handles --json vs lsof -n, what people run to count fds)
+
+async function sectionHandles(ctx) {
+  const lsof = which('lsof');
+  if (!lsof) throw new Error('lsof is not installed; it is needed as the reference');
+  const tools = [
+    tool('limbo handles', [...LIMBO, 'handles', '--json']),
+    tool('limbo handles (pure JS)', [...LIMBO, 'handles', '--json'], { env: { LIMBO_NO_NATIVE: '1' } }),
+    tool('lsof -n', [lsof, '-n'], { okStatus: [0, 1] }),
+  ];
+  const timings = await measure(ctx, tools);
+  const [limbo] = timings;
+  const lsofTiming = timings.find((t) => t.argv[0] === lsof);
+
+  // One run read back: the load's 100,000 fds must be counted, grouped exactly (as root).
+  const report = JSON.parse(
+    spawnSync(LIMBO[0], [...LIMBO.slice(1), 'handles', '--json'], { maxBuffer: 1024 ** 3 }).stdout.toString(),
+  );
+  const byPid = new Map(report.processes.map((p) => [p.pid, p.fds ?? 0]));
+  const loadFds = ctx.load.pids.reduce((sum, pid) => sum + (byPid.get(pid) ?? 0), 0);
+  const expected = ctx.options.procs * ctx.options.files;
+  const correctness = {
+    ok: loadFds >= expected && report.ledger.openFilesExact === (process.getuid?.() === 0),
+    loadFds,
+    expected,
+    ledger: report.ledger,
+    fileNr: report.fileNr,
+  };
+
+  console.log();
+  printTable(timings);
+  console.log();
+  const targets = [
+    {
+      name: 'limbo handles faster than lsof -n, with exact open-file grouping',
+      pass: limbo.median < lsofTiming.median && report.ledger.openFilesExact,
+      detail: `${fmtSec(limbo.median)} vs ${fmtSec(lsofTiming.median)} (lsof/limbo = ${(lsofTiming.median / limbo.median).toFixed(2)}; openFilesExact ${report.ledger.openFilesExact})`,
+    },
+  ];
+  console.log('Targets:');
+  for (const t of targets) console.log(`  ${t.pass ? 'PASS' : 'MISS'}  ${t.name}: ${t.detail}`);
+  console.log();
+  console.log(
+    `Ledger: file-nr ${report.fileNr.allocated}; descriptors ${report.ledger.descriptors}, open files ` +
+      `${report.ledger.openFiles}, mappings ${report.ledger.mappings}, shm ${report.ledger.shmSegments}+` +
+      `${report.ledger.shmAttachments}, unexplained ${report.ledger.unexplained}`,
+  );
+  console.log(
+    `Correctness: the load's fds counted ${loadFds} (at least ${expected}): ${correctness.ok ? 'PASS' : 'FAIL'}`,
+  );
+  const limboFailed = timings.some((t) => t.argv[0] === process.execPath && t.failures.length > 0);
+  return {
+    ok: correctness.ok && !limboFailed,
+    report: {
+      schema: 'limbo.bench.handles/1',
+      timings: timings.map(({ okStatus: _ok, ...rest }) => rest),
+      targets,
+      correctness,
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------
 // Main
 
 const SECTIONS = {
   deleted: sectionDeleted,
+  handles: sectionHandles,
 };
 
 async function main() {

@@ -4,6 +4,8 @@ export { stringifySnapshot, parseSnapshot } from './snapshot/snapshot-json.js';
 export type * from './snapshot/types.js';
 export * from './analyses/deleted.js';
 export * from './analyses/deleted-json.js';
+export * from './analyses/handles.js';
+export * from './analyses/handles-json.js';
 export * from './analyses/restart.js';
 export * from './analyses/restart-json.js';
 export { escapeName } from './format/escape.js';

@@ -6,7 +6,7 @@ import type { Snapshot } from '../snapshot/types.js';
 import type { ParsedOptions } from './options.js';
 
 /** The snapshot a command works on: a saved one (--from), or a fresh scan of --proc. */
-export function loadSnapshot(values: ParsedOptions): Snapshot {
+export function loadSnapshot(values: ParsedOptions, options: { handles?: boolean } = {}): Snapshot {
   const from = values['from'];
   if (typeof from === 'string') {
     let text: string;
@@ -21,7 +21,7 @@ export function loadSnapshot(values: ParsedOptions): Snapshot {
   }
   const proc = typeof values['proc'] === 'string' ? values['proc'] : '/proc';
   try {
-    return takeSnapshot({ procRoot: proc });
+    return takeSnapshot({ procRoot: proc, handles: options.handles ?? false });
   } catch (error) {
     throw new LimboError('proc-unreadable', `cannot scan ${proc}: ${(error as Error).message}`, {
       cause: error,

@@ -3,6 +3,7 @@ import { LimboError } from '../proc/errors.js';
 import { deletedSpec, runDeleted } from './deleted-command.js';
 import type { Io } from './io.js';
 import { formatHelp, parseCommandArgs, type CommandSpec, type ParsedOptions } from './options.js';
+import { handlesSpec, runHandles } from './handles-command.js';
 import { restartSpec, runRestart } from './restart-command.js';
 import { runSnapshot, snapshotSpec } from './snapshot-command.js';
 
@@ -13,6 +14,7 @@ interface Command {
 
 const COMMANDS: readonly Command[] = [
   { spec: deletedSpec, run: runDeleted },
+  { spec: handlesSpec, run: runHandles },
   { spec: restartSpec, run: runRestart },
   { spec: snapshotSpec, run: runSnapshot },
 ];

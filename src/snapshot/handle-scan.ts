@@ -106,7 +106,8 @@ export class HandleScan {
     for (const entry of entries) {
       if (entry.inode === 0n) continue; // anonymous memory, heap, stack, vdso
       if (entry.path.subarray(0, 5).toString('latin1') === '/SYSV') {
-        draft.shmAttachments++;
+        // An mprotect splits one attach into several mappings; only its first starts at offset 0.
+        if (entry.offset === 0) draft.shmAttachments++;
         continue;
       }
       const key = `${entry.dev}:${entry.inode}`;

@@ -1,0 +1,182 @@
+import { escapeName } from '../format/escape.js';
+import type { Incomplete, ProcessRecord, Snapshot } from '../snapshot/types.js';
+
+/** Where the kernel's count of struct files comes from, line by line. */
+export interface HandleLedger {
+  /** /proc/sys/fs/file-nr "allocated": struct files the kernel has right now. */
+  readonly allocated: number | null;
+  /** fs.file-max: where open(2) fails with ENFILE system-wide. */
+  readonly max: number | null;
+  /** fs.nr_open: the ceiling for any process's RLIMIT_NOFILE. */
+  readonly nrOpen: number | null;
+  /** fd entries across all fd tables, each table counted once (readable without root). */
+  readonly descriptors: number;
+  /** Distinct open file descriptions behind the descriptors read: dups and inherited fds share one. */
+  readonly openFiles: number;
+  /** True when kcmp told every look-alike pair apart; false: an estimate. */
+  readonly openFilesExact: boolean;
+  /** Struct files held only by memory mappings whose fd was closed: always an estimate. */
+  readonly mappings: number;
+  /** SysV shm: one struct file per segment... */
+  readonly shmSegments: number;
+  /** ...and one per attach. */
+  readonly shmAttachments: number;
+  /** allocated − openFiles − mappings − shm: kernel-internal files, fds in flight, what could not be read. */
+  readonly unexplained: number | null;
+  /** fds inside SCM_RIGHTS messages not yet received (unix sockets' scm_fds): part of `unexplained`. */
+  readonly fdsInFlight: number | null;
+}
+
+/** One process's share of the ledger. Fields needing root are null when it could not be read. */
+export interface ProcessHandleUse {
+  readonly pid: number;
+  readonly comm: Buffer;
+  readonly user: string;
+  readonly unit: string | null;
+  /** Open descriptors (from stat of its fd directory when its fds could not be read). */
+  readonly fds: number | null;
+  readonly openFiles: number | null;
+  readonly mappings: number | null;
+  readonly shmAttachments: number | null;
+  readonly limit: { readonly soft: number | null; readonly hard: number | null } | null;
+  /** fds as a percentage of the soft limit; null when either is unknown or unlimited. */
+  readonly limitUsedPercent: number | null;
+}
+
+export type HandleWarningKind = 'process-fd-limit' | 'system-file-max';
+
+export interface HandleWarning {
+  readonly kind: HandleWarningKind;
+  readonly pid: number | null;
+  readonly message: string;
+  /** What to do about it. */
+  readonly fix: string;
+}
+
+export interface HandleReport {
+  readonly ledger: HandleLedger;
+  /** Descriptors by what they refer to. */
+  readonly byType: Readonly<Record<string, number>>;
+  /** Socket descriptors by protocol. */
+  readonly sockets: Readonly<Record<string, number>>;
+  /** anon_inode descriptors by kind (eventfd, eventpoll, inotify, timerfd, signalfd, io_uring, pidfd, ...). */
+  readonly anonInodes: Readonly<Record<string, number>>;
+  /** Every process, most descriptors first. */
+  readonly processes: readonly ProcessHandleUse[];
+  readonly warnings: readonly HandleWarning[];
+  readonly incomplete: Incomplete;
+}
+
+export interface HandleOptions {
+  /** Warn at this share of a limit, in percent (default 80). */
+  readonly warnPercent?: number;
+}
+
+/** Explains file-nr from a snapshot taken with `handles: true`, and warns before EMFILE or ENFILE. */
+export function explainHandles(snapshot: Snapshot, options: HandleOptions = {}): HandleReport {
+  const warnPercent = options.warnPercent ?? 80;
+  const system = snapshot.system;
+  const byType: Record<string, number> = {};
+  const sockets: Record<string, number> = {};
+  const anonInodes: Record<string, number> = {};
+  let descriptors = 0;
+  let mappings = 0;
+  const processes: ProcessHandleUse[] = [];
+  for (const process of snapshot.processes) {
+    const handles = process.handles;
+    descriptors += process.fdCount ?? 0;
+    if (handles) {
+      addInto(byType, handles.fdTypes);
+      addInto(sockets, handles.socketProtocols);
+      addInto(anonInodes, handles.anonInodes);
+      mappings += handles.mappingFiles;
+    }
+    processes.push(useOf(process));
+  }
+  processes.sort((a, b) => (b.fds ?? -1) - (a.fds ?? -1) || a.pid - b.pid);
+
+  const segments = snapshot.shmSegments ?? [];
+  const shmSegments = segments.length;
+  const shmAttachments = segments.reduce((sum, segment) => sum + segment.nattch, 0);
+  const allocated = system?.fileNr?.allocated ?? null;
+  const openFiles = system?.openFiles ?? 0;
+  const ledger: HandleLedger = {
+    allocated,
+    max: system?.fileNr?.max ?? null,
+    nrOpen: system?.nrOpen ?? null,
+    descriptors,
+    openFiles,
+    openFilesExact: system?.openFilesExact ?? false,
+    mappings,
+    shmSegments,
+    shmAttachments,
+    unexplained: allocated === null ? null : allocated - openFiles - mappings - shmSegments - shmAttachments,
+    fdsInFlight: system?.fdsInFlight ?? null,
+  };
+  return {
+    ledger,
+    byType,
+    sockets,
+    anonInodes,
+    processes,
+    warnings: warningsFor(ledger, processes, warnPercent),
+    incomplete: snapshot.incomplete,
+  };
+}
+
+function useOf(process: ProcessRecord): ProcessHandleUse {
+  const handles = process.handles;
+  const limit = handles?.limit ?? null;
+  const soft = limit?.soft ?? null;
+  const fds = process.fdCount;
+  return {
+    pid: process.pid,
+    comm: process.comm,
+    user: process.user,
+    unit: process.unit,
+    fds,
+    openFiles: handles?.openFiles ?? null,
+    mappings: handles?.mappingFiles ?? null,
+    shmAttachments: handles?.shmAttachments ?? null,
+    limit,
+    limitUsedPercent: fds !== null && soft ? Math.round((fds / soft) * 1000) / 10 : null,
+  };
+}
+
+function warningsFor(
+  ledger: HandleLedger,
+  processes: readonly ProcessHandleUse[],
+  percent: number,
+): HandleWarning[] {
+  const warnings: HandleWarning[] = [];
+  if (ledger.allocated !== null && ledger.max !== null && ledger.allocated >= (ledger.max * percent) / 100) {
+    const used = Math.round((ledger.allocated / ledger.max) * 100);
+    warnings.push({
+      kind: 'system-file-max',
+      pid: null,
+      message: `the system has ${ledger.allocated} of ${ledger.max} file handles (${used}% of fs.file-max): at 100% open(2) fails with ENFILE everywhere`,
+      fix: `find the leak among the processes below, or raise the limit: sysctl -w fs.file-max=${ledger.max * 2}`,
+    });
+  }
+  for (const process of processes) {
+    if (process.limitUsedPercent === null || process.limitUsedPercent < percent) continue;
+    const name = escapeName(process.comm); // messages reach terminals: never raw bytes from a name
+    // Double the soft limit; the hard limit must be at least as high (prlimit refuses soft > hard).
+    const soft = (process.limit?.soft ?? 0) * 2;
+    const hard = process.limit?.hard === null ? 'unlimited' : Math.max(soft, process.limit?.hard ?? 0);
+    const raise = process.unit?.endsWith('.service')
+      ? `LimitNOFILE= in ${process.unit}, then restart it`
+      : `prlimit --pid ${process.pid} --nofile=${soft}:${hard}`;
+    warnings.push({
+      kind: 'process-fd-limit',
+      pid: process.pid,
+      message: `pid ${process.pid} (${name}) has ${process.fds} of ${process.limit?.soft} fds open (${process.limitUsedPercent}% of its soft limit): at 100% open(2) fails with EMFILE`,
+      fix: `find the leak (ls -l /proc/${process.pid}/fd), or raise its limit: ${raise}`,
+    });
+  }
+  return warnings;
+}
+
+function addInto(total: Record<string, number>, part: Readonly<Record<string, number>>): void {
+  for (const [key, value] of Object.entries(part)) total[key] = (total[key] ?? 0) + value;
+}

@@ -1,0 +1,152 @@
+import { explainHandles, type HandleReport, type ProcessHandleUse } from '../analyses/handles.js';
+import { handleReportToJson } from '../analyses/handles-json.js';
+import { paletteFor, type Palette } from '../format/color.js';
+import { escapeName } from '../format/escape.js';
+import { LimboError } from '../proc/errors.js';
+import type { Io } from './io.js';
+import { loadSnapshot } from './load-snapshot.js';
+import type { CommandSpec, ParsedOptions } from './options.js';
+
+const DEFAULT_TOP = 10;
+
+export const handlesSpec: CommandSpec = {
+  name: 'handles',
+  summary: 'Explain /proc/sys/fs/file-nr line by line, and warn before EMFILE or ENFILE.',
+  usage: 'limbo handles [--top N] [--warn-percent P] [--json]',
+  options: [
+    {
+      name: 'top',
+      type: 'string',
+      value: 'N',
+      help: `list the N processes with most descriptors (default ${DEFAULT_TOP}; --json: all)`,
+    },
+    {
+      name: 'warn-percent',
+      type: 'string',
+      value: 'P',
+      help: 'warn when a process or the system passes P% of its limit (default 80)',
+    },
+  ],
+};
+
+/** `limbo handles`: the ledger, the types, the top processes, the warnings. */
+export function runHandles(values: ParsedOptions, io: Io): number {
+  const top = positiveInteger(values, 'top');
+  const warnPercent = positiveInteger(values, 'warn-percent');
+  const snapshot = loadSnapshot(values, { handles: true });
+  if (snapshot.system === null) {
+    throw new LimboError(
+      'snapshot-invalid',
+      'this snapshot has no handle counts: take it with `limbo snapshot --handles`',
+    );
+  }
+  const report = explainHandles(snapshot, warnPercent === null ? {} : { warnPercent });
+  if (values['json'])
+    io.stdout.write(`${JSON.stringify(handleReportToJson(report, top ?? Infinity), null, 2)}\n`);
+  else io.stdout.write(renderHandles(report, paletteFor(io.stdout, io.env), top ?? DEFAULT_TOP));
+  return 0;
+}
+
+function positiveInteger(values: ParsedOptions, name: string): number | null {
+  const value = values[name];
+  if (typeof value !== 'string') return null;
+  if (!/^\d+$/.test(value) || Number(value) === 0) {
+    throw new LimboError('usage', `limbo handles: --${name} takes a positive number, not '${value}'`);
+  }
+  return Number(value);
+}
+
+const number = (n: number | null): string => (n === null ? '?' : n.toLocaleString('en-US'));
+
+/** The ledger first (it answers the question), then types, the top processes and warnings. */
+export function renderHandles(report: HandleReport, c: Palette, top: number): string {
+  const { ledger } = report;
+  const lines: string[] = [];
+  const share =
+    ledger.allocated !== null && ledger.max ? `, ${((ledger.allocated / ledger.max) * 100).toFixed(1)}%` : '';
+  lines.push(
+    c.bold(
+      `File handles: ${number(ledger.allocated)} allocated of ${number(ledger.max)} (fs.file-max${share})`,
+    ) + `; fs.nr_open ${number(ledger.nrOpen)}`,
+    '',
+  );
+  const explained = ledger.openFiles + ledger.mappings + ledger.shmSegments + ledger.shmAttachments;
+  const row = (label: string, value: number | null, note: string) =>
+    `  ${label.padEnd(20)} ${number(value).padStart(11)}   ${c.dim(note)}`;
+  lines.push(
+    row(
+      'descriptors',
+      ledger.descriptors,
+      'fd entries in every fd table: what lsof counts, not what file-nr counts',
+    ),
+    row(
+      'open files',
+      ledger.openFiles,
+      `distinct open file descriptions (${ledger.openFilesExact ? 'exact, by kcmp' : 'estimate'})`,
+    ),
+    row('+ mappings', ledger.mappings, 'held only by memory mappings whose fd was closed (estimate)'),
+    row('+ SysV shm segments', ledger.shmSegments, 'one per segment'),
+    row('+ SysV shm attaches', ledger.shmAttachments, 'one per shmat'),
+    row('= explained', explained, ''),
+    row(
+      'unexplained',
+      ledger.unexplained,
+      `kernel-internal files, fds in flight over unix sockets (${number(ledger.fdsInFlight)})` +
+        (report.incomplete.unreadableProcesses > 0 ? ', processes limbo could not read' : ''),
+    ),
+    '',
+    `By type: ${renderTypes(report)}`,
+    '',
+    c.bold(`Top ${Math.min(top, report.processes.length)} processes by descriptors:`),
+    c.dim(
+      `${'PID'.padStart(8)}  ${'COMMAND'.padEnd(16)} ${'USER'.padEnd(10)} ${'FDS'.padStart(8)} ${'OPEN'.padStart(8)} ` +
+        `${'MAPS'.padStart(6)} ${'SHM'.padStart(5)} ${'LIMIT'.padStart(8)} ${'USED'.padStart(6)}`,
+    ),
+    ...report.processes.slice(0, top).map((p) => renderProcess(p, c)),
+  );
+  if (report.warnings.length > 0) {
+    lines.push('', c.bold('Warnings:'));
+    for (const warning of report.warnings)
+      lines.push(c.yellow(`  ! ${warning.message}`), `    fix: ${warning.fix}`);
+  } else {
+    lines.push('', c.green('No process is near its fd limit, and the system is far from fs.file-max.'));
+  }
+  const { unreadableProcesses, scannerUid } = report.incomplete;
+  if (unreadableProcesses > 0) {
+    const hint =
+      scannerUid === 0
+        ? 'denied even to root'
+        : 'their fds are counted, but open files and mappings (?) need root';
+    lines.push(
+      c.yellow(
+        `Partial view: ${unreadableProcesses} ${unreadableProcesses === 1 ? 'process' : 'processes'} could not be read: ${hint}.`,
+      ),
+    );
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+function renderTypes(report: HandleReport): string {
+  const detail: Record<string, Readonly<Record<string, number>>> = {
+    socket: report.sockets,
+    anon_inode: report.anonInodes,
+  };
+  return Object.entries(report.byType)
+    .sort((a, b) => b[1] - a[1])
+    .map(([type, count]) => {
+      const parts = Object.entries(detail[type] ?? {})
+        .sort((a, b) => b[1] - a[1])
+        .map(([kind, n]) => `${escapeName(Buffer.from(kind))} ${number(n)}`);
+      return `${type} ${number(count)}${parts.length > 0 ? ` (${parts.join(', ')})` : ''}`;
+    })
+    .join(' · ');
+}
+
+function renderProcess(p: ProcessHandleUse, c: Palette): string {
+  const used = p.limitUsedPercent === null ? '' : `${p.limitUsedPercent.toFixed(0)}%`;
+  const line =
+    `${String(p.pid).padStart(8)}  ${escapeName(p.comm).slice(0, 16).padEnd(16)} ${p.user.slice(0, 10).padEnd(10)} ` +
+    `${number(p.fds).padStart(8)} ${number(p.openFiles).padStart(8)} ${number(p.mappings).padStart(6)} ` +
+    `${number(p.shmAttachments).padStart(5)} ${(p.limit?.soft === null ? 'unlim' : number(p.limit?.soft ?? null)).padStart(8)} ${used.padStart(6)}`;
+  return p.limitUsedPercent !== null && p.limitUsedPercent >= 80 ? c.red(line) : line;
+}

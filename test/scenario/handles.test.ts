@@ -1,0 +1,157 @@
+// `limbo handles` on real processes: dup'd fds, mappings whose fds were closed, SysV attaches,
+// and a process near its fd limit, checked against what the kernel counts in file-nr.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { HandlesJson } from '../../src/analyses/handles-json.js';
+import { Ajv } from 'ajv';
+import { startHolder, type Holder, type HolderOptions } from '../helpers/holder.js';
+import { repoRoot } from '../helpers/paths.js';
+import { runLimbo } from '../helpers/limbo.js';
+
+const isRoot = process.geteuid?.() === 0;
+let dir: string;
+const holders: Holder[] = [];
+
+async function hold(ops: string[], options: HolderOptions = {}): Promise<Holder> {
+  const holder = await startHolder(ops, options);
+  holders.push(holder);
+  return holder;
+}
+
+function limboHandles(args: string[] = []): HandlesJson {
+  const run = runLimbo(['handles', '--json', ...args]);
+  assert.equal(run.code, 0, run.stderr);
+  return JSON.parse(run.stdout) as HandlesJson;
+}
+
+function processOf(report: HandlesJson, pid: number): HandlesJson['processes'][number] {
+  const entry = report.processes.find((p) => p.pid === pid);
+  assert.ok(entry, `pid ${pid} is listed`);
+  return entry;
+}
+
+/** struct files the kernel has allocated right now (file-nr's first field). */
+function fileNrAllocated(): number {
+  return Number(readFileSync('/proc/sys/fs/file-nr', 'utf8').split(/\s+/)[0]);
+}
+
+before(() => {
+  dir = mkdtempSync(join(tmpdir(), 'limbo-handles-'));
+});
+
+after(async () => {
+  await Promise.all(holders.map((holder) => holder.stop()));
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('limbo handles on real processes', () => {
+  it(
+    'counts 1,000 dups as 1,000 descriptors but one open file, exactly, as root',
+    { skip: !isRoot && 'kcmp needs root here' },
+    async () => {
+      const path = join(dir, 'dup.log');
+      const holder = await hold(['create', path, '10', 'dup', '1000']);
+      const fds = readdirSync(`/proc/${holder.pid}/fd`).length;
+      const report = limboHandles();
+      const entry = processOf(report, holder.pid);
+      assert.equal(entry.fds, fds);
+      assert.equal(entry.openFiles, fds - 1000, 'the 1,001 fds of the file are one description');
+      assert.equal(report.ledger.openFilesExact, true);
+      assert.ok(report.ledger.descriptors - report.ledger.openFiles >= 1000);
+    },
+  );
+
+  it('attributes 1,000 open+mmap+close struct files to the process’s mappings', async () => {
+    const path = join(dir, 'mapped.bin');
+    writeFileSync(path, Buffer.alloc(4096, 1));
+    const before = fileNrAllocated();
+    const holder = await hold(['mapmany', path, '1000']);
+    const grown = fileNrAllocated() - before;
+    assert.ok(grown >= 950 && grown <= 1100, `file-nr grew by about 1,000 (${grown})`);
+    const entry = processOf(limboHandles(), holder.pid);
+    assert.ok(
+      entry.mappings !== null && entry.mappings >= 1000 && entry.mappings <= 1010,
+      `mappings ${entry.mappings}`,
+    );
+  });
+
+  it('counts every SysV attach as a struct file, for the system and for the process', async () => {
+    const holder = await hold(['shm', '65536', '1000']);
+    const report = limboHandles();
+    assert.equal(processOf(report, holder.pid).shmAttachments, 1000);
+    const segment = readFileSync('/proc/sysvipc/shm', 'utf8')
+      .split('\n')
+      .map((line) => line.trim().split(/\s+/))
+      .find((fields) => fields[1] === String(holder.shmids[0]));
+    assert.equal(segment?.[6], '1000', 'the kernel agrees: nattch 1000');
+    assert.ok(report.ledger.shmAttachments >= 1000);
+    assert.ok(report.ledger.shmSegments >= 1);
+    execFileSync('ipcrm', ['-m', String(holder.shmids[0])]);
+  });
+
+  it('warns about a process above 80% of its soft fd limit, with the fix, in valid limbo.handles/1', async () => {
+    const path = join(dir, 'limit.log');
+    const holder = await hold(['create', path, '1', 'dup', '50'], {
+      wrapper: ['prlimit', '--nofile=60:60', '--'],
+    });
+    const report = limboHandles();
+    const entry = processOf(report, holder.pid);
+    assert.deepEqual(entry.limit, { soft: 60, hard: 60 });
+    assert.ok((entry.limitUsedPercent ?? 0) > 80);
+    const warning = report.warnings.find((w) => w.pid === holder.pid);
+    assert.equal(warning?.kind, 'process-fd-limit');
+    assert.match(warning?.message ?? '', /of 60 fds open/);
+    assert.match(warning?.fix ?? '', new RegExp(`prlimit --pid ${holder.pid} --nofile=120:120|LimitNOFILE=`));
+    const table = runLimbo(['handles']);
+    assert.match(table.stdout, /Warnings:/);
+    const schema = JSON.parse(
+      readFileSync(`${repoRoot}docs/schemas/limbo.handles-1.schema.json`, 'utf8'),
+    ) as object;
+    const validate = new Ajv({ strict: false }).compile(schema);
+    assert.ok(validate(report), JSON.stringify(validate.errors, null, 2));
+    assert.match(table.stdout, new RegExp(`pid ${holder.pid} \\(holder\\)`));
+  });
+
+  it(
+    'leaves a small unexplained remainder, and the ledger adds up',
+    { skip: !isRoot && 'a partial view leaves more unexplained' },
+    () => {
+      const report = limboHandles();
+      const { ledger, fileNr } = report;
+      assert.ok(fileNr.allocated !== null && ledger.unexplained !== null);
+      assert.equal(
+        ledger.unexplained,
+        fileNr.allocated - ledger.openFiles - ledger.mappings - ledger.shmSegments - ledger.shmAttachments,
+      );
+      // file-nr is system-wide and other processes come and go during a scan: a tolerance, not zero.
+      assert.ok(
+        Math.abs(ledger.unexplained) <= 300,
+        `unexplained ${ledger.unexplained} of ${fileNr.allocated}`,
+      );
+    },
+  );
+
+  it(
+    'shows counts without root, marking what needs it',
+    { skip: !isRoot && 'needs root to switch users' },
+    async () => {
+      const holder = await hold(['create', join(dir, 'root-owned'), '1', 'dup', '20']);
+      const run = runLimbo(['handles', '--json'], { uid: 65534 });
+      assert.equal(run.code, 0, run.stderr);
+      const report = JSON.parse(run.stdout) as HandlesJson;
+      const entry = processOf(report, holder.pid);
+      assert.equal(
+        entry.fds,
+        readdirSync(`/proc/${holder.pid}/fd`).length,
+        'the fd count is readable by anyone',
+      );
+      assert.equal(entry.openFiles, null);
+      assert.ok(report.incomplete.unreadablePids.includes(holder.pid));
+      assert.match(runLimbo(['handles'], { uid: 65534 }).stdout, /open files and mappings \(\?\) need root/);
+    },
+  );
+});
