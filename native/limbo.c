@@ -12,6 +12,7 @@
 #include <limits.h>
 #include <node_api.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -406,6 +407,380 @@ out:
   return result;
 }
 
+/*
+ * A du-style walk of one filesystem, on a few threads: every inode once (files with more than
+ * one link are deduplicated by inode), allocated blocks (st_blocks * 512), directories included,
+ * never crossing into another filesystem. Subtrees under `hidden` roots are totalled apart:
+ * with a bind mount of a filesystem's root they are what other mounts hide from du.
+ */
+typedef struct {
+  char *path;
+  int hidden;
+} dir_item_t;
+
+typedef struct {
+  char *path;
+  uint64_t ino;
+  uint32_t nlink;
+  uint64_t blocks;
+} linked_t;
+
+typedef struct {
+  pthread_mutex_t lock;
+  pthread_cond_t more;
+  dir_item_t *stack;
+  size_t n, cap;
+  int busy;
+  dev_t dev;
+  char **hidden;
+  size_t nhidden;
+  /* (ino) of files with nlink > 1 already counted: open addressing, 0 = empty slot */
+  uint64_t *seen;
+  size_t seen_cap, seen_n;
+  linked_t *linked;
+  size_t nlinked, linked_cap;
+  int collect_linked;
+  /* totals */
+  uint64_t allocated, hidden_allocated, files, dirs, errors;
+  char *error_samples[8];
+  size_t nerror_samples;
+} walk_t;
+
+static uint64_t walk_progress_files; /* read by walkProgress() while a walk runs */
+
+static int walk_push(walk_t *w, const char *path, int hidden) {
+  if (w->n == w->cap) {
+    size_t cap = w->cap ? w->cap * 2 : 256;
+    dir_item_t *grown = realloc(w->stack, cap * sizeof *grown);
+    if (!grown) return -1;
+    w->stack = grown;
+    w->cap = cap;
+  }
+  w->stack[w->n].path = strdup(path);
+  w->stack[w->n].hidden = hidden;
+  if (!w->stack[w->n].path) return -1;
+  w->n++;
+  pthread_cond_signal(&w->more);
+  return 0;
+}
+
+/* True the first time an inode with several links is seen (the caller holds the lock). */
+static int walk_first_sight(walk_t *w, uint64_t ino) {
+  if (w->seen_n * 2 >= w->seen_cap) {
+    size_t cap = w->seen_cap ? w->seen_cap * 2 : 1024;
+    uint64_t *table = calloc(cap, sizeof *table);
+    if (!table) return 1;
+    for (size_t i = 0; i < w->seen_cap; i++) {
+      uint64_t v = w->seen[i];
+      if (!v) continue;
+      size_t j = (size_t)(v * 11400714819323198485ull) & (cap - 1);
+      while (table[j]) j = (j + 1) & (cap - 1);
+      table[j] = v;
+    }
+    free(w->seen);
+    w->seen = table;
+    w->seen_cap = cap;
+  }
+  uint64_t key = ino + 1; /* 0 marks an empty slot */
+  size_t j = (size_t)(key * 11400714819323198485ull) & (w->seen_cap - 1);
+  while (w->seen[j]) {
+    if (w->seen[j] == key) return 0;
+    j = (j + 1) & (w->seen_cap - 1);
+  }
+  w->seen[j] = key;
+  w->seen_n++;
+  return 1;
+}
+
+static void walk_error(walk_t *w, const char *path) {
+  pthread_mutex_lock(&w->lock);
+  w->errors++;
+  if (w->nerror_samples < 8) w->error_samples[w->nerror_samples++] = strdup(path);
+  pthread_mutex_unlock(&w->lock);
+}
+
+static int is_hidden_root(walk_t *w, const char *path) {
+  for (size_t i = 0; i < w->nhidden; i++)
+    if (strcmp(w->hidden[i], path) == 0) return 1;
+  return 0;
+}
+
+static void walk_dir(walk_t *w, dir_item_t item) {
+  uint64_t allocated = 0, files = 0, dirs = 0;
+  int dfd = open(item.path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (dfd < 0) {
+    walk_error(w, item.path);
+    return;
+  }
+  DIR *d = fdopendir(dfd);
+  if (!d) {
+    close(dfd);
+    walk_error(w, item.path);
+    return;
+  }
+  size_t base_len = strlen(item.path);
+  char child[PATH_MAX];
+  struct dirent *de;
+  while ((de = readdir(d)) != NULL) {
+    if (de->d_name[0] == '.' && (de->d_name[1] == 0 || (de->d_name[1] == '.' && de->d_name[2] == 0))) continue;
+    size_t name_len = strlen(de->d_name);
+    int fits = base_len + 1 + name_len < sizeof child;
+    if (fits) {
+      memcpy(child, item.path, base_len);
+      child[base_len] = '/';
+      memcpy(child + base_len + 1, de->d_name, name_len + 1);
+    }
+    struct stat st;
+    if (fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+      if (errno != ENOENT) walk_error(w, fits ? child : item.path);
+      continue;
+    }
+    if (st.st_dev != w->dev) continue; /* another filesystem mounted here: not ours (du -x) */
+    if (S_ISDIR(st.st_mode)) {
+      if (!fits) {
+        walk_error(w, item.path);
+        continue;
+      }
+      dirs++;
+      allocated += (uint64_t)st.st_blocks * 512;
+      pthread_mutex_lock(&w->lock);
+      int hidden = item.hidden || is_hidden_root(w, child);
+      if (hidden) w->hidden_allocated += (uint64_t)st.st_blocks * 512;
+      walk_push(w, child, hidden);
+      pthread_mutex_unlock(&w->lock);
+      continue;
+    }
+    files++;
+    __atomic_add_fetch(&walk_progress_files, 1, __ATOMIC_RELAXED);
+    uint64_t bytes = (uint64_t)st.st_blocks * 512;
+    if (st.st_nlink > 1) {
+      pthread_mutex_lock(&w->lock);
+      int first = walk_first_sight(w, (uint64_t)st.st_ino);
+      if (w->collect_linked && fits) {
+        if (w->nlinked == w->linked_cap) {
+          size_t cap = w->linked_cap ? w->linked_cap * 2 : 64;
+          linked_t *grown = realloc(w->linked, cap * sizeof *grown);
+          if (grown) {
+            w->linked = grown;
+            w->linked_cap = cap;
+          }
+        }
+        if (w->nlinked < w->linked_cap) {
+          linked_t *l = &w->linked[w->nlinked++];
+          l->path = strdup(child);
+          l->ino = st.st_ino;
+          l->nlink = (uint32_t)st.st_nlink;
+          l->blocks = (uint64_t)st.st_blocks;
+        }
+      }
+      if (first && item.hidden) w->hidden_allocated += bytes;
+      pthread_mutex_unlock(&w->lock);
+      if (!first) continue;
+    } else if (item.hidden) {
+      pthread_mutex_lock(&w->lock);
+      w->hidden_allocated += bytes;
+      pthread_mutex_unlock(&w->lock);
+    }
+    allocated += bytes;
+  }
+  closedir(d);
+  pthread_mutex_lock(&w->lock);
+  w->allocated += allocated;
+  w->files += files;
+  w->dirs += dirs;
+  pthread_mutex_unlock(&w->lock);
+}
+
+static void *walk_worker(void *arg) {
+  walk_t *w = arg;
+  pthread_mutex_lock(&w->lock);
+  for (;;) {
+    while (w->n == 0 && w->busy > 0) pthread_cond_wait(&w->more, &w->lock);
+    if (w->n == 0 && w->busy == 0) {
+      pthread_cond_broadcast(&w->more);
+      break;
+    }
+    dir_item_t item = w->stack[--w->n];
+    w->busy++;
+    pthread_mutex_unlock(&w->lock);
+    walk_dir(w, item);
+    free(item.path);
+    pthread_mutex_lock(&w->lock);
+    w->busy--;
+    if (w->busy == 0 && w->n == 0) pthread_cond_broadcast(&w->more);
+  }
+  pthread_mutex_unlock(&w->lock);
+  return NULL;
+}
+
+typedef struct {
+  walk_t w;
+  char *root;
+  int threads;
+  int root_err;
+  napi_async_work work;
+  napi_deferred deferred;
+} walk_job_t;
+
+static void walk_execute(napi_env env, void *data) {
+  (void)env;
+  walk_job_t *job = data;
+  walk_t *w = &job->w;
+  struct stat st;
+  if (lstat(job->root, &st) < 0 || !S_ISDIR(st.st_mode)) {
+    job->root_err = errno ? errno : ENOTDIR;
+    return;
+  }
+  w->dev = st.st_dev;
+  w->allocated = (uint64_t)st.st_blocks * 512;
+  w->dirs = 1;
+  walk_push(w, job->root, is_hidden_root(w, job->root));
+  pthread_t threads[16];
+  int started = 0;
+  for (int t = 1; t < job->threads; t++)
+    if (pthread_create(&threads[started], NULL, walk_worker, w) == 0) started++;
+  walk_worker(w);
+  for (int t = 0; t < started; t++) pthread_join(threads[t], NULL);
+}
+
+static void walk_free(walk_job_t *job) {
+  walk_t *w = &job->w;
+  for (size_t i = 0; i < w->nhidden; i++) free(w->hidden[i]);
+  free(w->hidden);
+  for (size_t i = 0; i < w->nlinked; i++) free(w->linked[i].path);
+  free(w->linked);
+  for (size_t i = 0; i < w->nerror_samples; i++) free(w->error_samples[i]);
+  free(w->seen);
+  free(w->stack);
+  free(job->root);
+  pthread_mutex_destroy(&w->lock);
+  pthread_cond_destroy(&w->more);
+  free(job);
+}
+
+static void walk_complete(napi_env env, napi_status status, void *data) {
+  walk_job_t *job = data;
+  walk_t *w = &job->w;
+  napi_value result = NULL, v, arr;
+  (void)status;
+  if (job->root_err) {
+    result = make_error(env, job->root_err);
+    napi_resolve_deferred(env, job->deferred, result);
+    goto done;
+  }
+  if (napi_create_object(env, &result) != napi_ok) goto fail;
+#define SET_NUM(key, value)                                                         \
+  if (napi_create_double(env, (double)(value), &v) != napi_ok ||                     \
+      napi_set_named_property(env, result, key, v) != napi_ok)                       \
+    goto fail;
+  SET_NUM("allocated", w->allocated);
+  SET_NUM("hiddenAllocated", w->hidden_allocated);
+  SET_NUM("files", w->files);
+  SET_NUM("dirs", w->dirs);
+  SET_NUM("errors", w->errors);
+  if (napi_create_array_with_length(env, w->nerror_samples, &arr) != napi_ok) goto fail;
+  for (size_t i = 0; i < w->nerror_samples; i++) {
+    void *copy;
+    if (napi_create_buffer_copy(env, strlen(w->error_samples[i]), w->error_samples[i], &copy, &v) != napi_ok ||
+        napi_set_element(env, arr, (uint32_t)i, v) != napi_ok)
+      goto fail;
+  }
+  if (napi_set_named_property(env, result, "errorSamples", arr) != napi_ok) goto fail;
+  if (napi_create_array_with_length(env, w->nlinked, &arr) != napi_ok) goto fail;
+  for (size_t i = 0; i < w->nlinked; i++) {
+    napi_value item;
+    void *copy;
+    if (napi_create_object(env, &item) != napi_ok) goto fail;
+    if (napi_create_buffer_copy(env, strlen(w->linked[i].path), w->linked[i].path, &copy, &v) != napi_ok ||
+        napi_set_named_property(env, item, "path", v) != napi_ok)
+      goto fail;
+    if (napi_create_bigint_uint64(env, w->linked[i].ino, &v) != napi_ok || napi_set_named_property(env, item, "ino", v) != napi_ok)
+      goto fail;
+    if (napi_create_double(env, w->linked[i].nlink, &v) != napi_ok || napi_set_named_property(env, item, "nlink", v) != napi_ok)
+      goto fail;
+    if (napi_create_double(env, (double)w->linked[i].blocks * 512, &v) != napi_ok ||
+        napi_set_named_property(env, item, "allocated", v) != napi_ok)
+      goto fail;
+    if (napi_set_element(env, arr, (uint32_t)i, item) != napi_ok) goto fail;
+  }
+  if (napi_set_named_property(env, result, "linked", arr) != napi_ok) goto fail;
+#undef SET_NUM
+  napi_resolve_deferred(env, job->deferred, result);
+  goto done;
+fail : {
+  napi_value message, error;
+  napi_create_string_utf8(env, "limbo native: walk result", NAPI_AUTO_LENGTH, &message);
+  napi_create_error(env, NULL, message, &error);
+  napi_reject_deferred(env, job->deferred, error);
+}
+done:
+  napi_delete_async_work(env, job->work);
+  walk_free(job);
+}
+
+/*
+ * walkTree(root: string, threads: number, hidden: string[], collectLinked: boolean):
+ *   Promise<{ allocated, hiddenAllocated, files, dirs, errors, errorSamples: Buffer[], linked: [...] } | { error }>
+ * Runs off the JS thread, so the caller can show progress with walkProgress().
+ */
+static napi_value walk_tree(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4], promise, name;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 4) {
+    napi_throw_type_error(env, NULL, "walkTree(root, threads, hidden, collectLinked)");
+    return NULL;
+  }
+  walk_job_t *job = calloc(1, sizeof *job);
+  if (!job) {
+    napi_throw_error(env, NULL, "limbo native: out of memory");
+    return NULL;
+  }
+  pthread_mutex_init(&job->w.lock, NULL);
+  pthread_cond_init(&job->w.more, NULL);
+  size_t len;
+  int32_t threads = 1;
+  bool collect = false;
+  uint32_t nhidden = 0;
+  if (napi_get_value_string_utf8(env, argv[0], NULL, 0, &len) != napi_ok || !(job->root = malloc(len + 1)) ||
+      napi_get_value_string_utf8(env, argv[0], job->root, len + 1, &len) != napi_ok ||
+      napi_get_value_int32(env, argv[1], &threads) != napi_ok || napi_get_array_length(env, argv[2], &nhidden) != napi_ok ||
+      napi_get_value_bool(env, argv[3], &collect) != napi_ok) {
+    walk_free(job);
+    napi_throw_type_error(env, NULL, "walkTree: bad arguments");
+    return NULL;
+  }
+  job->threads = threads < 1 ? 1 : threads > 16 ? 16 : threads;
+  job->w.collect_linked = collect;
+  job->w.hidden = calloc(nhidden ? nhidden : 1, sizeof(char *));
+  for (uint32_t i = 0; i < nhidden; i++) {
+    napi_value item;
+    if (napi_get_element(env, argv[2], i, &item) != napi_ok ||
+        napi_get_value_string_utf8(env, item, NULL, 0, &len) != napi_ok || !(job->w.hidden[i] = malloc(len + 1)) ||
+        napi_get_value_string_utf8(env, item, job->w.hidden[i], len + 1, &len) != napi_ok) {
+      job->w.nhidden = i;
+      walk_free(job);
+      napi_throw_type_error(env, NULL, "walkTree: hidden must be strings");
+      return NULL;
+    }
+    job->w.nhidden = i + 1;
+  }
+  __atomic_store_n(&walk_progress_files, 0, __ATOMIC_RELAXED);
+  CHECK(napi_create_promise(env, &job->deferred, &promise));
+  CHECK(napi_create_string_utf8(env, "limbo.walkTree", NAPI_AUTO_LENGTH, &name));
+  CHECK(napi_create_async_work(env, NULL, name, walk_execute, walk_complete, job, &job->work));
+  CHECK(napi_queue_async_work(env, job->work));
+  return promise;
+}
+
+/* walkProgress(): files seen so far by the running walk. */
+static napi_value walk_progress(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value v;
+  CHECK(napi_create_double(env, (double)__atomic_load_n(&walk_progress_files, __ATOMIC_RELAXED), &v));
+  return v;
+}
+
 /* kcmp(pid1, pid2, type, idx1, idx2): 0 equal, 1/2 ordered, -errno on failure. */
 static napi_value kcmp(napi_env env, napi_callback_info info) {
   size_t argc = 5;
@@ -423,6 +798,8 @@ static napi_value init(napi_env env, napi_value exports) {
       {"scanFdDirs", NULL, scan_fd_dirs, NULL, NULL, NULL, napi_default, NULL},
       {"scanFdDirsFull", NULL, scan_fd_dirs_full, NULL, NULL, NULL, napi_default, NULL},
       {"kcmp", NULL, kcmp, NULL, NULL, NULL, napi_default, NULL},
+      {"walkTree", NULL, walk_tree, NULL, NULL, NULL, napi_default, NULL},
+      {"walkProgress", NULL, walk_progress, NULL, NULL, NULL, napi_default, NULL},
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
   return exports;

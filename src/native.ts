@@ -39,6 +39,26 @@ export interface NativeAddon {
   scanFdDirs(dirs: readonly string[], threads: number): NativeScan[];
   /** Every fd's link (and st_mode/dev/ino of path links) of each directory, on up to `threads` threads. */
   scanFdDirsFull(dirs: readonly string[], threads: number): NativeFullScan[];
+  /** A du-style walk of one filesystem on `threads` threads (see src/walk/walk-tree.ts). */
+  walkTree(
+    root: string,
+    threads: number,
+    hidden: readonly string[],
+    collectLinked: boolean,
+  ): Promise<
+    | {
+        readonly allocated: number;
+        readonly hiddenAllocated: number;
+        readonly files: number;
+        readonly dirs: number;
+        readonly errors: number;
+        readonly errorSamples: Buffer[];
+        readonly linked: { path: Buffer; ino: bigint; nlink: number; allocated: number }[];
+      }
+    | { readonly error: 'ENOENT' | 'EACCES' | 'EPERM' | 'EIO' }
+  >;
+  /** Files seen so far by the walk in progress. */
+  walkProgress(): number;
   /** kcmp(2): 0 when equal, 1 or 2 as an ordering, a negative errno on failure. */
   kcmp(pid1: number, pid2: number, type: number, idx1: number, idx2: number): number;
 }

@@ -1,0 +1,165 @@
+import { lstatSync, readdirSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { nativeAddon } from '../native.js';
+import { classifyError, type ReadFailure } from '../proc/errors.js';
+
+/** A file with more than one link, as a walk met it (for hard-link groups). */
+export interface LinkedFile {
+  readonly path: Buffer;
+  readonly ino: bigint;
+  readonly nlink: number;
+  readonly allocatedBytes: number;
+}
+
+/** What a du-style walk of one filesystem found. */
+export interface WalkResult {
+  /** st_blocks × 512 of every inode met once (directories included), as `du -sx -B1` counts. */
+  readonly allocatedBytes: number;
+  /** The part of `allocatedBytes` under the `hidden` roots. */
+  readonly hiddenAllocatedBytes: number;
+  readonly files: number;
+  readonly dirs: number;
+  /** Entries that could not be read (permission denied, name too long). */
+  readonly errors: number;
+  /** The first few of them. */
+  readonly errorSamples: readonly Buffer[];
+  /** With `collectLinked`: every name of a file with more than one link. */
+  readonly linked: readonly LinkedFile[];
+}
+
+export interface WalkOptions {
+  /** Directories (absolute, under the root) whose subtrees are also totalled apart. */
+  readonly hidden?: readonly string[];
+  /** Report every name of multiply-linked files. */
+  readonly collectLinked?: boolean;
+  /** Called now and then with the number of files seen so far. */
+  readonly onProgress?: (files: number) => void;
+}
+
+/**
+ * Walks one filesystem from `root` like `du -sx`: never crosses into another filesystem, counts
+ * each inode once (hard links), and counts permission errors rather than stopping. The native
+ * addon walks on several threads off the JS thread; the JavaScript twin gives the same answer.
+ */
+export async function walkTree(
+  root: string,
+  options: WalkOptions = {},
+): Promise<WalkResult | { failure: ReadFailure }> {
+  const addon = nativeAddon();
+  if (!addon) return walkTreeJs(root, options);
+  const timer = options.onProgress
+    ? setInterval(() => options.onProgress?.(addon.walkProgress()), 200)
+    : null;
+  try {
+    const result = await addon.walkTree(
+      root,
+      Math.min(availableParallelism(), 8),
+      options.hidden ?? [],
+      options.collectLinked ?? false,
+    );
+    if ('error' in result) return { failure: classifyError({ code: result.error }) };
+    return {
+      allocatedBytes: result.allocated,
+      hiddenAllocatedBytes: result.hiddenAllocated,
+      files: result.files,
+      dirs: result.dirs,
+      errors: result.errors,
+      errorSamples: result.errorSamples,
+      linked: result.linked.map((l) => ({
+        path: l.path,
+        ino: l.ino,
+        nlink: l.nlink,
+        allocatedBytes: l.allocated,
+      })),
+    };
+  } finally {
+    if (timer) clearInterval(timer);
+  }
+}
+
+/** The pure JavaScript walk: one thread, the same rules. */
+export async function walkTreeJs(
+  root: string,
+  options: WalkOptions = {},
+): Promise<WalkResult | { failure: ReadFailure }> {
+  let rootStat;
+  try {
+    rootStat = lstatSync(root);
+  } catch (error) {
+    return { failure: classifyError(error) };
+  }
+  if (!rootStat.isDirectory()) return { failure: 'other' };
+  const hiddenRoots = new Set(options.hidden ?? []);
+  const seen = new Set<number>();
+  const errorSamples: Buffer[] = [];
+  const linked: LinkedFile[] = [];
+  let allocated = rootStat.blocks * 512;
+  let hiddenAllocated = hiddenRoots.has(root) ? allocated : 0;
+  let files = 0;
+  let dirs = 1;
+  let errors = 0;
+  const stack: { path: string; hidden: boolean }[] = [{ path: root, hidden: hiddenRoots.has(root) }];
+  const fail = (path: string) => {
+    errors++;
+    if (errorSamples.length < 8) errorSamples.push(Buffer.from(path, 'latin1'));
+  };
+  let sinceYield = 0;
+  while (stack.length > 0) {
+    const { path, hidden } = stack.pop() as { path: string; hidden: boolean };
+    let names: string[];
+    try {
+      names = readdirSync(path, { encoding: 'latin1' });
+    } catch {
+      fail(path);
+      continue;
+    }
+    for (const name of names) {
+      const child = `${path === '/' ? '' : path}/${name}`;
+      let st;
+      try {
+        st = lstatSync(Buffer.from(child, 'latin1'));
+      } catch (error) {
+        if (classifyError(error) !== 'gone') fail(child);
+        continue;
+      }
+      if (st.dev !== rootStat.dev) continue;
+      const bytes = st.blocks * 512;
+      if (st.isDirectory()) {
+        dirs++;
+        const childHidden = hidden || hiddenRoots.has(child);
+        allocated += bytes;
+        if (childHidden) hiddenAllocated += bytes;
+        stack.push({ path: child, hidden: childHidden });
+        continue;
+      }
+      files++;
+      if (st.nlink > 1) {
+        if (options.collectLinked) {
+          linked.push({
+            path: Buffer.from(child, 'latin1'),
+            ino: BigInt(st.ino),
+            nlink: st.nlink,
+            allocatedBytes: bytes,
+          });
+        }
+        if (seen.has(st.ino)) continue;
+        seen.add(st.ino);
+      }
+      allocated += bytes;
+      if (hidden) hiddenAllocated += bytes;
+    }
+    if (++sinceYield >= 500) {
+      sinceYield = 0;
+      options.onProgress?.(files);
+    }
+  }
+  return {
+    allocatedBytes: allocated,
+    hiddenAllocatedBytes: hiddenAllocated,
+    files,
+    dirs,
+    errors,
+    errorSamples,
+    linked,
+  };
+}
