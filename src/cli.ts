@@ -6,9 +6,8 @@ export function runCli(): void {
     if (error.code === 'EPIPE') process.exit(0); // `limbo | head` is not a failure
     throw error;
   });
-  process.exitCode = main(process.argv.slice(2), {
-    stdout: process.stdout,
-    stderr: process.stderr,
-    env: process.env,
+  const io = { stdout: process.stdout, stderr: process.stderr, env: process.env };
+  void main(process.argv.slice(2), io).then((code) => {
+    process.exitCode = code;
   });
 }

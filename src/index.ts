@@ -4,6 +4,8 @@ export { stringifySnapshot, parseSnapshot } from './snapshot/snapshot-json.js';
 export type * from './snapshot/types.js';
 export * from './analyses/deleted.js';
 export * from './analyses/deleted-json.js';
+export * from './analyses/df.js';
+export * from './analyses/df-json.js';
 export * from './analyses/handles.js';
 export * from './analyses/handles-json.js';
 export * from './analyses/restart.js';
@@ -15,3 +17,16 @@ export { parseMountinfo, type Mount } from './proc/mountinfo.js';
 export { parseMaps, type MapEntry } from './proc/maps.js';
 export { parseStatus, type ProcStatus } from './proc/status.js';
 export { parseCgroup, type CgroupPlacement } from './proc/cgroup.js';
+export {
+  walkTree,
+  walkTreeJs,
+  type WalkResult,
+  type WalkOptions,
+  type LinkedFile,
+} from './walk/walk-tree.js';
+export {
+  measureFilesystem,
+  chooseMounts,
+  readSpace,
+  type FilesystemMeasure,
+} from './walk/measure-filesystems.js';

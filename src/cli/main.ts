@@ -3,17 +3,19 @@ import { LimboError } from '../proc/errors.js';
 import { deletedSpec, runDeleted } from './deleted-command.js';
 import type { Io } from './io.js';
 import { formatHelp, parseCommandArgs, type CommandSpec, type ParsedOptions } from './options.js';
+import { dfSpec, runDf } from './df-command.js';
 import { handlesSpec, runHandles } from './handles-command.js';
 import { restartSpec, runRestart } from './restart-command.js';
 import { runSnapshot, snapshotSpec } from './snapshot-command.js';
 
 interface Command {
   readonly spec: CommandSpec;
-  readonly run: (values: ParsedOptions, io: Io, positionals: string[]) => number;
+  readonly run: (values: ParsedOptions, io: Io, positionals: string[]) => number | Promise<number>;
 }
 
 const COMMANDS: readonly Command[] = [
   { spec: deletedSpec, run: runDeleted },
+  { spec: dfSpec, run: runDf },
   { spec: handlesSpec, run: runHandles },
   { spec: restartSpec, run: runRestart },
   { spec: snapshotSpec, run: runSnapshot },
@@ -22,8 +24,8 @@ const COMMANDS: readonly Command[] = [
 /** The command bare `limbo` runs until the full report exists. */
 const DEFAULT_COMMAND = 'deleted';
 
-/** Runs the CLI; returns the exit code (0 ok, 1 failure, 2 usage) and never calls process.exit. */
-export function main(argv: readonly string[], io: Io): number {
+/** Runs the CLI; resolves to the exit code (0 ok, 1 failure, 2 usage) and never calls process.exit. */
+export async function main(argv: readonly string[], io: Io): Promise<number> {
   const [first, ...rest] = argv;
   if (first === '--version' || first === '-V') {
     io.stdout.write(`${version()}\n`);
@@ -46,7 +48,7 @@ export function main(argv: readonly string[], io: Io): number {
       io.stdout.write(formatHelp(command.spec));
       return 0;
     }
-    return command.run(values, io, positionals);
+    return await command.run(values, io, positionals);
   } catch (error) {
     if (error instanceof LimboError) {
       io.stderr.write(`${error.message}\n`);

@@ -1,0 +1,136 @@
+import { escapeName } from '../format/escape.js';
+import { formatBytes } from '../format/size.js';
+import type { FilesystemMeasure } from '../walk/measure-filesystems.js';
+import type { Snapshot } from '../snapshot/types.js';
+import { findDeletedFiles } from './deleted.js';
+
+/** A process holding deleted files on one filesystem, with what closing them would free. */
+export interface SpaceHolder {
+  readonly pid: number;
+  readonly comm: Buffer;
+  readonly unit: string | null;
+  readonly allocatedBytes: number;
+  readonly files: number;
+}
+
+/** One filesystem's reconciliation of df and du, in bytes. */
+export interface FilesystemReconciliation {
+  readonly mount: string;
+  readonly source: string;
+  readonly fstype: string;
+  readonly dev: string;
+  readonly sizeBytes: number;
+  readonly usedBytes: number;
+  readonly availableBytes: number;
+  readonly reservedBytes: number;
+  /** Deleted files still open or mapped, each inode once, by allocated blocks. */
+  readonly heldByDeletedBytes: number;
+  readonly heldByDeletedFiles: number;
+  /** What a du-style walk saw; null without a walk. */
+  readonly visibleBytes: number | null;
+  /** Files in directories other mounts cover; null when not looked at. */
+  readonly hiddenUnderMountsBytes: number | null;
+  /** used − visible − held − hidden: metadata, journal, what the walk could not read; null without a walk. */
+  readonly unexplainedBytes: number | null;
+  readonly walkErrors: number | null;
+  readonly topHolders: readonly SpaceHolder[];
+  /** One sentence on what happened to this filesystem's space. */
+  readonly summary: string;
+  /** Why hidden files were not looked at, when they were not. */
+  readonly hiddenNote: string | null;
+}
+
+export interface DfReport {
+  readonly filesystems: readonly FilesystemReconciliation[];
+}
+
+/** Reconciles each measured filesystem with the deleted files the snapshot holds on it. */
+export function reconcileFilesystems(snapshot: Snapshot, measures: readonly FilesystemMeasure[]): DfReport {
+  return { filesystems: measures.map((measure) => reconcile(snapshot, measure)) };
+}
+
+function reconcile(snapshot: Snapshot, measure: FilesystemMeasure): FilesystemReconciliation {
+  const { mount, space, walk, hiddenBytes } = measure;
+  const deleted = findDeletedFiles(snapshot, { dev: mount.dev });
+  const holders = new Map<
+    number,
+    { pid: number; comm: Buffer; unit: string | null; allocatedBytes: number; files: number }
+  >();
+  for (const file of deleted.files) {
+    for (const holder of file.holders) {
+      const entry = holders.get(holder.pid) ?? {
+        pid: holder.pid,
+        comm: holder.comm,
+        unit: holder.unit,
+        allocatedBytes: 0,
+        files: 0,
+      };
+      entry.allocatedBytes += file.allocatedBytes;
+      entry.files++;
+      holders.set(holder.pid, entry);
+    }
+  }
+  const topHolders = [...holders.values()]
+    .sort((a, b) => b.allocatedBytes - a.allocatedBytes || a.pid - b.pid)
+    .slice(0, 5);
+  const held = deleted.totals.allocatedBytes;
+  const visible = walk?.visibleBytes ?? null;
+  const unexplained = visible === null ? null : space.usedBytes - visible - held - (hiddenBytes ?? 0);
+  const reconciled = {
+    mount: mount.mountPoint,
+    source: mount.source,
+    fstype: mount.fstype,
+    dev: mount.dev,
+    sizeBytes: space.sizeBytes,
+    usedBytes: space.usedBytes,
+    availableBytes: space.availableBytes,
+    reservedBytes: space.reservedBytes,
+    heldByDeletedBytes: held,
+    heldByDeletedFiles: deleted.totals.files,
+    visibleBytes: visible,
+    hiddenUnderMountsBytes: hiddenBytes,
+    unexplainedBytes: unexplained,
+    walkErrors: walk?.errors ?? null,
+    topHolders,
+    hiddenNote: measure.hiddenNote,
+  };
+  return { ...reconciled, summary: summarize(reconciled) };
+}
+
+/** "/var: df 48.2 GiB used, du sees 30.1 GiB: 17.6 GiB is held by 3 deleted files still open in nginx (pid 812, ...)". */
+function summarize(fs: Omit<FilesystemReconciliation, 'summary'>): string {
+  const where = escapeName(Buffer.from(fs.mount));
+  const parts = [`${where}: df ${formatBytes(fs.usedBytes)} used`];
+  if (fs.visibleBytes !== null) parts.push(`, du sees ${formatBytes(fs.visibleBytes)}`);
+  if (fs.heldByDeletedFiles === 0 && (fs.hiddenUnderMountsBytes ?? 0) === 0) {
+    parts.push(': no deleted file is held open here');
+    if (fs.unexplainedBytes !== null)
+      parts.push(
+        `; ${formatBytes(fs.unexplainedBytes)} is filesystem metadata and what the walk could not read`,
+      );
+    return `${parts.join('')}.`;
+  }
+  const reasons: string[] = [];
+  if (fs.heldByDeletedFiles > 0) {
+    const top = fs.topHolders[0];
+    const who = top
+      ? ` still open in ${escapeName(top.comm)} (pid ${top.pid}${top.unit ? `, unit ${escapeName(Buffer.from(top.unit))}` : ''})` +
+        (fs.topHolders.length > 1 ? ` and ${fs.topHolders.length - 1} more` : '')
+      : '';
+    reasons.push(
+      `${formatBytes(fs.heldByDeletedBytes)} is held by ${fs.heldByDeletedFiles} deleted ${fs.heldByDeletedFiles === 1 ? 'file' : 'files'}${who}`,
+    );
+  }
+  if ((fs.hiddenUnderMountsBytes ?? 0) > 0) {
+    reasons.push(`${formatBytes(fs.hiddenUnderMountsBytes ?? 0)} is hidden under mount points`);
+  }
+  parts.push(`: ${reasons.join('; ')}`);
+  const top = fs.topHolders[0];
+  if (top) {
+    const restart = top.unit?.endsWith('.service')
+      ? `systemctl restart ${escapeName(Buffer.from(top.unit))}`
+      : `restart pid ${top.pid}`;
+    parts.push(` — limbo deleted --mount ${where} shows them; ${restart} gives it back`);
+  }
+  return `${parts.join('')}.`;
+}

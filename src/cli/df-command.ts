@@ -1,0 +1,111 @@
+import { reconcileFilesystems, type DfReport } from '../analyses/df.js';
+import { dfReportToJson } from '../analyses/df-json.js';
+import { paletteFor, type Palette } from '../format/color.js';
+import { escapeName } from '../format/escape.js';
+import { formatBytes } from '../format/size.js';
+import { LimboError } from '../proc/errors.js';
+import { chooseMounts, measureFilesystem, type FilesystemMeasure } from '../walk/measure-filesystems.js';
+import type { Io } from './io.js';
+import { loadSnapshot } from './load-snapshot.js';
+import type { CommandSpec, ParsedOptions } from './options.js';
+
+export const dfSpec: CommandSpec = {
+  name: 'df',
+  summary:
+    'Explain why df and du disagree, per filesystem: reserved, held by deleted files, hidden under mounts.',
+  usage: 'limbo df [PATH...] [--walk] [--json]',
+  positionals: true,
+  options: [
+    {
+      name: 'walk',
+      type: 'boolean',
+      help: 'walk each filesystem like du -sx (always done for a single PATH); as root, also under mount points',
+    },
+  ],
+};
+
+/** `limbo df`: one reconciliation per filesystem, and one sentence each. */
+export async function runDf(values: ParsedOptions, io: Io, paths: string[]): Promise<number> {
+  if (typeof values['from'] === 'string') {
+    throw new LimboError('usage', 'limbo df: --from cannot be used: df measures the live filesystems');
+  }
+  const snapshot = loadSnapshot(values);
+  const hostMounts =
+    snapshot.mountNamespaces.find((ns) => ns.id === snapshot.hostMountNamespace)?.mounts ?? [];
+  let mounts;
+  try {
+    mounts = chooseMounts(hostMounts, paths);
+  } catch (error) {
+    throw new LimboError(
+      'usage',
+      `limbo df: cannot stat '${(error as NodeJS.ErrnoException).path ?? paths.join(' ')}'`,
+      { cause: error },
+    );
+  }
+  const walk = values['walk'] === true || paths.length === 1;
+  const progress = io.stderr.isTTY === true && !values['json'];
+  const measures: FilesystemMeasure[] = [];
+  for (const mount of mounts) {
+    const where = escapeName(Buffer.from(mount.mountPoint));
+    const onProgress = progress
+      ? (files: number) => io.stderr.write(`\r\x1b[Kwalking ${where}: ${files.toLocaleString('en-US')} files`)
+      : undefined;
+    const measure = await measureFilesystem(mount, hostMounts, onProgress ? { walk, onProgress } : { walk });
+    if (progress && walk) io.stderr.write('\r\x1b[K');
+    if (measure) measures.push(measure);
+  }
+  const report = reconcileFilesystems(snapshot, measures);
+  if (values['json']) io.stdout.write(`${JSON.stringify(dfReportToJson(report), null, 2)}\n`);
+  else io.stdout.write(renderDf(report, paletteFor(io.stdout, io.env)));
+  return 0;
+}
+
+const size = (bytes: number | null): string => (bytes === null ? '-' : formatBytes(bytes));
+
+/** A df-like table with the reconciliation columns, then the sentence per filesystem. */
+export function renderDf(report: DfReport, c: Palette): string {
+  const header = [
+    'MOUNT',
+    'TYPE',
+    'SIZE',
+    'USED',
+    'AVAIL',
+    'RESERVED',
+    'DELETED',
+    'VISIBLE',
+    'HIDDEN',
+    'UNEXPLAINED',
+  ];
+  const rows = report.filesystems.map((fs) => [
+    escapeName(Buffer.from(fs.mount)),
+    fs.fstype,
+    size(fs.sizeBytes),
+    size(fs.usedBytes),
+    size(fs.availableBytes),
+    size(fs.reservedBytes),
+    size(fs.heldByDeletedBytes),
+    size(fs.visibleBytes),
+    size(fs.hiddenUnderMountsBytes),
+    size(fs.unexplainedBytes),
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) =>
+    cells.map((cell, i) => (i < 2 ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0))).join('  ');
+  const lines = [c.dim(line(header)), ...rows.map(line), ''];
+  for (const fs of report.filesystems) {
+    const text =
+      fs.heldByDeletedFiles > 0 || (fs.hiddenUnderMountsBytes ?? 0) > 0 ? c.yellow(fs.summary) : fs.summary;
+    lines.push(text);
+    if (fs.walkErrors)
+      lines.push(c.yellow(`  ${fs.walkErrors} entries could not be read during the walk (run as root).`));
+  }
+  const notWalked = report.filesystems.filter((fs) => fs.visibleBytes === null).length;
+  if (notWalked > 0)
+    lines.push('', c.dim('VISIBLE, HIDDEN and UNEXPLAINED need a walk: limbo df --walk, or limbo df PATH.'));
+  const notLooked = report.filesystems.filter(
+    (fs) => fs.visibleBytes !== null && fs.hiddenUnderMountsBytes === null,
+  );
+  for (const fs of notLooked)
+    lines.push(c.dim(`${escapeName(Buffer.from(fs.mount))}: hidden files not looked at (${fs.hiddenNote}).`));
+  return `${lines.join('\n')}\n`;
+}

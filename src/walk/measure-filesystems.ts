@@ -1,0 +1,170 @@
+import { execFileSync, spawn } from 'node:child_process';
+import { statfsSync, statSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { formatDev } from '../proc/file-stat.js';
+import { findMount, type Mount } from '../proc/mountinfo.js';
+import { walkTree, type WalkResult } from './walk-tree.js';
+
+/** statfs of one filesystem, in bytes. */
+export interface FilesystemSpace {
+  readonly sizeBytes: number;
+  /** blocks − free: what df calls used (data, metadata, journal, and deleted files still held). */
+  readonly usedBytes: number;
+  /** What an unprivileged user can still write (f_bavail). */
+  readonly availableBytes: number;
+  /** free − available: root's reserve. */
+  readonly reservedBytes: number;
+}
+
+/** One filesystem to reconcile: its mount, its space, and (when walked) what a walk saw. */
+export interface FilesystemMeasure {
+  readonly mount: Mount;
+  readonly space: FilesystemSpace;
+  /** What a du-style walk of the mount saw; null when not walked. */
+  readonly walk: { readonly visibleBytes: number; readonly errors: number; readonly files: number } | null;
+  /** Bytes in directories that other mounts cover; null when not looked at (needs --walk as root). */
+  readonly hiddenBytes: number | null;
+  /** Why hidden files were not looked at, when they were not. */
+  readonly hiddenNote: string | null;
+}
+
+/** Filesystems that hold no files of their own: never reconciled. */
+const PSEUDO = new Set([
+  'proc', 'sysfs', 'cgroup', 'cgroup2', 'devpts', 'mqueue', 'debugfs', 'tracefs', 'securityfs', 'pstore',
+  'bpf', 'configfs', 'fusectl', 'autofs', 'binfmt_misc', 'nsfs', 'rpc_pipefs', 'selinuxfs', 'efivarfs',
+]); // prettier-ignore
+
+/** The space of the filesystem at `path`, from statfs. */
+export function readSpace(path: string): FilesystemSpace | null {
+  try {
+    const st = statfsSync(path, { bigint: true });
+    const size = st.blocks * st.bsize;
+    return {
+      sizeBytes: Number(size),
+      usedBytes: Number((st.blocks - st.bfree) * st.bsize),
+      availableBytes: Number(st.bavail * st.bsize),
+      reservedBytes: Number((st.bfree - st.bavail) * st.bsize),
+    };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The filesystems to reconcile: those holding `paths`, or every real one (one mount per device,
+ * the one with the shortest mount point, and only those with a size).
+ */
+export function chooseMounts(mounts: readonly Mount[], paths: readonly string[]): Mount[] {
+  if (paths.length > 0) {
+    const chosen = new Map<string, Mount>();
+    for (const path of paths) {
+      const dev = formatDev(statSync(path, { bigint: true }).dev);
+      const mount = findMount(mounts, dev, path);
+      if (mount && !chosen.has(mount.dev)) chosen.set(mount.dev, mount);
+    }
+    return [...chosen.values()];
+  }
+  const byDev = new Map<string, Mount>();
+  for (const mount of mounts) {
+    if (PSEUDO.has(mount.fstype)) continue;
+    const seen = byDev.get(mount.dev);
+    if (!seen || mount.mountPoint.length < seen.mountPoint.length) byDev.set(mount.dev, mount);
+  }
+  return [...byDev.values()].filter((mount) => (readSpace(mount.mountPoint)?.sizeBytes ?? 0) > 0);
+}
+
+/**
+ * Measures one filesystem: statfs always; with `walk`, a du-style walk; and as root, the files
+ * that mounts hide, by walking the filesystem's own tree through a non-recursive bind mount made
+ * in a private mount namespace of a child process (the host's mounts are never touched).
+ */
+export async function measureFilesystem(
+  mount: Mount,
+  allMounts: readonly Mount[],
+  options: { walk: boolean; onProgress?: (files: number) => void },
+): Promise<FilesystemMeasure | null> {
+  const space = readSpace(mount.mountPoint);
+  if (!space) return null;
+  if (!options.walk)
+    return { mount, space, walk: null, hiddenBytes: null, hiddenNote: 'not walked (use --walk)' };
+  const covered = allMounts
+    .filter(
+      (m) => m !== mount && m.mountPoint !== mount.mountPoint && isUnder(m.mountPoint, mount.mountPoint),
+    )
+    .map((m) => m.mountPoint);
+  if (process.geteuid?.() === 0 && covered.length > 0) {
+    const hidden = await walkThroughBindMount(mount.mountPoint, covered, options.onProgress);
+    if (hidden) {
+      return {
+        mount,
+        space,
+        walk: {
+          visibleBytes: hidden.allocatedBytes - hidden.hiddenAllocatedBytes,
+          errors: hidden.errors,
+          files: hidden.files,
+        },
+        hiddenBytes: hidden.hiddenAllocatedBytes,
+        hiddenNote: null,
+      };
+    }
+  }
+  const walked = await walkTree(
+    mount.mountPoint,
+    options.onProgress ? { onProgress: options.onProgress } : {},
+  );
+  if ('failure' in walked)
+    return { mount, space, walk: null, hiddenBytes: null, hiddenNote: `walk failed: ${walked.failure}` };
+  const note =
+    covered.length === 0
+      ? null
+      : process.geteuid?.() === 0
+        ? 'could not make a private bind mount'
+        : 'needs root';
+  return {
+    mount,
+    space,
+    walk: { visibleBytes: walked.allocatedBytes, errors: walked.errors, files: walked.files },
+    hiddenBytes: covered.length === 0 ? 0 : null,
+    hiddenNote: note,
+  };
+}
+
+function isUnder(path: string, dir: string): boolean {
+  return dir === '/' ? path.startsWith('/') : path.startsWith(`${dir}/`);
+}
+
+/** Runs dist/walk/bind-walk-main.js in a new private mount namespace (util-linux unshare). */
+function walkThroughBindMount(
+  mountPoint: string,
+  covered: readonly string[],
+  onProgress?: (files: number) => void,
+): Promise<WalkResult | null> {
+  try {
+    execFileSync('unshare', ['--version'], { stdio: 'ignore' });
+  } catch {
+    return Promise.resolve(null);
+  }
+  const script = fileURLToPath(new URL('./bind-walk-main.js', import.meta.url));
+  const child = spawn(
+    'unshare',
+    ['--mount', '--propagation', 'private', '--', process.execPath, script, mountPoint, ...covered],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let stdout = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => {
+    const match = /files (\d+)\n?$/.exec(chunk.toString());
+    if (match) onProgress?.(Number(match[1]));
+  });
+  return new Promise((resolve) => {
+    child.on('close', (code) => {
+      if (code !== 0) return resolve(null);
+      try {
+        const parsed = JSON.parse(stdout) as Omit<WalkResult, 'errorSamples' | 'linked'>;
+        resolve({ ...parsed, errorSamples: [], linked: [] });
+      } catch {
+        resolve(null);
+      }
+    });
+  });
+}
