@@ -8,6 +8,8 @@ export * from './analyses/df.js';
 export * from './analyses/df-json.js';
 export * from './analyses/handles.js';
 export * from './analyses/handles-json.js';
+export * from './analyses/report.js';
+export * from './analyses/report-json.js';
 export * from './analyses/restart.js';
 export * from './analyses/restart-json.js';
 export { escapeName } from './format/escape.js';

@@ -99,7 +99,7 @@ export function explainHandles(snapshot: Snapshot, options: HandleOptions = {}):
   const shmSegments = segments.length;
   const shmAttachments = segments.reduce((sum, segment) => sum + segment.nattch, 0);
   const allocated = system?.fileNr?.allocated ?? null;
-  const openFiles = system?.openFiles ?? 0;
+  const openFiles = system?.openFiles ?? 0; // the command refuses snapshots without handle counts
   const ledger: HandleLedger = {
     allocated,
     max: system?.fileNr?.max ?? null,
@@ -126,7 +126,7 @@ export function explainHandles(snapshot: Snapshot, options: HandleOptions = {}):
 
 function useOf(process: ProcessRecord): ProcessHandleUse {
   const handles = process.handles;
-  const limit = handles?.limit ?? null;
+  const limit = process.fdLimit; // /proc/PID/limits is readable by anyone: warnings work without root
   const soft = limit?.soft ?? null;
   const fds = process.fdCount;
   return {

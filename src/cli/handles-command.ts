@@ -34,7 +34,7 @@ export function runHandles(values: ParsedOptions, io: Io): number {
   const top = positiveInteger(values, 'top');
   const warnPercent = positiveInteger(values, 'warn-percent');
   const snapshot = loadSnapshot(values, { handles: true });
-  if (snapshot.system === null) {
+  if (snapshot.system?.openFiles == null) {
     throw new LimboError(
       'snapshot-invalid',
       'this snapshot has no handle counts: take it with `limbo snapshot --handles`',

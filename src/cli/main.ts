@@ -5,6 +5,7 @@ import type { Io } from './io.js';
 import { formatHelp, parseCommandArgs, type CommandSpec, type ParsedOptions } from './options.js';
 import { dfSpec, runDf } from './df-command.js';
 import { handlesSpec, runHandles } from './handles-command.js';
+import { reportSpec, runReport } from './report-command.js';
 import { restartSpec, runRestart } from './restart-command.js';
 import { runSnapshot, snapshotSpec } from './snapshot-command.js';
 
@@ -17,12 +18,13 @@ const COMMANDS: readonly Command[] = [
   { spec: deletedSpec, run: runDeleted },
   { spec: dfSpec, run: runDf },
   { spec: handlesSpec, run: runHandles },
+  { spec: reportSpec, run: runReport },
   { spec: restartSpec, run: runRestart },
   { spec: snapshotSpec, run: runSnapshot },
 ];
 
-/** The command bare `limbo` runs until the full report exists. */
-const DEFAULT_COMMAND = 'deleted';
+/** The command bare `limbo` runs: the report, the one screen to read first. */
+const DEFAULT_COMMAND = 'report';
 
 /** Runs the CLI; resolves to the exit code (0 ok, 1 failure, 2 usage) and never calls process.exit. */
 export async function main(argv: readonly string[], io: Io): Promise<number> {
@@ -68,7 +70,7 @@ function overallHelp(): string {
   return [
     'limbo: where did my disk space go, and where did my file handles go?',
     '',
-    'Usage: limbo [COMMAND] [OPTIONS]   (no command: limbo deleted)',
+    'Usage: limbo [COMMAND] [OPTIONS]   (no command: limbo report)',
     '',
     'Commands:',
     ...COMMANDS.map((c) => `  ${c.spec.name.padEnd(width)}${c.spec.summary}`),

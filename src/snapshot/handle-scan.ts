@@ -4,7 +4,6 @@ import { classifyFdLink } from '../proc/fd-kind.js';
 import type { FdEntries } from '../proc/fd-table.js';
 import { readFdInfo } from '../proc/fdinfo.js';
 import { readFileNr, readNrOpen } from '../proc/file-nr.js';
-import { readLimits } from '../proc/limits.js';
 import type { MapEntry } from '../proc/maps.js';
 import { readSocketProtocols, type SocketProtocol } from '../proc/net-sockets.js';
 import type { ProcessHandles, SystemHandles } from './types.js';
@@ -32,7 +31,6 @@ interface ProcessDraft {
   /** Per file key: its name, how many mappings start at file offset 0, and their address ranges. */
   readonly mappingsByFile: Map<string, { name: string; atStart: number; ranges: string[] }>;
   shmAttachments: number;
-  limit: ProcessHandles['limit'];
 }
 
 /**
@@ -52,8 +50,6 @@ export class HandleScan {
 
   /** Records one process and its limit; call before its tables and maps. */
   addProcess(pid: number, ppid: number): void {
-    const limits = readLimits(this.procRoot, pid);
-    const openFiles = limits.ok ? limits.value?.openFiles : undefined;
     this.drafts.set(pid, {
       pid,
       ppid,
@@ -64,7 +60,6 @@ export class HandleScan {
       mappingIds: new Set(),
       mappingsByFile: new Map(),
       shmAttachments: 0,
-      limit: openFiles ? { soft: openFiles.soft, hard: openFiles.hard } : null,
     });
   }
 
@@ -146,16 +141,12 @@ export class HandleScan {
         openFiles: openFilesOf.get(draft.pid) ?? 0,
         mappingFiles: this.estimateMappingFiles(draft),
         shmAttachments: draft.shmAttachments,
-        limit: draft.limit,
       });
     }
-    const fileNr = readFileNr(this.procRoot);
-    const nrOpen = readNrOpen(this.procRoot);
     return {
       processes,
       system: {
-        fileNr: fileNr.ok ? fileNr.value : null,
-        nrOpen: nrOpen.ok ? nrOpen.value : null,
+        ...readSystemCounts(this.procRoot),
         openFiles,
         openFilesExact: exact,
         fdsInFlight: this.countFdsInFlight(),
@@ -209,6 +200,13 @@ export class HandleScan {
     }
     return table;
   }
+}
+
+/** file-nr and nr_open, read last so that file-nr is as close as it can be to the fds counted. */
+export function readSystemCounts(procRoot: string): Pick<SystemHandles, 'fileNr' | 'nrOpen'> {
+  const fileNr = readFileNr(procRoot);
+  const nrOpen = readNrOpen(procRoot);
+  return { fileNr: fileNr.ok ? fileNr.value : null, nrOpen: nrOpen.ok ? nrOpen.value : null };
 }
 
 /** What the text of an fd link says, without allocating: the hot loop's classifier. */

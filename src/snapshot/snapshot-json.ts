@@ -60,6 +60,7 @@ export function parseSnapshot(text: string): Snapshot {
       })),
       deletedExe: decodeExe(p['deletedExe'] as Record<string, unknown> | null | undefined),
       handles: (p['handles'] as ProcessRecord['handles'] | undefined) ?? null,
+      fdLimit: (p['fdLimit'] as ProcessRecord['fdLimit'] | undefined) ?? null,
     }));
     // Fields added within limbo.snapshot/1 default to "not collected" in older snapshots.
     const system = (data['system'] as Snapshot['system'] | undefined) ?? null;

@@ -14,7 +14,8 @@ import {
 } from '../proc/fd-table.js';
 import { readPosixShm } from '../proc/posix-shm.js';
 import { readSysvShm } from '../proc/sysvipc-shm.js';
-import { HandleScan } from './handle-scan.js';
+import { readLimits } from '../proc/limits.js';
+import { HandleScan, readSystemCounts } from './handle-scan.js';
 import { formatDev, statThrough, type FileStat } from '../proc/file-stat.js';
 import { readMaps, type MapEntry } from '../proc/maps.js';
 import { readMountinfo, type Mount } from '../proc/mountinfo.js';
@@ -90,7 +91,12 @@ export function takeSnapshot(options: SnapshotOptions = {}): Snapshot {
       unreadablePids: scan.unreadablePids,
       unverifiedMappings: scan.unverifiedMappings,
     },
-    system: handles?.system ?? null,
+    system: handles?.system ?? {
+      ...readSystemCounts(procRoot),
+      openFiles: null,
+      openFilesExact: false,
+      fdsInFlight: null,
+    },
     shmSegments: shmSegments.ok ? shmSegments.value : null,
     posixShm: posixShm.ok ? posixShm.value : null,
   };
@@ -122,6 +128,13 @@ function scanForHandles(
   return scans;
 }
 
+/** RLIMIT_NOFILE of a process: one small read, so every snapshot can warn before EMFILE. */
+function readFdLimit(procRoot: string, pid: number): ProcessRecord['fdLimit'] {
+  const limits = readLimits(procRoot, pid);
+  const openFiles = limits.ok ? limits.value?.openFiles : undefined;
+  return openFiles ? { soft: openFiles.soft, hard: openFiles.hard } : null;
+}
+
 /** The numeric entries of /proc, in order. */
 export function listPids(procRoot: string): number[] {
   const pids: number[] = [];
@@ -140,6 +153,7 @@ interface PendingProcess {
   readonly cgroup: CgroupPlacement | null;
   readonly mountNamespace: string | null;
   readonly tables: readonly { dir: string; tid: number | null }[];
+  readonly fdLimit: ProcessRecord['fdLimit'];
 }
 
 /** The state of one scan in progress: what has been seen so far. */
@@ -176,6 +190,7 @@ class Scan {
       cgroup: cgroupRead.ok ? cgroupRead.value : null,
       mountNamespace: this.mountNamespaceOf(pid),
       tables: this.fdTables(pid, status),
+      fdLimit: readFdLimit(this.procRoot, pid),
     };
   }
 
@@ -238,6 +253,7 @@ class Scan {
       fds,
       mappings: mappings === 'denied' ? [] : mappings,
       deletedExe,
+      fdLimit: pending.fdLimit,
       handles: null,
     });
   }

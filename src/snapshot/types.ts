@@ -69,6 +69,8 @@ export interface ProcessRecord {
   readonly mappings: readonly HeldMapping[];
   /** Set when /proc/PID/exe names a deleted or replaced file (its text ends in " (deleted)"). */
   readonly deletedExe: DeletedExe | null;
+  /** RLIMIT_NOFILE from /proc/PID/limits (null values: unlimited); null when unreadable. */
+  readonly fdLimit: { readonly soft: number | null; readonly hard: number | null } | null;
   /** Its file handles; null unless the snapshot was taken with `handles: true`, or when unreadable. */
   readonly handles: ProcessHandles | null;
 }
@@ -103,7 +105,7 @@ export interface Snapshot {
   readonly files: readonly FileRecord[];
   readonly mountNamespaces: readonly MountNamespace[];
   readonly incomplete: Incomplete;
-  /** System-wide handle facts; null unless taken with `handles: true`. */
+  /** System-wide handle facts (descriptions and fds in flight only with `handles: true`); null in old snapshots. */
   readonly system: SystemHandles | null;
   /** /proc/sysvipc/shm, when readable. */
   readonly shmSegments: readonly ShmSegment[] | null;
@@ -125,8 +127,6 @@ export interface ProcessHandles {
   readonly mappingFiles: number;
   /** SysV shm attaches: one struct file each. */
   readonly shmAttachments: number;
-  /** RLIMIT_NOFILE; null values mean unlimited, a null limit that it could not be read. */
-  readonly limit: { readonly soft: number | null; readonly hard: number | null } | null;
 }
 
 /** System-wide handle facts, read once per snapshot. */
@@ -135,8 +135,8 @@ export interface SystemHandles {
   readonly fileNr: { readonly allocated: number; readonly max: number } | null;
   /** fs.nr_open: the ceiling for any RLIMIT_NOFILE. */
   readonly nrOpen: number | null;
-  /** Distinct open file descriptions behind every descriptor read. */
-  readonly openFiles: number;
+  /** Distinct open file descriptions behind every descriptor read; null unless counted (`handles: true`). */
+  readonly openFiles: number | null;
   /** True when every group of look-alike fds was told apart by kcmp(KCMP_FILE); false: an estimate. */
   readonly openFilesExact: boolean;
   /** Sum of `scm_fds` over unix sockets: fds in flight in SCM_RIGHTS messages (null unread). */

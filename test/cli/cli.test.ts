@@ -4,10 +4,10 @@ import { describe, it } from 'node:test';
 import { runLimbo } from '../helpers/limbo.js';
 
 describe('limbo CLI', () => {
-  it('runs `limbo deleted` when given no command', () => {
+  it('runs the report when given no command', () => {
     const bare = runLimbo(['--json']);
     assert.equal(bare.code, 0, bare.stderr);
-    assert.equal((JSON.parse(bare.stdout) as { schema: string }).schema, 'limbo.deleted/1');
+    assert.equal((JSON.parse(bare.stdout) as { schema: string }).schema, 'limbo.report/1');
   });
 
   it('prints help listing every command, and per-command help listing every flag', () => {

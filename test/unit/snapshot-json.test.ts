@@ -66,8 +66,8 @@ const snapshot: Snapshot = {
         openFiles: 3,
         mappingFiles: 2,
         shmAttachments: 1,
-        limit: { soft: 1024, hard: null },
       },
+      fdLimit: { soft: 1024, hard: null },
     },
     {
       pid: 1,
@@ -86,6 +86,7 @@ const snapshot: Snapshot = {
       fds: [],
       mappings: [],
       deletedExe: null,
+      fdLimit: null,
       handles: null,
     },
   ],
