@@ -12,6 +12,8 @@ export * from './analyses/report.js';
 export * from './analyses/report-json.js';
 export * from './analyses/restart.js';
 export * from './analyses/restart-json.js';
+export * from './analyses/shm.js';
+export * from './analyses/shm-json.js';
 export { escapeName } from './format/escape.js';
 export { formatBytes, parseSize } from './format/size.js';
 export { LimboError, type LimboErrorCode } from './proc/errors.js';

@@ -7,6 +7,7 @@ import { dfSpec, runDf } from './df-command.js';
 import { handlesSpec, runHandles } from './handles-command.js';
 import { reportSpec, runReport } from './report-command.js';
 import { restartSpec, runRestart } from './restart-command.js';
+import { runShm, shmSpec } from './shm-command.js';
 import { runSnapshot, snapshotSpec } from './snapshot-command.js';
 
 interface Command {
@@ -20,6 +21,7 @@ const COMMANDS: readonly Command[] = [
   { spec: handlesSpec, run: runHandles },
   { spec: reportSpec, run: runReport },
   { spec: restartSpec, run: runRestart },
+  { spec: shmSpec, run: runShm },
   { spec: snapshotSpec, run: runSnapshot },
 ];
 
