@@ -19,7 +19,7 @@ export interface HandleLedger {
   readonly mappings: number;
   /** SysV shm: one struct file per segment... */
   readonly shmSegments: number;
-  /** ...and one per attach. */
+  /** ...and one per shmat (a fork's copy or an mprotect split shares it). */
   readonly shmAttachments: number;
   /** allocated − openFiles − mappings − shm: kernel-internal files, fds in flight, what could not be read. */
   readonly unexplained: number | null;
@@ -97,7 +97,8 @@ export function explainHandles(snapshot: Snapshot, options: HandleOptions = {}):
 
   const segments = snapshot.shmSegments ?? [];
   const shmSegments = segments.length;
-  const shmAttachments = segments.reduce((sum, segment) => sum + segment.nattch, 0);
+  // nattch counts mappings (forks and mprotect splits add to it, not to file-nr): prefer the scan's count.
+  const shmAttachments = system?.shmAttachFiles ?? segments.reduce((sum, segment) => sum + segment.nattch, 0);
   const allocated = system?.fileNr?.allocated ?? null;
   const openFiles = system?.openFiles ?? 0; // the command refuses snapshots without handle counts
   const ledger: HandleLedger = {

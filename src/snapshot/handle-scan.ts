@@ -31,6 +31,8 @@ interface ProcessDraft {
   /** Per file key: its name, how many mappings start at file offset 0, and their address ranges. */
   readonly mappingsByFile: Map<string, { name: string; atStart: number; ranges: string[] }>;
   shmAttachments: number;
+  /** "range|dev:shmid" of its attaches, to spot those a fork copied from its parent. */
+  readonly shmAttachIds: string[];
 }
 
 /**
@@ -60,6 +62,7 @@ export class HandleScan {
       mappingIds: new Set(),
       mappingsByFile: new Map(),
       shmAttachments: 0,
+      shmAttachIds: [],
     });
   }
 
@@ -102,7 +105,10 @@ export class HandleScan {
       if (entry.inode === 0n) continue; // anonymous memory, heap, stack, vdso
       if (entry.path.subarray(0, 5).toString('latin1') === '/SYSV') {
         // An mprotect splits one attach into several mappings; only its first starts at offset 0.
-        if (entry.offset === 0) draft.shmAttachments++;
+        if (entry.offset === 0) {
+          draft.shmAttachments++;
+          draft.shmAttachIds.push(`${entry.range}|${entry.dev}:${entry.inode}`);
+        }
         continue;
       }
       const key = `${entry.dev}:${entry.inode}`;
@@ -133,7 +139,12 @@ export class HandleScan {
     }
 
     const processes = new Map<number, ProcessHandles>();
+    let shmAttachFiles = 0;
     for (const draft of this.drafts.values()) {
+      // fork copies an attach without a new struct file: it is the parent's, at the same address.
+      const parent = this.drafts.get(draft.ppid);
+      const parentIds = new Set(parent?.shmAttachIds ?? []);
+      shmAttachFiles += draft.shmAttachIds.filter((id) => !parentIds.has(id)).length;
       processes.set(draft.pid, {
         fdTypes: draft.fdTypes,
         socketProtocols: draft.socketProtocols,
@@ -150,6 +161,7 @@ export class HandleScan {
         openFiles,
         openFilesExact: exact,
         fdsInFlight: this.countFdsInFlight(),
+        shmAttachFiles,
       },
     };
   }

@@ -96,6 +96,7 @@ export function takeSnapshot(options: SnapshotOptions = {}): Snapshot {
       openFiles: null,
       openFilesExact: false,
       fdsInFlight: null,
+      shmAttachFiles: null,
     },
     shmSegments: shmSegments.ok ? shmSegments.value : null,
     posixShm: posixShm.ok ? posixShm.value : null,

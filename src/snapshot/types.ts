@@ -141,4 +141,10 @@ export interface SystemHandles {
   readonly openFilesExact: boolean;
   /** Sum of `scm_fds` over unix sockets: fds in flight in SCM_RIGHTS messages (null unread). */
   readonly fdsInFlight: number | null;
+  /**
+   * struct files made by shmat in the processes read: one per attach, not per mapping (an
+   * mprotect split shares it) and not per fork (a child's copy shares its parent's). null unless
+   * counted; nattch counts mappings, so it overstates this.
+   */
+  readonly shmAttachFiles?: number | null;
 }
