@@ -5,6 +5,7 @@ import type { Io } from './io.js';
 import { formatHelp, parseCommandArgs, type CommandSpec, type ParsedOptions } from './options.js';
 import { dfSpec, runDf } from './df-command.js';
 import { handlesSpec, runHandles } from './handles-command.js';
+import { linksSpec, runLinks } from './links-command.js';
 import { reportSpec, runReport } from './report-command.js';
 import { restartSpec, runRestart } from './restart-command.js';
 import { runShm, shmSpec } from './shm-command.js';
@@ -19,6 +20,7 @@ const COMMANDS: readonly Command[] = [
   { spec: deletedSpec, run: runDeleted },
   { spec: dfSpec, run: runDf },
   { spec: handlesSpec, run: runHandles },
+  { spec: linksSpec, run: runLinks },
   { spec: reportSpec, run: runReport },
   { spec: restartSpec, run: runRestart },
   { spec: shmSpec, run: runShm },
