@@ -4,6 +4,9 @@
  * call per fd. Also the
  * kcmp(2) syscall, which has no glibc wrapper. limbo runs without this addon
  * (src/native.ts falls back to node:fs); it only makes the same work faster.
+ * The actions (reclaim, recover) use three calls node:fs lacks: lseek with
+ * SEEK_DATA/SEEK_HOLE, fcntl(F_GET_SEALS) and linkat(AT_SYMLINK_FOLLOW); each
+ * has a JavaScript fallback or a documented refusal in src/actions/.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -519,6 +522,7 @@ static void walk_dir(walk_t *w, dir_item_t item) {
     return;
   }
   size_t base_len = strlen(item.path);
+  if (base_len == 1 && item.path[0] == '/') base_len = 0; /* children of "/" are "/name", not "//name" */
   char child[PATH_MAX];
   struct dirent *de;
   while ((de = readdir(d)) != NULL) {
@@ -793,11 +797,75 @@ static napi_value kcmp(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/* Reads argument i as an int64; on failure throws and returns -1 in *ok. */
+static int arg_int64(napi_env env, napi_value value, int64_t *out) {
+  return napi_get_value_int64(env, value, out) == napi_ok ? 0 : -1;
+}
+
+/*
+ * seekData(fd, offset, whence): lseek(fd, offset, whence) for SEEK_DATA (3) and SEEK_HOLE (4),
+ * which node:fs does not offer. Returns the new offset, or -errno (ENXIO: no data past offset).
+ */
+static napi_value seek_data(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3], result;
+  int64_t fd, offset, whence;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 3 || arg_int64(env, argv[0], &fd) || arg_int64(env, argv[1], &offset) ||
+      arg_int64(env, argv[2], &whence) || (whence != SEEK_DATA && whence != SEEK_HOLE)) {
+    napi_throw_type_error(env, NULL, "seekData(fd, offset, SEEK_DATA | SEEK_HOLE)");
+    return NULL;
+  }
+  off_t r = lseek((int)fd, (off_t)offset, (int)whence);
+  CHECK(napi_create_double(env, r < 0 ? -(double)errno : (double)r, &result));
+  return result;
+}
+
+/* memfdSeals(fd): fcntl(fd, F_GET_SEALS): the seal bits, or -errno (EINVAL: not a shmem file). */
+static napi_value memfd_seals(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], result;
+  int64_t fd;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1 || arg_int64(env, argv[0], &fd)) {
+    napi_throw_type_error(env, NULL, "memfdSeals(fd)");
+    return NULL;
+  }
+  int r = fcntl((int)fd, F_GET_SEALS);
+  CHECK(napi_create_int32(env, r < 0 ? -errno : r, &result));
+  return result;
+}
+
+/*
+ * linkFollow(oldpath, newpath): linkat(AT_FDCWD, oldpath, AT_FDCWD, newpath, AT_SYMLINK_FOLLOW).
+ * Through /proc/self/fd/N it gives an O_TMPFILE file a name; link(2), all node:fs has, never
+ * follows the magic link. Returns 0 or -errno. newpath is never followed (EEXIST if anything is there).
+ */
+static napi_value link_follow(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2], result;
+  char from[PATH_MAX], to[PATH_MAX];
+  size_t len;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 2 || napi_get_value_string_utf8(env, argv[0], from, sizeof from, &len) != napi_ok ||
+      len >= sizeof from - 1 || napi_get_value_string_utf8(env, argv[1], to, sizeof to, &len) != napi_ok ||
+      len >= sizeof to - 1) {
+    napi_throw_type_error(env, NULL, "linkFollow(oldpath, newpath): two paths shorter than PATH_MAX");
+    return NULL;
+  }
+  int r = linkat(AT_FDCWD, from, AT_FDCWD, to, AT_SYMLINK_FOLLOW);
+  CHECK(napi_create_int32(env, r < 0 ? -errno : 0, &result));
+  return result;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"scanFdDirs", NULL, scan_fd_dirs, NULL, NULL, NULL, napi_default, NULL},
       {"scanFdDirsFull", NULL, scan_fd_dirs_full, NULL, NULL, NULL, napi_default, NULL},
       {"kcmp", NULL, kcmp, NULL, NULL, NULL, napi_default, NULL},
+      {"seekData", NULL, seek_data, NULL, NULL, NULL, napi_default, NULL},
+      {"memfdSeals", NULL, memfd_seals, NULL, NULL, NULL, napi_default, NULL},
+      {"linkFollow", NULL, link_follow, NULL, NULL, NULL, napi_default, NULL},
       {"walkTree", NULL, walk_tree, NULL, NULL, NULL, napi_default, NULL},
       {"walkProgress", NULL, walk_progress, NULL, NULL, NULL, napi_default, NULL},
   };

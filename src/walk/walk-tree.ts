@@ -82,33 +82,38 @@ export async function walkTreeJs(
   root: string,
   options: WalkOptions = {},
 ): Promise<WalkResult | { failure: ReadFailure }> {
+  // Paths travel as latin1 strings (one char per byte) so that names in any encoding survive;
+  // every fs call gets them back as the exact bytes.
+  const bytes = (path: string) => Buffer.from(path, 'latin1');
+  const asLatin1 = (path: string) => Buffer.from(path, 'utf8').toString('latin1');
+  const start = asLatin1(root);
   let rootStat;
   try {
-    rootStat = lstatSync(root);
+    rootStat = lstatSync(bytes(start), { bigint: true });
   } catch (error) {
     return { failure: classifyError(error) };
   }
   if (!rootStat.isDirectory()) return { failure: 'other' };
-  const hiddenRoots = new Set(options.hidden ?? []);
-  const seen = new Set<number>();
+  const hiddenRoots = new Set((options.hidden ?? []).map(asLatin1));
+  const seen = new Set<bigint>();
   const errorSamples: Buffer[] = [];
   const linked: LinkedFile[] = [];
-  let allocated = rootStat.blocks * 512;
-  let hiddenAllocated = hiddenRoots.has(root) ? allocated : 0;
+  let allocated = Number(rootStat.blocks) * 512;
+  let hiddenAllocated = hiddenRoots.has(start) ? allocated : 0;
   let files = 0;
   let dirs = 1;
   let errors = 0;
-  const stack: { path: string; hidden: boolean }[] = [{ path: root, hidden: hiddenRoots.has(root) }];
+  const stack: { path: string; hidden: boolean }[] = [{ path: start, hidden: hiddenRoots.has(start) }];
   const fail = (path: string) => {
     errors++;
-    if (errorSamples.length < 8) errorSamples.push(Buffer.from(path, 'latin1'));
+    if (errorSamples.length < 8) errorSamples.push(bytes(path));
   };
   let sinceYield = 0;
   while (stack.length > 0) {
     const { path, hidden } = stack.pop() as { path: string; hidden: boolean };
     let names: string[];
     try {
-      names = readdirSync(path, { encoding: 'latin1' });
+      names = readdirSync(bytes(path), { encoding: 'latin1' });
     } catch {
       fail(path);
       continue;
@@ -117,36 +122,31 @@ export async function walkTreeJs(
       const child = `${path === '/' ? '' : path}/${name}`;
       let st;
       try {
-        st = lstatSync(Buffer.from(child, 'latin1'));
+        st = lstatSync(bytes(child), { bigint: true });
       } catch (error) {
         if (classifyError(error) !== 'gone') fail(child);
         continue;
       }
       if (st.dev !== rootStat.dev) continue;
-      const bytes = st.blocks * 512;
+      const size = Number(st.blocks) * 512;
       if (st.isDirectory()) {
         dirs++;
         const childHidden = hidden || hiddenRoots.has(child);
-        allocated += bytes;
-        if (childHidden) hiddenAllocated += bytes;
+        allocated += size;
+        if (childHidden) hiddenAllocated += size;
         stack.push({ path: child, hidden: childHidden });
         continue;
       }
       files++;
-      if (st.nlink > 1) {
+      if (st.nlink > 1n) {
         if (options.collectLinked) {
-          linked.push({
-            path: Buffer.from(child, 'latin1'),
-            ino: BigInt(st.ino),
-            nlink: st.nlink,
-            allocatedBytes: bytes,
-          });
+          linked.push({ path: bytes(child), ino: st.ino, nlink: Number(st.nlink), allocatedBytes: size });
         }
         if (seen.has(st.ino)) continue;
         seen.add(st.ino);
       }
-      allocated += bytes;
-      if (hidden) hiddenAllocated += bytes;
+      allocated += size;
+      if (hidden) hiddenAllocated += size;
     }
     if (++sinceYield >= 500) {
       sinceYield = 0;
