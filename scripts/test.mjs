@@ -17,6 +17,7 @@ function run(command, args, options = {}) {
 
 const bin = join(root, 'node_modules/.bin');
 run(join(bin, 'tsc'), ['-p', 'tsconfig.build.json']);
+run(process.execPath, ['scripts/copy-assets.mjs']);
 rmSync(join(root, '.test-build'), { recursive: true, force: true });
 run(join(bin, 'tsc'), ['-p', 'tsconfig.json']);
 run(join(bin, 'eslint'), ['.']);

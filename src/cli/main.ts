@@ -8,6 +8,8 @@ import { handlesSpec, runHandles } from './handles-command.js';
 import { linksSpec, runLinks } from './links-command.js';
 import { reportSpec, runReport } from './report-command.js';
 import { restartSpec, runRestart } from './restart-command.js';
+import { runServe, serveSpec } from './serve-command.js';
+import { runWatch, watchSpec } from './watch-command.js';
 import { runShm, shmSpec } from './shm-command.js';
 import { runSnapshot, snapshotSpec } from './snapshot-command.js';
 
@@ -23,6 +25,8 @@ const COMMANDS: readonly Command[] = [
   { spec: linksSpec, run: runLinks },
   { spec: reportSpec, run: runReport },
   { spec: restartSpec, run: runRestart },
+  { spec: serveSpec, run: runServe },
+  { spec: watchSpec, run: runWatch },
   { spec: shmSpec, run: runShm },
   { spec: snapshotSpec, run: runSnapshot },
 ];

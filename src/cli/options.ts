@@ -17,6 +17,8 @@ export interface CommandSpec {
   readonly usage: string;
   readonly options: readonly OptionSpec[];
   readonly positionals?: boolean;
+  /** Paragraphs printed after the options in --help: what the command risks, and why. */
+  readonly details?: string;
 }
 
 /** Flags every command takes. */
@@ -61,5 +63,6 @@ export function formatHelp(spec: CommandSpec): string {
   const flags = all.map((o) => `--${o.name}${o.value ? ` ${o.value}` : ''}`);
   const width = Math.max(...flags.map((f) => f.length)) + 2;
   const lines = all.map((o, i) => `  ${(flags[i] ?? '').padEnd(width)}${o.help}`);
-  return `${spec.summary}\n\nUsage: ${spec.usage}\n\nOptions:\n${lines.join('\n')}\n`;
+  const details = spec.details ? `\n${spec.details.trimEnd()}\n` : '';
+  return `${spec.summary}\n\nUsage: ${spec.usage}\n\nOptions:\n${lines.join('\n')}\n${details}`;
 }

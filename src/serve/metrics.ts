@@ -1,0 +1,167 @@
+import type { MetricsContext } from './server.js';
+import type { ScanResult } from './scan.js';
+import { CONTENT_TYPES, type MetricFamily, negotiateFormat, renderExposition } from './exposition.js';
+
+/**
+ * The metric families of one scan (docs/metrics.md). Label cardinality is bounded by design:
+ * per-process series only for the top N, per-mount series only for mounts holding deleted
+ * files, and never a label per fd or per path.
+ */
+export function metricFamilies(scan: ScanResult, context: MetricsContext, top: number): MetricFamily[] {
+  const { deleted, handles, shm, restart } = scan;
+  const holders = new Map<number, { comm: string; unit: string | null; allocated: number }>();
+  for (const file of deleted.files) {
+    for (const holder of file.holders) {
+      const entry = holders.get(holder.pid) ?? { comm: holder.comm, unit: holder.unit, allocated: 0 };
+      entry.allocated += file.allocated;
+      holders.set(holder.pid, entry);
+    }
+  }
+  const topHolders = [...holders.entries()].sort((a, b) => b[1].allocated - a[1].allocated).slice(0, top);
+  const topProcesses = handles.processes.filter((p) => p.fds !== null).slice(0, top);
+  const segmentsByStatus = new Map<string, number>([
+    ['attached', 0],
+    ['orphaned', 0],
+    ['removed-attached', 0],
+  ]);
+  for (const segment of shm.segments)
+    segmentsByStatus.set(segment.status, (segmentsByStatus.get(segment.status) ?? 0) + 1);
+  // Only flagged series: one per suspect, so a fleet's label count stays small.
+  const leaks = context.leaks().filter((leak) => leak.suspected);
+
+  const gauge = (
+    name: string,
+    help: string,
+    samples: MetricFamily['samples'],
+    unit?: string,
+  ): MetricFamily => ({
+    name,
+    help,
+    type: 'gauge',
+    ...(unit ? { unit } : {}),
+    samples,
+  });
+  const one = (value: number | null) => (value === null ? [] : [{ labels: {}, value }]);
+  // A comm is raw bytes from the kernel: as a Buffer it is shown escaped, as on a terminal.
+  const processLabels = (pid: number, comm: string, unit: string | null) => ({
+    pid: String(pid),
+    comm: Buffer.from(comm, 'utf8'),
+    unit: unit ?? '',
+  });
+
+  return [
+    gauge(
+      'limbo_deleted_files',
+      'Deleted files still held open or mapped, per filesystem.',
+      deleted.totals.byMount.map((m) => ({
+        labels: { mount: m.mount ?? '(memfd)', fstype: m.fstype ?? '' },
+        value: m.files,
+      })),
+    ),
+    gauge(
+      'limbo_deleted_allocated_bytes',
+      'Bytes (st_blocks x 512) held by deleted files still open or mapped, per filesystem.',
+      deleted.totals.byMount.map((m) => ({
+        labels: { mount: m.mount ?? '(memfd)', fstype: m.fstype ?? '' },
+        value: m.allocated,
+      })),
+      'bytes',
+    ),
+    gauge(
+      'limbo_deleted_holder_allocated_bytes',
+      `Bytes held by deleted files per holding process, for the top ${top} holders only.`,
+      topHolders.map(([pid, h]) => ({ labels: processLabels(pid, h.comm, h.unit), value: h.allocated })),
+      'bytes',
+    ),
+    gauge(
+      'limbo_file_handles_allocated',
+      'Kernel file objects allocated (/proc/sys/fs/file-nr).',
+      one(handles.fileNr.allocated),
+    ),
+    gauge('limbo_file_handles_max', 'fs.file-max: where open(2) fails with ENFILE.', one(handles.fileNr.max)),
+    gauge(
+      'limbo_file_handles_unexplained',
+      'file-nr minus open files, mapping-only files and SysV shm: kernel-internal files and fds in flight.',
+      one(handles.ledger.unexplained),
+    ),
+    gauge(
+      'limbo_process_open_fds',
+      `Open file descriptors, for the top ${top} processes by fd count.`,
+      topProcesses.map((p) => ({ labels: processLabels(p.pid, p.comm, p.unit), value: p.fds ?? 0 })),
+    ),
+    gauge(
+      'limbo_process_fd_limit_soft',
+      `Soft RLIMIT_NOFILE, for the same top ${top} processes (absent when unlimited).`,
+      topProcesses
+        .filter((p) => p.limit?.soft !== null && p.limit?.soft !== undefined)
+        .map((p) => ({ labels: processLabels(p.pid, p.comm, p.unit), value: p.limit?.soft ?? 0 })),
+    ),
+    gauge(
+      'limbo_shm_orphaned_bytes',
+      'RAM and swap held by SysV shared memory segments attached to no process and never removed.',
+      [
+        {
+          labels: {},
+          value: (shm.totals.byStatus.orphaned?.rss ?? 0) + (shm.totals.byStatus.orphaned?.swap ?? 0),
+        },
+      ],
+      'bytes',
+    ),
+    gauge(
+      'limbo_shm_segments',
+      'SysV shared memory segments by status.',
+      [...segmentsByStatus].map(([status, value]) => ({ labels: { status }, value })),
+    ),
+    gauge(
+      'limbo_restart_needed_processes',
+      'Processes running deleted or replaced executables or libraries.',
+      [{ labels: {}, value: restart.processes.length }],
+    ),
+    gauge(
+      'limbo_leak_suspected',
+      '1 while a steady rise of a resource is flagged as a leak (resource: fds, heldBytes, mappings, shmAttachments).',
+      leaks.map((leak) => ({
+        labels: {
+          pid: leak.pid === null ? '' : String(leak.pid),
+          comm: Buffer.from(leak.comm, 'utf8'),
+          unit: leak.unit ?? '',
+          mount: leak.mount ?? '',
+          resource: leak.resource,
+        },
+        value: leak.suspected ? 1 : 0,
+      })),
+    ),
+    gauge(
+      'limbo_scan_duration_seconds',
+      'How long the last scan took.',
+      [{ labels: {}, value: scan.durationSeconds }],
+      'seconds',
+    ),
+    {
+      name: 'limbo_scan_errors',
+      help: 'Scans that failed since the server started.',
+      type: 'counter',
+      samples: [{ labels: {}, value: context.scanner.failures }],
+    },
+    {
+      name: 'limbo_scans',
+      help: 'Scans run since the server started (requests within the interval share one).',
+      type: 'counter',
+      samples: [{ labels: {}, value: context.scanner.scans }],
+    },
+  ];
+}
+
+/** /metrics: Prometheus text, or OpenMetrics when the Accept header asks for it. */
+export function renderMetrics(
+  scan: ScanResult,
+  context: MetricsContext,
+  accept: string | undefined,
+  top: number,
+): { body: string; contentType: string } {
+  const format = negotiateFormat(accept);
+  return {
+    body: renderExposition(metricFamilies(scan, context, top), format),
+    contentType: CONTENT_TYPES[format],
+  };
+}

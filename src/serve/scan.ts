@@ -1,0 +1,57 @@
+import { deletedReportToJson, type DeletedJson } from '../analyses/deleted-json.js';
+import { findDeletedFiles } from '../analyses/deleted.js';
+import { dfReportToJson, type DfJson } from '../analyses/df-json.js';
+import { reconcileFilesystems } from '../analyses/df.js';
+import { handleReportToJson, type HandlesJson } from '../analyses/handles-json.js';
+import { explainHandles } from '../analyses/handles.js';
+import { reportToJson, type ReportJson } from '../analyses/report-json.js';
+import { buildReport } from '../analyses/report.js';
+import { restartReportToJson, type RestartJson } from '../analyses/restart-json.js';
+import { findRestartNeeded } from '../analyses/restart.js';
+import { shmReportToJson, type ShmJson } from '../analyses/shm-json.js';
+import { findSharedMemory } from '../analyses/shm.js';
+import { readPasswd } from '../proc/passwd.js';
+import { takeSnapshot } from '../snapshot/take-snapshot.js';
+import { chooseMounts, readSpace } from '../walk/measure-filesystems.js';
+
+/** Everything one scan found, as the CLI's JSON contracts: what /api serves and /metrics exposes. */
+export interface ScanResult {
+  /** When the scan finished, unix ms. */
+  readonly takenAt: number;
+  readonly durationSeconds: number;
+  readonly deleted: DeletedJson;
+  readonly handles: HandlesJson;
+  readonly shm: ShmJson;
+  readonly restart: RestartJson;
+  /** statfs and held bytes per filesystem (no walk: a server must not walk disks every few seconds). */
+  readonly df: DfJson;
+  readonly report: ReportJson;
+  /** Processes and fds that vanished or were denied count as incomplete, not as errors; these are real failures. */
+  readonly errors: readonly string[];
+}
+
+/** One full scan: a snapshot with handle counts, and every analysis over it. Synchronous: run it in a worker. */
+export function scanSystem(procRoot = '/proc'): ScanResult {
+  const started = performance.now();
+  const snapshot = takeSnapshot({ procRoot, handles: true });
+  const hostMounts =
+    snapshot.mountNamespaces.find((ns) => ns.id === snapshot.hostMountNamespace)?.mounts ?? [];
+  const measures = chooseMounts(hostMounts, []).flatMap((mount) => {
+    const space = readSpace(mount.mountPoint);
+    return space
+      ? [{ mount, space, walk: null, hiddenBytes: null, hiddenNote: 'not walked by the server' }]
+      : [];
+  });
+  const result: ScanResult = {
+    takenAt: Date.now(),
+    durationSeconds: 0,
+    deleted: deletedReportToJson(findDeletedFiles(snapshot)),
+    handles: handleReportToJson(explainHandles(snapshot)),
+    shm: shmReportToJson(findSharedMemory(snapshot, { users: readPasswd() })),
+    restart: restartReportToJson(findRestartNeeded(snapshot)),
+    df: dfReportToJson(reconcileFilesystems(snapshot, measures)),
+    report: reportToJson(buildReport(snapshot)),
+    errors: [],
+  };
+  return { ...result, durationSeconds: (performance.now() - started) / 1000 };
+}
