@@ -9,4 +9,5 @@ mkdirSync(target, { recursive: true });
 const source = join(root, 'src/serve/assets');
 for (const name of readdirSync(source)) copyFileSync(join(source, name), join(target, name));
 const uplot = join(root, 'node_modules/uplot/dist');
-for (const name of ['uPlot.iife.min.js', 'uPlot.min.css']) copyFileSync(join(uplot, name), join(target, name));
+for (const name of ['uPlot.iife.min.js', 'uPlot.min.css'])
+  copyFileSync(join(uplot, name), join(target, name));
