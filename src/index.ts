@@ -38,3 +38,19 @@ export {
   readSpace,
   type FilesystemMeasure,
 } from './walk/measure-filesystems.js';
+export { parseTarget, type Target } from './actions/target.js';
+export * from './actions/reclaim.js';
+export * from './actions/reclaim-json.js';
+export * from './actions/recover.js';
+export * from './actions/recover-json.js';
+export * from './actions/close.js';
+export * from './actions/close-json.js';
+export {
+  describeRisk,
+  type FileHolder,
+  type HeldDescriptor,
+  type HolderRisk,
+  type Via,
+} from './actions/holders.js';
+export type { FilesystemChange } from './actions/space-meter.js';
+export type { HoleMethod } from './actions/sparse-copy.js';

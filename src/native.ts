@@ -61,6 +61,14 @@ export interface NativeAddon {
   walkProgress(): number;
   /** kcmp(2): 0 when equal, 1 or 2 as an ordering, a negative errno on failure. */
   kcmp(pid1: number, pid2: number, type: number, idx1: number, idx2: number): number;
+  // The three below are newer than the rest: an addon built before them lacks them, so callers
+  // check they exist (src/actions/ falls back or refuses without them).
+  /** lseek(fd, offset, SEEK_DATA (3) | SEEK_HOLE (4)): the new offset, or -errno (-ENXIO: no data past offset). */
+  seekData?(fd: number, offset: number, whence: number): number;
+  /** fcntl(fd, F_GET_SEALS): the seal bits, or -errno (-EINVAL: not a shmem file). */
+  memfdSeals?(fd: number): number;
+  /** linkat(AT_FDCWD, from, AT_FDCWD, to, AT_SYMLINK_FOLLOW): 0 or -errno. */
+  linkFollow?(from: string, to: string): number;
 }
 
 let cached: NativeAddon | null | undefined;

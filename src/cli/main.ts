@@ -3,9 +3,13 @@ import { LimboError } from '../proc/errors.js';
 import { deletedSpec, runDeleted } from './deleted-command.js';
 import type { Io } from './io.js';
 import { formatHelp, parseCommandArgs, type CommandSpec, type ParsedOptions } from './options.js';
+import { closeSpec, runClose } from './close-command.js';
+import type { ActingIo } from './confirm.js';
 import { dfSpec, runDf } from './df-command.js';
 import { handlesSpec, runHandles } from './handles-command.js';
 import { linksSpec, runLinks } from './links-command.js';
+import { reclaimSpec, runReclaim } from './reclaim-command.js';
+import { recoverSpec, runRecover } from './recover-command.js';
 import { reportSpec, runReport } from './report-command.js';
 import { restartSpec, runRestart } from './restart-command.js';
 import { runServe, serveSpec } from './serve-command.js';
@@ -25,6 +29,9 @@ const COMMANDS: readonly Command[] = [
   { spec: linksSpec, run: runLinks },
   { spec: reportSpec, run: runReport },
   { spec: restartSpec, run: runRestart },
+  { spec: reclaimSpec, run: runReclaim },
+  { spec: recoverSpec, run: runRecover },
+  { spec: closeSpec, run: runClose },
   { spec: serveSpec, run: runServe },
   { spec: watchSpec, run: runWatch },
   { spec: shmSpec, run: runShm },
@@ -35,7 +42,7 @@ const COMMANDS: readonly Command[] = [
 const DEFAULT_COMMAND = 'report';
 
 /** Runs the CLI; resolves to the exit code (0 ok, 1 failure, 2 usage) and never calls process.exit. */
-export async function main(argv: readonly string[], io: Io): Promise<number> {
+export async function main(argv: readonly string[], io: ActingIo): Promise<number> {
   const [first, ...rest] = argv;
   if (first === '--version' || first === '-V') {
     io.stdout.write(`${version()}\n`);

@@ -1,0 +1,583 @@
+// limbo reclaim: give back the space of deleted files still held open, without a restart, by
+// truncating them to zero through /proc. Plan (what the targets name, who holds it, what it
+// would do to them) → verify (a fresh scan, then the file itself, through an O_PATH descriptor)
+// → act (ftruncate through a second open of that same inode). Nothing here prints or exits.
+import { closeSync, fstatSync, ftruncateSync } from 'node:fs';
+import {
+  findDeletedFiles,
+  type DeletedFile,
+  type DeletedFilter,
+  type DeletedKind,
+} from '../analyses/deleted.js';
+import { nativeAddon } from '../native.js';
+import { readLinkBytes } from '../proc/read.js';
+import { statThrough } from '../proc/file-stat.js';
+import { stripDeleted } from '../proc/fd-table.js';
+import { takeSnapshot } from '../snapshot/take-snapshot.js';
+import type { Snapshot } from '../snapshot/types.js';
+import {
+  closeQuietly,
+  describeFileType,
+  errorCode,
+  isRegular,
+  keyOf,
+  openPath,
+  READ_FLAGS,
+  readBornNs,
+  rebornReason,
+  reopen,
+  WRITE_FLAGS,
+  type PathHandle,
+} from './held-file.js';
+import {
+  assessRisks,
+  chooseVia,
+  describeVia,
+  findHolders,
+  viaLink,
+  type FileHolder,
+  type HolderRisk,
+  type Via,
+} from './holders.js';
+import { SpaceMeter, type FilesystemChange } from './space-meter.js';
+import type { Target } from './target.js';
+
+/** What to reclaim: named targets, and every file a filter selects (as `limbo deleted` would list it). */
+export interface ReclaimRequest {
+  readonly targets: readonly Target[];
+  /** null: no filter given. An empty filter selects every deleted file (`--all`). */
+  readonly filter: DeletedFilter | null;
+}
+
+export interface ReclaimOptions {
+  /** The /proc holding the targets. Default "/proc". */
+  readonly procRoot?: string;
+  /** Truncate even files that are memory-mapped or written without O_APPEND. */
+  readonly force?: boolean;
+}
+
+/**
+ * `ready`: would be truncated. `needs-force`: would be truncated with `force` (mapped, or a
+ * writer without O_APPEND). `refused`: never (still linked, not regular, ...). `skipped`:
+ * nothing to do (gone already, or named twice).
+ */
+export type ReclaimVerdict = 'ready' | 'needs-force' | 'refused' | 'skipped';
+
+/** One file of a plan: what was named, what it is, who holds it, and the verdict. */
+export interface ReclaimCandidate {
+  /** The target as given (`PID:FD`, `MAJ:MIN:INODE`), or the file's `MAJ:MIN:INODE` when a filter chose it. */
+  readonly target: string;
+  /** True when the target named a descriptor: the act goes through exactly that descriptor. */
+  readonly byDescriptor: boolean;
+  /** "MAJ:MIN:INODE"; null when the target could not be resolved to a file. */
+  readonly key: string | null;
+  readonly dev: string | null;
+  readonly ino: bigint | null;
+  /** The kernel's name for it, without " (deleted)". */
+  readonly name: Buffer | null;
+  readonly kind: DeletedKind | null;
+  readonly mount: string | null;
+  readonly fstype: string | null;
+  readonly sizeBytes: number;
+  /** st_blocks × 512 when the scan saw it. */
+  readonly allocatedBytes: number;
+  readonly holders: readonly FileHolder[];
+  readonly risks: readonly HolderRisk[];
+  /** The descriptor or mapping the truncation goes through. */
+  readonly via: Via | null;
+  /** Birth time (ns) when planned: with (dev, ino), the identity checked before the act. */
+  readonly bornNs: bigint | null;
+  readonly verdict: ReclaimVerdict;
+  /** Why it is refused, skipped or needs --force; null when ready. */
+  readonly reason: string | null;
+}
+
+export interface ReclaimPlan {
+  readonly candidates: readonly ReclaimCandidate[];
+  readonly force: boolean;
+  readonly procRoot: string;
+}
+
+export type ReclaimStatus = 'truncated' | 'refused' | 'skipped';
+
+/** What happened to one file. */
+export interface ReclaimResult extends Omit<ReclaimCandidate, 'verdict' | 'reason'> {
+  readonly status: ReclaimStatus;
+  readonly reason: string | null;
+  /** What it held just before the truncation (st_blocks × 512), or when planned if not truncated. */
+  readonly expectedBytes: number;
+  /** What it stopped holding: st_blocks × 512 before minus after. 0 unless truncated. */
+  readonly freedBytes: number;
+  /** st_size just after the truncation: above 0 when a writer already wrote again. */
+  readonly sizeAfterBytes: number | null;
+}
+
+export interface ReclaimReport {
+  readonly dryRun: boolean;
+  readonly results: readonly ReclaimResult[];
+  /** Free space before and after, per filesystem acted on (empty in a dry run). */
+  readonly filesystems: readonly FilesystemChange[];
+}
+
+const SEAL_SHRINK = 0x2;
+const SEAL_WRITE = 0x8;
+const SEAL_FUTURE_WRITE = 0x10;
+
+/** Resolves the targets against a snapshot and judges each file; reads fdinfo, changes nothing. */
+export function planReclaim(
+  snapshot: Snapshot,
+  request: ReclaimRequest,
+  options: ReclaimOptions = {},
+): ReclaimPlan {
+  const procRoot = options.procRoot ?? snapshot.procRoot;
+  const force = options.force ?? false;
+  const deleted = new Map(findDeletedFiles(snapshot).files.map((file) => [file.key, file]));
+  const candidates: ReclaimCandidate[] = [];
+  const firstTargetOf = new Map<string, string>();
+
+  const add = (candidate: ReclaimCandidate): void => {
+    if (candidate.key !== null && candidate.verdict !== 'refused' && candidate.verdict !== 'skipped') {
+      const first = firstTargetOf.get(candidate.key);
+      if (first !== undefined) {
+        candidates.push({ ...candidate, verdict: 'skipped', reason: `the same file as ${first}` });
+        return;
+      }
+      firstTargetOf.set(candidate.key, candidate.target);
+    }
+    candidates.push(candidate);
+  };
+
+  for (const target of request.targets) {
+    add(
+      target.kind === 'fd'
+        ? planDescriptor(snapshot, deleted, target, procRoot, force)
+        : planFile(snapshot, deleted, target.text, target.key, procRoot, force),
+    );
+  }
+  if (request.filter !== null) {
+    for (const file of findDeletedFiles(snapshot, { ...request.filter, sort: 'allocated' }).files) {
+      if (firstTargetOf.has(file.key)) continue;
+      add(planFile(snapshot, deleted, file.key, file.key, procRoot, force));
+    }
+  }
+  return { candidates, force, procRoot };
+}
+
+/** The plan as a report, changing nothing: what `--dry-run` shows. */
+export function previewReclaim(plan: ReclaimPlan): ReclaimReport {
+  return {
+    dryRun: true,
+    results: plan.candidates.map((candidate) => {
+      const status: ReclaimStatus =
+        candidate.verdict === 'ready' || candidate.verdict === 'skipped' ? 'skipped' : 'refused';
+      const reason = candidate.verdict === 'ready' ? 'dry run: would be truncated' : candidate.reason;
+      return toResult(candidate, status, reason);
+    }),
+    filesystems: [],
+  };
+}
+
+/**
+ * Truncates every ready file of a plan. A fresh scan comes first (the plan may be minutes old
+ * when a person confirmed it): a file named by identity is reached through a descriptor that
+ * holds it now, and the risks are judged again. Each file is then checked through an O_PATH
+ * descriptor before it is opened for writing.
+ */
+export function executeReclaim(plan: ReclaimPlan, fresh?: Snapshot): ReclaimReport {
+  const now = fresh ?? takeSnapshot({ procRoot: plan.procRoot });
+  const meter = new SpaceMeter();
+  const results = plan.candidates.map((candidate) =>
+    candidate.verdict === 'ready'
+      ? reclaimOne(candidate, now, plan, meter)
+      : toResult(candidate, candidate.verdict === 'skipped' ? 'skipped' : 'refused', candidate.reason),
+  );
+  return { dryRun: false, results, filesystems: meter.finish() };
+}
+
+function planDescriptor(
+  snapshot: Snapshot,
+  deleted: Map<string, DeletedFile>,
+  target: Extract<Target, { kind: 'fd' }>,
+  procRoot: string,
+  force: boolean,
+): ReclaimCandidate {
+  const tid =
+    snapshot.processes.find((p) => p.pid === target.pid)?.fds.find((f) => f.fd === target.fd)?.tid ?? null;
+  const via: Via = { kind: 'fd', pid: target.pid, fd: target.fd, tid };
+  const base = emptyCandidate(target.text, true);
+  const stat = statThrough(viaLink(procRoot, via));
+  if (!stat.ok) {
+    return stat.failure === 'gone'
+      ? {
+          ...base,
+          verdict: 'skipped',
+          reason: `pid ${target.pid} has no fd ${target.fd} (closed, or the process exited)`,
+        }
+      : {
+          ...base,
+          verdict: 'refused',
+          reason: `cannot read fd ${target.fd} of pid ${target.pid}: ${denied(stat.failure)}`,
+        };
+  }
+  const key = `${stat.value.dev}:${stat.value.ino}`;
+  const file = deleted.get(key);
+  const link = readLinkBytes(viaLink(procRoot, via));
+  const described: ReclaimCandidate = {
+    ...base,
+    key,
+    dev: stat.value.dev,
+    ino: stat.value.ino,
+    name: file?.name ?? (link.ok ? stripDeleted(link.value) : null),
+    kind: file?.kind ?? null,
+    mount: file?.mount ?? null,
+    fstype: file?.fstype ?? null,
+    sizeBytes: stat.value.sizeBytes,
+    allocatedBytes: stat.value.allocatedBytes,
+    via,
+  };
+  if (!isRegular(stat.value.mode)) {
+    return {
+      ...described,
+      verdict: 'refused',
+      reason: `fd ${target.fd} of pid ${target.pid} is ${describeFileType(stat.value.mode)}, not a regular file: only regular files are truncated`,
+    };
+  }
+  if (stat.value.nlink > 0)
+    return { ...described, verdict: 'refused', reason: stillLinked(stat.value.nlink) };
+  return judgeRisks(described, snapshot, procRoot, force);
+}
+
+function planFile(
+  snapshot: Snapshot,
+  deleted: Map<string, DeletedFile>,
+  text: string,
+  key: string,
+  procRoot: string,
+  force: boolean,
+): ReclaimCandidate {
+  const base = emptyCandidate(text, false);
+  const file = deleted.get(key);
+  if (!file) {
+    const record = snapshot.files.find((f) => f.key === key);
+    if (!record) {
+      return {
+        ...base,
+        verdict: 'skipped',
+        reason: `no process holds ${key} open or mapped (already freed, or not a file limbo found: check the DEV:INODE that limbo deleted prints)`,
+      };
+    }
+    const described = {
+      ...base,
+      key,
+      dev: record.dev,
+      ino: record.ino,
+      sizeBytes: record.sizeBytes,
+      allocatedBytes: record.allocatedBytes,
+    };
+    const reason = !isRegular(record.mode)
+      ? `${key} is ${describeFileType(record.mode)}, not a regular file`
+      : record.nlink > 0
+        ? stillLinked(record.nlink)
+        : `${key} is not a deleted file limbo can reach`;
+    return { ...described, verdict: 'refused', reason };
+  }
+  const described: ReclaimCandidate = {
+    ...base,
+    key,
+    dev: file.dev,
+    ino: file.ino,
+    name: file.name,
+    kind: file.kind,
+    mount: file.mount,
+    fstype: file.fstype,
+    sizeBytes: file.sizeBytes,
+    allocatedBytes: file.allocatedBytes,
+  };
+  return judgeRisks(described, snapshot, procRoot, force);
+}
+
+/** Adds holders, risks and a way in; ready, or needs --force when anyone would be hurt. */
+function judgeRisks(
+  candidate: ReclaimCandidate,
+  snapshot: Snapshot,
+  procRoot: string,
+  force: boolean,
+): ReclaimCandidate {
+  const key = candidate.key as string;
+  const holders = findHolders(snapshot, key, procRoot);
+  const risks = assessRisks(holders, snapshot);
+  const via = candidate.via ?? chooseVia(holders);
+  if (via === null) {
+    return {
+      ...candidate,
+      holders,
+      risks,
+      verdict: 'skipped',
+      reason: `no process holds ${key} now: the last holder closed it, which gave its space back`,
+    };
+  }
+  if (candidate.allocatedBytes === 0) {
+    return {
+      ...candidate,
+      holders,
+      risks,
+      via,
+      verdict: 'skipped',
+      reason: 'it holds no blocks (0 allocated): there is nothing to give back',
+    };
+  }
+  const born = candidate.bornNs ?? readBornNs(viaLink(procRoot, via), key);
+  if (candidate.kind === 'memfd') {
+    const sealed = readSealRefusal(viaLink(procRoot, via), candidate);
+    if (sealed) return { ...candidate, holders, risks, via, verdict: 'refused', reason: sealed };
+  }
+  const needsForce = risks.length > 0 && !force;
+  return {
+    ...candidate,
+    holders,
+    risks,
+    via,
+    bornNs: born,
+    verdict: needsForce ? 'needs-force' : 'ready',
+    reason: needsForce ? `needs --force: ${summarizeRisks(risks)}` : null,
+  };
+}
+
+/** The act on one file, from a fresh scan: re-resolve, re-judge, then the checked truncation. */
+function reclaimOne(
+  candidate: ReclaimCandidate,
+  now: Snapshot,
+  plan: ReclaimPlan,
+  meter: SpaceMeter,
+): ReclaimResult {
+  const key = candidate.key as string;
+  const holders = findHolders(now, key, plan.procRoot);
+  const risks = assessRisks(holders, now);
+  const current = { ...candidate, holders, risks };
+  const via: Via | null = candidate.byDescriptor ? candidate.via : chooseVia(holders);
+  if (via === null) {
+    const record = now.files.find((f) => f.key === key);
+    if (record && record.nlink > 0) return toResult(current, 'refused', stillLinked(record.nlink));
+    return toResult(
+      current,
+      'skipped',
+      `no process holds ${key} now: the last holder closed it after the scan, which gave its space back`,
+    );
+  }
+  // Judged after the identity checks: a reused fd number is the better reason to give.
+  const riskRefusal =
+    risks.length > 0 && !plan.force ? `needs --force: since the scan, ${summarizeRisks(risks)}` : null;
+  return truncateThrough({ ...current, via }, via, plan.procRoot, meter, riskRefusal);
+}
+
+/**
+ * The checked truncation: open(link, O_PATH) → fstat (regular, st_nlink 0, the inode expected)
+ * → open("/proc/self/fd/N", O_WRONLY) → fstat again → memfd seals → ftruncate(0). Never
+ * O_TRUNC on the first open: it would truncate before anything could be checked.
+ */
+function truncateThrough(
+  candidate: ReclaimCandidate,
+  via: Via,
+  procRoot: string,
+  meter: SpaceMeter,
+  riskRefusal: string | null,
+): ReclaimResult {
+  const where = describeVia(via);
+  const opened = openPath(viaLink(procRoot, via));
+  if (!opened.ok) {
+    return opened.failure === 'gone'
+      ? toResult(candidate, 'skipped', `${where} is gone (closed, or the process exited)`)
+      : toResult(candidate, 'refused', `cannot open ${where}: ${opened.code}${hintFor(opened.code)}`);
+  }
+  try {
+    const refusal = identityRefusal(opened.handle, candidate, where) ?? riskRefusal;
+    if (refusal) return toResult(candidate, 'refused', refusal);
+    let writeFd: number;
+    try {
+      writeFd = reopen(opened.handle, WRITE_FLAGS);
+    } catch (error) {
+      return toResult(candidate, 'refused', explainOpenFailure(error));
+    }
+    try {
+      return truncateOpen(writeFd, opened.handle, candidate, meter);
+    } finally {
+      closeSync(writeFd);
+    }
+  } finally {
+    closeQuietly(opened.handle.fd);
+  }
+}
+
+/** Why the file behind the O_PATH descriptor must not be truncated: not the file planned, or not deleted. */
+function identityRefusal(handle: PathHandle, candidate: ReclaimCandidate, where: string): string | null {
+  const { stat } = handle;
+  const key = candidate.key as string;
+  if (!isRegular(stat.mode)) return `${where} is now ${describeFileType(stat.mode)}: not touched`;
+  if (handle.key !== key) {
+    return `${where} now refers to another file (${handle.key}), not the ${key} the scan saw: the number was reused; nothing was truncated`;
+  }
+  return (
+    rebornReason(stat, candidate.bornNs, where) ??
+    (stat.nlink !== 0n ? stillLinked(Number(stat.nlink)) : null)
+  );
+}
+
+/** The last checks on the write descriptor (same inode, still unlinked, no seals), then ftruncate(0). */
+function truncateOpen(
+  writeFd: number,
+  handle: PathHandle,
+  candidate: ReclaimCandidate,
+  meter: SpaceMeter,
+): ReclaimResult {
+  const before = fstatSync(writeFd, { bigint: true });
+  if (keyOf(before) !== handle.key || before.nlink !== 0n) {
+    return toResult(candidate, 'refused', 'the file changed between the two opens: not touched');
+  }
+  const sealed = sealRefusal(writeFd, candidate);
+  if (sealed) return toResult(candidate, 'refused', sealed);
+  const heldBefore = Number(before.blocks) * 512;
+  const measured = { ...candidate, sizeBytes: Number(before.size), allocatedBytes: heldBefore };
+  meter.track(candidate.dev as string, candidate.mount, candidate.fstype, `/proc/self/fd/${handle.fd}`);
+  try {
+    ftruncateSync(writeFd, 0);
+  } catch (error) {
+    return toResult(measured, 'refused', explainTruncateFailure(error));
+  }
+  const after = fstatSync(writeFd, { bigint: true });
+  meter.expect(candidate.dev as string, heldBefore);
+  return {
+    ...toResult(measured, 'truncated', null),
+    expectedBytes: heldBefore,
+    freedBytes: heldBefore - Number(after.blocks) * 512,
+    sizeAfterBytes: Number(after.size),
+  };
+}
+
+/**
+ * Refuses a memfd whose seals promise its users the contents never change. The kernel itself
+ * refuses only F_SEAL_SHRINK (EPERM); a memfd sealed with F_SEAL_WRITE alone truncates fine
+ * (observed on 6.18), so limbo reads the seals itself. Without the native addon there is no
+ * fcntl(F_GET_SEALS), and a memfd is refused rather than guessed about.
+ */
+function sealRefusal(fd: number, candidate: ReclaimCandidate): string | null {
+  const memfd =
+    candidate.kind === 'memfd' || (candidate.name?.toString('latin1').startsWith('/memfd:') ?? false);
+  const getSeals = nativeAddon()?.memfdSeals;
+  if (typeof getSeals !== 'function') {
+    return memfd
+      ? 'a memfd, and its seals cannot be read without the native addon (fcntl F_GET_SEALS): a sealed memfd promises its users that its contents never change'
+      : null;
+  }
+  const seals = getSeals(fd);
+  if (seals < 0) return null; // EINVAL: not a shmem file, so it cannot carry seals
+  if (seals & (SEAL_WRITE | SEAL_FUTURE_WRITE)) {
+    return 'a memfd sealed against writes (F_SEAL_WRITE): its users rely on its contents never changing';
+  }
+  if (seals & SEAL_SHRINK) {
+    return 'a memfd sealed against shrinking (F_SEAL_SHRINK): its users rely on its size never going down';
+  }
+  return null;
+}
+
+/** The seal refusal of a memfd, judged in the plan through a read-only open (seals are only ever added). */
+function readSealRefusal(link: string, candidate: ReclaimCandidate): string | null {
+  const opened = openPath(link);
+  if (!opened.ok) return null; // the act will say why it cannot reach it
+  try {
+    const fd = reopen(opened.handle, READ_FLAGS);
+    try {
+      return sealRefusal(fd, candidate);
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return null;
+  } finally {
+    closeQuietly(opened.handle.fd);
+  }
+}
+
+function explainOpenFailure(error: unknown): string {
+  const code = errorCode(error);
+  switch (code) {
+    case 'ETXTBSY':
+      return 'it is running as a program (ETXTBSY): the kernel refuses to open it for writing';
+    case 'EWOULDBLOCK':
+    case 'EAGAIN':
+      return 'a process holds a lease on it (opening it for writing would break the lease): not touched';
+    case 'EROFS':
+      return 'its filesystem is mounted read-only (EROFS)';
+    case 'EPERM':
+      return 'the kernel refused to open it for writing (EPERM): an append-only or immutable file (chattr), or a security policy';
+    case 'EACCES':
+      return 'permission denied opening it for writing (EACCES): run as root, or as its owner';
+    default:
+      return `cannot open it for writing: ${code}`;
+  }
+}
+
+function explainTruncateFailure(error: unknown): string {
+  const code = errorCode(error);
+  if (code === 'EPERM') {
+    return 'the kernel refused to truncate it (EPERM): a memfd sealed against shrinking (F_SEAL_SHRINK), or an append-only file';
+  }
+  return `ftruncate failed: ${code}`;
+}
+
+function hintFor(code: string): string {
+  return code === 'EACCES' || code === 'EPERM' ? ' (run as root; map_files needs CAP_SYS_ADMIN)' : '';
+}
+
+function denied(failure: string): string {
+  return failure === 'denied' ? 'permission denied (run as root)' : failure;
+}
+
+function stillLinked(nlink: number): string {
+  return `still linked (nlink ${nlink}): it has another name, and truncating would empty it under that name too`;
+}
+
+/** "pid 12 maps it; pid 34 writes through fd 3 without O_APPEND". */
+function summarizeRisks(risks: readonly HolderRisk[]): string {
+  return risks
+    .map((risk) =>
+      risk.kind === 'mapped'
+        ? `pid ${risk.pid} maps it${risk.code ? ' as code' : ''} (SIGBUS past the new end)`
+        : `pid ${risk.pid} writes through fd ${risk.fd} without O_APPEND (its next write recreates the old size as a hole)`,
+    )
+    .join('; ');
+}
+
+function emptyCandidate(target: string, byDescriptor: boolean): ReclaimCandidate {
+  return {
+    target,
+    byDescriptor,
+    key: null,
+    dev: null,
+    ino: null,
+    name: null,
+    kind: null,
+    mount: null,
+    fstype: null,
+    sizeBytes: 0,
+    allocatedBytes: 0,
+    holders: [],
+    risks: [],
+    via: null,
+    bornNs: null,
+    verdict: 'skipped',
+    reason: null,
+  };
+}
+
+function toResult(candidate: ReclaimCandidate, status: ReclaimStatus, reason: string | null): ReclaimResult {
+  const { verdict, ...rest } = candidate;
+  void verdict; // the plan's verdict becomes the result's status
+  return {
+    ...rest,
+    status,
+    reason,
+    expectedBytes: candidate.allocatedBytes,
+    freedBytes: 0,
+    sizeAfterBytes: null,
+  };
+}

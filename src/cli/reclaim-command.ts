@@ -1,0 +1,250 @@
+import {
+  executeReclaim,
+  planReclaim,
+  previewReclaim,
+  type ReclaimCandidate,
+  type ReclaimPlan,
+  type ReclaimReport,
+  type ReclaimResult,
+} from '../actions/reclaim.js';
+import { reclaimReportToJson } from '../actions/reclaim-json.js';
+import { describeRisk, describeVia, type FileHolder, type HolderRisk } from '../actions/holders.js';
+import { paletteFor, type Palette } from '../format/color.js';
+import { escapeName } from '../format/escape.js';
+import { formatBytes } from '../format/size.js';
+import { LimboError } from '../proc/errors.js';
+import { confirmFor, requireConsent, type ActingIo } from './confirm.js';
+import { loadSnapshot } from './load-snapshot.js';
+import type { CommandSpec, ParsedOptions } from './options.js';
+import { FILTER_OPTIONS, parseFilterArgs, parseTargets, refuseSavedSnapshot } from './target-args.js';
+
+export const reclaimSpec: CommandSpec = {
+  name: 'reclaim',
+  summary: 'Give back the space of deleted files still held open, without a restart: truncate them, safely.',
+  usage:
+    'limbo reclaim TARGET... | --pid N | --user NAME | --mount PATH | --min-size SIZE | --all  [--force] [--yes | --dry-run] [--json]',
+  positionals: true,
+  options: [
+    ...FILTER_OPTIONS,
+    {
+      name: 'force',
+      type: 'boolean',
+      help: 'also truncate files that are memory-mapped or written without O_APPEND (see below)',
+    },
+    {
+      name: 'yes',
+      type: 'boolean',
+      help: 'act without asking (for scripts; nothing is asked without a terminal)',
+    },
+    { name: 'dry-run', type: 'boolean', help: 'show what would be truncated and freed; change nothing' },
+  ],
+  details: `TARGET is PID:FD (one descriptor) or MAJ:MIN:INODE (a file, as limbo deleted prints it: every
+holder of it). Without a target or a filter nothing is done.
+
+How: limbo opens the /proc link with O_PATH, checks through that descriptor that it is a regular
+file, unlinked (st_nlink 0) and the very inode the scan saw, then opens that inode for writing
+through /proc/self/fd and truncates it to 0. Every holder then sees an empty file; the space is
+free at once. A file named by MAJ:MIN:INODE is reached through a holder found by a fresh scan.
+
+Never truncated: a file still linked under another name (that name would be emptied too),
+anything not a regular file, a descriptor whose number now refers to another file, a memfd
+sealed against writes or shrinking.
+
+Needs --force: a file some holder has memory-mapped (it gets SIGBUS reading past the new end;
+code mapped from it crashes), or one a holder writes without O_APPEND: its next write lands at
+its old offset and recreates the old size as a sparse file whose start reads as zeros. There a
+restart or a log reopen (limbo names the one it knows) is the better fix.
+
+On a terminal limbo shows the plan and asks first; scripts pass --yes; --dry-run only shows.
+Afterwards it reports statfs free space (df's "Avail") before and after per filesystem, beside
+what the files held. Exit 1 when anything was refused.`,
+};
+
+/** `limbo reclaim`: plan, preview, confirm, truncate, report. */
+export function runReclaim(values: ParsedOptions, io: ActingIo, positionals: string[]): number {
+  refuseSavedSnapshot('reclaim', values);
+  const targets = parseTargets('reclaim', positionals);
+  const filter = parseFilterArgs('reclaim', values);
+  if (targets.length === 0 && filter === null) {
+    throw new LimboError(
+      'usage',
+      'limbo reclaim: nothing to reclaim: name a target (PID:FD or MAJ:MIN:INODE) or choose files with --pid, --user, --mount, --min-size or --all',
+    );
+  }
+  const dryRun = values['dry-run'] === true;
+  const yes = values['yes'] === true;
+  const json = values['json'] === true;
+  const confirm = confirmFor(io);
+  requireConsent('reclaim', { dryRun, yes }, confirm);
+
+  const procRoot = typeof values['proc'] === 'string' ? values['proc'] : '/proc';
+  const plan = planReclaim(
+    loadSnapshot(values),
+    { targets, filter },
+    { procRoot, force: values['force'] === true },
+  );
+  const c = paletteFor(json ? io.stderr : io.stdout, io.env);
+  const ready = plan.candidates.filter((candidate) => candidate.verdict === 'ready');
+
+  if (dryRun || ready.length === 0) {
+    const preview = previewReclaim(plan);
+    if (json) io.stdout.write(`${JSON.stringify(reclaimReportToJson(preview), null, 2)}\n`);
+    else io.stdout.write(renderReclaimPlan(plan, c));
+    return exitCode(preview);
+  }
+  if (!yes) {
+    (json ? io.stderr : io.stdout).write(renderReclaimPlan(plan, c));
+    const bytes = ready.reduce((sum, candidate) => sum + candidate.allocatedBytes, 0);
+    if (!confirm.ask(`Truncate ${count(ready.length, 'file')}, giving back ${formatBytes(bytes)}?`)) {
+      io.stderr.write('Nothing was truncated.\n');
+      return 1;
+    }
+  }
+  const report = executeReclaim(plan);
+  if (json) io.stdout.write(`${JSON.stringify(reclaimReportToJson(report), null, 2)}\n`);
+  else io.stdout.write(renderReclaimReport(report, paletteFor(io.stdout, io.env)));
+  return exitCode(report);
+}
+
+function exitCode(report: ReclaimReport): number {
+  return report.results.some((result) => result.status === 'refused') ? 1 : 0;
+}
+
+/** The preview: what would be truncated, from which holders, and what stands in the way. */
+export function renderReclaimPlan(plan: ReclaimPlan, c: Palette): string {
+  const lines: string[] = [];
+  const group = (verdict: ReclaimCandidate['verdict']) =>
+    plan.candidates.filter((x) => x.verdict === verdict);
+  const ready = group('ready');
+  const bytes = ready.reduce((sum, candidate) => sum + candidate.allocatedBytes, 0);
+  if (ready.length > 0) {
+    lines.push(
+      c.bold(`Would truncate ${count(ready.length, 'deleted file')}, giving back ${formatBytes(bytes)}:`),
+    );
+    for (const candidate of ready) lines.push(...renderCandidate(candidate, c));
+  } else {
+    lines.push(c.bold('Nothing would be truncated.'));
+  }
+  const sections: [ReclaimCandidate['verdict'], string][] = [
+    ['needs-force', 'Needs --force (not truncated without it):'],
+    ['refused', 'Refused:'],
+    ['skipped', 'Skipped:'],
+  ];
+  for (const [verdict, title] of sections) {
+    const listed = group(verdict);
+    if (listed.length === 0) continue;
+    lines.push('', c.bold(title));
+    for (const candidate of listed) {
+      lines.push(...renderCandidate(candidate, c));
+      // A needs-force reason repeats the risks just listed; the others say why in words.
+      if (verdict !== 'needs-force') lines.push(`${INDENT}${c.yellow(candidate.reason ?? '')}`);
+    }
+  }
+  return `${lines.join('\n')}\n\n`;
+}
+
+/** What was done, file by file, then free space per filesystem. */
+export function renderReclaimReport(report: ReclaimReport, c: Palette): string {
+  const truncated = report.results.filter((result) => result.status === 'truncated');
+  const freed = truncated.reduce((sum, result) => sum + result.freedBytes, 0);
+  const lines = [
+    c.bold(
+      truncated.length > 0
+        ? `Truncated ${count(truncated.length, 'file')}: ${formatBytes(freed)} given back.`
+        : 'Nothing was truncated.',
+    ),
+  ];
+  for (const result of report.results) lines.push(...renderResult(result, c));
+  if (report.filesystems.length > 0) {
+    lines.push('', c.bold('Free space (statfs, as df shows "Avail"):'));
+    for (const fs of report.filesystems) {
+      const where = fs.mount === null ? '(memfd)' : escapeName(Buffer.from(fs.mount));
+      const label = `  ${where} (${fs.fstype ?? '?'})`;
+      if (fs.availableBeforeBytes === null || fs.availableAfterBytes === null) {
+        lines.push(
+          `${label}: RAM without a size of its own, not measurable by statfs; the files held ${formatBytes(fs.expectedBytes)}`,
+        );
+        continue;
+      }
+      const delta = fs.availableAfterBytes - fs.availableBeforeBytes;
+      lines.push(
+        `${label}: ${formatBytes(fs.availableBeforeBytes)} before, ${formatBytes(fs.availableAfterBytes)} after: ` +
+          `${delta >= 0 ? '+' : '-'}${formatBytes(Math.abs(delta))} (the files held ${formatBytes(fs.expectedBytes)})`,
+      );
+    }
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+const INDENT = ' '.repeat(14);
+
+function renderCandidate(candidate: ReclaimCandidate, c: Palette): string[] {
+  const lines = [head(candidate.allocatedBytes, candidate.key ?? candidate.target, candidate.name, c)];
+  if (candidate.holders.length > 0) {
+    lines.push(`${INDENT}${c.dim('held by')} ${candidate.holders.map(describeHolder).join(', ')}`);
+  }
+  if (candidate.via && candidate.verdict !== 'refused' && candidate.verdict !== 'skipped') {
+    lines.push(`${INDENT}${c.dim(`through ${describeVia(candidate.via)}`)}`);
+  }
+  // Risks matter only for what would be truncated; a refusal or a skip has its own reason.
+  if (candidate.verdict === 'ready' || candidate.verdict === 'needs-force') {
+    lines.push(...renderRisks(candidate.risks, c));
+  }
+  return lines;
+}
+
+function renderResult(result: ReclaimResult, c: Palette): string[] {
+  const paint = result.status === 'truncated' ? c.green : result.status === 'refused' ? c.red : c.dim;
+  const bytes = result.status === 'truncated' ? result.freedBytes : result.expectedBytes;
+  const lines = [
+    `  ${paint(result.status.padEnd(9))}${head(bytes, result.key ?? result.target, result.name, c)}`,
+  ];
+  if (result.status === 'truncated' && result.via)
+    lines.push(`${INDENT}${c.dim(`through ${describeVia(result.via)}`)}`);
+  if (result.reason) lines.push(`${INDENT}${c.yellow(result.reason)}`);
+  if (result.status === 'truncated') {
+    for (const risk of result.risks.filter((r) => r.kind === 'writer')) {
+      lines.push(
+        `${INDENT}${c.yellow(`${risk.pid} ${escapeName(risk.comm)} still writes through fd ${risk.fd} without O_APPEND:`)} ` +
+          `its next write recreates the file at ${risk.offsetBytes === null ? 'its old offset' : formatBytes(risk.offsetBytes)}, ` +
+          'a sparse file whose start reads as zeros (the hole takes no space)',
+      );
+    }
+    if ((result.sizeAfterBytes ?? 0) > 0) {
+      lines.push(
+        `${INDENT}${c.yellow(`written again already: ${result.sizeAfterBytes} bytes by the time limbo looked`)}`,
+      );
+    }
+  }
+  return lines;
+}
+
+function renderRisks(risks: readonly HolderRisk[], c: Palette): string[] {
+  const lines: string[] = [];
+  for (const risk of risks) {
+    lines.push(`${INDENT}${c.yellow(`! ${risk.pid} ${escapeName(risk.comm)} ${describeRisk(risk)}`)}`);
+    if (risk.advice) lines.push(`${INDENT}  better: ${risk.advice}`);
+  }
+  return [...new Set(lines)];
+}
+
+function head(bytes: number, id: string, name: Buffer | null, c: Palette): string {
+  const shown = name === null ? c.dim('(name unknown)') : escapeName(name);
+  return `  ${formatBytes(bytes).padStart(10)}  ${id.padEnd(18)}  ${shown}`;
+}
+
+function describeHolder(holder: FileHolder): string {
+  const parts = [`${holder.pid} ${escapeName(holder.comm)}`];
+  if (holder.fds.length > 0)
+    parts.push(`${holder.fds.length === 1 ? 'fd' : 'fds'} ${holder.fds.map((f) => f.fd).join(',')}`);
+  if (holder.mappings.length > 0) {
+    parts.push(`${holder.fds.length > 0 ? '+' : ''}${count(holder.mappings.length, 'map')}`);
+  }
+  parts.push(`(${holder.user})`);
+  if (holder.unit) parts.push(`[${escapeName(Buffer.from(holder.unit))}]`);
+  return parts.join(' ');
+}
+
+function count(n: number, one: string): string {
+  return `${n} ${n === 1 ? one : `${one}s`}`;
+}

@@ -1,0 +1,113 @@
+import { describeVia } from '../actions/holders.js';
+import { recoverFile, type RecoverResult } from '../actions/recover.js';
+import { recoverResultToJson } from '../actions/recover-json.js';
+import { paletteFor, type Palette } from '../format/color.js';
+import { escapeName } from '../format/escape.js';
+import { formatBytes } from '../format/size.js';
+import { LimboError } from '../proc/errors.js';
+import type { Io } from './io.js';
+import { loadSnapshot } from './load-snapshot.js';
+import type { CommandSpec, ParsedOptions } from './options.js';
+import { parseTargets, refuseSavedSnapshot } from './target-args.js';
+
+/** Files at least this big show progress on a terminal. */
+const PROGRESS_FROM_BYTES = 64 * 1024 * 1024;
+const PROGRESS_EVERY_MS = 200;
+
+export const recoverSpec: CommandSpec = {
+  name: 'recover',
+  summary:
+    'Get a deleted file back while a process still holds it: copy it out (holes kept), or relink an O_TMPFILE.',
+  usage: 'limbo recover TARGET DEST [--link] [--force] [--json]',
+  positionals: true,
+  options: [
+    {
+      name: 'link',
+      type: 'boolean',
+      help: 'give an O_TMPFILE file the name DEST instead of copying it (same filesystem only)',
+    },
+    { name: 'force', type: 'boolean', help: "copy even when DEST's filesystem looks too small for it" },
+  ],
+  details: `TARGET is PID:FD or MAJ:MIN:INODE (as limbo deleted prints it); a file that only a memory
+mapping holds is read through /proc/PID/map_files (root only).
+
+DEST is created exclusively: limbo never overwrites anything and never follows a symlink at DEST.
+Holes are kept, so a sparse file stays sparse (SEEK_DATA/SEEK_HOLE with the native addon; without
+it, blocks of zeros are left as holes). Mode (without setuid/setgid) and times are kept, the size
+is verified, and limbo warns when the holder wrote to the file during the copy.
+
+--link works only for a file created with O_TMPFILE (and without O_EXCL): the kernel gives no
+other unlinked file a name again, so everything else is copied.`,
+};
+
+/** `limbo recover TARGET DEST`: copy (or link) one held deleted file to a new name. */
+export function runRecover(values: ParsedOptions, io: Io, positionals: string[]): number {
+  refuseSavedSnapshot('recover', values);
+  if (positionals.length !== 2) {
+    throw new LimboError(
+      'usage',
+      'limbo recover: give exactly a TARGET (PID:FD or MAJ:MIN:INODE) and a DEST',
+    );
+  }
+  const [targetText, dest] = positionals as [string, string];
+  const [target] = parseTargets('recover', [targetText]) as [ReturnType<typeof parseTargets>[number]];
+  const json = values['json'] === true;
+  const procRoot = typeof values['proc'] === 'string' ? values['proc'] : '/proc';
+  const progress = !json && io.stderr.isTTY === true ? progressPrinter(io) : undefined;
+  const result = recoverFile(
+    { target, dest, link: values['link'] === true, force: values['force'] === true },
+    {
+      procRoot,
+      // The scan finds a file's holders, and a descriptor that only a thread's own table holds.
+      snapshot: loadSnapshot(values),
+      ...(progress ? { onProgress: progress } : {}),
+    },
+  );
+  if (progress) io.stderr.write('\r\x1b[K');
+  if (json) io.stdout.write(`${JSON.stringify(recoverResultToJson(result), null, 2)}\n`);
+  else io.stdout.write(renderRecover(result, paletteFor(io.stdout, io.env)));
+  return result.status === 'copied' || result.status === 'linked' ? 0 : 1;
+}
+
+function progressPrinter(io: Io): (done: number, total: number) => void {
+  let last = 0;
+  return (done, total) => {
+    if (total < PROGRESS_FROM_BYTES) return;
+    const now = Date.now();
+    if (now - last < PROGRESS_EVERY_MS && done < total) return;
+    last = now;
+    const percent = Math.floor((done / total) * 100);
+    io.stderr.write(`\r\x1b[Kcopying: ${formatBytes(done)} of ${formatBytes(total)} (${percent}%)`);
+  };
+}
+
+/** One paragraph: what was recovered into what, how, and anything to know. */
+export function renderRecover(result: RecoverResult, c: Palette): string {
+  const source = `${result.key ?? result.target}${result.via ? ` (${describeVia(result.via)})` : ''}`;
+  const dest = escapeName(Buffer.from(result.dest));
+  const lines: string[] = [];
+  switch (result.status) {
+    case 'linked':
+      lines.push(
+        c.green(`Linked ${source} as ${dest}: no copy, the same inode now has a name.`),
+        `  ${formatBytes(result.sizeBytes)}, mode 0${(result.mode ?? 0).toString(8)}`,
+      );
+      break;
+    case 'copied': {
+      const holes =
+        result.holes === 'seek-data'
+          ? 'holes kept (SEEK_DATA/SEEK_HOLE)'
+          : 'zero blocks left as holes (no native addon: every block was read)';
+      lines.push(
+        c.green(`Recovered ${source} into ${dest}.`),
+        `  ${formatBytes(result.sizeBytes)} (${result.sizeBytes} bytes, verified); ${formatBytes(result.dataBytes)} of data written, ${holes}`,
+        `  ${dest} holds ${formatBytes(result.destAllocatedBytes ?? 0)} on disk; mode 0${(result.mode ?? 0).toString(8)} and times kept`,
+      );
+      break;
+    }
+    default:
+      lines.push(c.red(`Not recovered (${result.status}): ${result.reason ?? ''}`));
+  }
+  for (const warning of result.warnings) lines.push(c.yellow(`  warning: ${warning}`));
+  return `${lines.join('\n')}\n`;
+}
