@@ -68,7 +68,7 @@ export const deletedSpec: CommandSpec = {
 
 /** `limbo deleted`: scan (or load) a snapshot, filter, print a table or JSON. */
 export function runDeleted(values: ParsedOptions, io: Io): number {
-  const filter = parseFilter(values);
+  const filter = parseDeletedFilter('deleted', values);
   const limit = parseLimit(values);
   const snapshot = loadSnapshot(values);
   if (values['json']) {
@@ -82,7 +82,9 @@ export function runDeleted(values: ParsedOptions, io: Io): number {
   return 0;
 }
 
-function parseFilter(values: ParsedOptions): DeletedFilter {
+/** The filters of `limbo deleted` (shared by the commands that act on deleted files); bad values are usage errors. */
+export function parseDeletedFilter(command: string, values: ParsedOptions): DeletedFilter {
+  const usage = (message: string) => new LimboError('usage', `limbo ${command}: ${message}`);
   const filter: { -readonly [K in keyof DeletedFilter]: DeletedFilter[K] } = {};
   const pid = values['pid'];
   if (typeof pid === 'string') {
@@ -125,12 +127,8 @@ function parseLimit(values: ParsedOptions): number | null {
   const limit = values['limit'];
   if (typeof limit !== 'string') return null;
   if (!/^\d+$/.test(limit) || Number(limit) === 0)
-    throw usage(`--limit takes a positive number, not '${limit}'`);
+    throw new LimboError('usage', `limbo deleted: --limit takes a positive number, not '${limit}'`);
   return Number(limit);
-}
-
-function usage(message: string): LimboError {
-  return new LimboError('usage', `limbo deleted: ${message}`);
 }
 
 /** The table a person reads: biggest first, holders under each file, totals, then what to do. */

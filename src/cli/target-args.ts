@@ -1,9 +1,7 @@
-import { statSync } from 'node:fs';
 import type { DeletedFilter } from '../analyses/deleted.js';
 import { parseTarget, type Target } from '../actions/target.js';
-import { parseSize } from '../format/size.js';
 import { LimboError } from '../proc/errors.js';
-import { formatDev } from '../proc/file-stat.js';
+import { parseDeletedFilter } from './deleted-command.js';
 import type { OptionSpec, ParsedOptions } from './options.js';
 
 /** The filters of `limbo deleted`, as the acting commands take them to choose files. */
@@ -36,36 +34,8 @@ export function parseTargets(command: string, positionals: readonly string[]): T
 
 /** The filter the flags describe, or null when none was given (then only named targets count). */
 export function parseFilterArgs(command: string, values: ParsedOptions): DeletedFilter | null {
-  const usage = (message: string) => new LimboError('usage', `limbo ${command}: ${message}`);
-  const filter: { -readonly [K in keyof DeletedFilter]: DeletedFilter[K] } = {};
-  let given = values['all'] === true;
-  const pid = values['pid'];
-  if (typeof pid === 'string') {
-    if (!/^\d+$/.test(pid)) throw usage(`--pid takes a process id, not '${pid}'`);
-    filter.pid = Number(pid);
-    given = true;
-  }
-  if (typeof values['user'] === 'string') {
-    filter.user = values['user'];
-    given = true;
-  }
-  const mount = values['mount'];
-  if (typeof mount === 'string') {
-    try {
-      filter.dev = formatDev(statSync(mount, { bigint: true }).dev);
-    } catch (error) {
-      throw usage(`--mount: cannot stat '${mount}': ${(error as NodeJS.ErrnoException).code ?? 'error'}`);
-    }
-    given = true;
-  }
-  const minSize = values['min-size'];
-  if (typeof minSize === 'string') {
-    const bytes = parseSize(minSize);
-    if (bytes === null) throw usage(`--min-size takes a size such as 10M or 1G, not '${minSize}'`);
-    filter.minAllocatedBytes = bytes;
-    given = true;
-  }
-  return given ? filter : null;
+  const filter = parseDeletedFilter(command, values);
+  return values['all'] === true || Object.keys(filter).length > 0 ? filter : null;
 }
 
 /** The acting commands work on this machine, now: a saved snapshot cannot be acted on. */

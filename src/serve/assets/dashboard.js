@@ -168,7 +168,7 @@
           value: (u, v) => (v === null ? '–' : format(v)),
         })),
       ],
-      axes: [{}, { values: (u, vals) => vals.map(format), size: 70 }],
+      axes: [{}, { values: (u, vals) => vals.map(format), size: 84 }],
       legend: { live: true },
     };
     if (charts[id] && charts[id].keys.join('\n') === keys.join('\n')) {
