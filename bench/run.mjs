@@ -611,6 +611,100 @@ async function sectionHandles(ctx) {
 }
 
 // ---------------------------------------------------------------------------------------
+// Section: serve (bounded loopback load on /metrics while the 100,000-fd load is open)
+
+/**
+ * Starts `limbo serve` on a free loopback port, then 10 connections request /metrics back to back
+ * for 20 s (loopback only, bounded in count and time). Passes with zero errors, scans far fewer
+ * than requests (they are shared), and the server's RSS flat between the first and last quarter.
+ */
+async function sectionServe(_ctx) {
+  const child = spawn(LIMBO[0], [...LIMBO.slice(1), 'serve', '--listen', '127.0.0.1:0', '--interval', '5'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  try {
+    const url = await new Promise((resolve, reject) => {
+      let stderr = '';
+      child.stderr.on('data', (chunk) => {
+        stderr += chunk;
+        const match = /listening on (http:\/\/\S+)/.exec(stderr);
+        if (match) resolve(match[1]);
+      });
+      child.on('exit', (code) => reject(new Error(`serve exited ${code}: ${stderr}`)));
+    });
+    const rssKiB = () =>
+      Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? 0);
+    const scans = async () =>
+      Number(/^limbo_scans_total (\d+)$/m.exec(await (await fetch(`${url}/metrics`)).text())?.[1]);
+    await fetch(`${url}/metrics`); // the first scan
+    const seconds = 20;
+    const connections = 10;
+    const before = await scans();
+    const deadline = Date.now() + seconds * 1000;
+    const rss = [];
+    const sampler = setInterval(() => rss.push(rssKiB()), 1000);
+    let requests = 0;
+    let errors = 0;
+    const latencies = [];
+    await Promise.all(
+      Array.from({ length: connections }, async () => {
+        while (Date.now() < deadline && requests < 100_000) {
+          const started = performance.now();
+          try {
+            const response = await fetch(`${url}/metrics`);
+            await response.text();
+            if (response.status !== 200) errors++;
+          } catch {
+            errors++;
+          }
+          latencies.push(performance.now() - started);
+          requests++;
+        }
+      }),
+    );
+    clearInterval(sampler);
+    const scanCount = (await scans()) - before;
+    const quarter = Math.max(1, Math.floor(rss.length / 4));
+    const early = median(rss.slice(0, quarter)) / 1024;
+    const late = median(rss.slice(-quarter)) / 1024;
+    const p50 = median(latencies);
+    console.log(
+      `  ${requests} requests in ${seconds} s over ${connections} connections: ${errors} errors, ` +
+        `${scanCount} scans, median latency ${p50.toFixed(1)} ms; server RSS ${early.toFixed(1)} MiB → ${late.toFixed(1)} MiB`,
+    );
+    const targets = [
+      { name: 'zero errors', pass: errors === 0, detail: `${errors} of ${requests}` },
+      {
+        name: 'scans shared',
+        pass: scanCount * 10 < requests,
+        detail: `${scanCount} scans for ${requests} requests`,
+      },
+      {
+        name: 'memory flat (last quarter within 20% of the first)',
+        pass: late <= early * 1.2,
+        detail: `${early.toFixed(1)} → ${late.toFixed(1)} MiB`,
+      },
+    ];
+    console.log('Targets:');
+    for (const t of targets) console.log(`  ${t.pass ? 'PASS' : 'MISS'}  ${t.name}: ${t.detail}`);
+    return {
+      ok: errors === 0,
+      report: {
+        schema: 'limbo.bench.serve/1',
+        requests,
+        errors,
+        scans: scanCount,
+        medianLatencyMs: p50,
+        rssMiB: { early, late },
+        targets,
+      },
+    };
+  } finally {
+    child.kill('SIGTERM');
+  }
+}
+
+// ---------------------------------------------------------------------------------------
 // Section: walk (limbo df PATH, a du-style walk, vs du -sx on a generated tree)
 
 /**
@@ -687,6 +781,7 @@ const WITHOUT_LOAD = new Set(['walk']);
 const SECTIONS = {
   deleted: sectionDeleted,
   handles: sectionHandles,
+  serve: sectionServe,
   walk: sectionWalk,
 };
 
