@@ -1,4 +1,4 @@
-import { findMount, type Mount } from '../proc/mountinfo.js';
+import { findMount, findMountByPath, type Mount } from '../proc/mountinfo.js';
 import { S_IFMT, S_IFREG } from '../proc/file-stat.js';
 import type { FileRecord, Incomplete, ProcessRecord, Snapshot } from '../snapshot/types.js';
 
@@ -78,6 +78,11 @@ export interface DeletedFilter {
   readonly user?: string;
   /** Files on this device ("MAJ:MIN"). */
   readonly dev?: string;
+  /**
+   * Files on this filesystem: its device, or placed on its mount point (btrfs files report
+   * another st_dev than mountinfo shows).
+   */
+  readonly filesystem?: { readonly dev: string; readonly mountPoint: string };
   /** At least this many bytes allocated. */
   readonly minAllocatedBytes?: number;
   readonly kind?: DeletedKind;
@@ -197,7 +202,8 @@ function placeFile(
     snapshot.mountNamespaces.find((ns) => ns.id === snapshot.hostMountNamespace)?.mounts ?? [];
   const mount =
     findMount(mounts, file.dev, text) ??
-    (mounts === hostMounts ? null : findMount(hostMounts, file.dev, text));
+    (mounts === hostMounts ? null : findMount(hostMounts, file.dev, text)) ??
+    findMountByPath(mounts, text);
   if (mount === null) {
     if (text.startsWith('/memfd:')) return { kind: 'memfd', mount: null, fstype: 'tmpfs' };
     // SysV shm ("/SYSV%08x") and shared anonymous memory ("/dev/zero") are not deleted files.
@@ -215,6 +221,9 @@ function matches(filter: DeletedFilter): (file: DeletedFile) => boolean {
     (filter.user === undefined ||
       file.holders.some((h) => h.user === filter.user || String(h.uid) === filter.user)) &&
     (filter.dev === undefined || file.dev === filter.dev) &&
+    (filter.filesystem === undefined ||
+      file.dev === filter.filesystem.dev ||
+      file.mount === filter.filesystem.mountPoint) &&
     (filter.minAllocatedBytes === undefined || file.allocatedBytes >= filter.minAllocatedBytes) &&
     (filter.kind === undefined || file.kind === filter.kind);
 }

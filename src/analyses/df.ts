@@ -51,7 +51,9 @@ export function reconcileFilesystems(snapshot: Snapshot, measures: readonly File
 
 function reconcile(snapshot: Snapshot, measure: FilesystemMeasure): FilesystemReconciliation {
   const { mount, space, walk, hiddenBytes } = measure;
-  const deleted = findDeletedFiles(snapshot, { dev: mount.dev });
+  const deleted = findDeletedFiles(snapshot, {
+    filesystem: { dev: mount.dev, mountPoint: mount.mountPoint },
+  });
   const holders = new Map<
     number,
     { pid: number; comm: Buffer; unit: string | null; allocatedBytes: number; files: number }

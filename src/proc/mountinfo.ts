@@ -66,6 +66,23 @@ export function findMount(mounts: readonly Mount[], dev: string, path: string): 
   return best;
 }
 
+/** Filesystems whose files report a st_dev that mountinfo does not show (btrfs subvolumes get an anonymous one). */
+const DEV_DIFFERS_FROM_MOUNTINFO = new Set(['btrfs']);
+
+/**
+ * For a file whose st_dev names no mount: the mount of such a filesystem whose mount point is the
+ * longest prefix of the path. Only those filesystems qualify, so a name like "/memfd:x" is never
+ * placed on "/".
+ */
+export function findMountByPath(mounts: readonly Mount[], path: string): Mount | null {
+  let best: Mount | null = null;
+  for (const mount of mounts) {
+    if (!DEV_DIFFERS_FROM_MOUNTINFO.has(mount.fstype) || !isUnder(path, mount.mountPoint)) continue;
+    if (!best || mount.mountPoint.length > best.mountPoint.length) best = mount;
+  }
+  return best;
+}
+
 function isUnder(path: string, mountPoint: string): boolean {
   return mountPoint === '/' || path === mountPoint || path.startsWith(`${mountPoint}/`);
 }

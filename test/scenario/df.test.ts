@@ -146,3 +146,54 @@ describe('limbo df without a walk', () => {
     assert.match(run.stderr, /cannot stat '\/no\/such\/path'/);
   });
 });
+
+describe('limbo deleted on btrfs', { skip: skip || !hasBtrfs() }, () => {
+  it('places a deleted file on its btrfs mount, in deleted and in df, although btrfs reports another st_dev than mountinfo', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'limbo-btrfs-'));
+    const mountPoint = join(root, 'mnt');
+    mkdirSync(mountPoint);
+    const image = join(root, 'fs.img');
+    execFileSync('truncate', ['-s', '128M', image]);
+    execFileSync('mkfs.btrfs', ['-q', '-f', image]);
+    execFileSync('mount', ['-o', 'loop', image, mountPoint]);
+    try {
+      const path = join(mountPoint, 'held.log');
+      const holder = await startHolder(['create', path, '65536', 'unlink', path]);
+      try {
+        const truth = kernelStat(`/proc/${holder.pid}/fd/3`);
+        const run = runLimbo(['deleted', '--json', '--pid', String(holder.pid)]);
+        const report = JSON.parse(run.stdout) as {
+          files: { dev: string; inode: number; mount: string | null; fstype: string | null }[];
+        };
+        const file = report.files.find((f) => f.dev === truth.dev && f.inode === truth.inode);
+        assert.ok(file);
+        assert.equal(file.mount, mountPoint);
+        assert.equal(file.fstype, 'btrfs');
+        const df = JSON.parse(runLimbo(['df', '--json', mountPoint]).stdout) as DfJson;
+        assert.equal(df.filesystems.length, 1);
+        assert.equal(df.filesystems[0]?.fstype, 'btrfs');
+        assert.equal(
+          df.filesystems[0]?.heldByDeleted,
+          truth.allocated,
+          'df counts the held file on btrfs too',
+        );
+      } finally {
+        await holder.stop();
+      }
+    } finally {
+      execFileSync('umount', ['-l', mountPoint]);
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+});
+
+function hasBtrfs(): boolean {
+  try {
+    execFileSync('sh', ['-c', 'command -v mkfs.btrfs && grep -qw btrfs /proc/filesystems'], {
+      stdio: 'ignore',
+    });
+    return true;
+  } catch {
+    return false;
+  }
+}
