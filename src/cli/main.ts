@@ -1,41 +1,74 @@
 import { readFileSync } from 'node:fs';
 import { LimboError } from '../proc/errors.js';
-import { deletedSpec, runDeleted } from './deleted-command.js';
 import type { Io } from './io.js';
 import { formatHelp, parseCommandArgs, type CommandSpec, type ParsedOptions } from './options.js';
-import { closeSpec, runClose } from './close-command.js';
 import type { ActingIo } from './confirm.js';
-import { dfSpec, runDf } from './df-command.js';
-import { handlesSpec, runHandles } from './handles-command.js';
-import { linksSpec, runLinks } from './links-command.js';
-import { reclaimSpec, runReclaim } from './reclaim-command.js';
-import { recoverSpec, runRecover } from './recover-command.js';
-import { reportSpec, runReport } from './report-command.js';
-import { restartSpec, runRestart } from './restart-command.js';
-import { runServe, serveSpec } from './serve-command.js';
-import { runWatch, watchSpec } from './watch-command.js';
-import { runShm, shmSpec } from './shm-command.js';
-import { runSnapshot, snapshotSpec } from './snapshot-command.js';
 
 interface Command {
   readonly spec: CommandSpec;
   readonly run: (values: ParsedOptions, io: Io, positionals: string[]) => number | Promise<number>;
 }
 
-const COMMANDS: readonly Command[] = [
-  { spec: deletedSpec, run: runDeleted },
-  { spec: dfSpec, run: runDf },
-  { spec: handlesSpec, run: runHandles },
-  { spec: linksSpec, run: runLinks },
-  { spec: reportSpec, run: runReport },
-  { spec: restartSpec, run: runRestart },
-  { spec: reclaimSpec, run: runReclaim },
-  { spec: recoverSpec, run: runRecover },
-  { spec: closeSpec, run: runClose },
-  { spec: serveSpec, run: runServe },
-  { spec: watchSpec, run: runWatch },
-  { spec: shmSpec, run: runShm },
-  { spec: snapshotSpec, run: runSnapshot },
+/**
+ * Every command, loaded only when run: importing all of them (the server, the actions, the
+ * walker) costs about 60 ms of start-up that `limbo deleted` does not need.
+ */
+const COMMANDS: readonly { readonly name: string; readonly load: () => Promise<Command> }[] = [
+  {
+    name: 'deleted',
+    load: async () =>
+      import('./deleted-command.js').then((m) => ({ spec: m.deletedSpec, run: m.runDeleted })),
+  },
+  { name: 'df', load: async () => import('./df-command.js').then((m) => ({ spec: m.dfSpec, run: m.runDf })) },
+  {
+    name: 'handles',
+    load: async () =>
+      import('./handles-command.js').then((m) => ({ spec: m.handlesSpec, run: m.runHandles })),
+  },
+  {
+    name: 'links',
+    load: async () => import('./links-command.js').then((m) => ({ spec: m.linksSpec, run: m.runLinks })),
+  },
+  {
+    name: 'report',
+    load: async () => import('./report-command.js').then((m) => ({ spec: m.reportSpec, run: m.runReport })),
+  },
+  {
+    name: 'restart',
+    load: async () =>
+      import('./restart-command.js').then((m) => ({ spec: m.restartSpec, run: m.runRestart })),
+  },
+  {
+    name: 'reclaim',
+    load: async () =>
+      import('./reclaim-command.js').then((m) => ({ spec: m.reclaimSpec, run: m.runReclaim })),
+  },
+  {
+    name: 'recover',
+    load: async () =>
+      import('./recover-command.js').then((m) => ({ spec: m.recoverSpec, run: m.runRecover })),
+  },
+  {
+    name: 'close',
+    load: async () => import('./close-command.js').then((m) => ({ spec: m.closeSpec, run: m.runClose })),
+  },
+  {
+    name: 'serve',
+    load: async () => import('./serve-command.js').then((m) => ({ spec: m.serveSpec, run: m.runServe })),
+  },
+  {
+    name: 'watch',
+    load: async () => import('./watch-command.js').then((m) => ({ spec: m.watchSpec, run: m.runWatch })),
+  },
+  {
+    name: 'shm',
+    load: async () => import('./shm-command.js').then((m) => ({ spec: m.shmSpec, run: m.runShm })),
+  },
+  {
+    name: 'snapshot',
+    load: async () =>
+      import('./snapshot-command.js').then((m) => ({ spec: m.snapshotSpec, run: m.runSnapshot })),
+  },
 ];
 
 /** The command bare `limbo` runs: the report, the one screen to read first. */
@@ -49,16 +82,17 @@ export async function main(argv: readonly string[], io: ActingIo): Promise<numbe
     return 0;
   }
   if (first === 'help' || first === '-h' || (first === '--help' && rest.length === 0)) {
-    io.stdout.write(overallHelp());
+    io.stdout.write(await overallHelp());
     return 0;
   }
   const explicit = first !== undefined && !first.startsWith('-');
   const name = explicit ? first : DEFAULT_COMMAND;
-  const command = COMMANDS.find((c) => c.spec.name === name);
-  if (!command) {
-    io.stderr.write(`limbo: unknown command '${name}'\n\n${overallHelp()}`);
+  const entry = COMMANDS.find((c) => c.name === name);
+  if (!entry) {
+    io.stderr.write(`limbo: unknown command '${name}'\n\n${await overallHelp()}`);
     return 2;
   }
+  const command = await entry.load();
   try {
     const { values, positionals } = parseCommandArgs(command.spec, explicit ? rest : argv);
     if (values['help']) {
@@ -80,15 +114,16 @@ export async function main(argv: readonly string[], io: ActingIo): Promise<numbe
   }
 }
 
-function overallHelp(): string {
-  const width = Math.max(...COMMANDS.map((c) => c.spec.name.length)) + 2;
+async function overallHelp(): Promise<string> {
+  const specs = await Promise.all(COMMANDS.map(async (c) => (await c.load()).spec));
+  const width = Math.max(...specs.map((spec) => spec.name.length)) + 2;
   return [
     'limbo: where did my disk space go, and where did my file handles go?',
     '',
     'Usage: limbo [COMMAND] [OPTIONS]   (no command: limbo report)',
     '',
     'Commands:',
-    ...COMMANDS.map((c) => `  ${c.spec.name.padEnd(width)}${c.spec.summary}`),
+    ...specs.map((spec) => `  ${spec.name.padEnd(width)}${spec.summary}`),
     '',
     "Run 'limbo COMMAND --help' for a command's options. Exit codes: 0 ok, 1 failure, 2 usage error.",
     '',

@@ -32,6 +32,18 @@ describe('limbo CLI', () => {
     }
   });
 
+  it('loads every listed command under its own name, each with its own --help', () => {
+    const names = [...runLimbo(['--help']).stdout.matchAll(/^ {2}([a-z]+) {2,}/gm)].map(
+      (m) => m[1] as string,
+    );
+    assert.ok(names.length >= 13, `commands listed: ${names.join(' ')}`);
+    for (const name of names) {
+      const help = runLimbo([name, '--help']);
+      assert.equal(help.code, 0, `${name} --help`);
+      assert.match(help.stdout, new RegExp(`Usage: limbo \\[?${name}`), `${name} --help shows its own usage`);
+    }
+  });
+
   it('prints its version', () => {
     const run = runLimbo(['--version']);
     assert.equal(run.code, 0);
