@@ -1,5 +1,6 @@
 // The library: a snapshot of the system, the analyses over it, and their JSON contracts.
-export { takeSnapshot, listPids, type SnapshotOptions } from './snapshot/take-snapshot.js';
+export { takeSnapshot, type SnapshotOptions } from './snapshot/take-snapshot.js';
+export { listPids } from './proc/pids.js';
 export { stringifySnapshot, parseSnapshot } from './snapshot/snapshot-json.js';
 export type * from './snapshot/types.js';
 export * from './analyses/deleted.js';
@@ -20,7 +21,7 @@ export * from './analyses/shm.js';
 export * from './analyses/shm-json.js';
 export { escapeName } from './format/escape.js';
 export { formatBytes, parseSize } from './format/size.js';
-export { LimboError, type LimboErrorCode } from './proc/errors.js';
+export { LimboError, type LimboErrorCode } from './core/errors.js';
 export { parseMountinfo, type Mount } from './proc/mountinfo.js';
 export { parseMaps, type MapEntry } from './proc/maps.js';
 export { parseStatus, type ProcStatus } from './proc/status.js';

@@ -5,7 +5,7 @@
 // file checked is the file acted on, whatever happens to the holder's fd number meanwhile.
 import { arch } from 'node:os';
 import { closeSync, constants, fstatSync, openSync, type BigIntStats } from 'node:fs';
-import { classifyError, type ReadFailure } from '../proc/errors.js';
+import { classifyError, type ReadFailure } from '../core/errors.js';
 import { formatDev, S_IFMT, S_IFREG } from '../proc/file-stat.js';
 
 /**

@@ -9,7 +9,7 @@ import { closeResultToJson } from '../actions/close-json.js';
 import { paletteFor, type Palette } from '../format/color.js';
 import { escapeName } from '../format/escape.js';
 import { formatBytes } from '../format/size.js';
-import { LimboError } from '../proc/errors.js';
+import { LimboError } from '../core/errors.js';
 import { confirmFor, requireConsent, type ActingIo } from './confirm.js';
 import { loadSnapshot } from './load-snapshot.js';
 import type { CommandSpec, ParsedOptions } from './options.js';

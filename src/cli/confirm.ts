@@ -3,7 +3,7 @@
 // system while "the person thinks", to prove the act re-checks what the preview showed).
 import { readSync } from 'node:fs';
 import { isatty } from 'node:tty';
-import { LimboError } from '../proc/errors.js';
+import { LimboError } from '../core/errors.js';
 import type { Io } from './io.js';
 
 /** A yes/no question to a person. */

@@ -14,7 +14,7 @@ import { deletedReportToJson } from '../analyses/deleted-json.js';
 import { paletteFor, type Palette } from '../format/color.js';
 import { escapeName } from '../format/escape.js';
 import { formatBytes, parseSize } from '../format/size.js';
-import { LimboError } from '../proc/errors.js';
+import { LimboError } from '../core/errors.js';
 import { formatDev } from '../proc/file-stat.js';
 import type { Io } from './io.js';
 import { loadSnapshot } from './load-snapshot.js';

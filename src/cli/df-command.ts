@@ -3,7 +3,7 @@ import { dfReportToJson } from '../analyses/df-json.js';
 import { paletteFor, type Palette } from '../format/color.js';
 import { escapeName } from '../format/escape.js';
 import { formatBytes } from '../format/size.js';
-import { LimboError } from '../proc/errors.js';
+import { LimboError } from '../core/errors.js';
 import { chooseMounts, measureFilesystem, type FilesystemMeasure } from '../walk/measure-filesystems.js';
 import type { Io } from './io.js';
 import { loadSnapshot } from './load-snapshot.js';

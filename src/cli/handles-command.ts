@@ -2,7 +2,7 @@ import { explainHandles, type HandleReport, type ProcessHandleUse } from '../ana
 import { handleReportToJson } from '../analyses/handles-json.js';
 import { paletteFor, type Palette } from '../format/color.js';
 import { escapeName } from '../format/escape.js';
-import { LimboError } from '../proc/errors.js';
+import { LimboError } from '../core/errors.js';
 import type { Io } from './io.js';
 import { loadSnapshot } from './load-snapshot.js';
 import type { CommandSpec, ParsedOptions } from './options.js';

@@ -11,7 +11,7 @@ import { linksReportToJson } from '../analyses/links-json.js';
 import { paletteFor, type Palette } from '../format/color.js';
 import { escapeName } from '../format/escape.js';
 import { formatBytes } from '../format/size.js';
-import { LimboError } from '../proc/errors.js';
+import { LimboError } from '../core/errors.js';
 import type { InodeHolder } from '../proc/inode-holders.js';
 import { observeLinks } from '../walk/find-links.js';
 import type { Io } from './io.js';

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { LimboError } from '../proc/errors.js';
+import { LimboError } from '../core/errors.js';
 import { parseSnapshot } from '../snapshot/snapshot-json.js';
 import { takeSnapshot } from '../snapshot/take-snapshot.js';
 import type { Snapshot } from '../snapshot/types.js';

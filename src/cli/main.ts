@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { LimboError } from '../proc/errors.js';
+import { LimboError } from '../core/errors.js';
 import type { Io } from './io.js';
 import { formatHelp, parseCommandArgs, type CommandSpec, type ParsedOptions } from './options.js';
 import type { ActingIo } from './confirm.js';

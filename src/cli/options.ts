@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { LimboError } from '../proc/errors.js';
+import { LimboError } from '../core/errors.js';
 
 /** One flag, declared once: it drives the parser and the help text. */
 export interface OptionSpec {

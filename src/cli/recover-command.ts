@@ -4,7 +4,7 @@ import { recoverResultToJson } from '../actions/recover-json.js';
 import { paletteFor, type Palette } from '../format/color.js';
 import { escapeName } from '../format/escape.js';
 import { formatBytes } from '../format/size.js';
-import { LimboError } from '../proc/errors.js';
+import { LimboError } from '../core/errors.js';
 import type { Io } from './io.js';
 import { loadSnapshot } from './load-snapshot.js';
 import type { CommandSpec, ParsedOptions } from './options.js';

@@ -2,7 +2,7 @@ import { buildReport, DEFAULT_THRESHOLDS, type Report, type ReportThresholds } f
 import { reportToJson } from '../analyses/report-json.js';
 import { paletteFor, type Palette } from '../format/color.js';
 import { formatBytes, parseSize } from '../format/size.js';
-import { LimboError } from '../proc/errors.js';
+import { LimboError } from '../core/errors.js';
 import type { Io } from './io.js';
 import { loadSnapshot } from './load-snapshot.js';
 import type { CommandSpec, ParsedOptions } from './options.js';

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { renderMetrics } from '../serve/metrics.js';
 import { startServer } from '../serve/server.js';
-import { LimboError } from '../proc/errors.js';
+import { LimboError } from '../core/errors.js';
 import type { Io } from './io.js';
 import type { CommandSpec, ParsedOptions } from './options.js';
 

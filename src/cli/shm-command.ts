@@ -10,7 +10,7 @@ import { shmReportToJson } from '../analyses/shm-json.js';
 import { paletteFor, type Palette } from '../format/color.js';
 import { escapeName } from '../format/escape.js';
 import { formatBytes } from '../format/size.js';
-import { LimboError } from '../proc/errors.js';
+import { LimboError } from '../core/errors.js';
 import { readPasswd } from '../proc/passwd.js';
 import type { ShmStatus } from '../proc/sysvipc-shm.js';
 import type { Io } from './io.js';

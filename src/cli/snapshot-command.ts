@@ -1,5 +1,5 @@
 import { writeFileSync } from 'node:fs';
-import { LimboError } from '../proc/errors.js';
+import { LimboError } from '../core/errors.js';
 import { stringifySnapshot } from '../snapshot/snapshot-json.js';
 import type { Io } from './io.js';
 import { loadSnapshot } from './load-snapshot.js';

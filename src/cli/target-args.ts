@@ -1,6 +1,6 @@
 import type { DeletedFilter } from '../analyses/deleted.js';
 import { parseTarget, type Target } from '../actions/target.js';
-import { LimboError } from '../proc/errors.js';
+import { LimboError } from '../core/errors.js';
 import { parseDeletedFilter } from './deleted-command.js';
 import type { OptionSpec, ParsedOptions } from './options.js';
 

@@ -1,7 +1,7 @@
 import { formatBytes } from '../format/size.js';
 import { escapeName } from '../format/escape.js';
 import { paletteFor, type Palette } from '../format/color.js';
-import { LimboError } from '../proc/errors.js';
+import { LimboError } from '../core/errors.js';
 import { LeakDetector, type LeakVerdict } from '../serve/leak-detector.js';
 import type { ScanResult } from '../serve/scan.js';
 import { observeScan, type LeakView } from '../serve/server.js';

@@ -1,7 +1,7 @@
 import { readdirSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { nativeAddon, type NativeFullScan } from '../native.js';
-import { classifyError } from './errors.js';
+import { classifyError } from '../core/errors.js';
 import { statThrough, type FileStat } from './file-stat.js';
 import { readLinkBytes, type ReadResult } from './read.js';
 

@@ -1,5 +1,5 @@
 import { statSync } from 'node:fs';
-import { classifyError } from './errors.js';
+import { classifyError } from '../core/errors.js';
 import type { ReadResult } from './read.js';
 
 /** What stat says about an open file: identity, links and space. */

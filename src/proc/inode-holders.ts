@@ -1,5 +1,5 @@
 import { readdirSync } from 'node:fs';
-import { listPids } from '../snapshot/take-snapshot.js';
+import { listPids } from './pids.js';
 import { scanFdTablesFull, type FdEntries } from './fd-table.js';
 import { statThrough } from './file-stat.js';
 import { readMaps } from './maps.js';

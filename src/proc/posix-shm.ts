@@ -1,5 +1,5 @@
 import { lstatSync, readdirSync } from 'node:fs';
-import { classifyError } from './errors.js';
+import { classifyError } from '../core/errors.js';
 import type { ReadResult } from './read.js';
 
 /** One POSIX shared memory object: a file in /dev/shm (shm_open names it without the directory). */

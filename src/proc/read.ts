@@ -1,5 +1,5 @@
 import { readFileSync, readlinkSync } from 'node:fs';
-import { classifyError, type ReadFailure } from './errors.js';
+import { classifyError, type ReadFailure } from '../core/errors.js';
 
 /** The outcome of one small /proc read: the value, or why it could not be had. */
 export type ReadResult<T> =

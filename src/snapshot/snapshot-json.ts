@@ -1,5 +1,5 @@
 import { isUtf8 } from 'node:buffer';
-import { LimboError } from '../proc/errors.js';
+import { LimboError } from '../core/errors.js';
 import type { PosixShmObject } from '../proc/posix-shm.js';
 import type { DeletedExe, FileRecord, HeldFd, HeldMapping, ProcessRecord, Snapshot } from './types.js';
 

@@ -2,7 +2,7 @@ import { readdirSync, readlinkSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { nativeAddon } from '../native.js';
 import { readCgroup, type CgroupPlacement } from '../proc/cgroup.js';
-import { classifyError } from '../proc/errors.js';
+import { classifyError } from '../core/errors.js';
 import {
   candidatesOf,
   endsWithDeleted,
@@ -19,6 +19,7 @@ import { HandleScan, readSystemCounts } from './handle-scan.js';
 import { formatDev, statThrough, type FileStat } from '../proc/file-stat.js';
 import { readMaps, type MapEntry } from '../proc/maps.js';
 import { readMountinfo, type Mount } from '../proc/mountinfo.js';
+import { listPids } from '../proc/pids.js';
 import { readPasswd } from '../proc/passwd.js';
 import { readLinkBytes, readProcBytes, type ReadResult } from '../proc/read.js';
 import { readStatus, type ProcStatus } from '../proc/status.js';
@@ -134,16 +135,6 @@ function readFdLimit(procRoot: string, pid: number): ProcessRecord['fdLimit'] {
   const limits = readLimits(procRoot, pid);
   const openFiles = limits.ok ? limits.value?.openFiles : undefined;
   return openFiles ? { soft: openFiles.soft, hard: openFiles.hard } : null;
-}
-
-/** The numeric entries of /proc, in order. */
-export function listPids(procRoot: string): number[] {
-  const pids: number[] = [];
-  for (const entry of readdirSync(procRoot)) {
-    const code = entry.charCodeAt(0);
-    if (code >= 48 && code <= 57) pids.push(Number(entry));
-  }
-  return pids.sort((a, b) => a - b);
 }
 
 /** A process between the two passes of a scan. */

@@ -19,7 +19,7 @@ import type {
   ObservedName,
   ObservedWalk,
 } from '../analyses/links.js';
-import { LimboError } from '../proc/errors.js';
+import { LimboError } from '../core/errors.js';
 import { formatDev } from '../proc/file-stat.js';
 import { findInodeHolders, type InodeTarget } from '../proc/inode-holders.js';
 import { findMount, readMountinfo, type Mount } from '../proc/mountinfo.js';

@@ -1,7 +1,7 @@
 import { lstatSync, readdirSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { nativeAddon } from '../native.js';
-import { classifyError, type ReadFailure } from '../proc/errors.js';
+import { classifyError, type ReadFailure } from '../core/errors.js';
 
 /** A file with more than one link, as a walk met it (for hard-link groups). */
 export interface LinkedFile {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { LimboError } from '../../src/proc/errors.js';
+import { LimboError } from '../../src/core/errors.js';
 import { parseSnapshot, stringifySnapshot } from '../../src/snapshot/snapshot-json.js';
 import type { Snapshot } from '../../src/snapshot/types.js';
 
