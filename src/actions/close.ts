@@ -2,16 +2,17 @@
 // what the fd refers to, who else keeps that file alive, what closing would give back) → act
 // (gdb checks the fd is still that file while the process is stopped, then closes it) →
 // verify (the fd is gone, and statfs says what came back). Nothing here prints or exits.
+import { isRegularMode } from '../proc/file-mode.js';
 import { statSync, type BigIntStats } from 'node:fs';
 import { findDeletedFiles } from '../analyses/deleted.js';
 import { formatDev } from '../proc/file-stat.js';
 import { findMount, readMountinfo } from '../proc/mountinfo.js';
 import { readLinkBytes, readProcText } from '../proc/read.js';
 import { parseStatus } from '../proc/status.js';
-import { stripDeleted } from '../proc/fd-table.js';
+import { stripDeletedSuffix } from '../proc/deleted-name.js';
 import type { Snapshot } from '../snapshot/types.js';
 import { findGdb, runGdbCall } from './gdb.js';
-import { bornNs, errorCode, isRegular, rebornReason } from './held-file.js';
+import { bornNs, errorCode, rebornReason } from './held-file.js';
 import { findHolders, type FileHolder } from './holders.js';
 import { SpaceMeter, type FilesystemChange } from './space-meter.js';
 
@@ -152,9 +153,9 @@ export function planClose(request: CloseRequest, snapshot: Snapshot, options: Cl
   const rawDev = st.dev;
   const dev = formatDev(st.dev);
   const key = `${dev}:${st.ino}`;
-  const regular = isRegular(st.mode);
+  const regular = isRegularMode(st.mode);
   const listed = findDeletedFiles(snapshot).files.find((f) => f.key === key);
-  const mount = regular ? placeMount(procRoot, pid, dev, stripDeleted(text.value)) : null;
+  const mount = regular ? placeMount(procRoot, pid, dev, stripDeletedSuffix(text.value)) : null;
   const measureAt = mount === null ? null : `${procRoot}/${pid}/root${mount.mountPoint}`;
   const file: ClosedFile = {
     key,
@@ -171,7 +172,7 @@ export function planClose(request: CloseRequest, snapshot: Snapshot, options: Cl
   const others = file.deleted ? otherHoldersOf(snapshot, file.key, procRoot, pid, fd) : [];
   const full: ClosePlan = {
     ...described,
-    name: stripDeleted(text.value),
+    name: stripDeletedSuffix(text.value),
     file,
     rawDev,
     bornNs: bornNs(st),

@@ -6,7 +6,8 @@
 import { arch } from 'node:os';
 import { closeSync, constants, fstatSync, openSync, type BigIntStats } from 'node:fs';
 import { classifyError, type ReadFailure } from '../core/errors.js';
-import { formatDev, S_IFMT, S_IFREG } from '../proc/file-stat.js';
+import { fileTypeOf, type FileType } from '../proc/file-mode.js';
+import { formatDev } from '../proc/file-stat.js';
 
 /**
  * O_PATH is not in fs.constants. It is 010000000 in the kernel's generic fcntl.h, which x86,
@@ -92,30 +93,20 @@ export function keyOf(stat: BigIntStats): string {
   return `${formatDev(stat.dev)}:${stat.ino}`;
 }
 
-export function isRegular(mode: number | bigint): boolean {
-  return (Number(mode) & S_IFMT) === S_IFREG;
-}
+const FILE_TYPE_WORDS: Readonly<Record<FileType, string>> = {
+  fifo: 'a pipe (FIFO)',
+  socket: 'a socket',
+  'char-device': 'a character device',
+  'block-device': 'a block device',
+  directory: 'a directory',
+  symlink: 'a symbolic link',
+  regular: 'a regular file',
+  other: 'not a regular file (an anonymous inode: eventfd, epoll, ...)',
+};
 
 /** What a non-regular file is, in words, for a refusal. */
 export function describeFileType(mode: number | bigint): string {
-  switch (Number(mode) & S_IFMT) {
-    case 0o010000:
-      return 'a pipe (FIFO)';
-    case 0o140000:
-      return 'a socket';
-    case 0o020000:
-      return 'a character device';
-    case 0o060000:
-      return 'a block device';
-    case 0o040000:
-      return 'a directory';
-    case 0o120000:
-      return 'a symbolic link';
-    case S_IFREG:
-      return 'a regular file';
-    default:
-      return 'not a regular file (an anonymous inode: eventfd, epoll, ...)';
-  }
+  return FILE_TYPE_WORDS[fileTypeOf(mode)];
 }
 
 /** The errno name of a failed fs call, or "error". */

@@ -2,6 +2,7 @@
 // truncating them to zero through /proc. Plan (what the targets name, who holds it, what it
 // would do to them) → verify (a fresh scan, then the file itself, through an O_PATH descriptor)
 // → act (ftruncate through a second open of that same inode). Nothing here prints or exits.
+import { isRegularMode } from '../proc/file-mode.js';
 import { closeSync, fstatSync, ftruncateSync } from 'node:fs';
 import {
   findDeletedFiles,
@@ -12,14 +13,13 @@ import {
 import { nativeAddon } from '../native.js';
 import { readLinkBytes } from '../proc/read.js';
 import { statThrough } from '../proc/file-stat.js';
-import { stripDeleted } from '../proc/fd-table.js';
+import { stripDeletedSuffix } from '../proc/deleted-name.js';
 import { takeSnapshot } from '../snapshot/take-snapshot.js';
 import type { Snapshot } from '../snapshot/types.js';
 import {
   closeQuietly,
   describeFileType,
   errorCode,
-  isRegular,
   keyOf,
   openPath,
   READ_FLAGS,
@@ -227,7 +227,7 @@ function planDescriptor(
     key,
     dev: stat.value.dev,
     ino: stat.value.ino,
-    name: file?.name ?? (link.ok ? stripDeleted(link.value) : null),
+    name: file?.name ?? (link.ok ? stripDeletedSuffix(link.value) : null),
     kind: file?.kind ?? null,
     mount: file?.mount ?? null,
     fstype: file?.fstype ?? null,
@@ -235,7 +235,7 @@ function planDescriptor(
     allocatedBytes: stat.value.allocatedBytes,
     via,
   };
-  if (!isRegular(stat.value.mode)) {
+  if (!isRegularMode(stat.value.mode)) {
     return {
       ...described,
       verdict: 'refused',
@@ -274,7 +274,7 @@ function planFile(
       sizeBytes: record.sizeBytes,
       allocatedBytes: record.allocatedBytes,
     };
-    const reason = !isRegular(record.mode)
+    const reason = !isRegularMode(record.mode)
       ? `${key} is ${describeFileType(record.mode)}, not a regular file`
       : record.nlink > 0
         ? stillLinked(record.nlink)
@@ -412,7 +412,7 @@ function truncateThrough(
 function identityRefusal(handle: PathHandle, candidate: ReclaimCandidate, where: string): string | null {
   const { stat } = handle;
   const key = candidate.key as string;
-  if (!isRegular(stat.mode)) return `${where} is now ${describeFileType(stat.mode)}: not touched`;
+  if (!isRegularMode(stat.mode)) return `${where} is now ${describeFileType(stat.mode)}: not touched`;
   if (handle.key !== key) {
     return `${where} now refers to another file (${handle.key}), not the ${key} the scan saw: the number was reused; nothing was truncated`;
   }

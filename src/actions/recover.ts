@@ -2,6 +2,7 @@
 // copied out through the /proc link (the fd, or map_files for a file only a mapping holds)
 // into a DEST created exclusively, holes kept. An O_TMPFILE file can instead be given a name
 // (linkat), the one case where the kernel links an unlinked inode again. Nothing here prints.
+import { isRegularMode } from '../proc/file-mode.js';
 import { spawnSync } from 'node:child_process';
 import {
   closeSync,
@@ -29,7 +30,6 @@ import {
   closeQuietly,
   describeFileType,
   errorCode,
-  isRegular,
   keyOf,
   openPath,
   READ_FLAGS,
@@ -118,7 +118,7 @@ export function recoverFile(request: RecoverRequest, options: RecoverOptions = {
       sizeBytes: Number(stat.size),
       sourceAllocatedBytes: Number(stat.blocks) * 512,
     };
-    if (!isRegular(stat.mode)) {
+    if (!isRegularMode(stat.mode)) {
       return {
         ...described,
         status: 'refused',

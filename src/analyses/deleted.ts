@@ -1,5 +1,5 @@
 import { findMount, findMountByPath, type Mount } from '../proc/mountinfo.js';
-import { S_IFMT, S_IFREG } from '../proc/file-stat.js';
+import { isRegularMode } from '../proc/file-mode.js';
 import type { FileRecord, Incomplete, ProcessRecord, Snapshot } from '../snapshot/types.js';
 
 export type DeletedKind = 'file' | 'tmpfile' | 'memfd';
@@ -109,7 +109,7 @@ export function findDeletedFiles(snapshot: Snapshot, filter: DeletedFilter = {})
 
   const holderOf = (key: string, name: Buffer | null, process: ProcessRecord): HolderDraft | null => {
     const file = fileByKey.get(key);
-    if (!file || file.nlink !== 0 || (file.mode & S_IFMT) !== S_IFREG) return null;
+    if (!file || file.nlink !== 0 || !isRegularMode(file.mode)) return null;
     let group = groups.get(key);
     if (!group) {
       group = { file, name, holders: new Map() };

@@ -1,6 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import { inodeToJson } from './deleted-json.js';
-import type { FileType, LinksReport } from './links.js';
+import type { FileType } from '../proc/file-mode.js';
+import type { LinksReport } from './links.js';
 
 /** The documented `limbo.links/1` JSON (docs/json.md). */
 export interface LinksJson {

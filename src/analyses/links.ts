@@ -1,86 +1,26 @@
 // Hard links, judged from what was observed (src/walk/find-links.ts gathers it): the other names
 // of a file, what removing a name frees, whether a directory's link count tells its subdirectories,
 // and how close an inode is to EMLINK. Pure: the same observation always gives the same report.
+import { fileTypeOf, type FileType } from '../proc/file-mode.js';
+import {
+  isExtType,
+  type FilesystemFacts,
+  type LinksObservation,
+  type ObservedDirectory,
+  type ObservedFile,
+  type ObservedWalk,
+} from '../walk/links-observation.js';
 import type { InodeHolder } from '../proc/inode-holders.js';
 
-/** The filesystem under a path, as far as limbo could tell. */
-export interface FilesystemFacts {
-  /** From mountinfo: "ext4", "xfs", "btrfs", "tmpfs", ...; null when no mount matched. */
-  readonly fstype: string | null;
-  readonly mountPoint: string | null;
-  /**
-   * For ext2/ext3/ext4 types: which kernel driver mounted it ("ext4" when /sys/fs/ext4 lists the
-   * device: the ext4 driver also mounts ext2 and ext3, with ext4's limits); null when unknown.
-   */
-  readonly extDriver: 'ext4' | 'ext2' | null;
-  /** ext4: whether the superblock has dir_nlink and dir_index (null: could not read it, needs root). */
-  readonly extDirNlink: boolean | null;
-}
-
-/** A name as stat saw it: the name itself (lstat), never what a final symlink points at. */
-export interface ObservedName {
-  /** The absolute path: directories resolved, the last component kept. */
-  readonly path: Buffer;
-  /** st_dev as "MAJ:MIN". */
-  readonly dev: string;
-  readonly ino: bigint;
-  readonly nlink: number;
-  readonly mode: number;
-  readonly sizeBytes: number;
-  /** st_blocks × 512. */
-  readonly allocatedBytes: number;
-  readonly filesystem: FilesystemFacts;
-}
-
-/** A file (anything but a directory) to find the other names of. */
-export interface ObservedFile extends ObservedName {
-  /** The root of the walk that looked for its other names (see `walks`); null when none did. */
-  readonly searchedRoot: string | null;
-  /** Why no walk looked for its names, when none did. */
-  readonly searchNote: string | null;
-  /** Processes holding it open or mapped. */
-  readonly holders: readonly InodeHolder[];
-}
-
-export interface ObservedDirectory extends ObservedName {
-  /** Entries that are directories (mount points included: they count in nlink); null when unreadable. */
-  readonly subdirectories: number | null;
-}
-
-/** One multiply-linked file a walk met under one of its names. */
-export interface WalkedLink {
-  readonly path: Buffer;
-  readonly ino: bigint;
-  readonly nlink: number;
-  readonly allocatedBytes: number;
-}
-
-/** A du-style walk of one filesystem tree, with every name of its multiply-linked files. */
-export interface ObservedWalk {
-  readonly root: string;
-  readonly dev: string;
-  /** `names`: to find the other names of files; `groups`: for --groups. */
-  readonly purpose: 'names' | 'groups';
-  readonly milliseconds: number;
-  readonly files: number;
-  readonly directories: number;
-  /** Entries that could not be read: names under them were not seen. */
-  readonly errors: number;
-  /** st_blocks × 512 of every inode met once: what a backup that keeps hard links needs. */
-  readonly allocatedBytes: number;
-  readonly linked: readonly WalkedLink[];
-}
-
-/** Everything limbo looked at for `limbo links`: plain data. */
-export interface LinksObservation {
-  readonly files: readonly ObservedFile[];
-  readonly directories: readonly ObservedDirectory[];
-  /** The --groups directory and the walk of it; null without --groups. */
-  readonly groups: { readonly root: string; readonly dev: string } | null;
-  readonly walks: readonly ObservedWalk[];
-  readonly unreadablePids: readonly number[];
-  readonly scannerUid: number;
-}
+export type {
+  FilesystemFacts,
+  LinksObservation,
+  ObservedDirectory,
+  ObservedFile,
+  ObservedName,
+  ObservedWalk,
+  WalkedLink,
+} from '../walk/links-observation.js';
 
 /** The most links an inode may have on a filesystem, and where that number comes from. */
 export interface LinkLimit {
@@ -169,10 +109,6 @@ export interface LinksReport {
   };
 }
 
-export type FileType = 'regular' | 'symlink' | 'fifo' | 'socket' | 'char-device' | 'block-device' | 'other';
-
-const EXT_TYPES = new Set(['ext2', 'ext3', 'ext4']);
-
 /** Judges everything observed: names, holders and what `rm` frees per file; nlink per directory; groups. */
 export function analyzeLinks(observation: LinksObservation): LinksReport {
   const walkAt = new Map(observation.walks.filter((w) => w.purpose === 'names').map((w) => [w.root, w]));
@@ -207,7 +143,7 @@ function judgeFile(file: ObservedFile, walk: ObservedWalk | undefined): FileLink
     dev: file.dev,
     ino: file.ino,
     nlink: file.nlink,
-    type: fileType(file.mode),
+    type: fileTypeOf(file.mode),
     sizeBytes: file.sizeBytes,
     allocatedBytes: file.allocatedBytes,
     fstype: file.filesystem.fstype,
@@ -256,7 +192,7 @@ export function judgeDirectoryNlink(
   subdirectories: number | null,
 ): { readonly reliable: boolean; readonly rule: string } {
   if (fstype === 'btrfs') return { reliable: false, rule: 'btrfs reports nlink 1 for every directory' };
-  if (nlink === 1 && fstype !== null && EXT_TYPES.has(fstype)) {
+  if (nlink === 1 && isExtType(fstype)) {
     return {
       reliable: false,
       rule: 'ext4 dir_nlink: past 65,000 links the count is set to 1, and stays 1',
@@ -291,7 +227,7 @@ export function judgeDirectoryNlink(
 export function linkLimitOf(fs: FilesystemFacts, directory: boolean): LinkLimit {
   const fstype = fs.fstype;
   if (fstype === null) return { max: null, source: 'unknown: the filesystem type could not be found' };
-  if (EXT_TYPES.has(fstype)) {
+  if (isExtType(fstype)) {
     if (fs.extDriver === 'ext2') {
       return { max: 32000, source: 'the ext2 driver: EXT2_LINK_MAX in fs/ext2/ext2.h' };
     }
@@ -376,26 +312,6 @@ export function summarizeGroups(root: string, dev: string, walk: ObservedWalk): 
     withoutLinkDetectionBytes: walk.allocatedBytes + extraCopies,
     walk,
   };
-}
-
-/** The file type from st_mode. */
-export function fileType(mode: number): FileType {
-  switch (mode & 0o170000) {
-    case 0o100000:
-      return 'regular';
-    case 0o120000:
-      return 'symlink';
-    case 0o010000:
-      return 'fifo';
-    case 0o140000:
-      return 'socket';
-    case 0o020000:
-      return 'char-device';
-    case 0o060000:
-      return 'block-device';
-    default:
-      return 'other';
-  }
 }
 
 function uniqueSorted(names: readonly Buffer[]): Buffer[] {

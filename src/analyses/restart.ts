@@ -1,4 +1,4 @@
-import { S_IFMT, S_IFREG } from '../proc/file-stat.js';
+import { isRegularMode } from '../proc/file-mode.js';
 import type { FileRecord, Incomplete, ProcessRecord, Snapshot } from '../snapshot/types.js';
 
 /** What a process runs that is no longer on disk: its executable, a library, or (with data) another mapped file. */
@@ -114,7 +114,7 @@ function judge(
   name: Buffer,
   nameNowKey: string | null,
 ): RestartReason | null {
-  if (!file || (file.mode & S_IFMT) !== S_IFREG || isNotCodeOnDisk(name, file)) return null;
+  if (!file || !isRegularMode(file.mode) || isNotCodeOnDisk(name, file)) return null;
   if (file.nlink > 0 && nameNowKey === file.key) return null;
   return { kind, name, dev: file.dev, ino: file.ino, how: nameNowKey === null ? 'deleted' : 'replaced' };
 }

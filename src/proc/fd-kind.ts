@@ -1,17 +1,18 @@
+import { hasDeletedSuffix, stripDeletedSuffix } from './deleted-name.js';
+import { fileTypeOf, isRegularMode } from './file-mode.js';
+
 /** What an fd refers to, as far as its link (and optionally st_mode) can tell. */
 export type FdKind =
   'regular' | 'directory' | 'socket' | 'pipe' | 'anon_inode' | 'memfd' | 'device' | 'other';
 
-/** The classified text of a /proc/PID/fd/N link. */
-export interface FdLink {
+/** What the text of a /proc/PID/fd/N link (and st_mode, when given) says, without its name. */
+export interface FdLinkKind {
   readonly kind: FdKind;
   /**
    * What decided the kind: 'text' the link alone, 'mode' the st_mode given with it, 'guess'
    * a path seen without st_mode, which is called 'regular' though it may be a directory or device.
    */
   readonly basis: 'text' | 'mode' | 'guess';
-  /** A path's or memfd's name as bytes, without " (deleted)"; null for every other kind. */
-  readonly path: Buffer | null;
   /** The link ended in " (deleted)": a cheap pre-filter, never a verdict (only st_nlink == 0 is). */
   readonly deleted: boolean;
   /** The sockfs or pipefs inode of `socket:[N]` and `pipe:[N]`; null otherwise (a FIFO opened by path shows a path). */
@@ -23,14 +24,11 @@ export interface FdLink {
   readonly anonType: string | null;
 }
 
-const S_IFMT = 0o170000;
-const S_IFSOCK = 0o140000;
-const S_IFREG = 0o100000;
-const S_IFBLK = 0o060000;
-const S_IFDIR = 0o040000;
-const S_IFCHR = 0o020000;
-const S_IFIFO = 0o010000;
-const DELETED = Buffer.from(' (deleted)');
+/** A classified link with its name: what `FdLinkKind` says, plus the path's bytes. */
+export interface FdLink extends FdLinkKind {
+  /** A path's or memfd's name as bytes, without " (deleted)"; null for every other kind. */
+  readonly path: Buffer | null;
+}
 
 /**
  * Classifies the text of an fd link (readlink /proc/PID/fd/N; a string is taken as UTF-8).
@@ -39,60 +37,97 @@ const DELETED = Buffer.from(' (deleted)');
  */
 export function classifyFdLink(link: Buffer | string, mode?: number): FdLink {
   const bytes = typeof link === 'string' ? Buffer.from(link, 'utf8') : link;
-  const text = bytes.toString('latin1');
-  const none = { path: null, deleted: false, inode: null, anonType: null } as const;
+  const kind = classifyFdLinkText(bytes.toString('latin1'), mode);
+  const path = bytes[0] === SLASH ? stripDeletedSuffix(bytes) : null;
+  return { ...kind, path };
+}
 
+/**
+ * The same classification on link text held as a latin1 string (one char per byte), as the full
+ * scan keeps it: no Buffer per fd, and one shared result object for every plain path, so typing
+ * 100,000 descriptors allocates almost nothing. `mode` 0 means "not known".
+ */
+export function classifyFdLinkText(text: string, mode?: number): FdLinkKind {
+  if (text.startsWith('/')) return classifyPath(text, mode || undefined);
   // sockfs and pipefs print "socket:[%lu]" and "pipe:[%lu]"; their inodes come from
   // get_next_ino(), an unsigned int, so a number holds them exactly.
-  const inode = /^(socket|pipe):\[(\d+)\]$/.exec(text);
-  if (inode) {
-    const kind = inode[1] === 'socket' ? 'socket' : 'pipe';
-    return { ...none, kind, basis: 'text', inode: Number(inode[2]) };
+  if (text.endsWith(']')) {
+    if (text.startsWith('socket:[')) return inodeKind('socket', text.slice(8, -1));
+    if (text.startsWith('pipe:[')) return inodeKind('pipe', text.slice(6, -1));
   }
   if (text.startsWith('anon_inode:') && text.length > 'anon_inode:'.length) {
     // Most types print in brackets ("anon_inode:[eventfd]"); inotify and bpf objects do not.
     const type = text.slice('anon_inode:'.length);
     const anonType = type.startsWith('[') && type.endsWith(']') ? type.slice(1, -1) : type;
-    return { ...none, kind: 'anon_inode', basis: 'text', anonType };
+    return { ...NONE, kind: 'anon_inode', anonType };
   }
-  if (!text.startsWith('/')) return { ...none, kind: 'other', basis: 'text' };
+  return plain('other', 'text', false);
+}
 
-  const deleted = endsWith(bytes, DELETED);
-  const path = deleted ? Buffer.from(bytes.subarray(0, bytes.length - DELETED.length)) : bytes;
-  const type = mode === undefined ? undefined : mode & S_IFMT;
+const SLASH = 0x2f;
+const NONE = { basis: 'text', deleted: false, inode: null, anonType: null } as const;
+
+function inodeKind(kind: 'socket' | 'pipe', digits: string): FdLinkKind {
+  return /^\d+$/.test(digits) ? { ...NONE, kind, inode: Number(digits) } : plain('other', 'text', false);
+}
+
+function classifyPath(text: string, mode: number | undefined): FdLinkKind {
+  const deleted = hasDeletedSuffix(text);
   // memfd_create files read "/memfd:NAME (deleted)" (nlink 0), memfd_secret ones
   // "/secretmem (deleted)" (nlink 1 on 6.18): the suffix is there from birth. A real file by
   // such a name is told apart only by st_mode, and then only when it is not regular.
-  const name = path.toString('latin1');
   if (
     deleted &&
-    (name.startsWith('/memfd:') || name === '/secretmem') &&
-    (type === undefined || type === S_IFREG)
+    (text.startsWith('/memfd:') || text === '/secretmem (deleted)') &&
+    (mode === undefined || isRegularMode(mode))
   ) {
-    return { ...none, kind: 'memfd', basis: 'text', path, deleted };
+    return plain('memfd', 'text', true);
   }
-  if (type === undefined) return { ...none, kind: 'regular', basis: 'guess', path, deleted };
-  return { ...none, kind: kindOfMode(type), basis: 'mode', path, deleted };
+  if (mode === undefined) return plain('regular', 'guess', deleted);
+  return plain(kindOfMode(mode), 'mode', deleted);
 }
 
-/** The kind a path's st_mode file type names; a socket or symlink reached by path is only an O_PATH handle. */
-function kindOfMode(type: number): FdKind {
-  switch (type) {
-    case S_IFREG:
+/** The kind a path's st_mode names; a socket or symlink reached by path is only an O_PATH handle. */
+function kindOfMode(mode: number): FdKind {
+  switch (fileTypeOf(mode)) {
+    case 'regular':
       return 'regular';
-    case S_IFDIR:
+    case 'directory':
       return 'directory';
-    case S_IFCHR:
-    case S_IFBLK:
+    case 'char-device':
+    case 'block-device':
       return 'device';
-    case S_IFIFO:
+    case 'fifo':
       return 'pipe';
-    case S_IFSOCK:
     default:
       return 'other';
   }
 }
 
-function endsWith(bytes: Buffer, suffix: Buffer): boolean {
-  return bytes.length >= suffix.length && bytes.subarray(bytes.length - suffix.length).equals(suffix);
+const FD_KINDS: readonly FdKind[] = [
+  'regular',
+  'directory',
+  'socket',
+  'pipe',
+  'anon_inode',
+  'memfd',
+  'device',
+  'other',
+];
+const BASES: readonly FdLinkKind['basis'][] = ['text', 'mode', 'guess'];
+/** One frozen result per (kind, basis, deleted), made once: the kinds that carry no inode or anon type. */
+const PLAIN = new Map(
+  FD_KINDS.map((kind) => [
+    kind,
+    new Map(
+      BASES.map((basis) => [
+        basis,
+        [false, true].map((deleted) => Object.freeze<FdLinkKind>({ ...NONE, kind, basis, deleted })),
+      ]),
+    ),
+  ]),
+);
+
+function plain(kind: FdKind, basis: FdLinkKind['basis'], deleted: boolean): FdLinkKind {
+  return PLAIN.get(kind)?.get(basis)?.[deleted ? 1 : 0] as FdLinkKind;
 }

@@ -2,6 +2,7 @@ import { readdirSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { nativeAddon, type NativeFullScan } from '../native.js';
 import { classifyError } from '../core/errors.js';
+import { hasDeletedSuffix, stripDeletedSuffix } from './deleted-name.js';
 import { statThrough, type FileStat } from './file-stat.js';
 import { readLinkBytes, type ReadResult } from './read.js';
 
@@ -18,8 +19,6 @@ export interface FdTableScan {
   readonly count: number;
   readonly candidates: readonly FdCandidate[];
 }
-
-const DELETED = Buffer.from(' (deleted)');
 
 /**
  * Scans many fd directories (/proc/PID/fd or task/TID/fd): reads every link and stats only the
@@ -38,7 +37,7 @@ export function scanFdTables(dirs: readonly string[]): ReadResult<FdTableScan>[]
         count: scan.count,
         candidates: scan.candidates.map((c) => ({
           fd: c.fd,
-          name: c.target ? stripDeleted(c.target) : null,
+          name: c.target ? stripDeletedSuffix(c.target) : null,
           stat: {
             dev: `${c.major}:${c.minor}`,
             ino: c.ino,
@@ -66,23 +65,17 @@ export function scanFdTableJs(dir: string): ReadResult<FdTableScan> {
     const path = `${dir}/${entry}`;
     const link = readLinkBytes(path);
     if (!link.ok && link.failure !== 'too-long') continue;
-    if (link.ok && !endsWithDeleted(link.value)) continue;
+    if (link.ok && !hasDeletedSuffix(link.value)) continue;
     const stat = statThrough(path);
     if (!stat.ok) continue;
     if (!link.ok && stat.value.nlink !== 0) continue;
-    candidates.push({ fd: Number(entry), name: link.ok ? stripDeleted(link.value) : null, stat: stat.value });
+    candidates.push({
+      fd: Number(entry),
+      name: link.ok ? stripDeletedSuffix(link.value) : null,
+      stat: stat.value,
+    });
   }
   return { ok: true, value: { count: entries.length, candidates } };
-}
-
-/** True when a link or maps name carries the kernel's " (deleted)" marker. */
-export function endsWithDeleted(name: Buffer): boolean {
-  return name.length >= DELETED.length && name.subarray(name.length - DELETED.length).equals(DELETED);
-}
-
-/** The name without the kernel's " (deleted)" marker. */
-export function stripDeleted(name: Buffer): Buffer {
-  return endsWithDeleted(name) ? Buffer.from(name.subarray(0, name.length - DELETED.length)) : name;
 }
 
 /** Every fd of one table, as parallel arrays (the shape the addon returns, cheap at 100,000 fds). */
@@ -159,13 +152,13 @@ export function scanFdTableFullJs(dir: string): ReadResult<FdEntries> {
 export function candidatesOf(dir: string, entries: FdEntries): FdTableScan {
   const candidates: FdCandidate[] = [];
   entries.links.forEach((link, i) => {
-    if (link !== null && !link.endsWith(' (deleted)')) return;
+    if (link !== null && !hasDeletedSuffix(link)) return;
     const bytes = link === null ? null : Buffer.from(link, 'latin1');
     const stat = statThrough(`${dir}/${entries.fds[i]}`);
     if (!stat.ok || (bytes === null && stat.value.nlink !== 0)) return;
     candidates.push({
       fd: entries.fds[i] as number,
-      name: bytes === null ? null : stripDeleted(bytes),
+      name: bytes === null ? null : stripDeletedSuffix(bytes),
       stat: stat.value,
     });
   });

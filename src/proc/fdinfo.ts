@@ -1,3 +1,4 @@
+import { parseSigned } from './kernel-text.js';
 import { readProcText, type ReadResult } from './read.js';
 
 /**
@@ -60,23 +61,22 @@ export function parseFdInfo(text: string): FdInfo | null {
       }
     }
   }
-  const pos = fields.get('pos');
   const flags = fields.get('flags');
-  const mntId = fields.get('mnt_id');
   const ino = fields.get('ino');
-  if (pos === undefined || !/^-?\d+$/.test(pos)) return null;
+  const pos = parseSigned(fields.get('pos'));
+  const mntId = parseSigned(fields.get('mnt_id'));
+  if (pos === null || mntId === null) return null;
   if (flags === undefined || !/^0[0-7]*$/.test(flags)) return null;
-  if (mntId === undefined || !/^-?\d+$/.test(mntId)) return null;
   if (ino !== undefined && !/^\d+$/.test(ino)) return null;
   return {
-    pos: Number(pos),
+    pos,
     flags: parseInt(flags, 8),
-    mntId: Number(mntId),
+    mntId,
     ino: ino === undefined ? null : BigInt(ino),
     locks,
-    eventfdId: toInt(fields.get('eventfd-id')),
-    pidfdPid: toInt(fields.get('Pid')),
-    scmFds: toInt(fields.get('scm_fds')),
+    eventfdId: parseSigned(fields.get('eventfd-id')),
+    pidfdPid: parseSigned(fields.get('Pid')),
+    scmFds: parseSigned(fields.get('scm_fds')),
     epollTargets,
     inotifyWatches,
     fanotifyMarks,
@@ -90,8 +90,4 @@ export type FdOwner = number | 'self' | `${number}/task/${number}`;
 export function readFdInfo(procRoot: string, owner: FdOwner, fd: number): ReadResult<FdInfo | null> {
   const read = readProcText(`${procRoot}/${owner}/fdinfo/${fd}`);
   return read.ok ? { ok: true, value: parseFdInfo(read.value) } : read;
-}
-
-function toInt(value: string | undefined): number | null {
-  return value !== undefined && /^-?\d+$/.test(value) ? Number(value) : null;
 }

@@ -15,9 +15,6 @@ export interface FileStat {
   readonly mode: number;
 }
 
-export const S_IFMT = 0o170000;
-export const S_IFREG = 0o100000;
-
 /** stat() through a /proc magic link: follows the open file itself, never its displayed name. */
 export function statThrough(path: string): ReadResult<FileStat> {
   try {

@@ -1,3 +1,4 @@
+import { hasDeletedSuffix } from './deleted-name.js';
 import { readProcBytes, type ReadResult } from './read.js';
 
 /** One line of /proc/PID/maps. */
@@ -17,8 +18,6 @@ export interface MapEntry {
   readonly path: Buffer;
 }
 
-const DELETED = Buffer.from(' (deleted)');
-
 /**
  * Parses /proc/PID/maps. With `onlyDeleted`, lines not ending in " (deleted)" are skipped
  * before any parsing: the cheap pre-filter for the scan's hot path.
@@ -31,7 +30,7 @@ export function parseMaps(bytes: Buffer, onlyDeleted = false): MapEntry[] {
     if (end < 0) end = bytes.length;
     const line = bytes.subarray(start, end);
     start = end + 1;
-    if (onlyDeleted && !endsWith(line, DELETED)) continue;
+    if (onlyDeleted && !hasDeletedSuffix(line)) continue;
     const entry = parseMapLine(line);
     if (entry) entries.push(entry);
   }
@@ -86,8 +85,4 @@ function unescapeNewlines(name: Buffer): Buffer {
   }
   parts.push(name.subarray(from));
   return Buffer.concat(parts);
-}
-
-function endsWith(line: Buffer, suffix: Buffer): boolean {
-  return line.length >= suffix.length && line.subarray(line.length - suffix.length).equals(suffix);
 }

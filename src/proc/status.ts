@@ -1,3 +1,4 @@
+import { parseUnsigned } from './kernel-text.js';
 import { readProcText, type ReadResult } from './read.js';
 
 /** The fields of /proc/PID/status that limbo uses. */
@@ -23,10 +24,10 @@ export function parseStatus(text: string): ProcStatus | null {
     if (colon > 0) fields.set(line.slice(0, colon), line.slice(colon + 1).trim());
   }
   const state = fields.get('State')?.charAt(0);
-  const tgid = toInt(fields.get('Tgid'));
-  const ppid = toInt(fields.get('PPid'));
+  const tgid = parseUnsigned(fields.get('Tgid'));
+  const ppid = parseUnsigned(fields.get('PPid'));
   const uids = fields.get('Uid')?.split(/\s+/).map(Number);
-  const threads = toInt(fields.get('Threads'));
+  const threads = parseUnsigned(fields.get('Threads'));
   if (!state || tgid === null || ppid === null || !uids || uids.length < 2 || threads === null) return null;
   const [uid, euid] = uids as [number, number];
   if (!Number.isInteger(uid) || !Number.isInteger(euid)) return null;
@@ -39,9 +40,4 @@ export function parseStatus(text: string): ProcStatus | null {
 export function readStatus(procRoot: string, pid: number): ReadResult<ProcStatus | null> {
   const read = readProcText(`${procRoot}/${pid}/status`);
   return read.ok ? { ok: true, value: parseStatus(read.value) } : read;
-}
-
-function toInt(value: string | undefined): number | null {
-  if (value === undefined || !/^\d+$/.test(value)) return null;
-  return Number(value);
 }

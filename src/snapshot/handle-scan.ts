@@ -1,6 +1,7 @@
 import { readlinkSync } from 'node:fs';
 import { nativeAddon } from '../native.js';
-import { classifyFdLink } from '../proc/fd-kind.js';
+import { stripDeletedSuffix } from '../proc/deleted-name.js';
+import { classifyFdLinkText } from '../proc/fd-kind.js';
 import type { FdEntries } from '../proc/fd-table.js';
 import { readFdInfo } from '../proc/fdinfo.js';
 import { readFileNr, readNrOpen } from '../proc/file-nr.js';
@@ -75,19 +76,19 @@ export class HandleScan {
     for (let i = 0; i < fds.length; i++) {
       const fd = fds[i] as number;
       const link = links[i] ?? null;
-      const kind = link === null ? null : classifyLinkText(link, modes[i] as number);
+      const kind = link === null ? null : classifyFdLinkText(link, modes[i]);
       const type = kind?.kind ?? 'regular';
       draft.fdTypes[type] = (draft.fdTypes[type] ?? 0) + 1;
       if (kind?.anonType) draft.anonInodes[kind.anonType] = (draft.anonInodes[kind.anonType] ?? 0) + 1;
-      if (kind?.socketInode !== undefined) {
-        const protocol = protocols.get(kind.socketInode) ?? 'other';
+      if (kind?.kind === 'socket' && kind.inode !== null) {
+        const protocol = protocols.get(kind.inode) ?? 'other';
         draft.socketProtocols[protocol] = (draft.socketProtocols[protocol] ?? 0) + 1;
         if (protocol === 'unix' && !this.seenUnixSockets.has(link as string)) {
           this.seenUnixSockets.add(link as string);
           this.unixSockets.push({ task, fd });
         }
       }
-      if (type === 'regular' || type === 'memfd') draft.fdPaths.add(stripDeletedText(link ?? ''));
+      if (type === 'regular' || type === 'memfd') draft.fdPaths.add(stripDeletedSuffix(link ?? ''));
       // fds that share a struct file show the same text (one f_path, or one socket or pipe inode),
       // so only fds with identical text can share a description.
       const key = link ?? `unreadable:${task}:${fd}`;
@@ -114,7 +115,7 @@ export class HandleScan {
       const key = `${entry.dev}:${entry.inode}`;
       draft.mappingIds.add(`${entry.range}|${key}`);
       const file = draft.mappingsByFile.get(key) ?? {
-        name: stripDeletedText(entry.path.toString('latin1')),
+        name: stripDeletedSuffix(entry.path.toString('latin1')),
         atStart: 0,
         ranges: [],
       };
@@ -219,49 +220,6 @@ export function readSystemCounts(procRoot: string): Pick<SystemHandles, 'fileNr'
   const fileNr = readFileNr(procRoot);
   const nrOpen = readNrOpen(procRoot);
   return { fileNr: fileNr.ok ? fileNr.value : null, nrOpen: nrOpen.ok ? nrOpen.value : null };
-}
-
-/** What the text of an fd link says, without allocating: the hot loop's classifier. */
-interface LinkKind {
-  readonly kind: string;
-  readonly anonType?: string;
-  readonly socketInode?: number;
-}
-
-const S_IFMT = 0o170000;
-const MODE_KINDS: Readonly<Record<number, string>> = {
-  0o100000: 'regular',
-  0o040000: 'directory',
-  0o020000: 'device',
-  0o060000: 'device',
-  0o010000: 'pipe',
-};
-const PLAIN: Readonly<Record<string, LinkKind>> = Object.fromEntries(
-  ['regular', 'directory', 'device', 'pipe', 'other'].map((kind) => [kind, { kind }]),
-);
-
-/** Classifies link text (latin1) with st_mode for paths; odd cases go to classifyFdLink. */
-function classifyLinkText(link: string, mode: number): LinkKind {
-  if (link.startsWith('/')) {
-    if (link.startsWith('/memfd:') || link.startsWith('/secretmem')) {
-      return { kind: classifyFdLink(Buffer.from(link, 'latin1'), mode || undefined).kind };
-    }
-    return PLAIN[MODE_KINDS[mode & S_IFMT] ?? (mode === 0 ? 'regular' : 'other')] as LinkKind;
-  }
-  if (link.startsWith('socket:[')) return { kind: 'socket', socketInode: Number(link.slice(8, -1)) };
-  if (link.startsWith('pipe:[')) return PLAIN['pipe'] as LinkKind;
-  if (link.startsWith('anon_inode:')) {
-    const type = link.slice(11);
-    return {
-      kind: 'anon_inode',
-      anonType: type.startsWith('[') && type.endsWith(']') ? type.slice(1, -1) : type,
-    };
-  }
-  return PLAIN['other'] as LinkKind;
-}
-
-function stripDeletedText(name: string): string {
-  return name.endsWith(' (deleted)') ? name.slice(0, -10) : name;
 }
 
 /**

@@ -5,10 +5,8 @@ import { readCgroup, type CgroupPlacement } from '../proc/cgroup.js';
 import { classifyError } from '../core/errors.js';
 import {
   candidatesOf,
-  endsWithDeleted,
   scanFdTables,
   scanFdTablesFull,
-  stripDeleted,
   type FdEntries,
   type FdTableScan,
 } from '../proc/fd-table.js';
@@ -19,6 +17,7 @@ import { HandleScan, readSystemCounts } from './handle-scan.js';
 import { formatDev, statThrough, type FileStat } from '../proc/file-stat.js';
 import { readMaps, type MapEntry } from '../proc/maps.js';
 import { readMountinfo, type Mount } from '../proc/mountinfo.js';
+import { hasDeletedSuffix, stripDeletedSuffix } from '../proc/deleted-name.js';
 import { listPids } from '../proc/pids.js';
 import { readPasswd } from '../proc/passwd.js';
 import { readLinkBytes, readProcBytes, type ReadResult } from '../proc/read.js';
@@ -299,14 +298,14 @@ class Scan {
   private recordMappings(pid: number, entries: readonly MapEntry[]): HeldMapping[] {
     const mappings: HeldMapping[] = [];
     for (const entry of entries) {
-      if (!endsWithDeleted(entry.path)) continue;
+      if (!hasDeletedSuffix(entry.path)) continue;
       if (entry.path.subarray(0, 5).toString('latin1') === '/SYSV') {
         const fileKey = `${entry.dev}:${entry.inode}`;
         mappings.push({
           range: entry.range,
           perms: entry.perms,
           fileKey,
-          name: stripDeleted(entry.path),
+          name: stripDeletedSuffix(entry.path),
           nameNowKey: null,
         });
         continue;
@@ -326,7 +325,7 @@ class Scan {
         range: entry.range,
         perms: entry.perms,
         fileKey,
-        name: stripDeleted(rawName),
+        name: stripDeletedSuffix(rawName),
         nameNowKey: this.keyAtName(pid, rawName, fileKey),
       });
     }
@@ -336,11 +335,15 @@ class Scan {
   /** The running executable, when its name carries " (deleted)": deleted, or replaced by rename-over. */
   private readDeletedExe(pid: number, dir: string): DeletedExe | null {
     const link = readLinkBytes(`${dir}/exe`);
-    if (!link.ok || !endsWithDeleted(link.value)) return null;
+    if (!link.ok || !hasDeletedSuffix(link.value)) return null;
     const stat = statThrough(`${dir}/exe`);
     if (!stat.ok) return null;
     const fileKey = this.recordFile(stat.value);
-    return { fileKey, name: stripDeleted(link.value), nameNowKey: this.keyAtName(pid, link.value, fileKey) };
+    return {
+      fileKey,
+      name: stripDeletedSuffix(link.value),
+      nameNowKey: this.keyAtName(pid, link.value, fileKey),
+    };
   }
 
   /**
@@ -360,7 +363,7 @@ class Scan {
         return null;
       }
     };
-    return keyAt(linkText) === fileKey ? fileKey : keyAt(stripDeleted(linkText));
+    return keyAt(linkText) === fileKey ? fileKey : keyAt(stripDeletedSuffix(linkText));
   }
 
   private recordFile(stat: FileStat): string {

@@ -11,15 +11,17 @@ import {
   readSync,
   realpathSync,
 } from 'node:fs';
-import type {
-  FilesystemFacts,
-  LinksObservation,
-  ObservedDirectory,
-  ObservedFile,
-  ObservedName,
-  ObservedWalk,
-} from '../analyses/links.js';
+import {
+  isExtType,
+  type FilesystemFacts,
+  type LinksObservation,
+  type ObservedDirectory,
+  type ObservedFile,
+  type ObservedName,
+  type ObservedWalk,
+} from './links-observation.js';
 import { LimboError } from '../core/errors.js';
+import { isDirectoryMode } from '../proc/file-mode.js';
 import { formatDev } from '../proc/file-stat.js';
 import { findInodeHolders, type InodeTarget } from '../proc/inode-holders.js';
 import { findMount, readMountinfo, type Mount } from '../proc/mountinfo.js';
@@ -46,8 +48,6 @@ export interface LinksProblem {
   readonly code: string;
 }
 
-const S_IFMT = 0o170000;
-const S_IFDIR = 0o040000;
 const SLASH = 0x2f;
 
 /** Looks at everything `request` asks about; the paths that could not be stat-ed come back as problems. */
@@ -142,7 +142,7 @@ export async function observeLinks(
   function statName(given: Buffer): { name: FactsName; isDirectory: boolean } | LinksProblem {
     try {
       const st = lstatSync(given, { bigint: true });
-      const isDirectory = (Number(st.mode) & S_IFMT) === S_IFDIR;
+      const isDirectory = isDirectoryMode(st.mode);
       const path = absoluteName(given, isDirectory);
       const dev = formatDev(st.dev);
       const name = {
@@ -182,7 +182,7 @@ class FactsCache {
     const mount = findMount(this.mounts, dev, text) ?? containingMount(this.mounts, text);
     const fstype = mount?.fstype ?? null;
     let extDriver: 'ext4' | 'ext2' | null = null;
-    if (fstype !== null && EXT_TYPES.has(fstype)) {
+    if (fstype !== null && isExtType(fstype)) {
       if (!this.drivers.has(dev)) this.drivers.set(dev, extDriverOf(dev, fstype));
       extDriver = this.drivers.get(dev) ?? null;
     }
@@ -203,8 +203,6 @@ class FactsCache {
     return { ...facts, extDirNlink: this.dirNlink.get(name.dev) ?? null };
   }
 }
-
-const EXT_TYPES = new Set(['ext2', 'ext3', 'ext4']);
 
 /**
  * The absolute path of a name without following it: the directory part is resolved (symlinks,
@@ -230,7 +228,7 @@ function resolveDirectory(path: string): { path: string; dev: string } {
   try {
     const real = realpathSync.native(path);
     const st = lstatSync(real, { bigint: true });
-    if ((Number(st.mode) & S_IFMT) !== S_IFDIR) throw new LimboError('usage', `'${path}' is not a directory`);
+    if (!isDirectoryMode(st.mode)) throw new LimboError('usage', `'${path}' is not a directory`);
     return { path: real, dev: formatDev(st.dev) };
   } catch (error) {
     if (error instanceof LimboError) throw error;

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { classifyFdLink, type FdLink } from '../../src/proc/fd-kind.js';
+import { classifyFdLink, classifyFdLinkText, type FdLink } from '../../src/proc/fd-kind.js';
 
 // Captured from a 6.18 kernel: every fd of one process put into many states, one per line as
 // "FD<tab>st_mode in octal<tab>readlink text". st_mode is from stat through the link: anon
@@ -184,4 +184,28 @@ describe('classifyFdLink on hand-written links', () => {
       }
     });
   }
+});
+
+describe('classifyFdLinkText, the full scan’s classifier', () => {
+  it('says what classifyFdLink says for every captured link, with and without st_mode', () => {
+    for (const [fd, entry] of captured) {
+      for (const mode of [entry.mode, undefined]) {
+        const full = classifyFdLink(entry.link, mode);
+        const text = classifyFdLinkText(entry.link.toString('latin1'), mode);
+        assert.deepEqual({ ...text, path: full.path }, full, `fd ${fd}`);
+      }
+    }
+  });
+
+  it('takes mode 0 as unknown: a path is a regular file by guess', () => {
+    assert.deepEqual(
+      { ...classifyFdLinkText('/var/log/x.log (deleted)', 0) },
+      { kind: 'regular', basis: 'guess', deleted: true, inode: null, anonType: null },
+    );
+  });
+
+  it('gives the socket inode, and calls a malformed one other', () => {
+    assert.equal(classifyFdLinkText('socket:[4026]').inode, 4026);
+    assert.equal(classifyFdLinkText('socket:[x]').kind, 'other');
+  });
 });

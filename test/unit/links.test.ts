@@ -4,7 +4,6 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
   analyzeLinks,
-  fileType,
   judgeDirectoryNlink,
   linkLimitOf,
   summarizeGroups,
@@ -158,13 +157,6 @@ describe('analyzeLinks: files', () => {
     const held = analyzeLinks(observe({ files: [file({ holders: [holder] })] })).files[0];
     assert.equal(held?.freedByRemovingBytes, 0);
     assert.equal(held?.freedByRemovingAllNamesBytes, 0);
-  });
-
-  it('reports the type from st_mode', () => {
-    assert.equal(fileType(0o100644), 'regular');
-    assert.equal(fileType(0o120777), 'symlink');
-    assert.equal(fileType(0o010644), 'fifo');
-    assert.equal(fileType(0o020666), 'char-device');
   });
 });
 
