@@ -1,4 +1,5 @@
 import type { DfReport } from './df.js';
+import { summarizeFilesystem } from './df-words.js';
 
 /** The documented `limbo.df/1` JSON (docs/json.md). */
 export interface DfJson {
@@ -53,7 +54,7 @@ export function dfReportToJson(report: DfReport): DfJson {
         allocated: h.allocatedBytes,
         files: h.files,
       })),
-      summary: fs.summary,
+      summary: summarizeFilesystem(fs),
     })),
   };
 }

@@ -1,5 +1,3 @@
-import { escapeName } from '../format/escape.js';
-import { formatBytes } from '../format/size.js';
 import type { FilesystemMeasure } from '../walk/measure-filesystems.js';
 import type { Snapshot } from '../snapshot/types.js';
 import { findDeletedFiles } from './deleted.js';
@@ -34,8 +32,6 @@ export interface FilesystemReconciliation {
   readonly unexplainedBytes: number | null;
   readonly walkErrors: number | null;
   readonly topHolders: readonly SpaceHolder[];
-  /** One sentence on what happened to this filesystem's space. */
-  readonly summary: string;
   /** Why hidden files were not looked at, when they were not. */
   readonly hiddenNote: string | null;
 }
@@ -78,7 +74,7 @@ function reconcile(snapshot: Snapshot, measure: FilesystemMeasure): FilesystemRe
   const held = deleted.totals.allocatedBytes;
   const visible = walk?.visibleBytes ?? null;
   const unexplained = visible === null ? null : space.usedBytes - visible - held - (hiddenBytes ?? 0);
-  const reconciled = {
+  return {
     mount: mount.mountPoint,
     source: mount.source,
     fstype: mount.fstype,
@@ -96,43 +92,4 @@ function reconcile(snapshot: Snapshot, measure: FilesystemMeasure): FilesystemRe
     topHolders,
     hiddenNote: measure.hiddenNote,
   };
-  return { ...reconciled, summary: summarize(reconciled) };
-}
-
-/** "/var: df 48.2 GiB used, du sees 30.1 GiB: 17.6 GiB is held by 3 deleted files still open in nginx (pid 812, ...)". */
-function summarize(fs: Omit<FilesystemReconciliation, 'summary'>): string {
-  const where = escapeName(Buffer.from(fs.mount));
-  const parts = [`${where}: df ${formatBytes(fs.usedBytes)} used`];
-  if (fs.visibleBytes !== null) parts.push(`, du sees ${formatBytes(fs.visibleBytes)}`);
-  if (fs.heldByDeletedFiles === 0 && (fs.hiddenUnderMountsBytes ?? 0) === 0) {
-    parts.push(': no deleted file is held open here');
-    if (fs.unexplainedBytes !== null)
-      parts.push(
-        `; ${formatBytes(fs.unexplainedBytes)} is filesystem metadata and what the walk could not read`,
-      );
-    return `${parts.join('')}.`;
-  }
-  const reasons: string[] = [];
-  if (fs.heldByDeletedFiles > 0) {
-    const top = fs.topHolders[0];
-    const who = top
-      ? ` still open in ${escapeName(top.comm)} (pid ${top.pid}${top.unit ? `, unit ${escapeName(Buffer.from(top.unit))}` : ''})` +
-        (fs.topHolders.length > 1 ? ` and ${fs.topHolders.length - 1} more` : '')
-      : '';
-    reasons.push(
-      `${formatBytes(fs.heldByDeletedBytes)} is held by ${fs.heldByDeletedFiles} deleted ${fs.heldByDeletedFiles === 1 ? 'file' : 'files'}${who}`,
-    );
-  }
-  if ((fs.hiddenUnderMountsBytes ?? 0) > 0) {
-    reasons.push(`${formatBytes(fs.hiddenUnderMountsBytes ?? 0)} is hidden under mount points`);
-  }
-  parts.push(`: ${reasons.join('; ')}`);
-  const top = fs.topHolders[0];
-  if (top) {
-    const restart = top.unit?.endsWith('.service')
-      ? `systemctl restart ${escapeName(Buffer.from(top.unit))}`
-      : `restart pid ${top.pid}`;
-    parts.push(` — limbo deleted --mount ${where} shows them; ${restart} gives it back`);
-  }
-  return `${parts.join('')}.`;
 }

@@ -1,4 +1,5 @@
 import type { HandleReport } from './handles.js';
+import { describeHandleWarning } from './handles-words.js';
 
 /** The documented `limbo.handles/1` JSON (docs/json.md). */
 export interface HandlesJson {
@@ -73,7 +74,7 @@ export function handleReportToJson(report: HandleReport, limit = Infinity): Hand
       limit: p.limit,
       limitUsedPercent: p.limitUsedPercent,
     })),
-    warnings: report.warnings.map((w) => ({ kind: w.kind, pid: w.pid, message: w.message, fix: w.fix })),
+    warnings: report.warnings.map((w) => ({ kind: w.kind, pid: w.pid, ...describeHandleWarning(w) })),
     incomplete: {
       unreadableProcesses: report.incomplete.unreadableProcesses,
       unreadablePids: report.incomplete.unreadablePids,

@@ -1,4 +1,3 @@
-import { escapeName } from '../format/escape.js';
 import type { Incomplete, ProcessRecord, Snapshot } from '../snapshot/types.js';
 
 /** Where the kernel's count of struct files comes from, line by line. */
@@ -45,13 +44,19 @@ export interface ProcessHandleUse {
 
 export type HandleWarningKind = 'process-fd-limit' | 'system-file-max';
 
-export interface HandleWarning {
-  readonly kind: HandleWarningKind;
-  readonly pid: number | null;
-  readonly message: string;
-  /** What to do about it. */
-  readonly fix: string;
-}
+/** A limit close to being hit, as data; handles-words.ts says it in words, with the fix. */
+export type HandleWarning =
+  | {
+      readonly kind: 'system-file-max';
+      readonly pid: null;
+      readonly allocated: number;
+      readonly max: number;
+    }
+  | {
+      readonly kind: 'process-fd-limit';
+      readonly pid: number;
+      readonly process: ProcessHandleUse;
+    };
 
 export interface HandleReport {
   readonly ledger: HandleLedger;
@@ -151,29 +156,11 @@ function warningsFor(
 ): HandleWarning[] {
   const warnings: HandleWarning[] = [];
   if (ledger.allocated !== null && ledger.max !== null && ledger.allocated >= (ledger.max * percent) / 100) {
-    const used = Math.round((ledger.allocated / ledger.max) * 100);
-    warnings.push({
-      kind: 'system-file-max',
-      pid: null,
-      message: `the system has ${ledger.allocated} of ${ledger.max} file handles (${used}% of fs.file-max): at 100% open(2) fails with ENFILE everywhere`,
-      fix: `find the leak among the processes below, or raise the limit: sysctl -w fs.file-max=${ledger.max * 2}`,
-    });
+    warnings.push({ kind: 'system-file-max', pid: null, allocated: ledger.allocated, max: ledger.max });
   }
   for (const process of processes) {
     if (process.limitUsedPercent === null || process.limitUsedPercent < percent) continue;
-    const name = escapeName(process.comm); // messages reach terminals: never raw bytes from a name
-    // Double the soft limit; the hard limit must be at least as high (prlimit refuses soft > hard).
-    const soft = (process.limit?.soft ?? 0) * 2;
-    const hard = process.limit?.hard === null ? 'unlimited' : Math.max(soft, process.limit?.hard ?? 0);
-    const raise = process.unit?.endsWith('.service')
-      ? `LimitNOFILE= in ${process.unit}, then restart it`
-      : `prlimit --pid ${process.pid} --nofile=${soft}:${hard}`;
-    warnings.push({
-      kind: 'process-fd-limit',
-      pid: process.pid,
-      message: `pid ${process.pid} (${name}) has ${process.fds} of ${process.limit?.soft} fds open (${process.limitUsedPercent}% of its soft limit): at 100% open(2) fails with EMFILE`,
-      fix: `find the leak (ls -l /proc/${process.pid}/fd), or raise its limit: ${raise}`,
-    });
+    warnings.push({ kind: 'process-fd-limit', pid: process.pid, process });
   }
   return warnings;
 }

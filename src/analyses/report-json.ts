@@ -1,4 +1,5 @@
 import type { Report } from './report.js';
+import { describeFinding } from './report-words.js';
 
 /** The documented `limbo.report/1` JSON (docs/json.md). */
 export interface ReportJson {
@@ -27,12 +28,7 @@ export function reportToJson(report: Report): ReportJson {
   return {
     schema: 'limbo.report/1',
     status: report.status,
-    findings: report.findings.map((f) => ({
-      severity: f.severity,
-      kind: f.kind,
-      message: f.message,
-      command: f.command,
-    })),
+    findings: report.findings.map((f) => ({ severity: f.severity, kind: f.kind, ...describeFinding(f) })),
     filesystems: report.filesystems.map((fs) => ({
       mount: fs.mount,
       fstype: fs.fstype,

@@ -1,5 +1,3 @@
-import { escapeName } from '../format/escape.js';
-import { formatBytes } from '../format/size.js';
 import { shmStatus } from '../proc/sysvipc-shm.js';
 import type { Snapshot } from '../snapshot/types.js';
 import { findDeletedFiles } from './deleted.js';
@@ -7,22 +5,48 @@ import { findRestartNeeded } from './restart.js';
 
 export type Severity = 'info' | 'warning' | 'critical';
 export type ReportStatus = 'ok' | 'warning' | 'critical';
-export type FindingKind =
-  | 'deleted-held'
-  | 'process-fd-limit'
-  | 'system-file-max'
-  | 'shm-orphaned'
-  | 'restart-needed'
-  | 'partial-view';
 
-/** One thing worth an operator's attention, with the exact next command. */
-export interface Finding {
-  readonly severity: Severity;
-  readonly kind: FindingKind;
-  readonly message: string;
-  /** The command to run next; null when there is none to give. */
-  readonly command: string | null;
-}
+/** What a finding is about, as data; report-words.ts says it in words, with the next command. */
+export type FindingFacts =
+  | {
+      readonly kind: 'deleted-held';
+      /** The mount point, or "(memfd)" for memory-backed files. */
+      readonly mount: string;
+      readonly heldBytes: number;
+      readonly files: number;
+      /** The first holder of the biggest file there. */
+      readonly topHolder: {
+        readonly pid: number;
+        readonly comm: Buffer;
+        readonly unit: string | null;
+      } | null;
+    }
+  | {
+      readonly kind: 'system-file-max';
+      readonly allocated: number;
+      readonly max: number;
+      readonly percent: number;
+    }
+  | {
+      readonly kind: 'process-fd-limit';
+      readonly pid: number;
+      readonly comm: Buffer;
+      readonly fds: number;
+      readonly softLimit: number;
+      readonly percent: number;
+    }
+  | { readonly kind: 'shm-orphaned'; readonly segments: number; readonly bytes: number }
+  | {
+      readonly kind: 'restart-needed';
+      readonly processes: number;
+      /** The restart command when every process is in one group; null otherwise. */
+      readonly groupCommand: string | null;
+    }
+  | { readonly kind: 'partial-view'; readonly unreadableProcesses: number };
+
+/** One thing worth an operator's attention. */
+export type Finding = FindingFacts & { readonly severity: Severity };
+export type FindingKind = Finding['kind'];
 
 /** Per filesystem: df's used, and what deleted files hold of it. */
 export interface FilesystemSummary {
@@ -78,19 +102,13 @@ export function buildReport(snapshot: Snapshot, thresholds: ReportThresholds = D
     const severity = bySize(fs.heldByDeletedBytes, thresholds);
     const files = deleted.files.filter((f) => (f.mount ?? '(memfd)') === fs.mount);
     const top = files[0]?.holders[0];
-    const where = escapeName(Buffer.from(fs.mount));
     findings.push({
       severity,
       kind: 'deleted-held',
-      message:
-        `${where}: ${formatBytes(fs.heldByDeletedBytes)} held by ${fs.heldByDeletedFiles} deleted ` +
-        `${fs.heldByDeletedFiles === 1 ? 'file' : 'files'}` +
-        (top ? `, the biggest by ${escapeName(top.comm)} (pid ${top.pid})` : ''),
-      command: top?.unit?.endsWith('.service')
-        ? `systemctl restart ${escapeName(Buffer.from(top.unit))}`
-        : fs.mount === '(memfd)'
-          ? 'limbo deleted --kind memfd'
-          : `limbo deleted --mount ${where}`,
+      mount: fs.mount,
+      heldBytes: fs.heldByDeletedBytes,
+      files: fs.heldByDeletedFiles,
+      topHolder: top ? { pid: top.pid, comm: top.comm, unit: top.unit } : null,
     });
   }
 
@@ -102,8 +120,9 @@ export function buildReport(snapshot: Snapshot, thresholds: ReportThresholds = D
       findings.push({
         severity,
         kind: 'system-file-max',
-        message: `file handles: ${fileNr.allocated} of ${fileNr.max} (${percent.toFixed(0)}% of fs.file-max)`,
-        command: 'limbo handles',
+        allocated: fileNr.allocated,
+        max: fileNr.max,
+        percent,
       });
     }
   }
@@ -116,8 +135,11 @@ export function buildReport(snapshot: Snapshot, thresholds: ReportThresholds = D
     findings.push({
       severity,
       kind: 'process-fd-limit',
-      message: `pid ${process.pid} (${escapeName(process.comm)}) has ${process.fdCount} of ${soft} fds open (${percent.toFixed(0)}% of its limit)`,
-      command: `limbo handles`,
+      pid: process.pid,
+      comm: process.comm,
+      fds: process.fdCount,
+      softLimit: soft,
+      percent,
     });
   }
 
@@ -127,8 +149,8 @@ export function buildReport(snapshot: Snapshot, thresholds: ReportThresholds = D
     findings.push({
       severity: orphanedShmBytes > 0 ? 'warning' : 'info',
       kind: 'shm-orphaned',
-      message: `${orphans.length} SysV shared memory ${orphans.length === 1 ? 'segment is' : 'segments are'} attached to no process and hold ${formatBytes(orphanedShmBytes)} of RAM until removed`,
-      command: 'limbo shm',
+      segments: orphans.length,
+      bytes: orphanedShmBytes,
     });
   }
 
@@ -138,19 +160,14 @@ export function buildReport(snapshot: Snapshot, thresholds: ReportThresholds = D
     findings.push({
       severity: 'warning',
       kind: 'restart-needed',
-      message: `${restart.processes.length} ${restart.processes.length === 1 ? 'process runs' : 'processes run'} deleted or replaced code (upgraded but not restarted)`,
-      command: restart.groups.length === 1 && first?.command ? first.command : 'limbo restart',
+      processes: restart.processes.length,
+      groupCommand: restart.groups.length === 1 && first?.command ? first.command : null,
     });
   }
 
   const { unreadableProcesses, scannerUid } = snapshot.incomplete;
   if (unreadableProcesses > 0 && scannerUid !== 0) {
-    findings.push({
-      severity: 'info',
-      kind: 'partial-view',
-      message: `${unreadableProcesses} processes could not be read: this is a partial view`,
-      command: 'sudo limbo',
-    });
+    findings.push({ severity: 'info', kind: 'partial-view', unreadableProcesses });
   }
 
   findings.sort((a, b) => RANK[b.severity] - RANK[a.severity]);

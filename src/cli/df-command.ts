@@ -1,5 +1,6 @@
 import { reconcileFilesystems, type DfReport } from '../analyses/df.js';
 import { dfReportToJson } from '../analyses/df-json.js';
+import { summarizeFilesystem } from '../analyses/df-words.js';
 import { paletteFor, type Palette } from '../format/color.js';
 import { escapeName } from '../format/escape.js';
 import { formatBytes } from '../format/size.js';
@@ -93,8 +94,9 @@ export function renderDf(report: DfReport, c: Palette): string {
     cells.map((cell, i) => (i < 2 ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0))).join('  ');
   const lines = [c.dim(line(header)), ...rows.map(line), ''];
   for (const fs of report.filesystems) {
+    const summary = summarizeFilesystem(fs);
     const text =
-      fs.heldByDeletedFiles > 0 || (fs.hiddenUnderMountsBytes ?? 0) > 0 ? c.yellow(fs.summary) : fs.summary;
+      fs.heldByDeletedFiles > 0 || (fs.hiddenUnderMountsBytes ?? 0) > 0 ? c.yellow(summary) : summary;
     lines.push(text);
     if (fs.walkErrors)
       lines.push(c.yellow(`  ${fs.walkErrors} entries could not be read during the walk (run as root).`));

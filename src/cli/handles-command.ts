@@ -1,5 +1,6 @@
 import { explainHandles, type HandleReport, type ProcessHandleUse } from '../analyses/handles.js';
 import { handleReportToJson } from '../analyses/handles-json.js';
+import { describeHandleWarning } from '../analyses/handles-words.js';
 import { paletteFor, type Palette } from '../format/color.js';
 import { escapeName } from '../format/escape.js';
 import { LimboError } from '../core/errors.js';
@@ -106,8 +107,10 @@ export function renderHandles(report: HandleReport, c: Palette, top: number): st
   );
   if (report.warnings.length > 0) {
     lines.push('', c.bold('Warnings:'));
-    for (const warning of report.warnings)
-      lines.push(c.yellow(`  ! ${warning.message}`), `    fix: ${warning.fix}`);
+    for (const warning of report.warnings) {
+      const { message, fix } = describeHandleWarning(warning);
+      lines.push(c.yellow(`  ! ${message}`), `    fix: ${fix}`);
+    }
   } else {
     lines.push('', c.green('No process is near its fd limit, and the system is far from fs.file-max.'));
   }

@@ -1,4 +1,5 @@
 import { buildReport, DEFAULT_THRESHOLDS, type Report, type ReportThresholds } from '../analyses/report.js';
+import { describeFinding } from '../analyses/report-words.js';
 import { reportToJson } from '../analyses/report-json.js';
 import { paletteFor, type Palette } from '../format/color.js';
 import { formatBytes, parseSize } from '../format/size.js';
@@ -90,7 +91,7 @@ export function checkLine(report: Report, t: ReportThresholds): string {
   const summary =
     worst.length === 0
       ? 'nothing held, nothing leaking'
-      : `${worst.length} ${worst.length === 1 ? 'finding' : 'findings'}: ${worst.map((f) => f.message).join('; ')}`;
+      : `${worst.length} ${worst.length === 1 ? 'finding' : 'findings'}: ${worst.map((f) => describeFinding(f).message).join('; ')}`;
   const { allocated, max } = report.fileHandles;
   const perf = [
     `held=${report.heldByDeletedBytes}B;${t.warnHeldBytes};${t.critHeldBytes};0`,
@@ -118,8 +119,9 @@ export function renderReport(report: Report, c: Palette): string {
         : finding.severity === 'warning'
           ? c.yellow(' !')
           : c.dim(' ·');
-    lines.push(`${mark} ${finding.message}`);
-    if (finding.command) lines.push(`     ${c.dim('next:')} ${c.cyan(finding.command)}`);
+    const { message, command } = describeFinding(finding);
+    lines.push(`${mark} ${message}`);
+    if (command) lines.push(`     ${c.dim('next:')} ${c.cyan(command)}`);
   }
   const { allocated, max } = report.fileHandles;
   lines.push(

@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs';
-import { renderMetrics } from '../serve/metrics.js';
 import { startServer } from '../serve/server.js';
 import { LimboError } from '../core/errors.js';
 import type { Io } from './io.js';
@@ -95,7 +94,7 @@ export async function runServe(values: ParsedOptions, io: Io): Promise<number> {
       stateDir: typeof values['state-dir'] === 'string' ? values['state-dir'] : null,
       historyMs: positive(values, 'history', 24) * 3600 * 1000,
       procRoot: typeof values['proc'] === 'string' ? values['proc'] : '/proc',
-      renderMetrics: (scan, context, accept) => renderMetrics(scan, context, accept, top),
+      top,
     });
   } catch (error) {
     throw new LimboError('io', `limbo serve: cannot listen on ${host}:${port}: ${(error as Error).message}`, {

@@ -2,9 +2,8 @@ import { formatBytes } from '../format/size.js';
 import { escapeName } from '../format/escape.js';
 import { paletteFor, type Palette } from '../format/color.js';
 import { LimboError } from '../core/errors.js';
-import { LeakDetector, type LeakVerdict } from '../serve/leak-detector.js';
 import type { ScanResult } from '../serve/scan.js';
-import { observeScan, type LeakView } from '../serve/server.js';
+import { LeakWatch, type LeakView } from '../serve/leak-watch.js';
 import { SharedScanner } from '../serve/shared-scanner.js';
 import type { Io } from './io.js';
 import type { CommandSpec, ParsedOptions } from './options.js';
@@ -99,14 +98,13 @@ export async function runWatch(values: ParsedOptions, io: Io): Promise<number> {
   if (!(seconds > 0))
     throw new LimboError('usage', `limbo watch: --interval takes a positive number of seconds`);
   const live = io.stdout.isTTY === true && values['once'] !== true && process.stdin.isTTY === true;
-  const detector = new LeakDetector();
-  const about = new Map<string, Omit<LeakView, keyof LeakVerdict>>();
+  const leakWatch = new LeakWatch();
   const trends: Trends = { held: [], handles: [], fds: new Map() };
   const scanner = new SharedScanner(
     seconds * 1000,
     typeof values['proc'] === 'string' ? values['proc'] : '/proc',
     (scan) => {
-      observeScan(detector, scan, about);
+      leakWatch.observe(scan);
       const push = (list: number[], v: number) => {
         list.push(v);
         if (list.length > HISTORY) list.shift();
@@ -121,11 +119,7 @@ export async function runWatch(values: ParsedOptions, io: Io): Promise<number> {
       }
     },
   );
-  const leaks = (): LeakView[] =>
-    detector.verdicts(Date.now()).flatMap((v) => {
-      const who = about.get(v.key);
-      return who ? [{ ...v, ...who }] : [];
-    });
+  const leaks = (): LeakView[] => leakWatch.leaks(Date.now());
   const c = paletteFor(io.stdout, io.env);
   try {
     if (!live) {

@@ -21,11 +21,6 @@ export function parseNrOpen(text: string): number | null {
   return parseCount(text);
 }
 
-/** Parses /proc/sys/fs/file-max: the system-wide ceiling on struct file objects, in files. */
-export function parseFileMax(text: string): number | null {
-  return parseCount(text);
-}
-
 /** Reads and parses /proc/sys/fs/file-nr. */
 export function readFileNr(procRoot = '/proc'): ReadResult<FileNr | null> {
   const read = readProcText(`${procRoot}/sys/fs/file-nr`);
@@ -36,12 +31,6 @@ export function readFileNr(procRoot = '/proc'): ReadResult<FileNr | null> {
 export function readNrOpen(procRoot = '/proc'): ReadResult<number | null> {
   const read = readProcText(`${procRoot}/sys/fs/nr_open`);
   return read.ok ? { ok: true, value: parseNrOpen(read.value) } : read;
-}
-
-/** Reads and parses /proc/sys/fs/file-max. */
-export function readFileMax(procRoot = '/proc'): ReadResult<number | null> {
-  const read = readProcText(`${procRoot}/sys/fs/file-max`);
-  return read.ok ? { ok: true, value: parseFileMax(read.value) } : read;
 }
 
 function parseCount(text: string): number | null {

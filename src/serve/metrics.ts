@@ -1,6 +1,16 @@
-import type { MetricsContext } from './server.js';
+import type { History } from './history.js';
+import type { LeakView } from './leak-watch.js';
+import type { SharedScanner } from './shared-scanner.js';
 import type { ScanResult } from './scan.js';
 import { CONTENT_TYPES, type MetricFamily, negotiateFormat, renderExposition } from './exposition.js';
+
+/** What /metrics needs besides the scan itself. */
+export interface MetricsContext {
+  readonly scanner: SharedScanner;
+  readonly history: History;
+  /** The leak detector's current verdicts, with who they are about. */
+  readonly leaks: () => readonly LeakView[];
+}
 
 /**
  * The metric families of one scan (docs/metrics.md). Label cardinality is bounded by design:
@@ -128,7 +138,7 @@ export function metricFamilies(scan: ScanResult, context: MetricsContext, top: n
           mount: leak.mount ?? '',
           resource: leak.resource,
         },
-        value: leak.suspected ? 1 : 0,
+        value: 1,
       })),
     ),
     gauge(

@@ -26,8 +26,6 @@ export interface ScanResult {
   /** statfs and held bytes per filesystem (no walk: a server must not walk disks every few seconds). */
   readonly df: DfJson;
   readonly report: ReportJson;
-  /** Processes and fds that vanished or were denied count as incomplete, not as errors; these are real failures. */
-  readonly errors: readonly string[];
 }
 
 /** One full scan: a snapshot with handle counts, and every analysis over it. Synchronous: run it in a worker. */
@@ -51,7 +49,6 @@ export function scanSystem(procRoot = '/proc'): ScanResult {
     restart: restartReportToJson(findRestartNeeded(snapshot)),
     df: dfReportToJson(reconcileFilesystems(snapshot, measures)),
     report: reportToJson(buildReport(snapshot)),
-    errors: [],
   };
   return { ...result, durationSeconds: (performance.now() - started) / 1000 };
 }

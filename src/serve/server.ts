@@ -5,8 +5,8 @@ import type { AddressInfo } from 'node:net';
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { History, sampleOf } from './history.js';
-import type { ScanResult } from './scan.js';
-import { LeakDetector, type LeakVerdict } from './leak-detector.js';
+import { LeakWatch } from './leak-watch.js';
+import { renderMetrics, type MetricsContext } from './metrics.js';
 import { SharedScanner } from './shared-scanner.js';
 
 /** How `limbo serve` runs. */
@@ -23,69 +23,8 @@ export interface ServeOptions {
   /** How long history reaches back (default 24 h). */
   readonly historyMs: number;
   readonly procRoot: string;
-  /** Renders /metrics for a scan; supplied by the metrics module. */
-  readonly renderMetrics: (
-    scan: ScanResult,
-    context: MetricsContext,
-    accept: string | undefined,
-  ) => { body: string; contentType: string };
-}
-
-/** What /metrics needs besides the scan itself. */
-export interface MetricsContext {
-  readonly scanner: SharedScanner;
-  readonly history: History;
-  /** The leak detector's current verdicts, with who they are about. */
-  readonly leaks: () => readonly LeakView[];
-}
-
-/** A leak verdict with the process it concerns and what to run next. */
-export interface LeakView extends LeakVerdict {
-  readonly pid: number | null;
-  readonly comm: string;
-  readonly unit: string | null;
-  readonly mount: string | null;
-  readonly label: string;
-  readonly command: string;
-}
-
-/** Feeds one scan to the leak detector: per process, its fds, deleted bytes, mappings and shm attaches. */
-export function observeScan(
-  detector: LeakDetector,
-  scan: ScanResult,
-  about: Map<string, Omit<LeakView, keyof LeakVerdict>>,
-): void {
-  const t = scan.takenAt;
-  const held = new Map<number, { bytes: number; mount: string | null }>();
-  for (const file of scan.deleted.files) {
-    for (const holder of file.holders) {
-      const entry = held.get(holder.pid) ?? { bytes: 0, mount: file.mount };
-      entry.bytes += file.allocated;
-      held.set(holder.pid, entry);
-    }
-  }
-  const available = new Map(scan.df.filesystems.map((fs) => [fs.mount, fs.available]));
-  for (const p of scan.handles.processes) {
-    if (p.fds === null) continue;
-    const key = `${p.pid} ${p.comm}`;
-    const command = p.unit?.endsWith('.service')
-      ? `systemctl restart ${p.unit}`
-      : `limbo handles (pid ${p.pid})`;
-    about.set(key, {
-      pid: p.pid,
-      comm: p.comm,
-      unit: p.unit,
-      mount: null,
-      label: `${p.pid} ${p.comm}`,
-      command,
-    });
-    detector.observe(key, 'fds', t, p.fds, p.limit?.soft ?? null);
-    if (p.mappings !== null) detector.observe(key, 'mappings', t, p.mappings);
-    if (p.shmAttachments !== null) detector.observe(key, 'shmAttachments', t, p.shmAttachments);
-    const h = held.get(p.pid);
-    const room = h?.mount ? available.get(h.mount) : undefined;
-    detector.observe(key, 'heldBytes', t, h?.bytes ?? 0, room === undefined ? null : (h?.bytes ?? 0) + room);
-  }
+  /** Per-process series on /metrics only for the top N processes. */
+  readonly top: number;
 }
 
 /** A running server. */
@@ -114,16 +53,11 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     options.stateDir,
   );
   const clients = new Set<ServerResponse>();
-  const detector = new LeakDetector();
-  const about = new Map<string, Omit<LeakView, keyof LeakVerdict>>();
-  const leaks = (): LeakView[] =>
-    detector.verdicts(Date.now()).flatMap((verdict) => {
-      const who = about.get(verdict.key);
-      return who ? [{ ...verdict, ...who }] : [];
-    });
+  const leakWatch = new LeakWatch();
+  const leaks = () => leakWatch.leaks(Date.now());
   const scanner = new SharedScanner(options.intervalMs, options.procRoot, (scan) => {
     history.add(sampleOf(scan));
-    observeScan(detector, scan, about);
+    leakWatch.observe(scan);
     const event = `event: scan\ndata: ${JSON.stringify({ takenAt: scan.takenAt, status: scan.report.status })}\n\n`;
     for (const client of clients) client.write(event);
   });
@@ -154,7 +88,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     const path = url.pathname;
     if (path === '/metrics') {
       const scan = await scanner.get();
-      const { body, contentType } = options.renderMetrics(scan, context, request.headers.accept);
+      const { body, contentType } = renderMetrics(scan, context, request.headers.accept, options.top);
       return send(response, 200, contentType, body);
     }
     const api = /^\/api\/([a-z]+)$/.exec(path)?.[1];

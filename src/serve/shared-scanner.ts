@@ -33,11 +33,6 @@ export class SharedScanner {
     return this.inFlight;
   }
 
-  /** The latest result without scanning (null before the first scan). */
-  latest(): ScanResult | null {
-    return this.last;
-  }
-
   /** Ends the worker thread. */
   async close(): Promise<void> {
     await this.worker?.terminate();

@@ -3,17 +3,9 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import {
-  parseFileMax,
-  parseFileNr,
-  parseNrOpen,
-  readFileMax,
-  readFileNr,
-  readNrOpen,
-  type FileNr,
-} from '../../src/proc/file-nr.js';
+import { parseFileNr, parseNrOpen, readFileNr, readNrOpen, type FileNr } from '../../src/proc/file-nr.js';
 
-// Captured from a 6.18 kernel (2 CPUs, 8 GiB): file-nr, nr_open and file-max as the kernel prints them.
+// Captured from a 6.18 kernel (2 CPUs, 8 GiB): file-nr and nr_open as the kernel prints them.
 function fixture(name: string): string {
   return readFileSync(new URL(`../../../test/fixtures/proc/${name}`, import.meta.url), 'latin1');
 }
@@ -39,7 +31,7 @@ describe('parseFileNr', () => {
   }
 });
 
-describe('parseNrOpen and parseFileMax', () => {
+describe('parseNrOpen', () => {
   const cases: [string, string, number | null][] = [
     ['one count with a newline', '1048576\n', 1048576],
     ['one count without a newline', '1048576', 1048576],
@@ -52,38 +44,28 @@ describe('parseNrOpen and parseFileMax', () => {
     it(`parseNrOpen reads ${name}`, () => {
       assert.equal(parseNrOpen(text), expected);
     });
-    it(`parseFileMax reads ${name}`, () => {
-      assert.equal(parseFileMax(text), expected);
-    });
   }
 
   it('reads the captured nr_open', () => {
     assert.equal(parseNrOpen(fixture('nr-open.txt')), 1048576);
   });
-
-  it('reads the captured file-max', () => {
-    assert.equal(parseFileMax(fixture('file-max.txt')), 2466174);
-  });
 });
 
-describe('readFileNr, readNrOpen and readFileMax on a fixture /proc', () => {
+describe('readFileNr and readNrOpen on a fixture /proc', () => {
   const root = mkdtempSync(join(tmpdir(), 'limbo-file-nr-'));
   after(() => rmSync(root, { recursive: true, force: true }));
   mkdirSync(join(root, 'sys/fs'), { recursive: true });
   writeFileSync(join(root, 'sys/fs/file-nr'), fixture('file-nr.txt'));
   writeFileSync(join(root, 'sys/fs/nr_open'), fixture('nr-open.txt'));
-  writeFileSync(join(root, 'sys/fs/file-max'), fixture('file-max.txt'));
 
-  it('reads all three from the given root', () => {
+  it('reads both from the given root', () => {
     assert.deepEqual(readFileNr(root), { ok: true, value: { allocated: 225, max: 2466174 } });
     assert.deepEqual(readNrOpen(root), { ok: true, value: 1048576 });
-    assert.deepEqual(readFileMax(root), { ok: true, value: 2466174 });
   });
 
   it('reports a root without the files as gone', () => {
     assert.deepEqual(readFileNr(join(root, 'missing')), { ok: false, failure: 'gone' });
     assert.deepEqual(readNrOpen(join(root, 'missing')), { ok: false, failure: 'gone' });
-    assert.deepEqual(readFileMax(join(root, 'missing')), { ok: false, failure: 'gone' });
   });
 
   it('reads the live /proc by default', () => {

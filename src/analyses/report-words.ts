@@ -1,0 +1,58 @@
+// The report's findings in words: one sentence each, and the exact command to run next. Kept
+// apart from report.ts, which decides what is worth attention, so the judgement stays data.
+import { escapeName } from '../format/escape.js';
+import { formatBytes } from '../format/size.js';
+import type { Finding } from './report.js';
+
+/** A finding as a person reads it. */
+export interface FindingWords {
+  readonly message: string;
+  /** The command to run next; null when there is none to give. */
+  readonly command: string | null;
+}
+
+/** The sentence and the next command for one finding; names are escaped, never raw bytes. */
+export function describeFinding(finding: Finding): FindingWords {
+  switch (finding.kind) {
+    case 'deleted-held': {
+      const where = escapeName(Buffer.from(finding.mount));
+      const top = finding.topHolder;
+      return {
+        message:
+          `${where}: ${formatBytes(finding.heldBytes)} held by ${finding.files} deleted ` +
+          `${finding.files === 1 ? 'file' : 'files'}` +
+          (top ? `, the biggest by ${escapeName(top.comm)} (pid ${top.pid})` : ''),
+        command: top?.unit?.endsWith('.service')
+          ? `systemctl restart ${escapeName(Buffer.from(top.unit))}`
+          : finding.mount === '(memfd)'
+            ? 'limbo deleted --kind memfd'
+            : `limbo deleted --mount ${where}`,
+      };
+    }
+    case 'system-file-max':
+      return {
+        message: `file handles: ${finding.allocated} of ${finding.max} (${finding.percent.toFixed(0)}% of fs.file-max)`,
+        command: 'limbo handles',
+      };
+    case 'process-fd-limit':
+      return {
+        message: `pid ${finding.pid} (${escapeName(finding.comm)}) has ${finding.fds} of ${finding.softLimit} fds open (${finding.percent.toFixed(0)}% of its limit)`,
+        command: 'limbo handles',
+      };
+    case 'shm-orphaned':
+      return {
+        message: `${finding.segments} SysV shared memory ${finding.segments === 1 ? 'segment is' : 'segments are'} attached to no process and hold ${formatBytes(finding.bytes)} of RAM until removed`,
+        command: 'limbo shm',
+      };
+    case 'restart-needed':
+      return {
+        message: `${finding.processes} ${finding.processes === 1 ? 'process runs' : 'processes run'} deleted or replaced code (upgraded but not restarted)`,
+        command: finding.groupCommand ?? 'limbo restart',
+      };
+    case 'partial-view':
+      return {
+        message: `${finding.unreadableProcesses} processes could not be read: this is a partial view`,
+        command: 'sudo limbo',
+      };
+  }
+}
