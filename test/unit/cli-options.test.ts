@@ -21,9 +21,11 @@ import {
   sizeOption,
   stringOption,
   withHelp,
+  COMMON_OPTIONS,
   type CommandSpec,
   type ValuesOf,
 } from '../../src/cli/options.js';
+import { COMMANDS } from '../../src/cli/commands.js';
 import { DELETED_KIND_CHOICES, DELETED_SORT_CHOICES } from '../../src/cli/specs/deleted.js';
 import { reportSpec } from '../../src/cli/specs/report.js';
 import { parseListen } from '../../src/cli/specs/serve.js';
@@ -243,6 +245,21 @@ describe('option declarations', () => {
       },
       DEFAULT_THRESHOLDS,
     );
+  });
+
+  it('gives every command distinct flags, none of them shadowing a common one', () => {
+    const common = Object.keys(COMMON_OPTIONS).map(flagName);
+    for (const { spec: command } of COMMANDS) {
+      const flags = Object.keys(command.options).map(flagName);
+      assert.equal(new Set(flags).size, flags.length, `${command.name}: ${flags.join(' ')}`);
+      assert.deepEqual(
+        flags.filter((flag) => common.includes(flag)),
+        [],
+        `${command.name} redeclares a common flag`,
+      );
+    }
+    const names = COMMANDS.map((c) => c.spec.name);
+    assert.equal(new Set(names).size, names.length);
   });
 
   it('rewords a shared option without changing how it parses', () => {
