@@ -53,6 +53,24 @@ export default tseslint.config(
   },
   ...layerRules(),
   {
+    // `limbo --help` reads every command's declaration: those must load no command, no analysis.
+    files: ['src/cli/specs/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['../../*/*', '!../../analyses/choices.js', '../*-command.js'],
+              allowTypeImports: true,
+              message: 'option declarations stay light: import types, or the words in analyses/choices.ts.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['src/serve/assets/**/*.js'],
     languageOptions: { sourceType: 'script', globals: { ...globals.browser, uPlot: 'readonly' } },
   },

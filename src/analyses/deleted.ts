@@ -2,10 +2,9 @@ import { findMount, findMountByPath, type Mount } from '../proc/mountinfo.js';
 import { isRegularMode } from '../proc/file-mode.js';
 import type { FileRecord, Incomplete, ProcessRecord, Snapshot } from '../snapshot/types.js';
 
-export type DeletedKind = 'file' | 'tmpfile' | 'memfd';
-export const DELETED_KINDS: readonly DeletedKind[] = ['file', 'tmpfile', 'memfd'];
-export type DeletedSort = 'allocated' | 'size' | 'holders' | 'path';
-export const DELETED_SORTS: readonly DeletedSort[] = ['allocated', 'size', 'holders', 'path'];
+import type { DeletedKind, DeletedSort } from './choices.js';
+
+export { DELETED_KINDS, DELETED_SORTS, type DeletedKind, type DeletedSort } from './choices.js';
 
 /** A process that keeps a deleted file alive, through fds, mappings or both. */
 export interface DeletedHolder {

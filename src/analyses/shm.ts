@@ -3,7 +3,7 @@ import { formatKey, shmStatus, type ShmStatus } from '../proc/sysvipc-shm.js';
 import type { Incomplete, ProcessRecord, Snapshot } from '../snapshot/types.js';
 import { findDeletedFiles, type DeletedFile } from './deleted.js';
 
-export const SHM_STATUSES: readonly ShmStatus[] = ['orphaned', 'removed-attached', 'attached'];
+export { SHM_STATUSES } from './choices.js';
 
 /** A live process and how many of its mappings (VMAs) attach one segment: its share of nattch. */
 export interface ShmAttachment {

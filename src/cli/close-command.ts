@@ -12,54 +12,20 @@ import { formatBytes } from '../format/size.js';
 import { LimboError } from '../core/errors.js';
 import { confirmFor, requireConsent, type ActingIo } from './confirm.js';
 import { loadSnapshot } from './load-snapshot.js';
-import type { CommandSpec, ParsedOptions } from './options.js';
+import type { ValuesOf } from './options.js';
+import type { closeSpec } from './specs/close.js';
 import { parseTargets, refuseSavedSnapshot } from './target-args.js';
 
-export const closeSpec: CommandSpec = {
-  name: 'close',
-  summary: 'Close a leaked descriptor inside a running process (through gdb; needs --force).',
-  usage: 'limbo close PID:FD --force [--devnull] [--yes | --dry-run] [--json]',
-  positionals: true,
-  options: [
-    { name: 'force', type: 'boolean', help: 'required: you accept the risk described below' },
-    {
-      name: 'devnull',
-      type: 'boolean',
-      help: 'point the descriptor at /dev/null instead of closing it: its number stays taken',
-    },
-    {
-      name: 'yes',
-      type: 'boolean',
-      help: 'act without asking (for scripts; nothing is asked without a terminal)',
-    },
-    { name: 'dry-run', type: 'boolean', help: 'show what would be closed and freed; change nothing' },
-  ],
-  details: `How: gdb attaches to the process, which stops all its threads for a moment (about a second),
-checks the descriptor still refers to the file limbo examined, calls close(FD) inside the process,
-restores its errno, and detaches. limbo then checks the descriptor is gone and measures, with
-statfs, the space that came back (only when it was the file's last holder).
-
-The risk: the process is not told. If it uses the number again it gets EBADF, or worse: the next
-file it opens takes the same number, and code still holding the old one reads or writes that
-file. A restart, or a log reopen when the program offers one, is the safer fix. --devnull avoids
-the reuse: the descriptor then points at /dev/null (reads see end-of-file, writes vanish).
-Standard input, output and error (0, 1, 2) are only ever redirected with --devnull.
-
-Refused: pid 1, limbo itself, kernel threads, zombies, processes already traced (a debugger or
-strace), and any process when gdb is not installed.`,
-};
-
 /** `limbo close PID:FD --force`: plan, preview, confirm, close through gdb, verify. */
-export function runClose(values: ParsedOptions, io: ActingIo, positionals: string[]): number {
+export function runClose(values: ValuesOf<typeof closeSpec>, io: ActingIo, positionals: string[]): number {
   refuseSavedSnapshot('close', values);
   const targets = parseTargets('close', positionals);
   const target = targets[0];
   if (targets.length !== 1 || target?.kind !== 'fd') {
     throw new LimboError('usage', 'limbo close: give exactly one descriptor, as PID:FD');
   }
-  const dryRun = values['dry-run'] === true;
-  const yes = values['yes'] === true;
-  if (!dryRun && values['force'] !== true) {
+  const { dryRun, yes } = values;
+  if (!dryRun && !values.force) {
     throw new LimboError(
       'usage',
       "limbo close: closing a descriptor inside a running process needs --force ('limbo close --help' explains the risk; --dry-run shows what it would do)",
@@ -67,10 +33,9 @@ export function runClose(values: ParsedOptions, io: ActingIo, positionals: strin
   }
   const confirm = confirmFor(io);
   requireConsent('close', { dryRun, yes }, confirm);
-  const json = values['json'] === true;
-  const procRoot = typeof values['proc'] === 'string' ? values['proc'] : '/proc';
+  const { json, proc: procRoot } = values;
   const plan = planClose(
-    { pid: target.pid, fd: target.fd, how: values['devnull'] === true ? 'devnull' : 'close' },
+    { pid: target.pid, fd: target.fd, how: values.devnull ? 'devnull' : 'close' },
     loadSnapshot(values),
     { procRoot },
   );

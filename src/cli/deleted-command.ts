@@ -1,134 +1,37 @@
-import { statSync } from 'node:fs';
 import {
-  DELETED_KINDS,
-  DELETED_SORTS,
   findDeletedFiles,
   type DeletedFile,
-  type DeletedFilter,
   type DeletedHolder,
-  type DeletedKind,
   type DeletedReport,
-  type DeletedSort,
 } from '../analyses/deleted.js';
 import { deletedReportToJson } from '../analyses/deleted-json.js';
 import { paletteFor, type Palette } from '../format/color.js';
 import { escapeName } from '../format/escape.js';
-import { formatBytes, parseSize } from '../format/size.js';
-import { LimboError } from '../core/errors.js';
-import { formatDev } from '../proc/file-stat.js';
+import { formatBytes } from '../format/size.js';
+import { toDeletedFilter } from './deleted-filter.js';
 import type { Io } from './io.js';
 import { loadSnapshot } from './load-snapshot.js';
-import type { CommandSpec, ParsedOptions } from './options.js';
+import type { ValuesOf } from './options.js';
+import { DELETED_TABLE_LIMIT, type deletedSpec } from './specs/deleted.js';
 
-const DEFAULT_TABLE_LIMIT = 20;
 const MAX_HOLDERS_SHOWN = 8;
 const MAX_FDS_SHOWN = 6;
 
-export const deletedSpec: CommandSpec = {
-  name: 'deleted',
-  summary: 'List deleted files still held open or mapped: the space df counts and du cannot see.',
-  usage:
-    'limbo deleted [--pid N] [--user NAME] [--mount PATH] [--min-size SIZE] [--kind K] [--sort KEY] [--limit N | --all] [--json]',
-  options: [
-    {
-      name: 'pid',
-      type: 'string',
-      value: 'N',
-      help: 'only files process N holds (every holder is still shown)',
-    },
-    {
-      name: 'user',
-      type: 'string',
-      value: 'NAME',
-      help: 'only files held by a process of this user (name or uid)',
-    },
-    { name: 'mount', type: 'string', value: 'PATH', help: 'only files on the filesystem that holds PATH' },
-    {
-      name: 'min-size',
-      type: 'string',
-      value: 'SIZE',
-      help: 'only files holding at least SIZE allocated (10M, 1G)',
-    },
-    { name: 'kind', type: 'string', value: 'K', help: `only this kind: ${DELETED_KINDS.join(', ')}` },
-    {
-      name: 'sort',
-      type: 'string',
-      value: 'KEY',
-      help: `order by ${DELETED_SORTS.join(', ')} (default allocated)`,
-    },
-    {
-      name: 'limit',
-      type: 'string',
-      value: 'N',
-      help: `show at most N files (default ${DEFAULT_TABLE_LIMIT} in the table, all in --json); totals count all`,
-    },
-    { name: 'all', type: 'boolean', help: 'show every file in the table' },
-  ],
-};
-
 /** `limbo deleted`: scan (or load) a snapshot, filter, print a table or JSON. */
-export function runDeleted(values: ParsedOptions, io: Io): number {
-  const filter = parseDeletedFilter('deleted', values);
-  const limit = parseLimit(values);
+export function runDeleted(values: ValuesOf<typeof deletedSpec>, io: Io): number {
+  const filter = toDeletedFilter('deleted', values);
+  // --all: no limit; --limit N: N; neither: the table's default, and all of them in JSON.
+  const limit = values.all ? Infinity : values.limit;
   const snapshot = loadSnapshot(values);
-  if (values['json']) {
+  if (values.json) {
     // In JSON the limit is a filter, so totals stay the sum of the files listed.
-    const report = findDeletedFiles(snapshot, limit === null ? filter : { ...filter, limit });
+    const report = findDeletedFiles(snapshot, limit === undefined ? filter : { ...filter, limit });
     io.stdout.write(`${JSON.stringify(deletedReportToJson(report), null, 2)}\n`);
   } else {
     const report = findDeletedFiles(snapshot, filter);
-    io.stdout.write(renderDeletedTable(report, paletteFor(io.stdout, io.env), limit ?? DEFAULT_TABLE_LIMIT));
+    io.stdout.write(renderDeletedTable(report, paletteFor(io.stdout, io.env), limit ?? DELETED_TABLE_LIMIT));
   }
   return 0;
-}
-
-/** The filters of `limbo deleted` (shared by the commands that act on deleted files); bad values are usage errors. */
-export function parseDeletedFilter(command: string, values: ParsedOptions): DeletedFilter {
-  const usage = (message: string) => new LimboError('usage', `limbo ${command}: ${message}`);
-  const filter: { -readonly [K in keyof DeletedFilter]: DeletedFilter[K] } = {};
-  const pid = values['pid'];
-  if (typeof pid === 'string') {
-    if (!/^\d+$/.test(pid)) throw usage(`--pid takes a process id, not '${pid}'`);
-    filter.pid = Number(pid);
-  }
-  if (typeof values['user'] === 'string') filter.user = values['user'];
-  const mount = values['mount'];
-  if (typeof mount === 'string') {
-    try {
-      filter.dev = formatDev(statSync(mount, { bigint: true }).dev);
-    } catch (error) {
-      throw usage(`--mount: cannot stat '${mount}': ${(error as NodeJS.ErrnoException).code ?? 'error'}`);
-    }
-  }
-  const minSize = values['min-size'];
-  if (typeof minSize === 'string') {
-    const bytes = parseSize(minSize);
-    if (bytes === null) throw usage(`--min-size takes a size such as 10M or 1G, not '${minSize}'`);
-    filter.minAllocatedBytes = bytes;
-  }
-  const kind = values['kind'];
-  if (typeof kind === 'string') {
-    if (!DELETED_KINDS.includes(kind as DeletedKind))
-      throw usage(`--kind takes one of ${DELETED_KINDS.join(', ')}`);
-    filter.kind = kind as DeletedKind;
-  }
-  const sort = values['sort'];
-  if (typeof sort === 'string') {
-    if (!DELETED_SORTS.includes(sort as DeletedSort))
-      throw usage(`--sort takes one of ${DELETED_SORTS.join(', ')}`);
-    filter.sort = sort as DeletedSort;
-  }
-  return filter;
-}
-
-/** --all: no limit; --limit N: N; neither: null (the caller's default). */
-function parseLimit(values: ParsedOptions): number | null {
-  if (values['all']) return Infinity;
-  const limit = values['limit'];
-  if (typeof limit !== 'string') return null;
-  if (!/^\d+$/.test(limit) || Number(limit) === 0)
-    throw new LimboError('usage', `limbo deleted: --limit takes a positive number, not '${limit}'`);
-  return Number(limit);
 }
 
 /** The table a person reads: biggest first, holders under each file, totals, then what to do. */
@@ -208,7 +111,7 @@ function renderFile(file: DeletedFile, hostMountNamespace: string | null, c: Pal
   return lines;
 }
 
-/** `pid comm fds 3,4,5 +2 maps (user) [unit]`, the form the issue asks for. */
+/** One holder on one line: `pid comm fds 3,4,5 +2 maps (user) [unit]`. */
 function renderHolder(holder: DeletedHolder, hostMountNamespace: string | null): string {
   const parts = [`${holder.pid} ${escapeName(holder.comm)}`];
   if (holder.fds.length > 0) {

@@ -8,26 +8,12 @@ import { LimboError } from '../core/errors.js';
 import { chooseMounts, measureFilesystem, type FilesystemMeasure } from '../walk/measure-filesystems.js';
 import type { Io } from './io.js';
 import { loadSnapshot } from './load-snapshot.js';
-import type { CommandSpec, ParsedOptions } from './options.js';
-
-export const dfSpec: CommandSpec = {
-  name: 'df',
-  summary:
-    'Explain why df and du disagree, per filesystem: reserved, held by deleted files, hidden under mounts.',
-  usage: 'limbo df [PATH...] [--walk] [--json]',
-  positionals: true,
-  options: [
-    {
-      name: 'walk',
-      type: 'boolean',
-      help: 'walk each filesystem like du -sx (always done for a single PATH); as root, also under mount points',
-    },
-  ],
-};
+import type { ValuesOf } from './options.js';
+import type { dfSpec } from './specs/df.js';
 
 /** `limbo df`: one reconciliation per filesystem, and one sentence each. */
-export async function runDf(values: ParsedOptions, io: Io, paths: string[]): Promise<number> {
-  if (typeof values['from'] === 'string') {
+export async function runDf(values: ValuesOf<typeof dfSpec>, io: Io, paths: string[]): Promise<number> {
+  if (values.from !== undefined) {
     throw new LimboError('usage', 'limbo df: --from cannot be used: df measures the live filesystems');
   }
   const snapshot = loadSnapshot(values);
@@ -43,8 +29,8 @@ export async function runDf(values: ParsedOptions, io: Io, paths: string[]): Pro
       { cause: error },
     );
   }
-  const walk = values['walk'] === true || paths.length === 1;
-  const progress = io.stderr.isTTY === true && !values['json'];
+  const walk = values.walk || paths.length === 1;
+  const progress = io.stderr.isTTY === true && !values.json;
   const measures: FilesystemMeasure[] = [];
   for (const mount of mounts) {
     const where = escapeName(Buffer.from(mount.mountPoint));
@@ -56,7 +42,7 @@ export async function runDf(values: ParsedOptions, io: Io, paths: string[]): Pro
     if (measure) measures.push(measure);
   }
   const report = reconcileFilesystems(snapshot, measures);
-  if (values['json']) io.stdout.write(`${JSON.stringify(dfReportToJson(report), null, 2)}\n`);
+  if (values.json) io.stdout.write(`${JSON.stringify(dfReportToJson(report), null, 2)}\n`);
   else io.stdout.write(renderDf(report, paletteFor(io.stdout, io.env)));
   return 0;
 }

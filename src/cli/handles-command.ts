@@ -6,34 +6,12 @@ import { escapeName } from '../format/escape.js';
 import { LimboError } from '../core/errors.js';
 import type { Io } from './io.js';
 import { loadSnapshot } from './load-snapshot.js';
-import type { CommandSpec, ParsedOptions } from './options.js';
-
-const DEFAULT_TOP = 10;
-
-export const handlesSpec: CommandSpec = {
-  name: 'handles',
-  summary: 'Explain /proc/sys/fs/file-nr line by line, and warn before EMFILE or ENFILE.',
-  usage: 'limbo handles [--top N] [--warn-percent P] [--json]',
-  options: [
-    {
-      name: 'top',
-      type: 'string',
-      value: 'N',
-      help: `list the N processes with most descriptors (default ${DEFAULT_TOP}; --json: all)`,
-    },
-    {
-      name: 'warn-percent',
-      type: 'string',
-      value: 'P',
-      help: 'warn when a process or the system passes P% of its limit (default 80)',
-    },
-  ],
-};
+import type { ValuesOf } from './options.js';
+import { HANDLES_TOP, type handlesSpec } from './specs/handles.js';
 
 /** `limbo handles`: the ledger, the types, the top processes, the warnings. */
-export function runHandles(values: ParsedOptions, io: Io): number {
-  const top = positiveInteger(values, 'top');
-  const warnPercent = positiveInteger(values, 'warn-percent');
+export function runHandles(values: ValuesOf<typeof handlesSpec>, io: Io): number {
+  const { top, warnPercent } = values;
   const snapshot = loadSnapshot(values, { handles: true });
   if (snapshot.system?.openFiles == null) {
     throw new LimboError(
@@ -41,20 +19,11 @@ export function runHandles(values: ParsedOptions, io: Io): number {
       'this snapshot has no handle counts: take it with `limbo snapshot --handles`',
     );
   }
-  const report = explainHandles(snapshot, warnPercent === null ? {} : { warnPercent });
-  if (values['json'])
+  const report = explainHandles(snapshot, warnPercent === undefined ? {} : { warnPercent });
+  if (values.json)
     io.stdout.write(`${JSON.stringify(handleReportToJson(report, top ?? Infinity), null, 2)}\n`);
-  else io.stdout.write(renderHandles(report, paletteFor(io.stdout, io.env), top ?? DEFAULT_TOP));
+  else io.stdout.write(renderHandles(report, paletteFor(io.stdout, io.env), top ?? HANDLES_TOP));
   return 0;
-}
-
-function positiveInteger(values: ParsedOptions, name: string): number | null {
-  const value = values[name];
-  if (typeof value !== 'string') return null;
-  if (!/^\d+$/.test(value) || Number(value) === 0) {
-    throw new LimboError('usage', `limbo handles: --${name} takes a positive number, not '${value}'`);
-  }
-  return Number(value);
 }
 
 const number = (n: number | null): string => (n === null ? '?' : n.toLocaleString('en-US'));

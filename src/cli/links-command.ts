@@ -15,50 +15,27 @@ import { LimboError } from '../core/errors.js';
 import type { InodeHolder } from '../proc/inode-holders.js';
 import { observeLinks } from '../walk/find-links.js';
 import type { Io } from './io.js';
-import type { CommandSpec, ParsedOptions } from './options.js';
+import type { ValuesOf } from './options.js';
+import type { linksSpec } from './specs/links.js';
 
 const MAX_NAMES_SHOWN = 20;
 const MAX_GROUPS_SHOWN = 20;
 
-export const linksSpec: CommandSpec = {
-  name: 'links',
-  summary:
-    'Explain hard links: every name of a file, what rm would free, directory link counts, link groups.',
-  usage: 'limbo links PATH... [--within DIR] [--groups DIR] [--all] [--json]',
-  positionals: true,
-  options: [
-    {
-      name: 'within',
-      type: 'string',
-      value: 'DIR',
-      help: "look for a file's other names only under DIR (default: walk its whole filesystem)",
-    },
-    {
-      name: 'groups',
-      type: 'string',
-      value: 'DIR',
-      help: 'list every hard-link group under DIR, biggest first, and what a backup of DIR needs',
-    },
-    { name: 'all', type: 'boolean', help: 'show every name and every group in the table' },
-  ],
-};
-
 /** `limbo links PATH...` and `limbo links --groups DIR`. */
-export async function runLinks(values: ParsedOptions, io: Io, paths: string[]): Promise<number> {
-  if (typeof values['from'] === 'string') {
+export async function runLinks(values: ValuesOf<typeof linksSpec>, io: Io, paths: string[]): Promise<number> {
+  if (values.from !== undefined) {
     throw usage('--from cannot be used: links looks at the live filesystem');
   }
-  const groups = typeof values['groups'] === 'string' ? values['groups'] : undefined;
-  const within = typeof values['within'] === 'string' ? values['within'] : undefined;
+  const { groups, within } = values;
   if (paths.length === 0 && groups === undefined) throw usage('give a PATH to explain, or --groups DIR');
-  const progress = io.stderr.isTTY === true && !values['json'];
+  const progress = io.stderr.isTTY === true && !values.json;
   let observed;
   try {
     observed = await observeLinks({
       paths,
       ...(groups === undefined ? {} : { groups }),
       ...(within === undefined ? {} : { within }),
-      procRoot: typeof values['proc'] === 'string' ? values['proc'] : '/proc',
+      procRoot: values.proc,
       ...(progress
         ? {
             onProgress: (root: string, files: number) =>
@@ -78,10 +55,11 @@ export async function runLinks(values: ParsedOptions, io: Io, paths: string[]): 
     io.stderr.write(`limbo links: cannot stat '${escapeName(problem.path)}': ${problem.code}\n`);
   }
   const report = analyzeLinks(observed.observation);
-  if (values['json']) io.stdout.write(`${JSON.stringify(linksReportToJson(report), null, 2)}\n`);
+  if (values.json) io.stdout.write(`${JSON.stringify(linksReportToJson(report), null, 2)}\n`);
   else {
-    const all = values['all'] === true;
-    io.stdout.write(renderLinks(report, paletteFor(io.stdout, io.env), all ? Infinity : MAX_NAMES_SHOWN));
+    io.stdout.write(
+      renderLinks(report, paletteFor(io.stdout, io.env), values.all ? Infinity : MAX_NAMES_SHOWN),
+    );
   }
   return observed.problems.length > 0 ? 1 : 0;
 }

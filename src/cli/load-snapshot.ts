@@ -3,12 +3,15 @@ import { LimboError } from '../core/errors.js';
 import { parseSnapshot } from '../snapshot/snapshot-json.js';
 import { takeSnapshot } from '../snapshot/take-snapshot.js';
 import type { Snapshot } from '../snapshot/types.js';
-import type { ParsedOptions } from './options.js';
+import type { CommonValues } from './options.js';
 
 /** The snapshot a command works on: a saved one (--from), or a fresh scan of --proc. */
-export function loadSnapshot(values: ParsedOptions, options: { handles?: boolean } = {}): Snapshot {
-  const from = values['from'];
-  if (typeof from === 'string') {
+export function loadSnapshot(
+  values: Pick<CommonValues, 'from' | 'proc'>,
+  options: { handles?: boolean } = {},
+): Snapshot {
+  const { from, proc } = values;
+  if (from !== undefined) {
     let text: string;
     try {
       text = readFileSync(from === '-' ? 0 : from, 'utf8');
@@ -19,7 +22,6 @@ export function loadSnapshot(values: ParsedOptions, options: { handles?: boolean
     }
     return parseSnapshot(text);
   }
-  const proc = typeof values['proc'] === 'string' ? values['proc'] : '/proc';
   try {
     return takeSnapshot({ procRoot: proc, handles: options.handles ?? false });
   } catch (error) {

@@ -15,53 +15,16 @@ import { formatBytes } from '../format/size.js';
 import { LimboError } from '../core/errors.js';
 import { confirmFor, requireConsent, type ActingIo } from './confirm.js';
 import { loadSnapshot } from './load-snapshot.js';
-import type { CommandSpec, ParsedOptions } from './options.js';
-import { FILTER_OPTIONS, parseFilterArgs, parseTargets, refuseSavedSnapshot } from './target-args.js';
-
-export const reclaimSpec: CommandSpec = {
-  name: 'reclaim',
-  summary: 'Give back the space of deleted files still held open, without a restart: truncate them, safely.',
-  usage:
-    'limbo reclaim TARGET... | --pid N | --user NAME | --mount PATH | --min-size SIZE | --all  [--force] [--yes | --dry-run] [--json]',
-  positionals: true,
-  options: [
-    ...FILTER_OPTIONS,
-    {
-      name: 'force',
-      type: 'boolean',
-      help: 'also truncate files that are memory-mapped or written without O_APPEND (see below)',
-    },
-    {
-      name: 'yes',
-      type: 'boolean',
-      help: 'act without asking (for scripts; nothing is asked without a terminal)',
-    },
-    { name: 'dry-run', type: 'boolean', help: 'show what would be truncated and freed; change nothing' },
-  ],
-  details: `TARGET is PID:FD (one descriptor) or MAJ:MIN:INODE (a file, as limbo deleted prints it: every
-holder of it). Without a target or a filter nothing is done.
-
-How: limbo opens the /proc link with O_PATH, checks through that descriptor that it is a regular
-file, unlinked (st_nlink 0) and the very inode the scan saw, then opens that inode for writing
-through /proc/self/fd and truncates it to 0. Every holder then sees an empty file; the space is
-free at once. A file named by MAJ:MIN:INODE is reached through a holder found by a fresh scan.
-
-Never truncated: a file still linked under another name (that name would be emptied too),
-anything not a regular file, a descriptor whose number now refers to another file, a memfd
-sealed against writes or shrinking.
-
-Needs --force: a file some holder has memory-mapped (it gets SIGBUS reading past the new end;
-code mapped from it crashes), or one a holder writes without O_APPEND: its next write lands at
-its old offset and recreates the old size as a sparse file whose start reads as zeros. There a
-restart or a log reopen (limbo names the one it knows) is the better fix.
-
-On a terminal limbo shows the plan and asks first; scripts pass --yes; --dry-run only shows.
-Afterwards it reports statfs free space (df's "Avail") before and after per filesystem, beside
-what the files held. Exit 1 when anything was refused.`,
-};
+import type { ValuesOf } from './options.js';
+import type { reclaimSpec } from './specs/reclaim.js';
+import { parseFilterArgs, parseTargets, refuseSavedSnapshot } from './target-args.js';
 
 /** `limbo reclaim`: plan, preview, confirm, truncate, report. */
-export function runReclaim(values: ParsedOptions, io: ActingIo, positionals: string[]): number {
+export function runReclaim(
+  values: ValuesOf<typeof reclaimSpec>,
+  io: ActingIo,
+  positionals: string[],
+): number {
   refuseSavedSnapshot('reclaim', values);
   const targets = parseTargets('reclaim', positionals);
   const filter = parseFilterArgs('reclaim', values);
@@ -71,17 +34,14 @@ export function runReclaim(values: ParsedOptions, io: ActingIo, positionals: str
       'limbo reclaim: nothing to reclaim: name a target (PID:FD or MAJ:MIN:INODE) or choose files with --pid, --user, --mount, --min-size or --all',
     );
   }
-  const dryRun = values['dry-run'] === true;
-  const yes = values['yes'] === true;
-  const json = values['json'] === true;
+  const { dryRun, yes, json } = values;
   const confirm = confirmFor(io);
   requireConsent('reclaim', { dryRun, yes }, confirm);
 
-  const procRoot = typeof values['proc'] === 'string' ? values['proc'] : '/proc';
   const plan = planReclaim(
     loadSnapshot(values),
     { targets, filter },
-    { procRoot, force: values['force'] === true },
+    { procRoot: values.proc, force: values.force },
   );
   const c = paletteFor(json ? io.stderr : io.stdout, io.env);
   const ready = plan.candidates.filter((candidate) => candidate.verdict === 'ready');

@@ -7,41 +7,16 @@ import { formatBytes } from '../format/size.js';
 import { LimboError } from '../core/errors.js';
 import type { Io } from './io.js';
 import { loadSnapshot } from './load-snapshot.js';
-import type { CommandSpec, ParsedOptions } from './options.js';
+import type { ValuesOf } from './options.js';
+import type { recoverSpec } from './specs/recover.js';
 import { parseTargets, refuseSavedSnapshot } from './target-args.js';
 
 /** Files at least this big show progress on a terminal. */
 const PROGRESS_FROM_BYTES = 64 * 1024 * 1024;
 const PROGRESS_EVERY_MS = 200;
 
-export const recoverSpec: CommandSpec = {
-  name: 'recover',
-  summary:
-    'Get a deleted file back while a process still holds it: copy it out (holes kept), or relink an O_TMPFILE.',
-  usage: 'limbo recover TARGET DEST [--link] [--force] [--json]',
-  positionals: true,
-  options: [
-    {
-      name: 'link',
-      type: 'boolean',
-      help: 'give an O_TMPFILE file the name DEST instead of copying it (same filesystem only)',
-    },
-    { name: 'force', type: 'boolean', help: "copy even when DEST's filesystem looks too small for it" },
-  ],
-  details: `TARGET is PID:FD or MAJ:MIN:INODE (as limbo deleted prints it); a file that only a memory
-mapping holds is read through /proc/PID/map_files (root only).
-
-DEST is created exclusively: limbo never overwrites anything and never follows a symlink at DEST.
-Holes are kept, so a sparse file stays sparse (SEEK_DATA/SEEK_HOLE with the native addon; without
-it, blocks of zeros are left as holes). Mode (without setuid/setgid) and times are kept, the size
-is verified, and limbo warns when the holder wrote to the file during the copy.
-
---link works only for a file created with O_TMPFILE (and without O_EXCL): the kernel gives no
-other unlinked file a name again, so everything else is copied.`,
-};
-
 /** `limbo recover TARGET DEST`: copy (or link) one held deleted file to a new name. */
-export function runRecover(values: ParsedOptions, io: Io, positionals: string[]): number {
+export function runRecover(values: ValuesOf<typeof recoverSpec>, io: Io, positionals: string[]): number {
   refuseSavedSnapshot('recover', values);
   if (positionals.length !== 2) {
     throw new LimboError(
@@ -51,11 +26,10 @@ export function runRecover(values: ParsedOptions, io: Io, positionals: string[])
   }
   const [targetText, dest] = positionals as [string, string];
   const [target] = parseTargets('recover', [targetText]) as [ReturnType<typeof parseTargets>[number]];
-  const json = values['json'] === true;
-  const procRoot = typeof values['proc'] === 'string' ? values['proc'] : '/proc';
+  const { json, proc: procRoot } = values;
   const progress = !json && io.stderr.isTTY === true ? progressPrinter(io) : undefined;
   const result = recoverFile(
-    { target, dest, link: values['link'] === true, force: values['force'] === true },
+    { target, dest, link: values.link, force: values.force },
     {
       procRoot,
       // The scan finds a file's holders, and a descriptor that only a thread's own table holds.

@@ -1,88 +1,31 @@
-import { buildReport, DEFAULT_THRESHOLDS, type Report, type ReportThresholds } from '../analyses/report.js';
+import { buildReport, type Report, type ReportThresholds } from '../analyses/report.js';
 import { describeFinding } from '../analyses/report-words.js';
 import { reportToJson } from '../analyses/report-json.js';
 import { paletteFor, type Palette } from '../format/color.js';
-import { formatBytes, parseSize } from '../format/size.js';
-import { LimboError } from '../core/errors.js';
+import { formatBytes } from '../format/size.js';
 import type { Io } from './io.js';
 import { loadSnapshot } from './load-snapshot.js';
-import type { CommandSpec, ParsedOptions } from './options.js';
-
-export const reportSpec: CommandSpec = {
-  name: 'report',
-  summary:
-    'The one screen to read first (also bare `limbo`): every finding, worst first, with the next command.',
-  usage:
-    'limbo [report] [--check] [--warn-held SIZE] [--crit-held SIZE] [--warn-percent P] [--crit-percent P] [--json]',
-  options: [
-    {
-      name: 'check',
-      type: 'boolean',
-      help: 'monitoring mode: print one Nagios-style line; exit 0 ok, 1 warning, 2 critical',
-    },
-    {
-      name: 'warn-held',
-      type: 'string',
-      value: 'SIZE',
-      help: 'warn when deleted files hold SIZE on a filesystem (default 1G)',
-    },
-    {
-      name: 'crit-held',
-      type: 'string',
-      value: 'SIZE',
-      help: 'critical from SIZE held on a filesystem (default 10G)',
-    },
-    {
-      name: 'warn-percent',
-      type: 'string',
-      value: 'P',
-      help: 'warn at P% of a process fd limit or fs.file-max (default 80)',
-    },
-    { name: 'crit-percent', type: 'string', value: 'P', help: 'critical from P% of a limit (default 95)' },
-  ],
-};
+import type { ValuesOf } from './options.js';
+import type { reportSpec } from './specs/report.js';
 
 const EXIT: Record<Report['status'], number> = { ok: 0, warning: 1, critical: 2 };
 
 /** `limbo` / `limbo report`: findings and their commands; `--check` for monitoring. */
-export function runReport(values: ParsedOptions, io: Io): number {
-  const thresholds = parseThresholds(values);
+export function runReport(values: ValuesOf<typeof reportSpec>, io: Io): number {
+  const thresholds: ReportThresholds = {
+    warnHeldBytes: values.warnHeld,
+    critHeldBytes: values.critHeld,
+    warnPercent: values.warnPercent,
+    critPercent: values.critPercent,
+  };
   const report = buildReport(loadSnapshot(values), thresholds);
-  if (values['check']) {
+  if (values.check) {
     io.stdout.write(`${checkLine(report, thresholds)}\n`);
     return EXIT[report.status];
   }
-  if (values['json']) io.stdout.write(`${JSON.stringify(reportToJson(report), null, 2)}\n`);
+  if (values.json) io.stdout.write(`${JSON.stringify(reportToJson(report), null, 2)}\n`);
   else io.stdout.write(renderReport(report, paletteFor(io.stdout, io.env)));
   return 0;
-}
-
-function parseThresholds(values: ParsedOptions): ReportThresholds {
-  const size = (name: string, fallback: number): number => {
-    const value = values[name];
-    if (typeof value !== 'string') return fallback;
-    const bytes = parseSize(value);
-    if (bytes === null)
-      throw new LimboError('usage', `limbo report: --${name} takes a size such as 1G, not '${value}'`);
-    return bytes;
-  };
-  const percent = (name: string, fallback: number): number => {
-    const value = values[name];
-    if (typeof value !== 'string') return fallback;
-    if (!/^\d+(\.\d+)?$/.test(value) || Number(value) > 100) {
-      throw new LimboError(
-        'usage',
-        `limbo report: --${name} takes a percentage from 0 to 100, not '${value}'`,
-      );
-    }
-    return Number(value);
-  };
-  return {
-    warnHeldBytes: size('warn-held', DEFAULT_THRESHOLDS.warnHeldBytes),
-    critHeldBytes: size('crit-held', DEFAULT_THRESHOLDS.critHeldBytes),
-    warnPercent: percent('warn-percent', DEFAULT_THRESHOLDS.warnPercent),
-    critPercent: percent('crit-percent', DEFAULT_THRESHOLDS.critPercent),
-  };
 }
 
 /** "LIMBO WARNING - 2 findings: ... | held=...;warn;crit handles=...;;;0;max", as Nagios plugins print. */

@@ -4,33 +4,15 @@ import { paletteFor, type Palette } from '../format/color.js';
 import { escapeName } from '../format/escape.js';
 import type { Io } from './io.js';
 import { loadSnapshot } from './load-snapshot.js';
-import type { CommandSpec, ParsedOptions } from './options.js';
-
-export const restartSpec: CommandSpec = {
-  name: 'restart',
-  summary:
-    'List processes still running deleted or replaced code (after an upgrade), grouped by what to restart.',
-  usage: 'limbo restart [--all] [--check] [--json]',
-  options: [
-    {
-      name: 'all',
-      type: 'boolean',
-      help: 'also report deleted or replaced data files mapped without execute',
-    },
-    {
-      name: 'check',
-      type: 'boolean',
-      help: 'exit 1 when anything needs a restart, 0 otherwise (for scripts)',
-    },
-  ],
-};
+import type { ValuesOf } from './options.js';
+import type { restartSpec } from './specs/restart.js';
 
 /** `limbo restart`: the processes to restart and the command for each group. */
-export function runRestart(values: ParsedOptions, io: Io): number {
-  const report = findRestartNeeded(loadSnapshot(values), { includeData: values['all'] === true });
-  if (values['json']) io.stdout.write(`${JSON.stringify(restartReportToJson(report), null, 2)}\n`);
+export function runRestart(values: ValuesOf<typeof restartSpec>, io: Io): number {
+  const report = findRestartNeeded(loadSnapshot(values), { includeData: values.all });
+  if (values.json) io.stdout.write(`${JSON.stringify(restartReportToJson(report), null, 2)}\n`);
   else io.stdout.write(renderRestartTable(report, paletteFor(io.stdout, io.env)));
-  return values['check'] && report.processes.length > 0 ? 1 : 0;
+  return values.check && report.processes.length > 0 ? 1 : 0;
 }
 
 /** Groups first (what to run), then each process and the files that make it stale. */

@@ -1,6 +1,5 @@
 import {
   findSharedMemory,
-  SHM_STATUSES,
   type PosixShmSummary,
   type SharedSegment,
   type ShmPidRef,
@@ -10,50 +9,26 @@ import { shmReportToJson } from '../analyses/shm-json.js';
 import { paletteFor, type Palette } from '../format/color.js';
 import { escapeName } from '../format/escape.js';
 import { formatBytes } from '../format/size.js';
-import { LimboError } from '../core/errors.js';
 import { readPasswd } from '../proc/passwd.js';
-import type { ShmStatus } from '../proc/sysvipc-shm.js';
 import type { Io } from './io.js';
 import { loadSnapshot } from './load-snapshot.js';
-import type { CommandSpec, ParsedOptions } from './options.js';
+import type { ValuesOf } from './options.js';
+import type { shmSpec } from './specs/shm.js';
 
 const MAX_ATTACHERS_SHOWN = 6;
 const MAX_IPCRM_IDS = 10;
 
-export const shmSpec: CommandSpec = {
-  name: 'shm',
-  summary:
-    'List SysV shared memory segments (orphaned ones hold RAM no process shows) and POSIX shm in /dev/shm.',
-  usage: 'limbo shm [--status STATUS] [--json]',
-  options: [
-    {
-      name: 'status',
-      type: 'string',
-      value: 'STATUS',
-      help: `only segments in this state: ${SHM_STATUSES.join(', ')}`,
-    },
-  ],
-};
-
 /** `limbo shm`: every segment, who attaches it, what the orphans hold, and POSIX shm beside it. */
-export function runShm(values: ParsedOptions, io: Io): number {
-  const status = parseStatus(values['status']);
+export function runShm(values: ValuesOf<typeof shmSpec>, io: Io): number {
+  const { status } = values;
   const snapshot = loadSnapshot(values);
   // A saved snapshot may come from another machine, whose users this /etc/passwd does not know:
   // there, owners are named only from the snapshot's own processes, else shown as uids.
-  const users = typeof values['from'] === 'string' ? undefined : readPasswd();
+  const users = values.from !== undefined ? undefined : readPasswd();
   const report = findSharedMemory(snapshot, { ...(users ? { users } : {}), ...(status ? { status } : {}) });
-  if (values['json']) io.stdout.write(`${JSON.stringify(shmReportToJson(report), null, 2)}\n`);
+  if (values.json) io.stdout.write(`${JSON.stringify(shmReportToJson(report), null, 2)}\n`);
   else io.stdout.write(renderShmTable(report, paletteFor(io.stdout, io.env)));
   return 0;
-}
-
-function parseStatus(value: ParsedOptions[string]): ShmStatus | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== 'string' || !SHM_STATUSES.includes(value as ShmStatus)) {
-    throw new LimboError('usage', `limbo shm: --status takes one of ${SHM_STATUSES.join(', ')}`);
-  }
-  return value as ShmStatus;
 }
 
 /** Orphans first (RAM nobody shows), then removed-but-attached, then the rest; POSIX shm; what to do. */

@@ -1,27 +1,12 @@
 import { formatBytes } from '../format/size.js';
 import { escapeName } from '../format/escape.js';
 import { paletteFor, type Palette } from '../format/color.js';
-import { LimboError } from '../core/errors.js';
 import type { ScanResult } from '../serve/scan.js';
 import { LeakWatch, type LeakView } from '../serve/leak-watch.js';
 import { SharedScanner } from '../serve/shared-scanner.js';
 import type { Io } from './io.js';
-import type { CommandSpec, ParsedOptions } from './options.js';
-
-export const watchSpec: CommandSpec = {
-  name: 'watch',
-  summary:
-    'A live terminal view of the report with trends and leak flags (q quits); one plain view when not a TTY.',
-  usage: 'limbo watch [--interval SECONDS] [--once]',
-  options: [
-    { name: 'interval', type: 'string', value: 'SECONDS', help: 'time between scans (default 2)' },
-    {
-      name: 'once',
-      type: 'boolean',
-      help: 'print one view and exit (the default when output is not a terminal)',
-    },
-  ],
-};
+import type { ValuesOf } from './options.js';
+import type { watchSpec } from './specs/watch.js';
 
 const SPARKS = '▁▂▃▄▅▆▇█';
 const HISTORY = 60;
@@ -93,32 +78,26 @@ export function renderWatch(
 }
 
 /** `limbo watch`: refreshes in place like top; q or Ctrl-C quits. */
-export async function runWatch(values: ParsedOptions, io: Io): Promise<number> {
-  const seconds = typeof values['interval'] === 'string' ? Number(values['interval']) : 2;
-  if (!(seconds > 0))
-    throw new LimboError('usage', `limbo watch: --interval takes a positive number of seconds`);
-  const live = io.stdout.isTTY === true && values['once'] !== true && process.stdin.isTTY === true;
+export async function runWatch(values: ValuesOf<typeof watchSpec>, io: Io): Promise<number> {
+  const seconds = values.interval;
+  const live = io.stdout.isTTY === true && !values.once && process.stdin.isTTY === true;
   const leakWatch = new LeakWatch();
   const trends: Trends = { held: [], handles: [], fds: new Map() };
-  const scanner = new SharedScanner(
-    seconds * 1000,
-    typeof values['proc'] === 'string' ? values['proc'] : '/proc',
-    (scan) => {
-      leakWatch.observe(scan);
-      const push = (list: number[], v: number) => {
-        list.push(v);
-        if (list.length > HISTORY) list.shift();
-      };
-      push(trends.held, scan.report.heldByDeleted);
-      push(trends.handles, scan.handles.fileNr.allocated ?? 0);
-      for (const p of scan.handles.processes.slice(0, 20)) {
-        const key = `${p.pid} ${p.comm}`;
-        const list = trends.fds.get(key) ?? [];
-        push(list, p.fds ?? 0);
-        trends.fds.set(key, list);
-      }
-    },
-  );
+  const scanner = new SharedScanner(seconds * 1000, values.proc, (scan) => {
+    leakWatch.observe(scan);
+    const push = (list: number[], v: number) => {
+      list.push(v);
+      if (list.length > HISTORY) list.shift();
+    };
+    push(trends.held, scan.report.heldByDeleted);
+    push(trends.handles, scan.handles.fileNr.allocated ?? 0);
+    for (const p of scan.handles.processes.slice(0, 20)) {
+      const key = `${p.pid} ${p.comm}`;
+      const list = trends.fds.get(key) ?? [];
+      push(list, p.fds ?? 0);
+      trends.fds.set(key, list);
+    }
+  });
   const leaks = (): LeakView[] => leakWatch.leaks(Date.now());
   const c = paletteFor(io.stdout, io.env);
   try {
