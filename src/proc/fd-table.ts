@@ -1,6 +1,6 @@
 import { readdirSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { nativeAddon, type NativeFullScan } from '../native.js';
+import { nativeAddon, type NativeAddon, type NativeFullScan } from '../native.js';
 import { classifyError } from '../core/errors.js';
 import { statThrough, type FileStat } from './file-stat.js';
 import { readLinkBytes, type ReadResult } from './read.js';
@@ -24,10 +24,13 @@ const DELETED = Buffer.from(' (deleted)');
 /**
  * Scans many fd directories (/proc/PID/fd or task/TID/fd): reads every link and stats only the
  * candidates. A link that fails with ENAMETOOLONG is stat-ed anyway, since only nlink can tell.
- * The native addon spreads the directories over the cores (readlink is the whole cost).
+ * The native addon spreads the directories over the cores (readlink is the whole cost); with
+ * `addon` null, the JavaScript twin does the same work.
  */
-export function scanFdTables(dirs: readonly string[]): ReadResult<FdTableScan>[] {
-  const addon = nativeAddon();
+export function scanFdTables(
+  dirs: readonly string[],
+  addon: NativeAddon | null = nativeAddon(),
+): ReadResult<FdTableScan>[] {
   if (!addon) return dirs.map(scanFdTableJs);
   const threads = Math.min(availableParallelism(), 8);
   return addon.scanFdDirs(dirs, threads).map((scan): ReadResult<FdTableScan> => {
@@ -53,7 +56,7 @@ export function scanFdTables(dirs: readonly string[]): ReadResult<FdTableScan>[]
   });
 }
 
-/** The pure JavaScript scanner, used when the addon is absent (and by tests, to compare). */
+/** The JavaScript twin of the addon's scanFdDirs, for one directory. */
 export function scanFdTableJs(dir: string): ReadResult<FdTableScan> {
   let entries: string[];
   try {
@@ -90,10 +93,13 @@ export type FdEntries = Exclude<NativeFullScan, { error: string }>;
 
 /**
  * Reads every fd of many fd directories: the link of each, and st_mode, dev and inode of
- * path links (a socket, pipe or anon inode is typed by its text, at no stat).
+ * path links (a socket, pipe or anon inode is typed by its text, at no stat). With `addon`
+ * null, the JavaScript twin does the same work.
  */
-export function scanFdTablesFull(dirs: readonly string[]): ReadResult<FdEntries>[] {
-  const addon = nativeAddon();
+export function scanFdTablesFull(
+  dirs: readonly string[],
+  addon: NativeAddon | null = nativeAddon(),
+): ReadResult<FdEntries>[] {
   if (!addon) return dirs.map(scanFdTableFullJs);
   return addon
     .scanFdDirsFull(dirs, Math.min(availableParallelism(), 8))
@@ -104,7 +110,7 @@ export function scanFdTablesFull(dirs: readonly string[]): ReadResult<FdEntries>
     );
 }
 
-/** The pure JavaScript twin of the addon's full scan. */
+/** The JavaScript twin of the addon's scanFdDirsFull, for one directory. */
 export function scanFdTableFullJs(dir: string): ReadResult<FdEntries> {
   let entries: string[];
   try {

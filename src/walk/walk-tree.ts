@@ -1,6 +1,6 @@
 import { lstatSync, readdirSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { nativeAddon } from '../native.js';
+import { nativeAddon, type NativeAddon } from '../native.js';
 import { classifyError, type ReadFailure } from '../core/errors.js';
 
 /** A file with more than one link, as a walk met it (for hard-link groups). */
@@ -39,13 +39,14 @@ export interface WalkOptions {
 /**
  * Walks one filesystem from `root` like `du -sx`: never crosses into another filesystem, counts
  * each inode once (hard links), and counts permission errors rather than stopping. The native
- * addon walks on several threads off the JS thread; the JavaScript twin gives the same answer.
+ * addon walks on several threads off the JS thread; the JavaScript twin (also taken when
+ * `addon` is null) gives the same answer.
  */
 export async function walkTree(
   root: string,
   options: WalkOptions = {},
+  addon: NativeAddon | null = nativeAddon(),
 ): Promise<WalkResult | { failure: ReadFailure }> {
-  const addon = nativeAddon();
   if (!addon) return walkTreeJs(root, options);
   const timer = options.onProgress
     ? setInterval(() => options.onProgress?.(addon.walkProgress()), 200)
