@@ -45,6 +45,7 @@ static napi_value make_error(napi_env env, int err) {
   const char *name = err == ENOENT || err == ESRCH || err == ENOTDIR ? "ENOENT"
                      : err == EACCES                                 ? "EACCES"
                      : err == EPERM                                  ? "EPERM"
+                     : err == ENAMETOOLONG                           ? "ENAMETOOLONG"
                                                                      : "EIO";
   if (napi_create_object(env, &result) != napi_ok) return NULL;
   if (napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &code) != napi_ok) return NULL;
@@ -580,7 +581,8 @@ typedef struct {
   walk_t w;
   char *root;
   int threads;
-  int root_err;
+  int root_err;     /* errno of the root's lstat */
+  bool root_not_dir; /* the root is there but is not a directory (a symlink included) */
   napi_async_work work;
   napi_deferred deferred;
 } walk_job_t;
@@ -590,14 +592,20 @@ static void walk_execute(napi_env env, void *data) {
   walk_job_t *job = data;
   walk_t *w = &job->w;
   struct stat st;
-  if (lstat(job->root, &st) < 0 || !S_ISDIR(st.st_mode)) {
-    job->root_err = errno ? errno : ENOTDIR;
+  if (lstat(job->root, &st) < 0) {
+    job->root_err = errno;
     return;
   }
+  if (!S_ISDIR(st.st_mode)) {
+    job->root_not_dir = true;
+    return;
+  }
+  int hidden = is_hidden_root(w, job->root);
   w->dev = st.st_dev;
   w->allocated = (uint64_t)st.st_blocks * 512;
+  if (hidden) w->hidden_allocated = w->allocated; /* as for any hidden directory: its own blocks count */
   w->dirs = 1;
-  walk_push(w, job->root, is_hidden_root(w, job->root));
+  walk_push(w, job->root, hidden);
   run_on_threads(job->threads, walk_worker, w);
 }
 
@@ -621,8 +629,14 @@ static void walk_complete(napi_env env, napi_status status, void *data) {
   walk_t *w = &job->w;
   napi_value result = NULL, v, arr;
   (void)status;
-  if (job->root_err) {
-    result = make_error(env, job->root_err);
+  if (job->root_err || job->root_not_dir) {
+    if (job->root_err) {
+      result = make_error(env, job->root_err);
+    } else if (napi_create_object(env, &result) != napi_ok || napi_get_boolean(env, true, &v) != napi_ok ||
+               napi_set_named_property(env, result, "notDirectory", v) != napi_ok) {
+      goto fail;
+    }
+    if (!result) goto fail;
     napi_resolve_deferred(env, job->deferred, result);
     goto done;
   }
@@ -678,7 +692,8 @@ done:
 
 /*
  * walkTree(root: string, threads: number, hidden: string[], collectLinked: boolean):
- *   Promise<{ allocated, hiddenAllocated, files, dirs, errors, errorSamples: Buffer[], linked: [...] } | { error }>
+ *   Promise<{ allocated, hiddenAllocated, files, dirs, errors, errorSamples: Buffer[], linked: [...] }
+ *           | { error } | { notDirectory: true }>
  * Runs off the JS thread, so the caller can show progress with walkProgress().
  */
 static napi_value walk_tree(napi_env env, napi_callback_info info) {

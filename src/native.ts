@@ -9,7 +9,7 @@ import { createRequire } from 'node:module';
  * errno (ENOENT, ESRCH, ENOTDIR), EIO for any errno classifyError does not name.
  */
 export interface NativeError {
-  readonly error: 'ENOENT' | 'EACCES' | 'EPERM' | 'EIO';
+  readonly error: 'ENOENT' | 'EACCES' | 'EPERM' | 'ENAMETOOLONG' | 'EIO';
 }
 
 /** A fd the addon found whose link ends in " (deleted)" (or whose name is too long to read). */
@@ -65,7 +65,7 @@ export interface NativeAddon {
     threads: number,
     hidden: readonly string[],
     collectLinked: boolean,
-  ): Promise<NativeWalk | NativeError>;
+  ): Promise<NativeWalk | NativeError | { readonly notDirectory: true }>;
   /** Files seen so far by the walk in progress. */
   walkProgress(): number;
   /** kcmp(2): 0 when equal, 1 or 2 as an ordering, a negative errno on failure. */

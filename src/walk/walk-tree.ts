@@ -37,6 +37,13 @@ export interface WalkOptions {
 }
 
 /**
+ * What a walk of a root that exists but is not a directory (a file, a symlink) reports. Not
+ * 'gone', which would pass for a race with a vanishing mount: the caller asked for something
+ * that cannot be walked.
+ */
+const NOT_A_DIRECTORY: ReadFailure = 'other';
+
+/**
  * Walks one filesystem from `root` like `du -sx`: never crosses into another filesystem, counts
  * each inode once (hard links), and counts permission errors rather than stopping. The native
  * addon walks on several threads off the JS thread; the JavaScript twin (also taken when
@@ -58,6 +65,7 @@ export async function walkTree(
       options.hidden ?? [],
       options.collectLinked ?? false,
     );
+    if ('notDirectory' in result) return { failure: NOT_A_DIRECTORY };
     if ('error' in result) return { failure: classifyError({ code: result.error }) };
     return {
       allocatedBytes: result.allocated,
@@ -94,7 +102,7 @@ export async function walkTreeJs(
   } catch (error) {
     return { failure: classifyError(error) };
   }
-  if (!rootStat.isDirectory()) return { failure: 'other' };
+  if (!rootStat.isDirectory()) return { failure: NOT_A_DIRECTORY };
   const hiddenRoots = new Set((options.hidden ?? []).map(asLatin1));
   const seen = new Set<bigint>();
   const errorSamples: Buffer[] = [];
