@@ -60,7 +60,7 @@ export function scanFdTables(
 export function scanFdTableJs(dir: string): ReadResult<FdTableScan> {
   let entries: string[];
   try {
-    entries = readdirSync(dir);
+    entries = listFds(dir);
   } catch (error) {
     return { ok: false, failure: classifyError(error) };
   }
@@ -76,6 +76,17 @@ export function scanFdTableJs(dir: string): ReadResult<FdTableScan> {
     candidates.push({ fd: Number(entry), name: link.ok ? stripDeleted(link.value) : null, stat: stat.value });
   }
   return { ok: true, value: { count: entries.length, candidates } };
+}
+
+/**
+ * The fd numbers in an fd directory as the addon reads them: names that start with a digit, in
+ * ascending order, which is the kernel's own order (fs/proc/fd.c proc_readfd_common walks the
+ * table upward). node sorts readdir results as text ("10" before "2"), so they are sorted again.
+ */
+function listFds(dir: string): string[] {
+  return readdirSync(dir)
+    .filter((name) => name >= '0' && name < ':')
+    .sort((a, b) => Number(a) - Number(b));
 }
 
 /** True when a link or maps name carries the kernel's " (deleted)" marker. */
@@ -114,7 +125,7 @@ export function scanFdTablesFull(
 export function scanFdTableFullJs(dir: string): ReadResult<FdEntries> {
   let entries: string[];
   try {
-    entries = readdirSync(dir);
+    entries = listFds(dir);
   } catch (error) {
     return { ok: false, failure: classifyError(error) };
   }
