@@ -581,8 +581,10 @@ typedef struct {
   walk_t w;
   char *root;
   int threads;
-  int root_err;     /* errno of the root's lstat */
-  bool root_not_dir; /* the root is there but is not a directory (a symlink included) */
+  int root_err; /* errno of the root's lstat, taken at the call */
+  /* The root is there but is not a directory (a symlink included). No errno says this
+     without also meaning "a path component is not a directory", which is a missing root. */
+  bool root_not_dir;
   napi_async_work work;
   napi_deferred deferred;
 } walk_job_t;
