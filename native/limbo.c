@@ -1,12 +1,11 @@
 /*
- * The hot path of a limbo scan, in C: read every link of many fd directories,
- * on a few threads, and stat only the " (deleted)" candidates, without a JS
- * call per fd. Also the
- * kcmp(2) syscall, which has no glibc wrapper. limbo runs without this addon
- * (src/native.ts falls back to node:fs); it only makes the same work faster.
- * The actions (reclaim, recover) use three calls node:fs lacks: lseek with
- * SEEK_DATA/SEEK_HOLE, fcntl(F_GET_SEALS) and linkat(AT_SYMLINK_FOLLOW); each
- * has a JavaScript fallback or a documented refusal in src/actions/.
+ * The hot path of a limbo scan, in C: read every link of many fd directories, on a few
+ * threads, and stat only the " (deleted)" candidates, without a JS call per fd. limbo runs
+ * without this addon (each caller of src/native.ts has a JavaScript twin); it only makes the
+ * same work faster. It also offers four calls node:fs lacks: kcmp(2), which has no glibc
+ * wrapper, and, for the actions (reclaim, recover), lseek with SEEK_DATA/SEEK_HOLE,
+ * fcntl(F_GET_SEALS) and linkat(AT_SYMLINK_FOLLOW); each has a JavaScript fallback or a
+ * documented refusal in src/actions/.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -25,6 +24,7 @@
 
 #define DELETED_SUFFIX " (deleted)"
 #define DELETED_LEN (sizeof(DELETED_SUFFIX) - 1)
+#define MAX_THREADS 16
 
 #define CHECK(call)                                                        \
   do {                                                                     \
@@ -34,11 +34,18 @@
     }                                                                      \
   } while (0)
 
+/*
+ * { error: NAME }, NAME in the terms classifyError (src/core/errors.ts) tells apart, so the
+ * JavaScript side classifies it as it would the real errno: ENOENT stands for every "gone"
+ * errno (a process that exited reads ESRCH, a path through a non-directory ENOTDIR), EIO for
+ * any errno classifyError does not name. NativeError in src/native.ts lists these names.
+ */
 static napi_value make_error(napi_env env, int err) {
   napi_value result, code;
   const char *name = err == ENOENT || err == ESRCH || err == ENOTDIR ? "ENOENT"
                      : err == EACCES                                 ? "EACCES"
                      : err == EPERM                                  ? "EPERM"
+                     : err == ENAMETOOLONG                           ? "ENAMETOOLONG"
                                                                      : "EIO";
   if (napi_create_object(env, &result) != napi_ok) return NULL;
   if (napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &code) != napi_ok) return NULL;
@@ -46,32 +53,82 @@ static napi_value make_error(napi_env env, int err) {
   return result;
 }
 
+/* Runs fn(arg) on the calling thread and on up to nthreads - 1 more, and returns when all are done. */
+static void run_on_threads(int nthreads, void *(*fn)(void *), void *arg) {
+  pthread_t threads[MAX_THREADS];
+  int started = 0;
+  for (int t = 1; t < nthreads && t < MAX_THREADS; t++)
+    if (pthread_create(&threads[started], NULL, fn, arg) == 0) started++;
+  fn(arg); /* the calling thread works too */
+  for (int t = 0; t < started; t++) pthread_join(threads[t], NULL);
+}
 
-/* One fd directory's scan, filled by a worker thread, turned into JS on the main thread. */
+static int set_number(napi_env env, napi_value obj, const char *key, double value) {
+  napi_value v;
+  if (napi_create_double(env, value, &v) != napi_ok) return -1;
+  return napi_set_named_property(env, obj, key, v) == napi_ok ? 0 : -1;
+}
+
+/*
+ * The two fd-directory scans (scanFdDirs, scanFdDirsFull) share everything but what they keep
+ * of each fd and how they hand it to JS: one worker thread per core reads the links of whole
+ * directories, and the main thread turns each directory's items into JS.
+ */
+
+/* What every kept fd starts with: its number and its link text (malloc'd; NULL past PATH_MAX). */
 typedef struct {
   int fd;
-  int too_long;
-  char *target; /* malloc'd link text, NULL when too long */
-  size_t target_len;
+  char *link;
+  size_t link_len;
+} fd_link_t;
+
+/* scanFdDirs keeps the " (deleted)" candidates with their stat. */
+typedef struct {
+  fd_link_t head;
   struct stat st;
 } candidate_t;
 
+/* scanFdDirsFull keeps every fd, with st_mode/dev/ino of path links. */
+typedef struct {
+  fd_link_t head;
+  uint32_t mode, major, minor;
+  uint64_t ino;
+} entry_t;
+
+typedef union {
+  candidate_t candidate;
+  entry_t entry;
+} any_item_t;
+
+/* One fd directory's scan, filled by a worker thread, turned into JS on the main thread. */
 typedef struct {
   char *dir;
-  int err; /* 0, or the errno of opening the directory */
-  double count;
-  candidate_t *cands;
-  size_t ncand, cap;
-} job_t;
+  int err;      /* 0, or the errno of opening the directory */
+  double count; /* fds listed, whether kept or not */
+  void *items;  /* candidate_t[] or entry_t[], as the scan kind says */
+  size_t n, cap;
+} fd_job_t;
 
 typedef struct {
-  job_t *jobs;
+  /* TypeError messages: bad arguments, a dir that is not a string. */
+  const char *usage, *bad_dir;
+  size_t item_size;
+  size_t first_cap;
+  /* Fills *item from one fd whose link was read (n >= 0) or was too long to read (n < 0);
+     false leaves the fd out. dfd and name reach the fd for a stat. */
+  bool (*keep)(int dfd, const char *name, const char *target, ssize_t n, void *item);
+  /* The JS value of one directory that opened. */
+  napi_value (*to_js)(napi_env env, fd_job_t *job);
+} scan_kind_t;
+
+typedef struct {
+  const scan_kind_t *kind;
+  fd_job_t *jobs;
   size_t njobs;
   size_t next; /* shared work index, taken with __atomic_fetch_add */
-} pool_t;
+} fd_pool_t;
 
-/* Reads every link; stats only " (deleted)" ones and those too long to read (ENAMETOOLONG). */
-static void scan_one(job_t *job) {
+static void scan_dir(const scan_kind_t *kind, fd_job_t *job) {
   int dfd = open(job->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd < 0) {
     job->err = errno;
@@ -84,69 +141,124 @@ static void scan_one(job_t *job) {
     return;
   }
   char target[PATH_MAX + 1];
+  any_item_t item;
   struct dirent *de;
   while ((de = readdir(d)) != NULL) {
     if (de->d_name[0] < '0' || de->d_name[0] > '9') continue;
     job->count++;
     ssize_t n = readlinkat(dfd, de->d_name, target, sizeof target - 1);
-    int too_long = n < 0 && errno == ENAMETOOLONG;
-    if (n < 0 && !too_long) continue; /* closed while we looked: not an error */
-    if (!too_long &&
-        ((size_t)n < DELETED_LEN || memcmp(target + n - DELETED_LEN, DELETED_SUFFIX, DELETED_LEN) != 0))
-      continue;
-    struct stat st;
-    if (fstatat(dfd, de->d_name, &st, 0) < 0) continue;
-    if (too_long && st.st_nlink != 0) continue;
-    if (job->ncand == job->cap) {
-      size_t cap = job->cap ? job->cap * 2 : 16;
-      candidate_t *grown = realloc(job->cands, cap * sizeof *grown);
+    if (n < 0 && errno != ENAMETOOLONG) continue; /* closed while we looked: not an error */
+    memset(&item, 0, sizeof item);
+    if (!kind->keep(dfd, de->d_name, target, n, &item)) continue;
+    if (job->n == job->cap) {
+      size_t cap = job->cap ? job->cap * 2 : kind->first_cap;
+      void *grown = realloc(job->items, cap * kind->item_size);
       if (!grown) break;
-      job->cands = grown;
+      job->items = grown;
       job->cap = cap;
     }
-    candidate_t *c = &job->cands[job->ncand++];
-    c->fd = (int)strtol(de->d_name, NULL, 10);
-    c->too_long = too_long;
-    c->target = NULL;
-    c->target_len = 0;
-    if (!too_long) {
-      c->target = malloc((size_t)n);
-      if (c->target) memcpy(c->target, target, (size_t)n);
-      c->target_len = c->target ? (size_t)n : 0;
+    fd_link_t *head = &item.candidate.head; /* the first member of either item type */
+    head->fd = (int)strtol(de->d_name, NULL, 10);
+    if (n >= 0) {
+      head->link = malloc(n ? (size_t)n : 1);
+      if (head->link) memcpy(head->link, target, (size_t)n);
+      head->link_len = head->link ? (size_t)n : 0;
     }
-    c->st = st;
+    memcpy((char *)job->items + job->n * kind->item_size, &item, kind->item_size);
+    job->n++;
   }
   closedir(d);
 }
 
-static void *worker(void *arg) {
-  pool_t *pool = arg;
+static void *fd_worker(void *arg) {
+  fd_pool_t *pool = arg;
   for (;;) {
     size_t i = __atomic_fetch_add(&pool->next, 1, __ATOMIC_RELAXED);
     if (i >= pool->njobs) return NULL;
-    scan_one(&pool->jobs[i]);
+    scan_dir(pool->kind, &pool->jobs[i]);
   }
 }
 
-static int set_number(napi_env env, napi_value obj, const char *key, double value) {
-  napi_value v;
-  if (napi_create_double(env, value, &v) != napi_ok) return -1;
-  return napi_set_named_property(env, obj, key, v) == napi_ok ? 0 : -1;
+/*
+ * scanX(dirs: string[], threads: number): Array<scan's object | { error }>, in the order of
+ * `dirs`. Directories are scanned by up to `threads` threads at once: readlink is the whole
+ * cost, and it scales with cores.
+ */
+static napi_value run_fd_scan(napi_env env, napi_callback_info info, const scan_kind_t *kind) {
+  size_t argc = 2;
+  napi_value argv[2], result = NULL;
+  uint32_t ndirs = 0;
+  int32_t nthreads = 1;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1 || napi_get_array_length(env, argv[0], &ndirs) != napi_ok) {
+    napi_throw_type_error(env, NULL, kind->usage);
+    return NULL;
+  }
+  if (argc > 1) CHECK(napi_get_value_int32(env, argv[1], &nthreads));
+  if (nthreads < 1) nthreads = 1;
+  if (nthreads > MAX_THREADS) nthreads = MAX_THREADS;
+  if ((uint32_t)nthreads > ndirs) nthreads = ndirs ? (int32_t)ndirs : 1;
+
+  fd_job_t *jobs = calloc(ndirs ? ndirs : 1, sizeof *jobs);
+  if (!jobs) {
+    napi_throw_error(env, NULL, "limbo native: out of memory");
+    return NULL;
+  }
+  for (uint32_t i = 0; i < ndirs; i++) {
+    napi_value item;
+    size_t len;
+    if (napi_get_element(env, argv[0], i, &item) != napi_ok ||
+        napi_get_value_string_utf8(env, item, NULL, 0, &len) != napi_ok || !(jobs[i].dir = malloc(len + 1)) ||
+        napi_get_value_string_utf8(env, item, jobs[i].dir, len + 1, &len) != napi_ok) {
+      napi_throw_type_error(env, NULL, kind->bad_dir);
+      goto out;
+    }
+  }
+
+  fd_pool_t pool = {kind, jobs, ndirs, 0};
+  run_on_threads(nthreads, fd_worker, &pool);
+
+  if (napi_create_array_with_length(env, ndirs, &result) != napi_ok) goto out;
+  for (uint32_t i = 0; i < ndirs; i++) {
+    napi_value item = jobs[i].err ? make_error(env, jobs[i].err) : kind->to_js(env, &jobs[i]);
+    if (!item || napi_set_element(env, result, i, item) != napi_ok) {
+      result = NULL;
+      break;
+    }
+  }
+out:
+  for (uint32_t i = 0; i < ndirs; i++) {
+    free(jobs[i].dir);
+    for (size_t k = 0; k < jobs[i].n; k++) free(((fd_link_t *)((char *)jobs[i].items + k * kind->item_size))->link);
+    free(jobs[i].items);
+  }
+  free(jobs);
+  return result;
 }
 
-static napi_value job_to_js(napi_env env, job_t *job) {
+/* Keeps links ending in " (deleted)", and those too long to read (ENAMETOOLONG) whose file has nlink 0. */
+static bool keep_candidate(int dfd, const char *name, const char *target, ssize_t n, void *item) {
+  bool too_long = n < 0;
+  if (!too_long && ((size_t)n < DELETED_LEN || memcmp(target + n - DELETED_LEN, DELETED_SUFFIX, DELETED_LEN) != 0))
+    return false;
+  candidate_t *c = item;
+  if (fstatat(dfd, name, &c->st, 0) < 0) return false;
+  return !too_long || c->st.st_nlink == 0;
+}
+
+static napi_value candidates_to_js(napi_env env, fd_job_t *job) {
   napi_value result, candidates, v;
-  if (job->err) return make_error(env, job->err);
+  candidate_t *cands = job->items;
   CHECK(napi_create_object(env, &result));
-  CHECK(napi_create_array_with_length(env, job->ncand, &candidates));
-  for (size_t k = 0; k < job->ncand; k++) {
-    candidate_t *c = &job->cands[k];
+  CHECK(napi_create_array_with_length(env, job->n, &candidates));
+  for (size_t k = 0; k < job->n; k++) {
+    candidate_t *c = &cands[k];
     napi_value cand;
     CHECK(napi_create_object(env, &cand));
-    if (set_number(env, cand, "fd", c->fd)) return NULL;
-    if (c->target) {
+    if (set_number(env, cand, "fd", c->head.fd)) return NULL;
+    if (c->head.link) {
       void *data;
-      CHECK(napi_create_buffer_copy(env, c->target_len, c->target, &data, &v));
+      CHECK(napi_create_buffer_copy(env, c->head.link_len, c->head.link, &data, &v));
     } else {
       CHECK(napi_get_null(env, &v));
     }
@@ -164,147 +276,35 @@ static napi_value job_to_js(napi_env env, job_t *job) {
   return result;
 }
 
+static const scan_kind_t deleted_scan = {
+    .usage = "scanFdDirs(dirs, threads)",
+    .bad_dir = "scanFdDirs: dirs must be strings",
+    .item_size = sizeof(candidate_t),
+    .first_cap = 16,
+    .keep = keep_candidate,
+    .to_js = candidates_to_js,
+};
+
 /*
  * scanFdDirs(dirs: string[], threads: number): Array<{ count, candidates: [...] } | { error }>
- * The directories are scanned by up to `threads` threads at once (readlink is the whole cost,
- * and it scales with cores); results come back in the order of `dirs`.
+ * Reads every link; stats only " (deleted)" ones and those too long to read.
  */
 static napi_value scan_fd_dirs(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2], result = NULL;
-  uint32_t ndirs = 0;
-  int32_t nthreads = 1;
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 1 || napi_get_array_length(env, argv[0], &ndirs) != napi_ok) {
-    napi_throw_type_error(env, NULL, "scanFdDirs(dirs, threads)");
-    return NULL;
-  }
-  if (argc > 1) CHECK(napi_get_value_int32(env, argv[1], &nthreads));
-  if (nthreads < 1) nthreads = 1;
-  if (nthreads > 16) nthreads = 16;
-
-  job_t *jobs = calloc(ndirs ? ndirs : 1, sizeof *jobs);
-  if (!jobs) {
-    napi_throw_error(env, NULL, "limbo native: out of memory");
-    return NULL;
-  }
-  for (uint32_t i = 0; i < ndirs; i++) {
-    napi_value item;
-    size_t len;
-    if (napi_get_element(env, argv[0], i, &item) != napi_ok ||
-        napi_get_value_string_utf8(env, item, NULL, 0, &len) != napi_ok || !(jobs[i].dir = malloc(len + 1)) ||
-        napi_get_value_string_utf8(env, item, jobs[i].dir, len + 1, &len) != napi_ok) {
-      napi_throw_type_error(env, NULL, "scanFdDirs: dirs must be strings");
-      goto out;
-    }
-  }
-
-  pool_t pool = {jobs, ndirs, 0};
-  pthread_t threads[16];
-  int started = 0;
-  for (int t = 1; t < nthreads && (uint32_t)t < ndirs; t++) {
-    if (pthread_create(&threads[started], NULL, worker, &pool) == 0) started++;
-  }
-  worker(&pool); /* the calling thread works too */
-  for (int t = 0; t < started; t++) pthread_join(threads[t], NULL);
-
-  if (napi_create_array_with_length(env, ndirs, &result) != napi_ok) goto out;
-  for (uint32_t i = 0; i < ndirs; i++) {
-    napi_value item = job_to_js(env, &jobs[i]);
-    if (!item || napi_set_element(env, result, i, item) != napi_ok) {
-      result = NULL;
-      break;
-    }
-  }
-out:
-  for (uint32_t i = 0; i < ndirs; i++) {
-    free(jobs[i].dir);
-    for (size_t k = 0; k < jobs[i].ncand; k++) free(jobs[i].cands[k].target);
-    free(jobs[i].cands);
-  }
-  free(jobs);
-  return result;
+  return run_fd_scan(env, info, &deleted_scan);
 }
 
-/* The full scan behind `limbo handles`: every fd's link, and st_mode/dev/ino for path links. */
-typedef struct {
-  int fd;
-  char *link; /* malloc'd; NULL when unreadable */
-  size_t link_len;
-  uint32_t mode, major, minor;
-  uint64_t ino;
-} entry_t;
-
-typedef struct {
-  char *dir;
-  int err;
-  entry_t *entries;
-  size_t n, cap;
-} full_job_t;
-
-typedef struct {
-  full_job_t *jobs;
-  size_t njobs;
-  size_t next;
-} full_pool_t;
-
-static void scan_full(full_job_t *job) {
-  int dfd = open(job->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd < 0) {
-    job->err = errno;
-    return;
+/* Keeps every fd. Paths need st_mode to tell a regular file from a directory or device;
+   sockets, pipes and anon inodes are told by their text alone, so they cost no stat. */
+static bool keep_entry(int dfd, const char *name, const char *target, ssize_t n, void *item) {
+  entry_t *e = item;
+  struct stat st;
+  if ((n < 0 || (n > 0 && target[0] == '/')) && fstatat(dfd, name, &st, 0) == 0) {
+    e->mode = st.st_mode;
+    e->major = major(st.st_dev);
+    e->minor = minor(st.st_dev);
+    e->ino = st.st_ino;
   }
-  DIR *d = fdopendir(dfd);
-  if (!d) {
-    job->err = errno;
-    close(dfd);
-    return;
-  }
-  char target[PATH_MAX + 1];
-  struct dirent *de;
-  while ((de = readdir(d)) != NULL) {
-    if (de->d_name[0] < '0' || de->d_name[0] > '9') continue;
-    ssize_t n = readlinkat(dfd, de->d_name, target, sizeof target - 1);
-    int too_long = n < 0 && errno == ENAMETOOLONG;
-    if (n < 0 && !too_long) continue; /* closed while we looked */
-    if (job->n == job->cap) {
-      size_t cap = job->cap ? job->cap * 2 : 64;
-      entry_t *grown = realloc(job->entries, cap * sizeof *grown);
-      if (!grown) break;
-      job->entries = grown;
-      job->cap = cap;
-    }
-    entry_t *e = &job->entries[job->n];
-    memset(e, 0, sizeof *e);
-    e->fd = (int)strtol(de->d_name, NULL, 10);
-    if (!too_long) {
-      e->link = malloc((size_t)n ? (size_t)n : 1);
-      if (e->link) memcpy(e->link, target, (size_t)n);
-      e->link_len = e->link ? (size_t)n : 0;
-    }
-    /* Paths need st_mode to tell a regular file from a directory or device; sockets, pipes and
-       anon inodes are told by their text alone, so they cost no stat. */
-    if (too_long || (n > 0 && target[0] == '/')) {
-      struct stat st;
-      if (fstatat(dfd, de->d_name, &st, 0) == 0) {
-        e->mode = st.st_mode;
-        e->major = major(st.st_dev);
-        e->minor = minor(st.st_dev);
-        e->ino = st.st_ino;
-      }
-    }
-    job->n++;
-  }
-  closedir(d);
-}
-
-static void *full_worker(void *arg) {
-  full_pool_t *pool = arg;
-  for (;;) {
-    size_t i = __atomic_fetch_add(&pool->next, 1, __ATOMIC_RELAXED);
-    if (i >= pool->njobs) return NULL;
-    scan_full(&pool->jobs[i]);
-  }
+  return true;
 }
 
 static napi_value typed_array(napi_env env, napi_typedarray_type type, size_t count, size_t elem, void **data) {
@@ -314,9 +314,9 @@ static napi_value typed_array(napi_env env, napi_typedarray_type type, size_t co
   return array;
 }
 
-static napi_value full_job_to_js(napi_env env, full_job_t *job) {
-  if (job->err) return make_error(env, job->err);
+static napi_value entries_to_js(napi_env env, fd_job_t *job) {
   napi_value result, links, v;
+  entry_t *entries = job->items;
   int32_t *fds;
   uint32_t *modes, *majors, *minors;
   uint64_t *inos;
@@ -329,14 +329,14 @@ static napi_value full_job_to_js(napi_env env, full_job_t *job) {
   if (!fd_arr || !mode_arr || !major_arr || !minor_arr || !ino_arr) return NULL;
   CHECK(napi_create_array_with_length(env, job->n, &links));
   for (size_t k = 0; k < job->n; k++) {
-    entry_t *e = &job->entries[k];
-    fds[k] = e->fd;
+    entry_t *e = &entries[k];
+    fds[k] = e->head.fd;
     modes[k] = e->mode;
     majors[k] = e->major;
     minors[k] = e->minor;
     inos[k] = e->ino;
-    if (e->link) {
-      CHECK(napi_create_string_latin1(env, e->link, e->link_len, &v));
+    if (e->head.link) {
+      CHECK(napi_create_string_latin1(env, e->head.link, e->head.link_len, &v));
     } else {
       CHECK(napi_get_null(env, &v));
     }
@@ -351,63 +351,23 @@ static napi_value full_job_to_js(napi_env env, full_job_t *job) {
   return result;
 }
 
+static const scan_kind_t full_scan = {
+    .usage = "scanFdDirsFull(dirs, threads)",
+    .bad_dir = "scanFdDirsFull: dirs must be strings",
+    .item_size = sizeof(entry_t),
+    .first_cap = 64,
+    .keep = keep_entry,
+    .to_js = entries_to_js,
+};
+
 /*
  * scanFdDirsFull(dirs: string[], threads: number): Array<{ fds, links, modes, majors, minors, inos } | { error }>
- * Links come back as latin1 strings (one char per byte, so the bytes survive); null when
- * longer than PATH_MAX. modes/majors/minors/inos are 0 for links that are not paths.
+ * The full scan behind `limbo handles`. Links come back as latin1 strings (one char per byte,
+ * so the bytes survive); null when longer than PATH_MAX. modes/majors/minors/inos are 0 for
+ * links that are not paths.
  */
 static napi_value scan_fd_dirs_full(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2], result = NULL;
-  uint32_t ndirs = 0;
-  int32_t nthreads = 1;
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 1 || napi_get_array_length(env, argv[0], &ndirs) != napi_ok) {
-    napi_throw_type_error(env, NULL, "scanFdDirsFull(dirs, threads)");
-    return NULL;
-  }
-  if (argc > 1) CHECK(napi_get_value_int32(env, argv[1], &nthreads));
-  if (nthreads < 1) nthreads = 1;
-  if (nthreads > 16) nthreads = 16;
-  full_job_t *jobs = calloc(ndirs ? ndirs : 1, sizeof *jobs);
-  if (!jobs) {
-    napi_throw_error(env, NULL, "limbo native: out of memory");
-    return NULL;
-  }
-  for (uint32_t i = 0; i < ndirs; i++) {
-    napi_value item;
-    size_t len;
-    if (napi_get_element(env, argv[0], i, &item) != napi_ok ||
-        napi_get_value_string_utf8(env, item, NULL, 0, &len) != napi_ok || !(jobs[i].dir = malloc(len + 1)) ||
-        napi_get_value_string_utf8(env, item, jobs[i].dir, len + 1, &len) != napi_ok) {
-      napi_throw_type_error(env, NULL, "scanFdDirsFull: dirs must be strings");
-      goto out;
-    }
-  }
-  full_pool_t pool = {jobs, ndirs, 0};
-  pthread_t threads[16];
-  int started = 0;
-  for (int t = 1; t < nthreads && (uint32_t)t < ndirs; t++) {
-    if (pthread_create(&threads[started], NULL, full_worker, &pool) == 0) started++;
-  }
-  full_worker(&pool);
-  for (int t = 0; t < started; t++) pthread_join(threads[t], NULL);
-  if (napi_create_array_with_length(env, ndirs, &result) != napi_ok) goto out;
-  for (uint32_t i = 0; i < ndirs; i++) {
-    napi_value item = full_job_to_js(env, &jobs[i]);
-    if (!item || napi_set_element(env, result, i, item) != napi_ok) {
-      result = NULL;
-      break;
-    }
-  }
-out:
-  for (uint32_t i = 0; i < ndirs; i++) {
-    free(jobs[i].dir);
-    for (size_t k = 0; k < jobs[i].n; k++) free(jobs[i].entries[k].link);
-    free(jobs[i].entries);
-  }
-  free(jobs);
-  return result;
+  return run_fd_scan(env, info, &full_scan);
 }
 
 /*
@@ -621,7 +581,10 @@ typedef struct {
   walk_t w;
   char *root;
   int threads;
-  int root_err;
+  int root_err; /* errno of the root's lstat, taken at the call */
+  /* The root is there but is not a directory (a symlink included). No errno says this
+     without also meaning "a path component is not a directory", which is a missing root. */
+  bool root_not_dir;
   napi_async_work work;
   napi_deferred deferred;
 } walk_job_t;
@@ -631,20 +594,21 @@ static void walk_execute(napi_env env, void *data) {
   walk_job_t *job = data;
   walk_t *w = &job->w;
   struct stat st;
-  if (lstat(job->root, &st) < 0 || !S_ISDIR(st.st_mode)) {
-    job->root_err = errno ? errno : ENOTDIR;
+  if (lstat(job->root, &st) < 0) {
+    job->root_err = errno;
     return;
   }
+  if (!S_ISDIR(st.st_mode)) {
+    job->root_not_dir = true;
+    return;
+  }
+  int hidden = is_hidden_root(w, job->root);
   w->dev = st.st_dev;
   w->allocated = (uint64_t)st.st_blocks * 512;
+  if (hidden) w->hidden_allocated = w->allocated; /* as for any hidden directory: its own blocks count */
   w->dirs = 1;
-  walk_push(w, job->root, is_hidden_root(w, job->root));
-  pthread_t threads[16];
-  int started = 0;
-  for (int t = 1; t < job->threads; t++)
-    if (pthread_create(&threads[started], NULL, walk_worker, w) == 0) started++;
-  walk_worker(w);
-  for (int t = 0; t < started; t++) pthread_join(threads[t], NULL);
+  walk_push(w, job->root, hidden);
+  run_on_threads(job->threads, walk_worker, w);
 }
 
 static void walk_free(walk_job_t *job) {
@@ -667,8 +631,14 @@ static void walk_complete(napi_env env, napi_status status, void *data) {
   walk_t *w = &job->w;
   napi_value result = NULL, v, arr;
   (void)status;
-  if (job->root_err) {
-    result = make_error(env, job->root_err);
+  if (job->root_err || job->root_not_dir) {
+    if (job->root_err) {
+      result = make_error(env, job->root_err);
+    } else if (napi_create_object(env, &result) != napi_ok || napi_get_boolean(env, true, &v) != napi_ok ||
+               napi_set_named_property(env, result, "notDirectory", v) != napi_ok) {
+      goto fail;
+    }
+    if (!result) goto fail;
     napi_resolve_deferred(env, job->deferred, result);
     goto done;
   }
@@ -724,7 +694,8 @@ done:
 
 /*
  * walkTree(root: string, threads: number, hidden: string[], collectLinked: boolean):
- *   Promise<{ allocated, hiddenAllocated, files, dirs, errors, errorSamples: Buffer[], linked: [...] } | { error }>
+ *   Promise<{ allocated, hiddenAllocated, files, dirs, errors, errorSamples: Buffer[], linked: [...] }
+ *           | { error } | { notDirectory: true }>
  * Runs off the JS thread, so the caller can show progress with walkProgress().
  */
 static napi_value walk_tree(napi_env env, napi_callback_info info) {
@@ -754,7 +725,7 @@ static napi_value walk_tree(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, NULL, "walkTree: bad arguments");
     return NULL;
   }
-  job->threads = threads < 1 ? 1 : threads > 16 ? 16 : threads;
+  job->threads = threads < 1 ? 1 : threads > MAX_THREADS ? MAX_THREADS : threads;
   job->w.collect_linked = collect;
   job->w.hidden = calloc(nhidden ? nhidden : 1, sizeof(char *));
   for (uint32_t i = 0; i < nhidden; i++) {
@@ -793,11 +764,12 @@ static napi_value kcmp(napi_env env, napi_callback_info info) {
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   for (size_t i = 0; i < argc && i < 5; i++) CHECK(napi_get_value_int64(env, argv[i], &a[i]));
   long r = syscall(SYS_kcmp, (pid_t)a[0], (pid_t)a[1], (int)a[2], (unsigned long)a[3], (unsigned long)a[4]);
-  CHECK(napi_create_int32(env, r < 0 ? -errno : (int32_t)r, &result));
+  int err = r < 0 ? errno : 0;
+  CHECK(napi_create_int32(env, r < 0 ? -err : (int32_t)r, &result));
   return result;
 }
 
-/* Reads argument i as an int64; on failure throws and returns -1 in *ok. */
+/* Reads an integer argument: 0, or -1 when it is not a number (the caller throws its own usage TypeError). */
 static int arg_int64(napi_env env, napi_value value, int64_t *out) {
   return napi_get_value_int64(env, value, out) == napi_ok ? 0 : -1;
 }
@@ -817,7 +789,8 @@ static napi_value seek_data(napi_env env, napi_callback_info info) {
     return NULL;
   }
   off_t r = lseek((int)fd, (off_t)offset, (int)whence);
-  CHECK(napi_create_double(env, r < 0 ? -(double)errno : (double)r, &result));
+  int err = r < 0 ? errno : 0;
+  CHECK(napi_create_double(env, r < 0 ? -(double)err : (double)r, &result));
   return result;
 }
 
@@ -832,7 +805,8 @@ static napi_value memfd_seals(napi_env env, napi_callback_info info) {
     return NULL;
   }
   int r = fcntl((int)fd, F_GET_SEALS);
-  CHECK(napi_create_int32(env, r < 0 ? -errno : r, &result));
+  int err = r < 0 ? errno : 0;
+  CHECK(napi_create_int32(env, r < 0 ? -err : r, &result));
   return result;
 }
 
@@ -854,7 +828,8 @@ static napi_value link_follow(napi_env env, napi_callback_info info) {
     return NULL;
   }
   int r = linkat(AT_FDCWD, from, AT_FDCWD, to, AT_SYMLINK_FOLLOW);
-  CHECK(napi_create_int32(env, r < 0 ? -errno : 0, &result));
+  int err = r < 0 ? errno : 0;
+  CHECK(napi_create_int32(env, r < 0 ? -err : 0, &result));
   return result;
 }
 

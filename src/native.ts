@@ -1,6 +1,17 @@
-// The one door to the optional native addon (native/limbo.c). Everything here has a
-// pure JavaScript twin elsewhere; callers ask `nativeAddon()` and fall back when it is null.
+// The one door to the optional native addon (native/limbo.c). limbo must work where the addon
+// did not build, so every caller asks `nativeAddon()` and falls back to a JavaScript twin (or a
+// documented refusal) when it is null; test/scenario/native-parity.test.ts holds the twins equal.
 import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
+
+/**
+ * How the addon reports a failed directory or root, named so that classifyError
+ * (src/core/errors.ts) gives what it would for the real errno: ENOENT stands for every "gone"
+ * errno (ENOENT, ESRCH, ENOTDIR), EIO for any errno classifyError does not name.
+ */
+export interface NativeError {
+  readonly error: 'ENOENT' | 'EACCES' | 'EPERM' | 'ENAMETOOLONG' | 'EIO';
+}
 
 /** A fd the addon found whose link ends in " (deleted)" (or whose name is too long to read). */
 export interface NativeCandidate {
@@ -17,8 +28,7 @@ export interface NativeCandidate {
 }
 
 export type NativeScan =
-  | { readonly count: number; readonly candidates: readonly NativeCandidate[] }
-  | { readonly error: 'ENOENT' | 'EACCES' | 'EPERM' | 'EIO' };
+  { readonly count: number; readonly candidates: readonly NativeCandidate[] } | NativeError;
 
 /** Every fd of one directory, as parallel arrays; modes/majors/minors/inos are 0 for non-path links. */
 export type NativeFullScan =
@@ -31,7 +41,18 @@ export type NativeFullScan =
       readonly minors: Uint32Array;
       readonly inos: BigUint64Array;
     }
-  | { readonly error: 'ENOENT' | 'EACCES' | 'EPERM' | 'EIO' };
+  | NativeError;
+
+/** A finished walk, in the addon's units (bytes, counts). */
+export interface NativeWalk {
+  readonly allocated: number;
+  readonly hiddenAllocated: number;
+  readonly files: number;
+  readonly dirs: number;
+  readonly errors: number;
+  readonly errorSamples: Buffer[];
+  readonly linked: { path: Buffer; ino: bigint; nlink: number; allocated: number }[];
+}
 
 /** The functions native/limbo.c exports. */
 export interface NativeAddon {
@@ -45,24 +66,13 @@ export interface NativeAddon {
     threads: number,
     hidden: readonly string[],
     collectLinked: boolean,
-  ): Promise<
-    | {
-        readonly allocated: number;
-        readonly hiddenAllocated: number;
-        readonly files: number;
-        readonly dirs: number;
-        readonly errors: number;
-        readonly errorSamples: Buffer[];
-        readonly linked: { path: Buffer; ino: bigint; nlink: number; allocated: number }[];
-      }
-    | { readonly error: 'ENOENT' | 'EACCES' | 'EPERM' | 'EIO' }
-  >;
+  ): Promise<NativeWalk | NativeError | { readonly notDirectory: true }>;
   /** Files seen so far by the walk in progress. */
   walkProgress(): number;
   /** kcmp(2): 0 when equal, 1 or 2 as an ordering, a negative errno on failure. */
   kcmp(pid1: number, pid2: number, type: number, idx1: number, idx2: number): number;
-  // The three below are newer than the rest: an addon built before them lacks them, so callers
-  // check they exist (src/actions/ falls back or refuses without them).
+  // Optional because an addon built from an older limbo.c lacks them: callers check they exist
+  // (src/actions/ falls back or refuses without them).
   /** lseek(fd, offset, SEEK_DATA (3) | SEEK_HOLE (4)): the new offset, or -errno (-ENXIO: no data past offset). */
   seekData?(fd: number, offset: number, whence: number): number;
   /** fcntl(fd, F_GET_SEALS): the seal bits, or -errno (-EINVAL: not a shmem file). */
@@ -71,21 +81,31 @@ export interface NativeAddon {
   linkFollow?(from: string, to: string): number;
 }
 
-let cached: NativeAddon | null | undefined;
+let loaded: NativeAddon | null | undefined;
+
+/** How many threads the addon's fd scans and walks use: one per core, at most 8. */
+export function nativeThreads(): number {
+  return Math.min(availableParallelism(), 8);
+}
 
 /** The addon, or null when it was not built or LIMBO_NO_NATIVE is set. */
 export function nativeAddon(): NativeAddon | null {
-  if (cached !== undefined) return cached;
-  cached = null;
-  if (process.env['LIMBO_NO_NATIVE']) return cached;
+  return process.env['LIMBO_NO_NATIVE'] ? null : loadNativeAddon();
+}
+
+/** The addon whenever it was built, LIMBO_NO_NATIVE or not: for tests that hold it against its twins. */
+export function loadNativeAddon(): NativeAddon | null {
+  if (loaded !== undefined) return loaded;
+  loaded = null;
   const require = createRequire(import.meta.url);
+  // dist/native.js and .test-build/src/native.js sit one and two levels below the checkout.
   for (const candidate of ['../build/Release/limbo_native.node', '../../build/Release/limbo_native.node']) {
     try {
-      cached = require(candidate) as NativeAddon;
+      loaded = require(candidate) as NativeAddon;
       break;
     } catch {
       // not built at this location: try the next, then fall back to JavaScript
     }
   }
-  return cached;
+  return loaded;
 }

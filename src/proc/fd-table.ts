@@ -1,6 +1,5 @@
 import { readdirSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
-import { nativeAddon, type NativeFullScan } from '../native.js';
+import { nativeAddon, nativeThreads, type NativeAddon, type NativeFullScan } from '../native.js';
 import { classifyError } from '../core/errors.js';
 import { hasDeletedSuffix, stripDeletedSuffix } from './deleted-name.js';
 import { statThrough, type FileStat } from './file-stat.js';
@@ -23,13 +22,15 @@ export interface FdTableScan {
 /**
  * Scans many fd directories (/proc/PID/fd or task/TID/fd): reads every link and stats only the
  * candidates. A link that fails with ENAMETOOLONG is stat-ed anyway, since only nlink can tell.
- * The native addon spreads the directories over the cores (readlink is the whole cost).
+ * The native addon spreads the directories over the cores (readlink is the whole cost); with
+ * `addon` null, the JavaScript twin does the same work.
  */
-export function scanFdTables(dirs: readonly string[]): ReadResult<FdTableScan>[] {
-  const addon = nativeAddon();
+export function scanFdTables(
+  dirs: readonly string[],
+  addon: NativeAddon | null = nativeAddon(),
+): ReadResult<FdTableScan>[] {
   if (!addon) return dirs.map(scanFdTableJs);
-  const threads = Math.min(availableParallelism(), 8);
-  return addon.scanFdDirs(dirs, threads).map((scan): ReadResult<FdTableScan> => {
+  return addon.scanFdDirs(dirs, nativeThreads()).map((scan): ReadResult<FdTableScan> => {
     if ('error' in scan) return { ok: false, failure: classifyError({ code: scan.error }) };
     return {
       ok: true,
@@ -52,11 +53,11 @@ export function scanFdTables(dirs: readonly string[]): ReadResult<FdTableScan>[]
   });
 }
 
-/** The pure JavaScript scanner, used when the addon is absent (and by tests, to compare). */
+/** The JavaScript twin of the addon's scanFdDirs, for one directory. */
 export function scanFdTableJs(dir: string): ReadResult<FdTableScan> {
   let entries: string[];
   try {
-    entries = readdirSync(dir);
+    entries = listFds(dir);
   } catch (error) {
     return { ok: false, failure: classifyError(error) };
   }
@@ -78,18 +79,32 @@ export function scanFdTableJs(dir: string): ReadResult<FdTableScan> {
   return { ok: true, value: { count: entries.length, candidates } };
 }
 
+/**
+ * The fd numbers in an fd directory as the addon reads them: names that start with a digit, in
+ * ascending order, which is the kernel's own order (fs/proc/fd.c proc_readfd_common walks the
+ * table upward). node sorts readdir results as text ("10" before "2"), so they are sorted again.
+ */
+function listFds(dir: string): string[] {
+  return readdirSync(dir)
+    .filter((name) => name >= '0' && name < ':')
+    .sort((a, b) => Number(a) - Number(b));
+}
+
 /** Every fd of one table, as parallel arrays (the shape the addon returns, cheap at 100,000 fds). */
 export type FdEntries = Exclude<NativeFullScan, { error: string }>;
 
 /**
  * Reads every fd of many fd directories: the link of each, and st_mode, dev and inode of
- * path links (a socket, pipe or anon inode is typed by its text, at no stat).
+ * path links (a socket, pipe or anon inode is typed by its text, at no stat). With `addon`
+ * null, the JavaScript twin does the same work.
  */
-export function scanFdTablesFull(dirs: readonly string[]): ReadResult<FdEntries>[] {
-  const addon = nativeAddon();
+export function scanFdTablesFull(
+  dirs: readonly string[],
+  addon: NativeAddon | null = nativeAddon(),
+): ReadResult<FdEntries>[] {
   if (!addon) return dirs.map(scanFdTableFullJs);
   return addon
-    .scanFdDirsFull(dirs, Math.min(availableParallelism(), 8))
+    .scanFdDirsFull(dirs, nativeThreads())
     .map((scan) =>
       'error' in scan
         ? { ok: false, failure: classifyError({ code: scan.error }) }
@@ -97,11 +112,11 @@ export function scanFdTablesFull(dirs: readonly string[]): ReadResult<FdEntries>
     );
 }
 
-/** The pure JavaScript twin of the addon's full scan. */
+/** The JavaScript twin of the addon's scanFdDirsFull, for one directory. */
 export function scanFdTableFullJs(dir: string): ReadResult<FdEntries> {
   let entries: string[];
   try {
-    entries = readdirSync(dir);
+    entries = listFds(dir);
   } catch (error) {
     return { ok: false, failure: classifyError(error) };
   }

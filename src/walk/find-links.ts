@@ -307,8 +307,7 @@ async function walkForLinks(
     errors: result.errors,
     allocatedBytes: result.allocatedBytes,
     linked: result.linked.map((l) => ({
-      // The native walker joins "/" and a name into "//name" when it walks from the root.
-      path: l.path[0] === SLASH && l.path[1] === SLASH ? l.path.subarray(1) : l.path,
+      path: l.path,
       ino: l.ino,
       nlink: l.nlink,
       allocatedBytes: l.allocatedBytes,

@@ -1,6 +1,5 @@
 import { lstatSync, readdirSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
-import { nativeAddon } from '../native.js';
+import { nativeAddon, nativeThreads, type NativeAddon } from '../native.js';
 import { classifyError, type ReadFailure } from '../core/errors.js';
 
 /** A file with more than one link, as a walk met it (for hard-link groups). */
@@ -37,15 +36,23 @@ export interface WalkOptions {
 }
 
 /**
+ * What a walk of a root that exists but is not a directory (a file, a symlink) reports. Not
+ * 'gone', which would pass for a race with a vanishing mount: the caller asked for something
+ * that cannot be walked.
+ */
+const NOT_A_DIRECTORY: ReadFailure = 'other';
+
+/**
  * Walks one filesystem from `root` like `du -sx`: never crosses into another filesystem, counts
  * each inode once (hard links), and counts permission errors rather than stopping. The native
- * addon walks on several threads off the JS thread; the JavaScript twin gives the same answer.
+ * addon walks on several threads off the JS thread; the JavaScript twin (also taken when
+ * `addon` is null) gives the same answer.
  */
 export async function walkTree(
   root: string,
   options: WalkOptions = {},
+  addon: NativeAddon | null = nativeAddon(),
 ): Promise<WalkResult | { failure: ReadFailure }> {
-  const addon = nativeAddon();
   if (!addon) return walkTreeJs(root, options);
   const timer = options.onProgress
     ? setInterval(() => options.onProgress?.(addon.walkProgress()), 200)
@@ -53,10 +60,11 @@ export async function walkTree(
   try {
     const result = await addon.walkTree(
       root,
-      Math.min(availableParallelism(), 8),
+      nativeThreads(),
       options.hidden ?? [],
       options.collectLinked ?? false,
     );
+    if ('notDirectory' in result) return { failure: NOT_A_DIRECTORY };
     if ('error' in result) return { failure: classifyError({ code: result.error }) };
     return {
       allocatedBytes: result.allocated,
@@ -93,7 +101,7 @@ export async function walkTreeJs(
   } catch (error) {
     return { failure: classifyError(error) };
   }
-  if (!rootStat.isDirectory()) return { failure: 'other' };
+  if (!rootStat.isDirectory()) return { failure: NOT_A_DIRECTORY };
   const hiddenRoots = new Set((options.hidden ?? []).map(asLatin1));
   const seen = new Set<bigint>();
   const errorSamples: Buffer[] = [];
