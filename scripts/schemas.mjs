@@ -19,6 +19,7 @@ const CONTRACTS = [
   ['limbo.report-1', 'analyses/report-json.js', 'reportJsonSchema'],
   ['limbo.restart-1', 'analyses/restart-json.js', 'restartJsonSchema'],
   ['limbo.shm-1', 'analyses/shm-json.js', 'shmJsonSchema'],
+  ['limbo.snapshot-1', 'snapshot/snapshot-json.js', 'snapshotJsonSchema'],
 ];
 
 const check = process.argv.includes('--check');

@@ -17,7 +17,12 @@ export function loadSnapshot(values: ParsedOptions, options: { handles?: boolean
         cause: error,
       });
     }
-    return parseSnapshot(text);
+    try {
+      return parseSnapshot(text);
+    } catch (error) {
+      if (!(error instanceof LimboError)) throw error;
+      throw new LimboError(error.code, `snapshot ${from}: ${error.message}`, { cause: error.cause });
+    }
   }
   const proc = typeof values['proc'] === 'string' ? values['proc'] : '/proc';
   try {
