@@ -15,6 +15,12 @@ import {
   type Static,
 } from '../format/json-schema.js';
 
+/** `commBytes`, beside `comm` in every contract that has it. */
+export const commBytesSchema = string({
+  description: 'Base64 of the exact comm bytes; present only when they are not valid UTF-8.',
+  contentEncoding: 'base64',
+});
+
 /** The documented `limbo.deleted/1` JSON (docs/json.md): stable field names, bytes and counts as numbers. */
 export const deletedJsonSchema = contract(
   'limbo.deleted-1',
@@ -46,6 +52,7 @@ export const deletedJsonSchema = contract(
           object({
             pid: integer({ minimum: 1 }),
             comm: string(),
+            commBytes: optional(commBytesSchema),
             user: string(),
             uid: integer({ minimum: 0 }),
             fds: array(integer({ minimum: 0 })),
@@ -91,6 +98,13 @@ export function inodeToJson(ino: bigint): number | string {
   return ino <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(ino) : ino.toString();
 }
 
+/** `comm` (lossy, for display) plus `commBytes` (exact, base64) when the bytes are not valid UTF-8. */
+export function commToJson(comm: Buffer): { comm: string; commBytes?: string } {
+  return isUtf8(comm)
+    ? { comm: comm.toString('utf8') }
+    : { comm: comm.toString('utf8'), commBytes: comm.toString('base64') };
+}
+
 /** Converts a report to the `limbo.deleted/1` contract. */
 export function deletedReportToJson(report: DeletedReport): DeletedJson {
   return {
@@ -108,7 +122,7 @@ export function deletedReportToJson(report: DeletedReport): DeletedJson {
       ramBacked: file.ramBacked,
       holders: file.holders.map((holder) => ({
         pid: holder.pid,
-        comm: holder.comm.toString('utf8'),
+        ...commToJson(holder.comm),
         user: holder.user,
         uid: holder.uid,
         fds: holder.fds,

@@ -1,3 +1,4 @@
+import { commBytesSchema, commToJson } from './deleted-json.js';
 import type { HandleReport } from './handles.js';
 import {
   array,
@@ -9,6 +10,7 @@ import {
   nullable,
   number,
   object,
+  optional,
   record,
   ref,
   string,
@@ -48,6 +50,7 @@ export const handlesJsonSchema = contract(
         object({
           pid: integer({ minimum: 1 }),
           comm: string(),
+          commBytes: optional(commBytesSchema),
           user: string(),
           unit: nullable(string()),
           fds: ref('countOrNull', countOrNullSchema),
@@ -105,7 +108,7 @@ export function handleReportToJson(report: HandleReport, limit = Infinity): Hand
     anonInodes: report.anonInodes,
     processes: report.processes.slice(0, limit).map((p) => ({
       pid: p.pid,
-      comm: p.comm.toString('utf8'),
+      ...commToJson(p.comm),
       user: p.user,
       unit: p.unit,
       fds: p.fds,
