@@ -1,6 +1,7 @@
 // Shapes the three action contracts share: names as in limbo.deleted/1, holders, risks.
 import { isUtf8 } from 'node:buffer';
 import { inodeToJson } from '../analyses/deleted-json.js';
+import { array, enumOf, integer, nullable, object, string, type Static } from '../format/json-schema.js';
 import { describeRisk, type FileHolder, type HolderRisk, type Via } from './holders.js';
 
 export { inodeToJson };
@@ -13,11 +14,13 @@ export function nameToJson(name: Buffer | null): { path: string | null; pathByte
     : { path: name.toString('utf8'), pathBytes: name.toString('base64') };
 }
 
-export interface ViaJson {
-  readonly pid: number;
-  readonly fd: number | null;
-  readonly mapping: string | null;
-}
+/** The descriptor or mapping an action reached a file through. */
+export const viaJsonSchema = object({
+  pid: integer({ minimum: 1 }),
+  fd: nullable(integer({ minimum: 0 })),
+  mapping: nullable(string({ pattern: '^[0-9a-f]+-[0-9a-f]+$' })),
+});
+export type ViaJson = Static<typeof viaJsonSchema>;
 
 export function viaToJson(via: Via | null): ViaJson | null {
   if (via === null) return null;
@@ -26,18 +29,27 @@ export function viaToJson(via: Via | null): ViaJson | null {
     : { pid: via.pid, fd: null, mapping: via.range };
 }
 
-export interface HolderJson {
-  readonly pid: number;
-  readonly comm: string;
-  readonly user: string;
-  readonly unit: string | null;
-  readonly fds: readonly {
-    readonly fd: number;
-    readonly flags: string | null;
-    readonly offset: number | null;
-  }[];
-  readonly mappings: number;
-}
+/** A process holding the file an action is about. */
+export const holderJsonSchema = object({
+  pid: integer({ minimum: 1 }),
+  comm: string(),
+  user: string(),
+  unit: nullable(string()),
+  fds: array(
+    object({
+      fd: integer({ minimum: 0 }),
+      flags: nullable(
+        string({
+          description: 'open(2) flags from fdinfo, in octal as the kernel prints them; null when unreadable.',
+          pattern: '^0[0-7]*$',
+        }),
+      ),
+      offset: nullable(integer({ minimum: 0 })),
+    }),
+  ),
+  mappings: integer({ minimum: 0 }),
+});
+export type HolderJson = Static<typeof holderJsonSchema>;
 
 export function holderToJson(holder: FileHolder): HolderJson {
   return {
@@ -54,15 +66,22 @@ export function holderToJson(holder: FileHolder): HolderJson {
   };
 }
 
-export interface WarningJson {
-  readonly kind: 'mapped' | 'writer';
-  readonly pid: number;
-  readonly comm: string;
-  readonly fd: number | null;
-  readonly offset: number | null;
-  readonly message: string;
-  readonly advice: string | null;
-}
+/** What an action does to a holder. */
+export const warningJsonSchema = object({
+  kind: enumOf(['mapped', 'writer']),
+  pid: integer({ minimum: 1 }),
+  comm: string(),
+  fd: nullable(integer({ minimum: 0 })),
+  offset: nullable(
+    integer({
+      description: 'writer: where its next write lands, the size the file grows back to.',
+      minimum: 0,
+    }),
+  ),
+  message: string(),
+  advice: nullable(string()),
+});
+export type WarningJson = Static<typeof warningJsonSchema>;
 
 export function riskToJson(risk: HolderRisk): WarningJson {
   return {

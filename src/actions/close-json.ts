@@ -1,40 +1,67 @@
-import { holderToJson, inodeToJson, nameToJson, type HolderJson } from './action-json.js';
+import { holderJsonSchema, holderToJson, inodeToJson, nameToJson } from './action-json.js';
+import {
+  array,
+  boolean,
+  constant,
+  contract,
+  enumOf,
+  integer,
+  nullable,
+  object,
+  oneOf,
+  optional,
+  ref,
+  string,
+  type Static,
+} from '../format/json-schema.js';
 import type { CloseResult } from './close.js';
 
 /** The documented `limbo.close/1` JSON (docs/json.md, docs/schemas/limbo.close-1.schema.json). */
-export interface CloseJson {
-  readonly schema: 'limbo.close/1';
-  readonly dryRun: boolean;
-  readonly target: string;
-  readonly pid: number;
-  readonly fd: number;
-  readonly how: 'close' | 'devnull';
-  readonly comm: string | null;
-  readonly path: string | null;
-  readonly pathBytes?: string;
-  readonly status: 'closed' | 'refused' | 'skipped' | 'failed';
-  readonly reason: string | null;
-  readonly verified: boolean;
-  readonly file: {
-    readonly dev: string;
-    readonly inode: number | string;
-    readonly regular: boolean;
-    readonly deleted: boolean;
-    readonly size: number;
-    readonly allocated: number;
-    readonly mount: string | null;
-    readonly fstype: string | null;
-  } | null;
-  readonly otherHolders: readonly HolderJson[];
-  readonly expectedBytes: number;
-  readonly freedBytes: number | null;
-  readonly filesystem: {
-    readonly dev: string;
-    readonly mount: string | null;
-    readonly freeBefore: number | null;
-    readonly freeAfter: number | null;
-  } | null;
-}
+export const closeJsonSchema = contract(
+  'limbo.close-1',
+  'limbo close --json (limbo.close/1)',
+  object(
+    {
+      schema: constant('limbo.close/1'),
+      dryRun: boolean(),
+      target: string({ pattern: '^[0-9]+:[0-9]+$' }),
+      pid: integer({ minimum: 1 }),
+      fd: integer({ minimum: 0 }),
+      how: enumOf(['close', 'devnull']),
+      comm: nullable(string()),
+      path: nullable(string()),
+      pathBytes: optional(string({ contentEncoding: 'base64' })),
+      status: enumOf(['closed', 'refused', 'skipped', 'failed']),
+      reason: nullable(string()),
+      verified: boolean(),
+      file: nullable(
+        object({
+          dev: string({ pattern: '^[0-9]+:[0-9]+$' }),
+          inode: oneOf([integer({ minimum: 0 }), string({ pattern: '^[0-9]+$' })]),
+          regular: boolean(),
+          deleted: boolean(),
+          size: integer({ minimum: 0 }),
+          allocated: integer({ minimum: 0 }),
+          mount: nullable(string()),
+          fstype: nullable(string()),
+        }),
+      ),
+      otherHolders: array(ref('holder', holderJsonSchema)),
+      expectedBytes: integer({ minimum: 0 }),
+      freedBytes: nullable(integer()),
+      filesystem: nullable(
+        object({
+          dev: string(),
+          mount: nullable(string()),
+          freeBefore: nullable(integer({ minimum: 0 })),
+          freeAfter: nullable(integer({ minimum: 0 })),
+        }),
+      ),
+    },
+    { definitions: { holder: holderJsonSchema } },
+  ),
+);
+export type CloseJson = Static<typeof closeJsonSchema>;
 
 /** Converts a result to the `limbo.close/1` contract; `dryRun` marks a plan shown, not carried out. */
 export function closeResultToJson(result: CloseResult, dryRun: boolean): CloseJson {

@@ -4,43 +4,83 @@ import {
   nameToJson,
   riskToJson,
   viaToJson,
-  type HolderJson,
-  type ViaJson,
-  type WarningJson,
+  holderJsonSchema,
+  viaJsonSchema,
+  warningJsonSchema,
 } from './action-json.js';
+import {
+  array,
+  boolean,
+  constant,
+  contract,
+  enumOf,
+  integer,
+  nullable,
+  nullType,
+  object,
+  oneOf,
+  optional,
+  ref,
+  string,
+  type Static,
+} from '../format/json-schema.js';
 import type { ReclaimReport } from './reclaim.js';
 
+const inodeSchema = oneOf([integer({ minimum: 0 }), string({ pattern: '^[0-9]+$' })], {
+  description: 'A number below 2^53; a decimal string above it.',
+});
+const viaSchema = nullable(viaJsonSchema);
 /** The documented `limbo.reclaim/1` JSON (docs/json.md, docs/schemas/limbo.reclaim-1.schema.json). */
-export interface ReclaimJson {
-  readonly schema: 'limbo.reclaim/1';
-  readonly dryRun: boolean;
-  readonly results: readonly {
-    readonly target: string;
-    readonly dev: string | null;
-    readonly inode: number | string | null;
-    readonly path: string | null;
-    readonly pathBytes?: string;
-    readonly kind: string | null;
-    readonly status: 'truncated' | 'refused' | 'skipped';
-    readonly reason: string | null;
-    readonly expectedBytes: number;
-    readonly freedBytes: number;
-    readonly size: number;
-    readonly sizeAfter: number | null;
-    readonly via: ViaJson | null;
-    readonly holders: readonly HolderJson[];
-    readonly warnings: readonly WarningJson[];
-  }[];
-  readonly filesystems: readonly {
-    readonly dev: string;
-    readonly mount: string | null;
-    readonly fstype: string | null;
-    readonly freeBefore: number | null;
-    readonly freeAfter: number | null;
-    readonly freedBytes: number | null;
-    readonly expectedBytes: number;
-  }[];
-}
+export const reclaimJsonSchema = contract(
+  'limbo.reclaim-1',
+  'limbo reclaim --json (limbo.reclaim/1)',
+  object(
+    {
+      schema: constant('limbo.reclaim/1'),
+      dryRun: boolean(),
+      results: array(
+        object({
+          target: string(),
+          dev: nullable(string({ pattern: '^[0-9]+:[0-9]+$' })),
+          inode: oneOf([ref('inode', inodeSchema), nullType()]),
+          path: nullable(string()),
+          pathBytes: optional(string({ contentEncoding: 'base64' })),
+          kind: enumOf(['file', 'tmpfile', 'memfd', null]),
+          status: enumOf(['truncated', 'refused', 'skipped']),
+          reason: nullable(string()),
+          expectedBytes: integer({ minimum: 0 }),
+          freedBytes: integer({ minimum: 0 }),
+          size: integer({ minimum: 0 }),
+          sizeAfter: nullable(integer({ minimum: 0 })),
+          via: ref('via', viaSchema),
+          holders: array(ref('holder', holderJsonSchema)),
+          warnings: array(ref('warning', warningJsonSchema)),
+        }),
+      ),
+      filesystems: array(
+        object({
+          dev: string({ pattern: '^[0-9]+:[0-9]+$' }),
+          mount: nullable(string()),
+          fstype: nullable(string()),
+          freeBefore: nullable(integer({ minimum: 0 })),
+          freeAfter: nullable(integer({ minimum: 0 })),
+          freedBytes: nullable(integer()),
+          expectedBytes: integer({ minimum: 0 }),
+        }),
+      ),
+    },
+    {
+      definitions: {
+        inode: inodeSchema,
+        holder: holderJsonSchema,
+        warning: warningJsonSchema,
+        via: viaSchema,
+      },
+    },
+  ),
+);
+
+export type ReclaimJson = Static<typeof reclaimJsonSchema>;
 
 /** Converts a report to the `limbo.reclaim/1` contract. */
 export function reclaimReportToJson(report: ReclaimReport): ReclaimJson {

@@ -1,24 +1,43 @@
-import { inodeToJson, viaToJson, type ViaJson } from './action-json.js';
+import { inodeToJson, viaJsonSchema, viaToJson } from './action-json.js';
 import type { RecoverResult } from './recover.js';
+import {
+  array,
+  constant,
+  contract,
+  enumOf,
+  integer,
+  nullType,
+  nullable,
+  object,
+  oneOf,
+  string,
+  type Static,
+} from '../format/json-schema.js';
 
-/** The documented `limbo.recover/1` JSON (docs/json.md, docs/schemas/limbo.recover-1.schema.json). */
-export interface RecoverJson {
-  readonly schema: 'limbo.recover/1';
-  readonly target: string;
-  readonly dest: string;
-  readonly dev: string | null;
-  readonly inode: number | string | null;
-  readonly status: 'copied' | 'linked' | 'refused' | 'failed';
-  readonly reason: string | null;
-  readonly size: number;
-  readonly allocated: number;
-  readonly dataWritten: number;
-  readonly destAllocated: number | null;
-  readonly holes: 'seek-data' | 'zero-blocks' | null;
-  readonly mode: string | null;
-  readonly via: ViaJson | null;
-  readonly warnings: readonly string[];
-}
+/** The documented `limbo.recover/1` JSON (docs/json.md). */
+export const recoverJsonSchema = contract(
+  'limbo.recover-1',
+  'limbo recover --json (limbo.recover/1)',
+  object({
+    schema: constant('limbo.recover/1'),
+    target: string(),
+    dest: string(),
+    dev: nullable(string({ pattern: '^[0-9]+:[0-9]+$' })),
+    inode: oneOf([integer({ minimum: 0 }), string({ pattern: '^[0-9]+$' }), nullType()]),
+    status: enumOf(['copied', 'linked', 'refused', 'failed']),
+    reason: nullable(string()),
+    size: integer({ minimum: 0 }),
+    allocated: integer({ minimum: 0 }),
+    dataWritten: integer({ minimum: 0 }),
+    destAllocated: nullable(integer({ minimum: 0 })),
+    holes: enumOf(['seek-data', 'zero-blocks', null]),
+    mode: nullable(string({ pattern: '^0[0-7]+$' })),
+    via: nullable(viaJsonSchema),
+    warnings: array(string()),
+  }),
+);
+
+export type RecoverJson = Static<typeof recoverJsonSchema>;
 
 /** Converts a result to the `limbo.recover/1` contract. */
 export function recoverResultToJson(result: RecoverResult): RecoverJson {

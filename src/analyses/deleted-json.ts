@@ -1,58 +1,108 @@
 import { isUtf8 } from 'node:buffer';
 import type { DeletedReport } from './deleted.js';
+import {
+  array,
+  boolean,
+  constant,
+  contract,
+  enumOf,
+  integer,
+  nullable,
+  object,
+  oneOf,
+  optional,
+  string,
+  type Static,
+} from '../format/json-schema.js';
 
-/** The documented `limbo.deleted/1` JSON (docs/json/deleted.md): stable field names, bytes and counts as numbers. */
-export interface DeletedJson {
-  readonly schema: 'limbo.deleted/1';
-  readonly files: readonly {
-    readonly dev: string;
-    readonly inode: number | string;
-    readonly path: string | null;
-    readonly pathBytes?: string;
-    readonly kind: string;
-    readonly size: number;
-    readonly allocated: number;
-    readonly mount: string | null;
-    readonly fstype: string | null;
-    readonly ramBacked: boolean;
-    readonly holders: readonly {
-      readonly pid: number;
-      readonly comm: string;
-      readonly user: string;
-      readonly uid: number;
-      readonly fds: readonly number[];
-      readonly mappings: number;
-      readonly tids: readonly number[];
-      readonly unit: string | null;
-      readonly container: string | null;
-      readonly mountNamespace: string | null;
-    }[];
-  }[];
-  readonly totals: {
-    readonly files: number;
-    readonly size: number;
-    readonly allocated: number;
-    readonly diskAllocated: number;
-    readonly ramAllocated: number;
-    readonly byMount: readonly {
-      readonly mount: string | null;
-      readonly fstype: string | null;
-      readonly ramBacked: boolean;
-      readonly files: number;
-      readonly size: number;
-      readonly allocated: number;
-    }[];
-  };
-  readonly incomplete: {
-    readonly unreadableProcesses: number;
-    readonly unreadablePids: readonly number[];
-    readonly unverifiedMappings: number;
-  };
-}
+/** `commBytes`, beside `comm` in every contract that has it. */
+export const commBytesSchema = string({
+  description: 'Base64 of the exact comm bytes; present only when they are not valid UTF-8.',
+  contentEncoding: 'base64',
+});
+
+/** The documented `limbo.deleted/1` JSON (docs/json.md): stable field names, bytes and counts as numbers. */
+export const deletedJsonSchema = contract(
+  'limbo.deleted-1',
+  'limbo deleted --json (limbo.deleted/1)',
+  object({
+    schema: constant('limbo.deleted/1'),
+    files: array(
+      object({
+        dev: string({ pattern: '^[0-9]+:[0-9]+$' }),
+        inode: oneOf([integer({ minimum: 0 }), string({ pattern: '^[0-9]+$' })], {
+          description: 'A number below 2^53; a decimal string above it.',
+        }),
+        path: nullable(
+          string({ description: "The kernel's name without ' (deleted)'; null when longer than PATH_MAX." }),
+        ),
+        pathBytes: optional(
+          string({
+            description: 'Base64 of the exact name bytes; present only when they are not valid UTF-8.',
+            contentEncoding: 'base64',
+          }),
+        ),
+        kind: enumOf(['file', 'tmpfile', 'memfd']),
+        size: integer({ minimum: 0 }),
+        allocated: integer({ minimum: 0 }),
+        mount: nullable(string()),
+        fstype: nullable(string()),
+        ramBacked: boolean(),
+        holders: array(
+          object({
+            pid: integer({ minimum: 1 }),
+            comm: string(),
+            commBytes: optional(commBytesSchema),
+            user: string(),
+            uid: integer({ minimum: 0 }),
+            fds: array(integer({ minimum: 0 })),
+            mappings: integer({ minimum: 0 }),
+            tids: array(integer({ minimum: 1 })),
+            unit: nullable(string()),
+            container: nullable(string()),
+            mountNamespace: nullable(string()),
+          }),
+          { minItems: 1 },
+        ),
+      }),
+    ),
+    totals: object({
+      files: integer({ minimum: 0 }),
+      size: integer({ minimum: 0 }),
+      allocated: integer({ minimum: 0 }),
+      diskAllocated: integer({ minimum: 0 }),
+      ramAllocated: integer({ minimum: 0 }),
+      byMount: array(
+        object({
+          mount: nullable(string()),
+          fstype: nullable(string()),
+          ramBacked: boolean(),
+          files: integer({ minimum: 1 }),
+          size: integer({ minimum: 0 }),
+          allocated: integer({ minimum: 0 }),
+        }),
+      ),
+    }),
+    incomplete: object({
+      unreadableProcesses: integer({ minimum: 0 }),
+      unreadablePids: array(integer()),
+      unverifiedMappings: integer({ minimum: 0 }),
+    }),
+  }),
+);
+
+export type DeletedJson = Static<typeof deletedJsonSchema>;
 
 /** Inodes are JSON numbers while exact (below 2^53), decimal strings beyond. */
 export function inodeToJson(ino: bigint): number | string {
   return ino <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(ino) : ino.toString();
+}
+
+/** `comm` (lossy, for display) plus `commBytes` (exact, base64) when the bytes are not valid UTF-8. */
+export function commToJson(comm: Buffer): { comm: string; commBytes?: string } {
+  return isUtf8(comm)
+    ? { comm: comm.toString('utf8') }
+    : { comm: comm.toString('utf8'), commBytes: comm.toString('base64') };
 }
 
 /** Converts a report to the `limbo.deleted/1` contract. */
@@ -72,7 +122,7 @@ export function deletedReportToJson(report: DeletedReport): DeletedJson {
       ramBacked: file.ramBacked,
       holders: file.holders.map((holder) => ({
         pid: holder.pid,
-        comm: holder.comm.toString('utf8'),
+        ...commToJson(holder.comm),
         user: holder.user,
         uid: holder.uid,
         fds: holder.fds,

@@ -1,33 +1,59 @@
 import type { DfReport } from './df.js';
 import { summarizeFilesystem } from './df-words.js';
+import {
+  array,
+  constant,
+  contract,
+  integer,
+  nullable,
+  object,
+  ref,
+  string,
+  type Static,
+} from '../format/json-schema.js';
 
+const bytesSchema = integer({ minimum: 0 });
+const bytesOrNullSchema = nullable(integer({ minimum: 0 }));
 /** The documented `limbo.df/1` JSON (docs/json.md). */
-export interface DfJson {
-  readonly schema: 'limbo.df/1';
-  readonly filesystems: readonly {
-    readonly mount: string;
-    readonly source: string;
-    readonly fstype: string;
-    readonly dev: string;
-    readonly size: number;
-    readonly used: number;
-    readonly available: number;
-    readonly reserved: number;
-    readonly heldByDeleted: number;
-    readonly heldByDeletedFiles: number;
-    readonly visible: number | null;
-    readonly hiddenUnderMounts: number | null;
-    readonly unexplained: number | null;
-    readonly walkErrors: number | null;
-    readonly topHolders: readonly {
-      readonly pid: number;
-      readonly comm: string;
-      readonly allocated: number;
-      readonly files: number;
-    }[];
-    readonly summary: string;
-  }[];
-}
+export const dfJsonSchema = contract(
+  'limbo.df-1',
+  'limbo df --json (limbo.df/1)',
+  object(
+    {
+      schema: constant('limbo.df/1'),
+      filesystems: array(
+        object({
+          mount: string(),
+          source: string(),
+          fstype: string(),
+          dev: string({ pattern: '^[0-9]+:[0-9]+$' }),
+          size: ref('bytes', bytesSchema),
+          used: ref('bytes', bytesSchema),
+          available: ref('bytes', bytesSchema),
+          reserved: ref('bytes', bytesSchema),
+          heldByDeleted: ref('bytes', bytesSchema),
+          heldByDeletedFiles: ref('bytes', bytesSchema),
+          visible: ref('bytesOrNull', bytesOrNullSchema),
+          hiddenUnderMounts: ref('bytesOrNull', bytesOrNullSchema),
+          unexplained: nullable(integer()),
+          walkErrors: ref('bytesOrNull', bytesOrNullSchema),
+          topHolders: array(
+            object({
+              pid: integer({ minimum: 1 }),
+              comm: string(),
+              allocated: ref('bytes', bytesSchema),
+              files: integer({ minimum: 1 }),
+            }),
+          ),
+          summary: string(),
+        }),
+      ),
+    },
+    { definitions: { bytes: bytesSchema, bytesOrNull: bytesOrNullSchema } },
+  ),
+);
+
+export type DfJson = Static<typeof dfJsonSchema>;
 
 /** Converts a report to the `limbo.df/1` contract. */
 export function dfReportToJson(report: DfReport): DfJson {

@@ -1,45 +1,90 @@
+import { commBytesSchema, commToJson } from './deleted-json.js';
 import type { HandleReport } from './handles.js';
 import { describeHandleWarning } from './handles-words.js';
+import {
+  array,
+  boolean,
+  constant,
+  contract,
+  enumOf,
+  integer,
+  nullable,
+  number,
+  object,
+  optional,
+  record,
+  ref,
+  string,
+  type Static,
+} from '../format/json-schema.js';
 
+const countSchema = integer({ minimum: 0 });
+const countOrNullSchema = nullable(integer({ minimum: 0 }));
+const countsSchema = record(integer({ minimum: 0 }));
 /** The documented `limbo.handles/1` JSON (docs/json.md). */
-export interface HandlesJson {
-  readonly schema: 'limbo.handles/1';
-  readonly fileNr: { readonly allocated: number | null; readonly max: number | null };
-  readonly nrOpen: number | null;
-  readonly ledger: {
-    readonly descriptors: number;
-    readonly openFiles: number;
-    readonly openFilesExact: boolean;
-    readonly mappings: number;
-    readonly mappingsExact: false;
-    readonly shmSegments: number;
-    readonly shmAttachments: number;
-    readonly unexplained: number | null;
-    readonly fdsInFlight: number | null;
-  };
-  readonly byType: Readonly<Record<string, number>>;
-  readonly sockets: Readonly<Record<string, number>>;
-  readonly anonInodes: Readonly<Record<string, number>>;
-  readonly processes: readonly {
-    readonly pid: number;
-    readonly comm: string;
-    readonly user: string;
-    readonly unit: string | null;
-    readonly fds: number | null;
-    readonly openFiles: number | null;
-    readonly mappings: number | null;
-    readonly shmAttachments: number | null;
-    readonly limit: { readonly soft: number | null; readonly hard: number | null } | null;
-    readonly limitUsedPercent: number | null;
-  }[];
-  readonly warnings: readonly {
-    readonly kind: string;
-    readonly pid: number | null;
-    readonly message: string;
-    readonly fix: string;
-  }[];
-  readonly incomplete: { readonly unreadableProcesses: number; readonly unreadablePids: readonly number[] };
-}
+export const handlesJsonSchema = contract(
+  'limbo.handles-1',
+  'limbo handles --json (limbo.handles/1)',
+  object(
+    {
+      schema: constant('limbo.handles/1'),
+      fileNr: object({
+        allocated: ref('countOrNull', countOrNullSchema),
+        max: ref('countOrNull', countOrNullSchema),
+      }),
+      nrOpen: ref('countOrNull', countOrNullSchema),
+      ledger: object({
+        descriptors: ref('count', countSchema),
+        openFiles: ref('count', countSchema),
+        openFilesExact: boolean(),
+        mappings: ref('count', countSchema),
+        mappingsExact: constant(false),
+        shmSegments: ref('count', countSchema),
+        shmAttachments: ref('count', countSchema),
+        unexplained: nullable(integer()),
+        fdsInFlight: ref('countOrNull', countOrNullSchema),
+      }),
+      byType: ref('counts', countsSchema),
+      sockets: ref('counts', countsSchema),
+      anonInodes: ref('counts', countsSchema),
+      processes: array(
+        object({
+          pid: integer({ minimum: 1 }),
+          comm: string(),
+          commBytes: optional(commBytesSchema),
+          user: string(),
+          unit: nullable(string()),
+          fds: ref('countOrNull', countOrNullSchema),
+          openFiles: ref('countOrNull', countOrNullSchema),
+          mappings: ref('countOrNull', countOrNullSchema),
+          shmAttachments: ref('countOrNull', countOrNullSchema),
+          limit: nullable(
+            object({
+              soft: ref('countOrNull', countOrNullSchema),
+              hard: ref('countOrNull', countOrNullSchema),
+            }),
+          ),
+          limitUsedPercent: nullable(number({ minimum: 0 })),
+        }),
+      ),
+      warnings: array(
+        object({
+          kind: enumOf(['process-fd-limit', 'system-file-max']),
+          pid: nullable(integer()),
+          message: string(),
+          fix: string(),
+        }),
+      ),
+      incomplete: object({
+        unreadableProcesses: ref('count', countSchema),
+        unreadablePids: array(integer()),
+      }),
+    },
+    { definitions: { count: countSchema, countOrNull: countOrNullSchema, counts: countsSchema } },
+  ),
+);
+
+export type HandlesJson = Static<typeof handlesJsonSchema>;
 
 /** Converts a report to the `limbo.handles/1` contract; `limit` caps the processes listed (all by default). */
 export function handleReportToJson(report: HandleReport, limit = Infinity): HandlesJson {
@@ -64,7 +109,7 @@ export function handleReportToJson(report: HandleReport, limit = Infinity): Hand
     anonInodes: report.anonInodes,
     processes: report.processes.slice(0, limit).map((p) => ({
       pid: p.pid,
-      comm: p.comm.toString('utf8'),
+      ...commToJson(p.comm),
       user: p.user,
       unit: p.unit,
       fds: p.fds,

@@ -1,82 +1,150 @@
 import { isUtf8 } from 'node:buffer';
 import { inodeToJson } from './deleted-json.js';
-import type { FileType } from '../proc/file-mode.js';
+import { FILE_TYPES } from '../proc/file-mode.js';
 import type { LinksReport } from './links.js';
+import {
+  array,
+  boolean,
+  constant,
+  contract,
+  enumOf,
+  integer,
+  nullType,
+  nullable,
+  number,
+  object,
+  oneOf,
+  optional,
+  ref,
+  string,
+  type Static,
+} from '../format/json-schema.js';
 
+const devSchema = string({ pattern: '^[0-9]+:[0-9]+$' });
+const inodeSchema = oneOf([integer({ minimum: 0 }), string({ pattern: '^[0-9]+$' })], {
+  description: 'A number below 2^53; a decimal string above it.',
+});
+const base64Schema = string({ contentEncoding: 'base64' });
+const namesSchema = array(string(), {
+  description: 'Every name found, in byte order, decoded as UTF-8.',
+  minItems: 1,
+});
+const namesBytesSchema = array(oneOf([nullType(), ref('base64', base64Schema)]), {
+  description:
+    "Present only when a name is not valid UTF-8: base64 of each name's exact bytes, null where the name is valid UTF-8; parallel to names.",
+});
+const linkLimitSchema = oneOf([integer({ minimum: 1 }), nullType()], {
+  description:
+    'The most links the filesystem allows; null when it has none or limbo does not know (linkLimitSource says which).',
+});
 /** The documented `limbo.links/1` JSON (docs/json.md). */
-export interface LinksJson {
-  readonly schema: 'limbo.links/1';
-  readonly files: readonly {
-    readonly path: string;
-    readonly pathBytes?: string;
-    readonly dev: string;
-    readonly inode: number | string;
-    readonly nlink: number;
-    readonly type: FileType;
-    readonly size: number;
-    readonly allocated: number;
-    readonly fstype: string | null;
-    readonly mount: string | null;
-    readonly names: readonly string[];
-    readonly namesBytes?: readonly (string | null)[];
-    readonly namesOutside: number;
-    readonly searched: string | null;
-    readonly searchNote: string | null;
-    readonly heldOpenBy: readonly number[];
-    readonly holders: readonly {
-      readonly pid: number;
-      readonly comm: string;
-      readonly fds: readonly number[];
-      readonly mappings: number;
-    }[];
-    readonly freedByRemoving: number;
-    readonly freedByRemovingAllNames: number;
-    readonly linkLimit: number | null;
-    readonly linkLimitSource: string;
-  }[];
-  readonly directories: readonly {
-    readonly path: string;
-    readonly pathBytes?: string;
-    readonly dev: string;
-    readonly inode: number | string;
-    readonly nlink: number;
-    readonly fstype: string | null;
-    readonly mount: string | null;
-    readonly subdirectories: number | null;
-    readonly subdirectoriesImplied: number | null;
-    readonly nlinkReliable: boolean;
-    readonly nlinkRule: string;
-    readonly linkLimit: number | null;
-    readonly linkLimitSource: string;
-  }[];
-  readonly groups: readonly {
-    readonly dev: string;
-    readonly inode: number | string;
-    readonly nlink: number;
-    readonly names: readonly string[];
-    readonly namesBytes?: readonly (string | null)[];
-    readonly namesOutside: number;
-    readonly allocated: number;
-  }[];
-  readonly backup: {
-    readonly root: string;
-    readonly deduplicated: number;
-    readonly withoutLinkDetection: number;
-  } | null;
-  readonly walks: readonly {
-    readonly root: string;
-    readonly purpose: 'names' | 'groups';
-    readonly milliseconds: number;
-    readonly files: number;
-    readonly directories: number;
-    readonly errors: number;
-  }[];
-  readonly incomplete: {
-    readonly unreadableProcesses: number;
-    readonly unreadablePids: readonly number[];
-    readonly walkErrors: number;
-  };
-}
+export const linksJsonSchema = contract(
+  'limbo.links-1',
+  'limbo links --json (limbo.links/1)',
+  object(
+    {
+      schema: constant('limbo.links/1'),
+      files: array(
+        object({
+          path: string(),
+          pathBytes: optional(ref('base64', base64Schema)),
+          dev: ref('dev', devSchema),
+          inode: ref('inode', inodeSchema),
+          nlink: integer({ minimum: 0 }),
+          type: enumOf(FILE_TYPES),
+          size: integer({ minimum: 0 }),
+          allocated: integer({ minimum: 0 }),
+          fstype: nullable(string()),
+          mount: nullable(string()),
+          names: ref('names', namesSchema),
+          namesBytes: optional(ref('namesBytes', namesBytesSchema)),
+          namesOutside: integer({ minimum: 0 }),
+          searched: nullable(string()),
+          searchNote: nullable(string()),
+          heldOpenBy: array(integer({ minimum: 1 })),
+          holders: array(
+            object({
+              pid: integer({ minimum: 1 }),
+              comm: string(),
+              fds: array(integer({ minimum: 0 })),
+              mappings: integer({ minimum: 0 }),
+            }),
+          ),
+          freedByRemoving: integer({ minimum: 0 }),
+          freedByRemovingAllNames: integer({ minimum: 0 }),
+          linkLimit: ref('linkLimit', linkLimitSchema),
+          linkLimitSource: string(),
+        }),
+      ),
+      directories: array(
+        object({
+          path: string(),
+          pathBytes: optional(ref('base64', base64Schema)),
+          dev: ref('dev', devSchema),
+          inode: ref('inode', inodeSchema),
+          nlink: integer({ minimum: 0 }),
+          fstype: nullable(string()),
+          mount: nullable(string()),
+          subdirectories: nullable(integer({ minimum: 0 })),
+          subdirectoriesImplied: nullable(integer({ minimum: 0 })),
+          nlinkReliable: boolean(),
+          nlinkRule: string(),
+          linkLimit: ref('linkLimit', linkLimitSchema),
+          linkLimitSource: string(),
+        }),
+      ),
+      groups: array(
+        object({
+          dev: ref('dev', devSchema),
+          inode: ref('inode', inodeSchema),
+          nlink: integer({ minimum: 2 }),
+          names: ref('names', namesSchema),
+          namesBytes: optional(ref('namesBytes', namesBytesSchema)),
+          namesOutside: integer({ minimum: 0 }),
+          allocated: integer({ minimum: 0 }),
+        }),
+      ),
+      backup: oneOf(
+        [
+          nullType(),
+          object({
+            root: string(),
+            deduplicated: integer({ minimum: 0 }),
+            withoutLinkDetection: integer({ minimum: 0 }),
+          }),
+        ],
+        { description: 'With --groups: what a backup of the directory needs; null without --groups.' },
+      ),
+      walks: array(
+        object({
+          root: string(),
+          purpose: enumOf(['names', 'groups']),
+          milliseconds: number({ minimum: 0 }),
+          files: integer({ minimum: 0 }),
+          directories: integer({ minimum: 0 }),
+          errors: integer({ minimum: 0 }),
+        }),
+      ),
+      incomplete: object({
+        unreadableProcesses: integer({ minimum: 0 }),
+        unreadablePids: array(integer()),
+        walkErrors: integer({ minimum: 0 }),
+      }),
+    },
+    {
+      definitions: {
+        dev: devSchema,
+        inode: inodeSchema,
+        base64: base64Schema,
+        names: namesSchema,
+        namesBytes: namesBytesSchema,
+        linkLimit: linkLimitSchema,
+      },
+    },
+  ),
+);
+
+export type LinksJson = Static<typeof linksJsonSchema>;
 
 /** Converts a report to the `limbo.links/1` contract. */
 export function linksReportToJson(report: LinksReport): LinksJson {

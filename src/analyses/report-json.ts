@@ -1,27 +1,55 @@
 import type { Report } from './report.js';
 import { describeFinding } from './report-words.js';
+import {
+  array,
+  constant,
+  contract,
+  enumOf,
+  integer,
+  nullable,
+  object,
+  string,
+  type Static,
+} from '../format/json-schema.js';
 
 /** The documented `limbo.report/1` JSON (docs/json.md). */
-export interface ReportJson {
-  readonly schema: 'limbo.report/1';
-  readonly status: 'ok' | 'warning' | 'critical';
-  readonly findings: readonly {
-    readonly severity: 'info' | 'warning' | 'critical';
-    readonly kind: string;
-    readonly message: string;
-    readonly command: string | null;
-  }[];
-  readonly filesystems: readonly {
-    readonly mount: string;
-    readonly fstype: string;
-    readonly heldByDeleted: number;
-    readonly heldByDeletedFiles: number;
-  }[];
-  readonly heldByDeleted: number;
-  readonly fileHandles: { readonly allocated: number | null; readonly max: number | null };
-  readonly restartProcesses: number;
-  readonly orphanedShmBytes: number;
-}
+export const reportJsonSchema = contract(
+  'limbo.report-1',
+  'limbo --json (limbo.report/1)',
+  object({
+    schema: constant('limbo.report/1'),
+    status: enumOf(['ok', 'warning', 'critical']),
+    findings: array(
+      object({
+        severity: enumOf(['info', 'warning', 'critical']),
+        kind: enumOf([
+          'deleted-held',
+          'process-fd-limit',
+          'system-file-max',
+          'shm-orphaned',
+          'restart-needed',
+          'partial-view',
+        ]),
+        message: string(),
+        command: nullable(string()),
+      }),
+    ),
+    filesystems: array(
+      object({
+        mount: string(),
+        fstype: string(),
+        heldByDeleted: integer({ minimum: 0 }),
+        heldByDeletedFiles: integer({ minimum: 0 }),
+      }),
+    ),
+    heldByDeleted: integer({ minimum: 0 }),
+    fileHandles: object({ allocated: nullable(integer()), max: nullable(integer()) }),
+    restartProcesses: integer({ minimum: 0 }),
+    orphanedShmBytes: integer({ minimum: 0 }),
+  }),
+);
+
+export type ReportJson = Static<typeof reportJsonSchema>;
 
 /** Converts a report to the `limbo.report/1` contract. */
 export function reportToJson(report: Report): ReportJson {

@@ -1,34 +1,60 @@
 import { isUtf8 } from 'node:buffer';
 import { inodeToJson } from './deleted-json.js';
 import type { RestartReport } from './restart.js';
+import {
+  array,
+  constant,
+  contract,
+  enumOf,
+  integer,
+  nullable,
+  object,
+  oneOf,
+  optional,
+  string,
+  type Static,
+} from '../format/json-schema.js';
 
 /** The documented `limbo.restart/1` JSON (docs/json.md). */
-export interface RestartJson {
-  readonly schema: 'limbo.restart/1';
-  readonly processes: readonly {
-    readonly pid: number;
-    readonly comm: string;
-    readonly user: string;
-    readonly uid: number;
-    readonly unit: string | null;
-    readonly container: string | null;
-    readonly reasons: readonly {
-      readonly kind: 'exe' | 'library' | 'mapped';
-      readonly path: string;
-      readonly pathBytes?: string;
-      readonly dev: string;
-      readonly inode: number | string;
-      readonly how: 'deleted' | 'replaced';
-    }[];
-  }[];
-  readonly units: readonly {
-    readonly unit: string | null;
-    readonly container: string | null;
-    readonly pids: readonly number[];
-    readonly command: string | null;
-  }[];
-  readonly incomplete: { readonly unreadableProcesses: number; readonly unreadablePids: readonly number[] };
-}
+export const restartJsonSchema = contract(
+  'limbo.restart-1',
+  'limbo restart --json (limbo.restart/1)',
+  object({
+    schema: constant('limbo.restart/1'),
+    processes: array(
+      object({
+        pid: integer({ minimum: 1 }),
+        comm: string(),
+        user: string(),
+        uid: integer({ minimum: 0 }),
+        unit: nullable(string()),
+        container: nullable(string()),
+        reasons: array(
+          object({
+            kind: enumOf(['exe', 'library', 'mapped']),
+            path: string(),
+            pathBytes: optional(string({ contentEncoding: 'base64' })),
+            dev: string({ pattern: '^[0-9]+:[0-9]+$' }),
+            inode: oneOf([integer({ minimum: 0 }), string({ pattern: '^[0-9]+$' })]),
+            how: enumOf(['deleted', 'replaced']),
+          }),
+          { minItems: 1 },
+        ),
+      }),
+    ),
+    units: array(
+      object({
+        unit: nullable(string()),
+        container: nullable(string()),
+        pids: array(integer({ minimum: 1 }), { minItems: 1 }),
+        command: nullable(string()),
+      }),
+    ),
+    incomplete: object({ unreadableProcesses: integer({ minimum: 0 }), unreadablePids: array(integer()) }),
+  }),
+);
+
+export type RestartJson = Static<typeof restartJsonSchema>;
 
 /** Converts a report to the `limbo.restart/1` contract. */
 export function restartReportToJson(report: RestartReport): RestartJson {

@@ -1,7 +1,23 @@
 import { isUtf8 } from 'node:buffer';
-import type { ShmStatus } from '../proc/sysvipc-shm.js';
 import { inodeToJson } from './deleted-json.js';
 import type { ShmReport, ShmStatusTotal } from './shm.js';
+import {
+  allOf,
+  array,
+  boolean,
+  constant,
+  contract,
+  enumOf,
+  integer,
+  nullType,
+  nullable,
+  object,
+  oneOf,
+  optional,
+  ref,
+  string,
+  type Static,
+} from '../format/json-schema.js';
 
 interface StatusTotalJson {
   readonly segments: number;
@@ -10,87 +26,130 @@ interface StatusTotalJson {
   readonly swap: number;
 }
 
-/** The documented `limbo.shm/1` JSON (docs/json.md): bytes as numbers, times as ISO 8601 UTC or null. */
-export interface ShmJson {
-  readonly schema: 'limbo.shm/1';
-  readonly segments: readonly {
-    readonly shmid: number;
-    readonly key: string;
-    readonly originalKey: string | null;
-    readonly status: ShmStatus;
-    readonly size: number;
-    readonly rss: number;
-    readonly swap: number;
-    readonly nattch: number;
-    readonly owner: string;
-    readonly uid: number;
-    readonly gid: number;
-    readonly cuid: number;
-    readonly perms: string;
-    readonly locked: boolean;
-    readonly cpid: number;
-    readonly cpidComm: string | null;
-    readonly lpid: number;
-    readonly lpidComm: string | null;
-    readonly attachTime: string | null;
-    readonly detachTime: string | null;
-    readonly changeTime: string | null;
-    readonly attachedBy: readonly number[];
-    readonly attachments: readonly {
-      readonly pid: number;
-      readonly comm: string;
-      readonly user: string;
-      readonly count: number;
-    }[];
-    readonly unseenAttaches: number;
-  }[];
-  readonly totals: StatusTotalJson & { readonly byStatus: Readonly<Record<ShmStatus, StatusTotalJson>> };
-  readonly unmatchedAttachments: readonly {
-    readonly pid: number;
-    readonly comm: string;
-    readonly shmid: number;
-    readonly key: string;
-    readonly count: number;
-  }[];
-  readonly posix: {
-    readonly mount: string | null;
-    readonly dev: string | null;
-    readonly files: number;
-    readonly size: number;
-    readonly allocated: number;
-    readonly biggest: readonly {
-      readonly name: string;
-      readonly nameBytes?: string;
-      readonly owner: string;
-      readonly uid: number;
-      readonly size: number;
-      readonly allocated: number;
-    }[];
-    readonly deleted: readonly {
-      readonly path: string | null;
-      readonly pathBytes?: string;
-      readonly inode: number | string;
-      readonly size: number;
-      readonly allocated: number;
-      readonly holders: readonly {
-        readonly pid: number;
-        readonly comm: string;
-        readonly user: string;
-        readonly fds: readonly number[];
-        readonly mappings: number;
-      }[];
-    }[];
-    readonly deletedSize: number;
-    readonly deletedAllocated: number;
-  };
-  readonly incomplete: {
-    readonly sysvUnreadable: boolean;
-    readonly devShmUnreadable: boolean;
-    readonly unreadableProcesses: number;
-    readonly unreadablePids: readonly number[];
-    readonly unseenAttaches: number;
-  };
-}
+const keySchema = string({ pattern: '^0x[0-9a-f]{8}$' });
+const timeSchema = nullable(string({ format: 'date-time' }));
+const bytesSchema = integer({ minimum: 0 });
+const statusTotalSchema = object({
+  segments: integer({ minimum: 0 }),
+  size: ref('bytes', bytesSchema),
+  rss: ref('bytes', bytesSchema),
+  swap: ref('bytes', bytesSchema),
+});
+/** The documented `limbo.shm/1` JSON (docs/json.md). */
+export const shmJsonSchema = contract(
+  'limbo.shm-1',
+  'limbo shm --json (limbo.shm/1)',
+  object(
+    {
+      schema: constant('limbo.shm/1'),
+      segments: array(
+        object({
+          shmid: integer({ minimum: 0 }),
+          key: ref('key', keySchema),
+          originalKey: oneOf([ref('key', keySchema), nullType()]),
+          status: enumOf(['attached', 'orphaned', 'removed-attached']),
+          size: ref('bytes', bytesSchema),
+          rss: ref('bytes', bytesSchema),
+          swap: ref('bytes', bytesSchema),
+          nattch: integer({ minimum: 0 }),
+          owner: string(),
+          uid: integer({ minimum: 0 }),
+          gid: integer({ minimum: 0 }),
+          cuid: integer({ minimum: 0 }),
+          perms: string({ pattern: '^0[0-7]{3}$' }),
+          locked: boolean(),
+          cpid: integer({ minimum: 0 }),
+          cpidComm: nullable(string()),
+          lpid: integer({ minimum: 0 }),
+          lpidComm: nullable(string()),
+          attachTime: ref('time', timeSchema),
+          detachTime: ref('time', timeSchema),
+          changeTime: ref('time', timeSchema),
+          attachedBy: array(integer({ minimum: 1 })),
+          attachments: array(
+            object({
+              pid: integer({ minimum: 1 }),
+              comm: string(),
+              user: string(),
+              count: integer({ minimum: 1 }),
+            }),
+          ),
+          unseenAttaches: integer({ minimum: 0 }),
+        }),
+      ),
+      totals: allOf([
+        ref('statusTotal', statusTotalSchema),
+        object({
+          byStatus: object(
+            {
+              attached: ref('statusTotal', statusTotalSchema),
+              orphaned: ref('statusTotal', statusTotalSchema),
+              'removed-attached': ref('statusTotal', statusTotalSchema),
+            },
+            { additionalProperties: false },
+          ),
+        }),
+      ]),
+      unmatchedAttachments: array(
+        object({
+          pid: integer({ minimum: 1 }),
+          comm: string(),
+          shmid: integer({ minimum: 0 }),
+          key: ref('key', keySchema),
+          count: integer({ minimum: 1 }),
+        }),
+      ),
+      posix: object({
+        mount: nullable(string()),
+        dev: nullable(string({ pattern: '^[0-9]+:[0-9]+$' })),
+        files: integer({ minimum: 0 }),
+        size: ref('bytes', bytesSchema),
+        allocated: ref('bytes', bytesSchema),
+        biggest: array(
+          object({
+            name: string(),
+            nameBytes: optional(string({ contentEncoding: 'base64' })),
+            owner: string(),
+            uid: integer({ minimum: 0 }),
+            size: ref('bytes', bytesSchema),
+            allocated: ref('bytes', bytesSchema),
+          }),
+        ),
+        deleted: array(
+          object({
+            path: nullable(string()),
+            pathBytes: optional(string({ contentEncoding: 'base64' })),
+            inode: oneOf([integer({ minimum: 0 }), string({ pattern: '^[0-9]+$' })]),
+            size: ref('bytes', bytesSchema),
+            allocated: ref('bytes', bytesSchema),
+            holders: array(
+              object({
+                pid: integer({ minimum: 1 }),
+                comm: string(),
+                user: string(),
+                fds: array(integer({ minimum: 0 })),
+                mappings: integer({ minimum: 0 }),
+              }),
+              { minItems: 1 },
+            ),
+          }),
+        ),
+        deletedSize: ref('bytes', bytesSchema),
+        deletedAllocated: ref('bytes', bytesSchema),
+      }),
+      incomplete: object({
+        sysvUnreadable: boolean(),
+        devShmUnreadable: boolean(),
+        unreadableProcesses: integer({ minimum: 0 }),
+        unreadablePids: array(integer()),
+        unseenAttaches: integer({ minimum: 0 }),
+      }),
+    },
+    { definitions: { key: keySchema, time: timeSchema, bytes: bytesSchema, statusTotal: statusTotalSchema } },
+  ),
+);
+
+export type ShmJson = Static<typeof shmJsonSchema>;
 
 /** Converts a report to the `limbo.shm/1` contract. */
 export function shmReportToJson(report: ShmReport): ShmJson {

@@ -20,7 +20,12 @@ export function loadSnapshot(
         cause: error,
       });
     }
-    return parseSnapshot(text);
+    try {
+      return parseSnapshot(text);
+    } catch (error) {
+      if (!(error instanceof LimboError)) throw error;
+      throw new LimboError(error.code, `snapshot ${from}: ${error.message}`, { cause: error.cause });
+    }
   }
   try {
     return takeSnapshot({ procRoot: proc, handles: options.handles ?? false });

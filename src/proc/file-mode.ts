@@ -10,9 +10,18 @@ export const S_IFDIR = 0o040000;
 export const S_IFCHR = 0o020000;
 export const S_IFIFO = 0o010000;
 
-/** The file type st_mode names. */
-export type FileType =
-  'regular' | 'directory' | 'symlink' | 'fifo' | 'socket' | 'char-device' | 'block-device' | 'other';
+/** The file types st_mode names, as limbo's JSON spells them. */
+export const FILE_TYPES = [
+  'regular',
+  'directory',
+  'symlink',
+  'fifo',
+  'socket',
+  'char-device',
+  'block-device',
+  'other',
+] as const;
+export type FileType = (typeof FILE_TYPES)[number];
 
 const TYPES: Readonly<Record<number, FileType>> = {
   [S_IFREG]: 'regular',

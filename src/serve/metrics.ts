@@ -2,7 +2,13 @@ import type { History } from './history.js';
 import type { LeakView } from './leak-watch.js';
 import type { SharedScanner } from './shared-scanner.js';
 import type { ScanResult } from './scan.js';
-import { CONTENT_TYPES, type MetricFamily, negotiateFormat, renderExposition } from './exposition.js';
+import {
+  CONTENT_TYPES,
+  type LabelValue,
+  type MetricFamily,
+  negotiateFormat,
+  renderExposition,
+} from './exposition.js';
 
 /** What /metrics needs besides the scan itself. */
 export interface MetricsContext {
@@ -19,10 +25,13 @@ export interface MetricsContext {
  */
 export function metricFamilies(scan: ScanResult, context: MetricsContext, top: number): MetricFamily[] {
   const { deleted, handles, shm, restart } = scan;
-  const holders = new Map<number, { comm: string; unit: string | null; allocated: number }>();
+  const holders = new Map<number, { comm: Buffer; unit: string | null; allocated: number }>();
+  // The exact comm of every process the scan named, for labels whose source carries only text.
+  const comms = new Map<number, Buffer>();
+  for (const p of handles.processes) comms.set(p.pid, commOf(p));
   for (const file of deleted.files) {
     for (const holder of file.holders) {
-      const entry = holders.get(holder.pid) ?? { comm: holder.comm, unit: holder.unit, allocated: 0 };
+      const entry = holders.get(holder.pid) ?? { comm: commOf(holder), unit: holder.unit, allocated: 0 };
       entry.allocated += file.allocated;
       holders.set(holder.pid, entry);
     }
@@ -51,11 +60,15 @@ export function metricFamilies(scan: ScanResult, context: MetricsContext, top: n
     ...(unit ? { unit } : {}),
     samples,
   });
+  const mountBytes = exactMountPoints(deleted);
+  // A mount point is kernel bytes too: escaped like a comm when its exact bytes are known.
+  const mountLabel = (mount: string | null): LabelValue =>
+    mount === null ? '(memfd)' : (mountBytes.get(mount) ?? mount);
   const one = (value: number | null) => (value === null ? [] : [{ labels: {}, value }]);
   // A comm is raw bytes from the kernel: as a Buffer it is shown escaped, as on a terminal.
-  const processLabels = (pid: number, comm: string, unit: string | null) => ({
+  const processLabels = (pid: number, comm: Buffer, unit: string | null) => ({
     pid: String(pid),
-    comm: Buffer.from(comm, 'utf8'),
+    comm,
     unit: unit ?? '',
   });
 
@@ -64,7 +77,7 @@ export function metricFamilies(scan: ScanResult, context: MetricsContext, top: n
       'limbo_deleted_files',
       'Deleted files still held open or mapped, per filesystem.',
       deleted.totals.byMount.map((m) => ({
-        labels: { mount: m.mount ?? '(memfd)', fstype: m.fstype ?? '' },
+        labels: { mount: mountLabel(m.mount), fstype: m.fstype ?? '' },
         value: m.files,
       })),
     ),
@@ -72,7 +85,7 @@ export function metricFamilies(scan: ScanResult, context: MetricsContext, top: n
       'limbo_deleted_allocated_bytes',
       'Bytes (st_blocks x 512) held by deleted files still open or mapped, per filesystem.',
       deleted.totals.byMount.map((m) => ({
-        labels: { mount: m.mount ?? '(memfd)', fstype: m.fstype ?? '' },
+        labels: { mount: mountLabel(m.mount), fstype: m.fstype ?? '' },
         value: m.allocated,
       })),
       'bytes',
@@ -97,14 +110,14 @@ export function metricFamilies(scan: ScanResult, context: MetricsContext, top: n
     gauge(
       'limbo_process_open_fds',
       `Open file descriptors, for the top ${top} processes by fd count.`,
-      topProcesses.map((p) => ({ labels: processLabels(p.pid, p.comm, p.unit), value: p.fds ?? 0 })),
+      topProcesses.map((p) => ({ labels: processLabels(p.pid, commOf(p), p.unit), value: p.fds ?? 0 })),
     ),
     gauge(
       'limbo_process_fd_limit_soft',
       `Soft RLIMIT_NOFILE, for the same top ${top} processes (absent when unlimited).`,
       topProcesses
         .filter((p) => p.limit?.soft !== null && p.limit?.soft !== undefined)
-        .map((p) => ({ labels: processLabels(p.pid, p.comm, p.unit), value: p.limit?.soft ?? 0 })),
+        .map((p) => ({ labels: processLabels(p.pid, commOf(p), p.unit), value: p.limit?.soft ?? 0 })),
     ),
     gauge(
       'limbo_shm_orphaned_bytes',
@@ -133,7 +146,7 @@ export function metricFamilies(scan: ScanResult, context: MetricsContext, top: n
       leaks.map((leak) => ({
         labels: {
           pid: leak.pid === null ? '' : String(leak.pid),
-          comm: Buffer.from(leak.comm, 'utf8'),
+          comm: (leak.pid === null ? undefined : comms.get(leak.pid)) ?? Buffer.from(leak.comm, 'utf8'),
           unit: leak.unit ?? '',
           mount: leak.mount ?? '',
           resource: leak.resource,
@@ -160,6 +173,37 @@ export function metricFamilies(scan: ScanResult, context: MetricsContext, top: n
       samples: [{ labels: {}, value: context.scanner.scans }],
     },
   ];
+}
+
+/**
+ * The exact bytes of mount points that are not valid UTF-8, keyed by their lossy text. mountinfo
+ * is decoded as UTF-8 when it is parsed, so the bytes are taken from the exact name (`pathBytes`)
+ * of a deleted file under the mount: the prefix ending at a '/' that decodes to the mount's text.
+ * '/' is ASCII and never inside a multi-byte sequence, so that prefix decodes exactly as it does
+ * within the whole name.
+ */
+function exactMountPoints(deleted: ScanResult['deleted']): Map<string, Buffer> {
+  const exact = new Map<string, Buffer>();
+  for (const file of deleted.files) {
+    if (file.mount === null || file.pathBytes === undefined || exact.has(file.mount)) continue;
+    if (!file.mount.includes('\ufffd')) continue; // valid UTF-8: the text is exact already
+    const name = Buffer.from(file.pathBytes, 'base64');
+    for (let end = name.indexOf(0x2f, 1); end > 0; end = name.indexOf(0x2f, end + 1)) {
+      const prefix = name.subarray(0, end);
+      if (prefix.toString('utf8') === file.mount) {
+        exact.set(file.mount, prefix);
+        break;
+      }
+    }
+  }
+  return exact;
+}
+
+/** A comm's exact bytes: `commBytes` when the JSON has them (not valid UTF-8), else the text. */
+function commOf(process: { readonly comm: string; readonly commBytes?: string }): Buffer {
+  return process.commBytes === undefined
+    ? Buffer.from(process.comm, 'utf8')
+    : Buffer.from(process.commBytes, 'base64');
 }
 
 /** /metrics: Prometheus text, or OpenMetrics when the Accept header asks for it. */

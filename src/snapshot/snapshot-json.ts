@@ -1,15 +1,197 @@
 import { isUtf8 } from 'node:buffer';
 import { LimboError } from '../core/errors.js';
-import type { PosixShmObject } from '../proc/posix-shm.js';
-import type { DeletedExe, FileRecord, HeldFd, HeldMapping, ProcessRecord, Snapshot } from './types.js';
+import {
+  array,
+  boolean,
+  constant,
+  contract,
+  findSchemaError,
+  integer,
+  nullable,
+  nullType,
+  number,
+  object,
+  oneOf,
+  optional,
+  record,
+  ref,
+  string,
+  type Static,
+} from '../format/json-schema.js';
+import type { Snapshot } from './types.js';
 
 // In JSON a name is a string when its bytes are valid UTF-8, else { "base64": "..." };
 // an inode is a decimal string (it can pass 2^53). Everything else is already JSON.
-type JsonName = string | { base64: string };
+const nameSchema = oneOf([string(), object({ base64: string({ contentEncoding: 'base64' }) })], {
+  description: 'Bytes from the kernel: a string when valid UTF-8, else { "base64": "..." }.',
+});
+const fileKeySchema = string({ description: 'MAJ:MIN:INODE', pattern: '^[0-9]+:[0-9]+:[0-9]+$' });
+const devSchema = string({ pattern: '^[0-9]+:[0-9]+$' });
+const countSchema = integer({ minimum: 0 });
+const countOrNullSchema = nullable(integer({ minimum: 0 }));
+const countsSchema = record(integer({ minimum: 0 }));
+const bytesSchema = integer({ minimum: 0 });
+const name = ref('name', nameSchema);
+const fileKey = ref('fileKey', fileKeySchema);
+const count = ref('count', countSchema);
+const countOrNull = ref('countOrNull', countOrNullSchema);
+const bytes = ref('bytes', bytesSchema);
+
+const processSchema = object({
+  pid: integer({ minimum: 1 }),
+  ppid: count,
+  comm: name,
+  uid: count,
+  user: string(),
+  state: string(),
+  threads: count,
+  mountNamespace: nullable(string()),
+  cgroup: nullable(string()),
+  unit: nullable(string()),
+  container: nullable(string()),
+  fdCount: countOrNull,
+  readable: boolean(),
+  fds: array(
+    object({
+      fd: count,
+      tid: nullable(integer({ minimum: 1 })),
+      fileKey,
+      name: oneOf([name, nullType()]),
+    }),
+  ),
+  mappings: array(
+    object({
+      range: string({ pattern: '^[0-9a-f]+-[0-9a-f]+$' }),
+      perms: string(),
+      fileKey,
+      name,
+      nameNowKey: nullable(string()),
+    }),
+  ),
+  deletedExe: optional(oneOf([object({ fileKey, name, nameNowKey: nullable(string()) }), nullType()])),
+  fdLimit: optional(nullable(object({ soft: countOrNull, hard: countOrNull }))),
+  handles: optional(
+    nullable(
+      object({
+        fdTypes: ref('counts', countsSchema),
+        socketProtocols: ref('counts', countsSchema),
+        anonInodes: ref('counts', countsSchema),
+        openFiles: count,
+        mappingFiles: count,
+        shmAttachments: count,
+      }),
+    ),
+  ),
+});
+
+const shmSegmentSchema = object({
+  key: integer({ description: 'As the kernel prints it: %d of a 32-bit key, so it can be negative.' }),
+  keyHex: string({ pattern: '^0x[0-9a-f]{8}$' }),
+  shmid: count,
+  mode: count,
+  perms: count,
+  removed: boolean(),
+  locked: boolean(),
+  sizeBytes: bytes,
+  cpid: count,
+  lpid: count,
+  nattch: count,
+  uid: count,
+  gid: count,
+  cuid: count,
+  cgid: count,
+  atime: count,
+  dtime: count,
+  ctime: count,
+  rssBytes: bytes,
+  swapBytes: bytes,
+});
+
+/**
+ * `limbo.snapshot/1`: the raw scan as `limbo snapshot` writes it and `--from FILE` reads it back.
+ * Fields added within the version are optional, so older snapshots still load.
+ */
+export const snapshotJsonSchema = contract(
+  'limbo.snapshot-1',
+  'limbo snapshot (limbo.snapshot/1)',
+  object(
+    {
+      schema: constant('limbo.snapshot/1'),
+      takenAt: string({ format: 'date-time' }),
+      hostname: string(),
+      procRoot: string(),
+      hostMountNamespace: nullable(string()),
+      scanMilliseconds: number({ minimum: 0 }),
+      processes: array(processSchema),
+      files: array(
+        object({
+          key: fileKey,
+          dev: devSchema,
+          ino: string({ description: 'A decimal string: inodes can pass 2^53.', pattern: '^[0-9]+$' }),
+          nlink: count,
+          sizeBytes: bytes,
+          allocatedBytes: bytes,
+          mode: count,
+        }),
+      ),
+      mountNamespaces: array(
+        object({
+          id: string(),
+          mounts: array(
+            object({
+              mountId: count,
+              parentId: count,
+              dev: devSchema,
+              root: string(),
+              mountPoint: string(),
+              fstype: string(),
+              source: string(),
+            }),
+          ),
+        }),
+      ),
+      incomplete: object({
+        scannerUid: count,
+        unreadableProcesses: count,
+        unreadablePids: array(integer()),
+        unverifiedMappings: count,
+      }),
+      system: optional(
+        nullable(
+          object({
+            fileNr: nullable(object({ allocated: count, max: count })),
+            nrOpen: countOrNull,
+            openFiles: countOrNull,
+            openFilesExact: boolean(),
+            fdsInFlight: countOrNull,
+            shmAttachFiles: optional(countOrNull),
+          }),
+        ),
+      ),
+      shmSegments: optional(nullable(array(shmSegmentSchema))),
+      posixShm: optional(
+        nullable(array(object({ name, uid: count, sizeBytes: bytes, allocatedBytes: bytes }))),
+      ),
+    },
+    {
+      definitions: {
+        name: nameSchema,
+        fileKey: fileKeySchema,
+        count: countSchema,
+        countOrNull: countOrNullSchema,
+        counts: countsSchema,
+        bytes: bytesSchema,
+      },
+    },
+  ),
+);
+
+export type SnapshotJson = Static<typeof snapshotJsonSchema>;
+type JsonName = Static<typeof nameSchema>;
 
 /** Serialises a snapshot to JSON text that `parseSnapshot` reads back unchanged. */
 export function stringifySnapshot(snapshot: Snapshot): string {
-  return JSON.stringify({
+  const json: SnapshotJson = {
     ...snapshot,
     files: snapshot.files.map((file) => ({ ...file, ino: file.ino.toString() })),
     posixShm: snapshot.posixShm?.map((object) => ({ ...object, name: encodeName(object.name) })) ?? null,
@@ -20,65 +202,49 @@ export function stringifySnapshot(snapshot: Snapshot): string {
       mappings: p.mappings.map((m) => ({ ...m, name: encodeName(m.name) })),
       deletedExe: p.deletedExe === null ? null : { ...p.deletedExe, name: encodeName(p.deletedExe.name) },
     })),
-  });
+  };
+  return JSON.stringify(json);
 }
 
-/** Reads a snapshot written by `stringifySnapshot`; throws LimboError 'snapshot-invalid' otherwise. */
+/**
+ * Reads a snapshot written by `stringifySnapshot`. Anything else throws LimboError
+ * 'snapshot-invalid' naming the first field that breaks limbo.snapshot/1 (`processes[3].fds[0].fd:
+ * expected integer`), so a damaged file never reaches the analyses.
+ */
 export function parseSnapshot(text: string): Snapshot {
-  let raw: unknown;
+  let data: unknown;
   try {
-    raw = JSON.parse(text);
+    data = JSON.parse(text);
   } catch (error) {
     throw new LimboError('snapshot-invalid', 'the snapshot is not valid JSON', { cause: error });
   }
-  const data = raw as Record<string, unknown>;
-  if (typeof data !== 'object' || data === null || data['schema'] !== 'limbo.snapshot/1') {
+  if (
+    typeof data !== 'object' ||
+    data === null ||
+    (data as { schema?: unknown }).schema !== 'limbo.snapshot/1'
+  ) {
     throw new LimboError('snapshot-invalid', 'not a limbo snapshot (expected schema "limbo.snapshot/1")');
   }
-  if (
-    !Array.isArray(data['processes']) ||
-    !Array.isArray(data['files']) ||
-    !Array.isArray(data['mountNamespaces'])
-  ) {
-    throw new LimboError('snapshot-invalid', 'the snapshot lacks processes, files or mountNamespaces');
-  }
-  try {
-    const files = (data['files'] as Record<string, unknown>[]).map((file): FileRecord => ({
-      ...(file as unknown as FileRecord),
-      ino: BigInt(file['ino'] as string),
-    }));
-    const processes = (data['processes'] as Record<string, unknown>[]).map((p): ProcessRecord => ({
-      ...(p as unknown as ProcessRecord),
-      comm: decodeName(p['comm'] as JsonName),
-      fds: (p['fds'] as Record<string, unknown>[]).map((fd): HeldFd => ({
-        ...(fd as unknown as HeldFd),
-        name: fd['name'] === null ? null : decodeName(fd['name'] as JsonName),
-      })),
-      mappings: (p['mappings'] as Record<string, unknown>[]).map((m): HeldMapping => ({
-        ...(m as unknown as HeldMapping),
-        name: decodeName(m['name'] as JsonName),
-      })),
-      deletedExe: decodeExe(p['deletedExe'] as Record<string, unknown> | null | undefined),
-      handles: (p['handles'] as ProcessRecord['handles'] | undefined) ?? null,
-      fdLimit: (p['fdLimit'] as ProcessRecord['fdLimit'] | undefined) ?? null,
-    }));
-    // Fields added within limbo.snapshot/1 default to "not collected" in older snapshots.
-    const system = (data['system'] as Snapshot['system'] | undefined) ?? null;
-    const shmSegments = (data['shmSegments'] as Snapshot['shmSegments'] | undefined) ?? null;
-    const posixShm =
-      (data['posixShm'] as Record<string, unknown>[] | null | undefined)?.map((object): PosixShmObject => ({
-        ...(object as unknown as PosixShmObject),
-        name: decodeName(object['name'] as JsonName),
-      })) ?? null;
-    return { ...(data as unknown as Snapshot), files, processes, system, shmSegments, posixShm };
-  } catch (error) {
-    throw new LimboError('snapshot-invalid', 'the snapshot is malformed', { cause: error });
-  }
-}
-
-function decodeExe(exe: Record<string, unknown> | null | undefined): DeletedExe | null {
-  if (!exe) return null;
-  return { ...(exe as unknown as DeletedExe), name: decodeName(exe['name'] as JsonName) };
+  const error = findSchemaError(snapshotJsonSchema, data);
+  if (error) throw new LimboError('snapshot-invalid', `${error.path}: ${error.message}`);
+  const json = data as SnapshotJson;
+  return {
+    ...json,
+    files: json.files.map((file) => ({ ...file, ino: BigInt(file.ino) })),
+    processes: json.processes.map((p) => ({
+      ...p,
+      comm: decodeName(p.comm),
+      fds: p.fds.map((fd) => ({ ...fd, name: fd.name === null ? null : decodeName(fd.name) })),
+      mappings: p.mappings.map((m) => ({ ...m, name: decodeName(m.name) })),
+      deletedExe: p.deletedExe ? { ...p.deletedExe, name: decodeName(p.deletedExe.name) } : null,
+      // Fields added within limbo.snapshot/1 default to "not collected" in older snapshots.
+      handles: p.handles ?? null,
+      fdLimit: p.fdLimit ?? null,
+    })),
+    system: json.system ?? null,
+    shmSegments: json.shmSegments ?? null,
+    posixShm: json.posixShm?.map((object) => ({ ...object, name: decodeName(object.name) })) ?? null,
+  };
 }
 
 function encodeName(name: Buffer): JsonName {
@@ -86,7 +252,5 @@ function encodeName(name: Buffer): JsonName {
 }
 
 function decodeName(name: JsonName): Buffer {
-  if (typeof name === 'string') return Buffer.from(name, 'utf8');
-  if (name && typeof name.base64 === 'string') return Buffer.from(name.base64, 'base64');
-  throw new TypeError('bad name');
+  return typeof name === 'string' ? Buffer.from(name, 'utf8') : Buffer.from(name.base64, 'base64');
 }

@@ -5,12 +5,11 @@ import { mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { Ajv } from 'ajv';
 import type { ReclaimJson } from '../../src/actions/reclaim-json.js';
 import type { RecoverJson } from '../../src/actions/recover-json.js';
 import { kernelStat, startHolder, type Holder } from '../helpers/holder.js';
 import { runLimbo } from '../helpers/limbo.js';
-import { repoRoot } from '../helpers/paths.js';
+import { assertMatchesSchema } from '../helpers/schema.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'limbo-actions-cli-'));
 const holders: Holder[] = [];
@@ -19,12 +18,6 @@ after(async () => {
   await Promise.all(holders.map((holder) => holder.stop()));
   rmSync(dir, { recursive: true, force: true });
 });
-
-function schema(name: string) {
-  return new Ajv({ strict: false }).compile(
-    JSON.parse(readFileSync(`${repoRoot}docs/schemas/${name}`, 'utf8')) as object,
-  );
-}
 
 async function holdDeleted(name: string, bytes: number): Promise<Holder> {
   const path = join(dir, name);
@@ -50,8 +43,7 @@ describe('limbo reclaim, recover and close (bin/limbo.js)', () => {
     const run = runLimbo(['reclaim', `${holder.pid}:3`, '--yes', '--json']);
     assert.equal(run.code, 0, run.stderr);
     const json = JSON.parse(run.stdout) as ReclaimJson;
-    const validate = schema('limbo.reclaim-1.schema.json');
-    assert.ok(validate(json), JSON.stringify(validate.errors));
+    assertMatchesSchema('limbo.reclaim-1', json);
     assert.equal(json.results[0]?.freedBytes, truth.allocated);
     assert.equal(kernelStat(`/proc/${holder.pid}/fd/3`).size, 0);
   });
@@ -62,8 +54,7 @@ describe('limbo reclaim, recover and close (bin/limbo.js)', () => {
     const run = runLimbo(['recover', `${holder.pid}:3`, dest, '--json']);
     assert.equal(run.code, 0, run.stderr);
     const json = JSON.parse(run.stdout) as RecoverJson;
-    const validate = schema('limbo.recover-1.schema.json');
-    assert.ok(validate(json), JSON.stringify(validate.errors));
+    assertMatchesSchema('limbo.recover-1', json);
     assert.deepEqual(readFileSync(dest), readFileSync(`/proc/${holder.pid}/fd/3`));
   });
 

@@ -5,15 +5,14 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync, readlinkSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { Ajv } from 'ajv';
 import { closeDescriptor, planClose } from '../../src/actions/close.js';
 import type { CloseJson } from '../../src/actions/close-json.js';
 import { findGdb, runGdbCall } from '../../src/actions/gdb.js';
 import { takeSnapshot } from '../../src/snapshot/take-snapshot.js';
 import { runAction } from '../helpers/action-commands.js';
 import { kernelStat, startHolder, type Holder } from '../helpers/holder.js';
-import { repoRoot } from '../helpers/paths.js';
 import { availableBytes, isRoot, makeScratch, waitUntil, type Scratch } from '../helpers/scratch.js';
+import { assertMatchesSchema } from '../helpers/schema.js';
 
 let scratch: Scratch;
 const holders: Holder[] = [];
@@ -31,10 +30,6 @@ async function holdDeleted(bytes: number, ops: string[] = []): Promise<Holder> {
   return holder;
 }
 
-const validate = new Ajv({ strict: false }).compile(
-  JSON.parse(readFileSync(`${repoRoot}docs/schemas/limbo.close-1.schema.json`, 'utf8')) as object,
-);
-
 function closeJson(
   args: string[],
   env: NodeJS.ProcessEnv = {},
@@ -42,7 +37,7 @@ function closeJson(
   const run = runAction(['close', '--json', ...args], env);
   assert.ok(run.stdout.startsWith('{'), `JSON expected, got: ${run.stdout}${run.stderr}`);
   const json = JSON.parse(run.stdout) as CloseJson;
-  assert.ok(validate(json), JSON.stringify(validate.errors, null, 2));
+  assertMatchesSchema('limbo.close-1', json);
   return { code: run.code, json, stderr: run.stderr };
 }
 

@@ -7,10 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { HandlesJson } from '../../src/analyses/handles-json.js';
-import { Ajv } from 'ajv';
 import { startHolder, type Holder, type HolderOptions } from '../helpers/holder.js';
-import { repoRoot } from '../helpers/paths.js';
 import { runLimbo } from '../helpers/limbo.js';
+import { assertMatchesSchema } from '../helpers/schema.js';
 
 const isRoot = process.geteuid?.() === 0;
 let dir: string;
@@ -108,11 +107,7 @@ describe('limbo handles on real processes', () => {
     assert.match(warning?.fix ?? '', new RegExp(`prlimit --pid ${holder.pid} --nofile=120:120|LimitNOFILE=`));
     const table = runLimbo(['handles']);
     assert.match(table.stdout, /Warnings:/);
-    const schema = JSON.parse(
-      readFileSync(`${repoRoot}docs/schemas/limbo.handles-1.schema.json`, 'utf8'),
-    ) as object;
-    const validate = new Ajv({ strict: false }).compile(schema);
-    assert.ok(validate(report), JSON.stringify(validate.errors, null, 2));
+    assertMatchesSchema('limbo.handles-1', report);
     assert.match(table.stdout, new RegExp(`pid ${holder.pid} \\(holder\\)`));
   });
 

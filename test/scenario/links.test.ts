@@ -16,7 +16,6 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { Ajv } from 'ajv';
 import { analyzeLinks } from '../../src/analyses/links.js';
 import { linksReportToJson, type LinksJson } from '../../src/analyses/links-json.js';
 import { renderLinks } from '../../src/cli/links-command.js';
@@ -24,7 +23,7 @@ import { paletteFor } from '../../src/format/color.js';
 import { observeLinks, type LinksRequest } from '../../src/walk/find-links.js';
 import { startHolder, type Holder } from '../helpers/holder.js';
 import { runLimbo } from '../helpers/limbo.js';
-import { repoRoot } from '../helpers/paths.js';
+import { assertMatchesSchema } from '../helpers/schema.js';
 
 const isRoot = process.geteuid?.() === 0;
 let dir: string;
@@ -74,18 +73,6 @@ function mountTmpfs(name: string): string {
   execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=16m', 'limbo-links', mountPoint]);
   mounts.push(mountPoint);
   return mountPoint;
-}
-
-function validator(): (data: unknown) => boolean {
-  const schema = JSON.parse(
-    readFileSync(`${repoRoot}docs/schemas/limbo.links-1.schema.json`, 'utf8'),
-  ) as object;
-  const validate = new Ajv({ strict: false }).compile(schema);
-  return (data) => {
-    const ok = validate(data);
-    if (!ok) assert.fail(JSON.stringify(validate.errors, null, 2));
-    return ok;
-  };
 }
 
 describe('limbo links on real files (library)', () => {
@@ -313,7 +300,7 @@ describe('limbo links on real files (library)', () => {
     const report = await links({ paths: [path, join(tree, 'd')], within: tree, groups: tree });
     assert.equal(report.files[0]?.heldOpenBy[0], holder.pid);
     assert.ok(report.groups[0]?.namesBytes);
-    validator()(report);
+    assertMatchesSchema('limbo.links-1', report);
   });
 });
 
@@ -333,7 +320,7 @@ describe('limbo links through the CLI (needs the wiring in src/cli/main.ts)', ()
     const report = JSON.parse(run.stdout) as LinksJson;
     assert.equal(report.schema, 'limbo.links/1');
     assert.deepEqual(report.files[0]?.names, [a, join(tree, 'b'), join(tree, 'c')]);
-    validator()(report);
+    assertMatchesSchema('limbo.links-1', report);
   });
 
   it('prints a table that escapes names, and the backup sizes for --groups', { skip }, () => {

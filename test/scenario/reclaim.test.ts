@@ -6,7 +6,6 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { Ajv } from 'ajv';
 import { executeReclaim, planReclaim } from '../../src/actions/reclaim.js';
 import type { ReclaimJson } from '../../src/actions/reclaim-json.js';
 import { parseTarget, type Target } from '../../src/actions/target.js';
@@ -14,8 +13,8 @@ import { nativeAddon } from '../../src/native.js';
 import { takeSnapshot } from '../../src/snapshot/take-snapshot.js';
 import { runAction, runActionInProcess } from '../helpers/action-commands.js';
 import { kernelStat, startHolder, type Holder } from '../helpers/holder.js';
-import { repoRoot } from '../helpers/paths.js';
 import { availableBytes, makeScratch, waitUntil, type Scratch } from '../helpers/scratch.js';
+import { assertMatchesSchema } from '../helpers/schema.js';
 
 let scratch: Scratch;
 const holders: Holder[] = [];
@@ -66,12 +65,8 @@ function reclaimJson(args: string[]): { code: number; json: ReclaimJson; stderr:
   return { code: run.code, json: JSON.parse(run.stdout) as ReclaimJson, stderr: run.stderr };
 }
 
-const validate = new Ajv({ strict: false }).compile(
-  JSON.parse(readFileSync(`${repoRoot}docs/schemas/limbo.reclaim-1.schema.json`, 'utf8')) as object,
-);
-
 function assertValid(json: ReclaimJson): void {
-  assert.ok(validate(json), JSON.stringify(validate.errors, null, 2));
+  assertMatchesSchema('limbo.reclaim-1', json);
 }
 
 before(() => {

@@ -20,7 +20,6 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { Ajv } from 'ajv';
 import { recoverFile } from '../../src/actions/recover.js';
 import type { RecoverJson } from '../../src/actions/recover-json.js';
 import { copySparse } from '../../src/actions/sparse-copy.js';
@@ -28,8 +27,8 @@ import { parseTarget, type Target } from '../../src/actions/target.js';
 import { nativeAddon } from '../../src/native.js';
 import { runAction } from '../helpers/action-commands.js';
 import { kernelStat, startHolder, type Holder } from '../helpers/holder.js';
-import { repoRoot } from '../helpers/paths.js';
 import { isRoot, makeScratch, type Scratch } from '../helpers/scratch.js';
+import { assertMatchesSchema } from '../helpers/schema.js';
 
 let scratch: Scratch;
 const holders: Holder[] = [];
@@ -64,13 +63,9 @@ function recoverJson(args: string[], env: NodeJS.ProcessEnv = {}): { code: numbe
   const run = runAction(['recover', '--json', ...args], env);
   assert.ok(run.stdout.startsWith('{'), `JSON expected, got: ${run.stdout}${run.stderr}`);
   const json = JSON.parse(run.stdout) as RecoverJson;
-  assert.ok(validate(json), JSON.stringify(validate.errors, null, 2));
+  assertMatchesSchema('limbo.recover-1', json);
   return { code: run.code, json };
 }
-
-const validate = new Ajv({ strict: false }).compile(
-  JSON.parse(readFileSync(`${repoRoot}docs/schemas/limbo.recover-1.schema.json`, 'utf8')) as object,
-);
 
 /** A 1 GiB sparse file with 8 KiB of data at its start, middle and end, held and unlinked. */
 async function holdSparse(): Promise<{ holder: Holder; link: string }> {

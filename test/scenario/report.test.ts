@@ -1,7 +1,7 @@
 // The report and `--check` on a machine loaded for the test: a deleted file held open, a process
 // near its fd limit, a replaced binary; and the quiet case on a snapshot of a quiet machine.
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -11,10 +11,9 @@ import { findDeletedFiles } from '../../src/analyses/deleted.js';
 import { stringifySnapshot } from '../../src/snapshot/snapshot-json.js';
 import { takeSnapshot } from '../../src/snapshot/take-snapshot.js';
 import type { Snapshot } from '../../src/snapshot/types.js';
-import { Ajv } from 'ajv';
 import { holderBinary, startHolder, type Holder } from '../helpers/holder.js';
-import { repoRoot } from '../helpers/paths.js';
 import { runLimbo } from '../helpers/limbo.js';
+import { assertMatchesSchema } from '../helpers/schema.js';
 
 let dir: string;
 const holders: Holder[] = [];
@@ -46,11 +45,7 @@ describe('limbo report on a loaded machine', () => {
     assert.equal(run.code, 0, run.stderr);
     const report = JSON.parse(run.stdout) as ReportJson;
     assert.equal(report.schema, 'limbo.report/1');
-    const schema = JSON.parse(
-      readFileSync(`${repoRoot}docs/schemas/limbo.report-1.schema.json`, 'utf8'),
-    ) as object;
-    const validate = new Ajv({ strict: false }).compile(schema);
-    assert.ok(validate(report), JSON.stringify(validate.errors, null, 2));
+    assertMatchesSchema('limbo.report-1', report);
     assert.ok(report.status === 'warning' || report.status === 'critical');
     const kinds = (kind: string) => report.findings.filter((f) => f.kind === kind);
     assert.ok(

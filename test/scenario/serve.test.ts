@@ -7,6 +7,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import type { DeletedJson } from '../../src/analyses/deleted-json.js';
 import { startHolder, type Holder } from '../helpers/holder.js';
 import { repoRoot } from '../helpers/paths.js';
 
@@ -121,6 +122,45 @@ describe('limbo serve', () => {
     });
     assert.match(open.headers.get('content-type') ?? '', /^application\/openmetrics-text/);
     assert.match(await open.text(), /# EOF\n$/);
+  });
+
+  it('labels keep kernel bytes: a comm and a mount point with byte 0xff show as \\xff', async (t) => {
+    if (process.getuid?.() !== 0) return t.skip('mounting a tmpfs needs root');
+    // argv cannot carry invalid UTF-8 from Node: the shell's printf makes the byte.
+    const mountPoint = Buffer.concat([Buffer.from(`${dir}/mnt-`), Buffer.from([0xff])]);
+    mkdirSync(mountPoint);
+    execFileSync('sh', ['-c', 'mount -t tmpfs -o size=16m limbo-test "$(printf "$0")"', `${dir}/mnt-\\377`]);
+    t.after(() => execFileSync('sh', ['-c', 'umount -l "$(printf "$0")"', `${dir}/mnt-\\377`]));
+    const file = `hex:${Buffer.concat([mountPoint, Buffer.from('/held')]).toString('hex')}`;
+    const comm = Buffer.from([0x68, 0x6f, 0x6c, 0x64, 0xff]); // "hold" + 0xff
+    const odd = await startHolder([
+      'comm',
+      `hex:${comm.toString('hex')}`,
+      'create',
+      file,
+      '65536',
+      'unlink',
+      file,
+    ]);
+    holders.push(odd);
+    t.after(() => odd.stop());
+    const mount = `${dir}/mnt-\\\\xff`; // escapeName's \xff, its backslash doubled by the format
+    const text = await until('the odd holder in /metrics', async () => {
+      const body = await (await fetch(`${server.url}/metrics`)).text();
+      return body.includes(`{pid="${odd.pid}"`) ? body : null;
+    });
+    assert.ok(
+      text.includes(
+        `limbo_deleted_holder_allocated_bytes{pid="${odd.pid}",comm="hold\\\\xff",unit=""} 65536\n`,
+      ),
+      text,
+    );
+    assert.ok(text.includes(`limbo_deleted_files{mount="${mount}",fstype="tmpfs"} 1\n`), text);
+    assert.ok(text.includes(`limbo_deleted_allocated_bytes{mount="${mount}",fstype="tmpfs"} 65536\n`), text);
+    assert.doesNotMatch(text, /\ufffd/);
+    const deleted = (await (await fetch(`${server.url}/api/deleted`)).json()) as DeletedJson;
+    const holder = deleted.files.flatMap((f) => f.holders).find((h) => h.pid === odd.pid);
+    assert.equal(holder?.commBytes, comm.toString('base64'));
   });
 
   it('changes nothing: every method but GET and HEAD is refused', async () => {
