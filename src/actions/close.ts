@@ -262,12 +262,16 @@ export function closeDescriptor(plan: ClosePlan): CloseResult {
         reason: `fd ${plan.fd} of pid ${plan.pid} no longer referred to ${plan.file.key} when gdb stopped the process: nothing was closed`,
       };
     case 'gdb-failed':
-      return { ...withSpace, status: 'failed', reason: `gdb failed: ${lastLines(outcome.output)}` };
+      return {
+        ...withSpace,
+        status: 'failed',
+        reason: `gdb failed: ${outcome.reason ?? lastLines(outcome.output)}`,
+      };
     case 'call-failed':
       return {
         ...withSpace,
         status: 'failed',
-        reason: `${plan.how === 'close' ? 'close' : 'dup2'} failed in the process: errno ${outcome.errno}`,
+        reason: `${outcome.call} failed in the process: errno ${outcome.errno}`,
       };
     case 'done':
       break;
