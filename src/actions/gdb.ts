@@ -48,6 +48,8 @@ export interface GdbCall {
 }
 
 const TIMEOUT_MS = 120_000;
+/** Attempts when a signal interrupts the injection before anything ran. */
+const ATTEMPTS = 3;
 
 /** x86_64 system call numbers (arch/x86/entry/syscalls/syscall_64.tbl). */
 const X86_64_NR: Record<GdbSyscall, number> = { open: 2, close: 3, dup2: 33 };
@@ -92,8 +94,28 @@ export function findGdb(env: NodeJS.ProcessEnv = process.env): string | null {
   return null;
 }
 
-/** Runs gdb in batch mode on `call.pid` with the script below; never throws. */
+/**
+ * Runs gdb in batch mode on `call.pid` with the script below; never throws. A signal that
+ * reached the process while it was stopped ends the attempt before anything ran (and is
+ * delivered when gdb detaches): the next attempt, from a fresh stop, usually finds none.
+ */
 export function runGdbCall(gdb: string, call: GdbCall): GdbOutcome {
+  let outcome = runGdbOnce(gdb, call);
+  for (let attempt = 1; attempt < ATTEMPTS && nothingRan(outcome); attempt++) {
+    outcome = runGdbOnce(gdb, call);
+  }
+  return outcome;
+}
+
+function nothingRan(outcome: GdbOutcome): boolean {
+  return (
+    outcome.kind === 'gdb-failed' &&
+    /^limbo-interrupted /m.test(outcome.output) &&
+    !/^limbo-result /m.test(outcome.output)
+  );
+}
+
+function runGdbOnce(gdb: string, call: GdbCall): GdbOutcome {
   const dir = mkdtempSync(join(tmpdir(), 'limbo-gdb-'));
   try {
     const script = join(dir, 'close.gdb');
@@ -144,8 +166,10 @@ export function readOutcome(how: 'close' | 'devnull', output: string): GdbOutcom
     return {
       kind: 'gdb-failed',
       reason: `a signal reached the process before its ${interrupted[1]} ran, so limbo stopped there${
-        results.has('open') ? ' (a descriptor on /dev/null it had opened stays open)' : ''
-      }; its registers were put back: try again`,
+        results.has('open')
+          ? ` (fd ${results.get('open')}, on /dev/null, which it had opened first, stays open)`
+          : `, ${ATTEMPTS} times; nothing was changed`
+      }; its registers were put back and the signal delivered (a process taking signals this often, from a fast timer for example, cannot be acted on this way)`,
       output,
     };
   }
