@@ -128,6 +128,12 @@ export function planClose(request: CloseRequest, snapshot: Snapshot, options: Cl
   const refuseNow = (reason: string): ClosePlan => ({ ...described, verdict: 'refused', reason });
   if (status.kernelThread) return refuseNow(`pid ${pid} is a kernel thread: it has no descriptors to close`);
   if (status.state === 'Z') return refuseNow(`pid ${pid} is a zombie: its descriptors are already closed`);
+  // Its pending SIGSTOP would interrupt every step gdb takes, and gdb must not resume it.
+  if (status.state === 'T') {
+    return refuseNow(
+      `pid ${pid} is stopped (SIGSTOP, or ctrl-Z in a shell): limbo acts only on a running process; continue it first (kill -CONT ${pid})`,
+    );
+  }
   const tracer = /^TracerPid:\s*(\d+)/m.exec(statusText.value);
   if (tracer && tracer[1] !== '0') {
     return refuseNow(

@@ -163,9 +163,10 @@ export function readOutcome(how: 'close' | 'devnull', output: string): GdbOutcom
   if (results.has(last)) return { kind: 'done', output };
   const interrupted = /^limbo-interrupted (open|dup2|close)$/m.exec(output);
   if (interrupted) {
+    const signal = /^Program received signal (SIG[A-Z0-9+-]+)/m.exec(output)?.[1];
     return {
       kind: 'gdb-failed',
-      reason: `a signal reached the process before its ${interrupted[1]} ran, so limbo stopped there${
+      reason: `a signal${signal ? ` (${signal})` : ''} reached the process before its ${interrupted[1]} ran, so limbo stopped there${
         results.has('open')
           ? ` (fd ${results.get('open')}, on /dev/null, which it had opened first, stays open)`
           : `, ${ATTEMPTS} times; nothing was changed`

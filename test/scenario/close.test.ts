@@ -395,7 +395,10 @@ describe('limbo close on processes caught in a system call, spinning, or threade
       const { code, json } = closeJson([`${target.pid}:${target.fd}`, '--force', '--yes']);
       assert.equal(code, 1);
       assert.equal(json.status, 'failed');
-      assert.match(json.reason ?? '', /signal reached the process before its close ran.*nothing was changed/);
+      assert.match(
+        json.reason ?? '',
+        /a signal \(SIGALRM\) reached the process before its close ran.*nothing was changed/,
+      );
       assert.equal(fdExists(target.pid, target.fd), true);
       process.kill(target.pid, 'SIGUSR1');
       const done = await target.done;
@@ -403,12 +406,34 @@ describe('limbo close on processes caught in a system call, spinning, or threade
     },
   );
 
+  it(
+    'refuses a stopped process (SIGSTOP), which stays stopped and keeps its fd',
+    { skip: needsRootAndGdb },
+    async () => {
+      const target = await startTarget(['pause']);
+      process.kill(target.pid, 'SIGSTOP');
+      const state = () => /^State:\s+(\S)/m.exec(readFileSync(`/proc/${target.pid}/status`, 'utf8'))?.[1];
+      await waitUntil(() => state() === 'T', 'the target to stop');
+      const { code, json } = closeJson([`${target.pid}:${target.fd}`, '--force', '--yes']);
+      assert.equal(code, 1);
+      assert.equal(json.status, 'refused');
+      assert.match(json.reason ?? '', /is stopped \(SIGSTOP.*kill -CONT/);
+      assert.equal(state(), 'T');
+      process.kill(target.pid, 'SIGCONT');
+      process.kill(target.pid, 'SIGUSR1');
+      assert.equal((await target.done)['fd'], 'open');
+    },
+  );
+
   it('says why when the injected call was interrupted or found no instruction to run with', () => {
-    const interrupted = readOutcome('devnull', 'limbo-result open 5\nlimbo-interrupted dup2\n');
+    const interrupted = readOutcome(
+      'devnull',
+      'limbo-result open 5\nProgram received signal SIGALRM, Alarm clock.\nlimbo-interrupted dup2\n',
+    );
     assert.equal(interrupted.kind, 'gdb-failed');
     assert.match(
       interrupted.kind === 'gdb-failed' ? (interrupted.reason ?? '') : '',
-      /signal reached the process before its dup2 ran.*fd 5, on \/dev\/null.*stays open/,
+      /a signal \(SIGALRM\) reached the process before its dup2 ran.*fd 5, on \/dev\/null.*stays open/,
     );
     const none = readOutcome('close', 'limbo-no-syscall\n');
     assert.match(none.kind === 'gdb-failed' ? (none.reason ?? '') : '', /no system call instruction/);
