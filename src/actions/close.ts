@@ -129,6 +129,12 @@ export function planClose(request: CloseRequest, snapshot: Snapshot, options: Cl
   const refuseNow = (reason: string): ClosePlan => ({ ...described, verdict: 'refused', reason });
   if (status.kernelThread) return refuseNow(`pid ${pid} is a kernel thread: it has no descriptors to close`);
   if (status.state === 'Z') return refuseNow(`pid ${pid} is a zombie: its descriptors are already closed`);
+  // Its pending SIGSTOP would interrupt every step gdb takes, and gdb must not resume it.
+  if (status.state === 'T') {
+    return refuseNow(
+      `pid ${pid} is stopped (SIGSTOP, or ctrl-Z in a shell): limbo acts only on a running process; continue it first (kill -CONT ${pid})`,
+    );
+  }
   const tracer = /^TracerPid:\s*(\d+)/m.exec(statusText.value);
   if (tracer && tracer[1] !== '0') {
     return refuseNow(
@@ -263,12 +269,16 @@ export function closeDescriptor(plan: ClosePlan): CloseResult {
         reason: `fd ${plan.fd} of pid ${plan.pid} no longer referred to ${plan.file.key} when gdb stopped the process: nothing was closed`,
       };
     case 'gdb-failed':
-      return { ...withSpace, status: 'failed', reason: `gdb failed: ${lastLines(outcome.output)}` };
+      return {
+        ...withSpace,
+        status: 'failed',
+        reason: `gdb failed: ${outcome.reason ?? lastLines(outcome.output)}`,
+      };
     case 'call-failed':
       return {
         ...withSpace,
         status: 'failed',
-        reason: `${plan.how === 'close' ? 'close' : 'dup2'} failed in the process: errno ${outcome.errno}`,
+        reason: `${outcome.call} failed in the process: errno ${outcome.errno}`,
       };
     case 'done':
       break;
