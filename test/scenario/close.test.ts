@@ -23,6 +23,7 @@ import { findGdb, readOutcome, runGdbCall } from '../../src/actions/gdb.js';
 import { takeSnapshot } from '../../src/snapshot/take-snapshot.js';
 import { runAction } from '../helpers/action-commands.js';
 import { kernelStat, startHolder, type Holder } from '../helpers/holder.js';
+import { repoRoot } from '../helpers/paths.js';
 import { availableBytes, isRoot, makeScratch, waitUntil, type Scratch } from '../helpers/scratch.js';
 import { assertMatchesSchema } from '../helpers/schema.js';
 
