@@ -1,5 +1,6 @@
-// The whole test suite, as CI and the README run it: build, type-check, lint, compile the
-// C fixtures, then every *.test.js under .test-build/test with node's own test runner.
+// The whole test suite, as CI and the README run it: build (the native addon too, so its tests
+// never run a stale one), type-check, lint, compile the C fixtures, then every *.test.js under
+// .test-build/test with node's own test runner.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -16,6 +17,11 @@ function run(command, args, options = {}) {
 }
 
 const bin = join(root, 'node_modules/.bin');
+// A failed addon build is only a warning (limbo falls back to JavaScript): show just limbo's own words.
+const native = spawnSync(process.execPath, ['scripts/build-native.mjs'], { cwd: root, encoding: 'utf8' });
+for (const line of `${native.stdout}${native.stderr}`.split('\n')) {
+  if (line.startsWith('limbo:')) console.warn(line);
+}
 run(join(bin, 'tsc'), ['-p', 'tsconfig.build.json']);
 run(process.execPath, ['scripts/copy-assets.mjs']);
 rmSync(join(root, '.test-build'), { recursive: true, force: true });
