@@ -1,3 +1,4 @@
+import { base64JsonSchema, devJsonSchema } from '../format/json-fields.js';
 import { holderJsonSchema, holderToJson, inodeToJson, nameToJson } from './action-json.js';
 import {
   array,
@@ -24,19 +25,19 @@ export const closeJsonSchema = contract(
     {
       schema: constant('limbo.close/1'),
       dryRun: boolean(),
-      target: string({ pattern: '^[0-9]+:[0-9]+$' }),
+      target: devJsonSchema,
       pid: integer({ minimum: 1 }),
       fd: integer({ minimum: 0 }),
       how: enumOf(['close', 'devnull']),
       comm: nullable(string()),
       path: nullable(string()),
-      pathBytes: optional(string({ contentEncoding: 'base64' })),
+      pathBytes: optional(base64JsonSchema),
       status: enumOf(['closed', 'refused', 'skipped', 'failed']),
       reason: nullable(string()),
       verified: boolean(),
       file: nullable(
         object({
-          dev: string({ pattern: '^[0-9]+:[0-9]+$' }),
+          dev: devJsonSchema,
           inode: oneOf([integer({ minimum: 0 }), string({ pattern: '^[0-9]+$' })]),
           regular: boolean(),
           deleted: boolean(),

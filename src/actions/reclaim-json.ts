@@ -1,3 +1,4 @@
+import { base64JsonSchema, devJsonSchema, inodeJsonSchema } from '../format/json-fields.js';
 import {
   holderToJson,
   inodeToJson,
@@ -26,9 +27,6 @@ import {
 } from '../format/json-schema.js';
 import type { ReclaimReport } from './reclaim.js';
 
-const inodeSchema = oneOf([integer({ minimum: 0 }), string({ pattern: '^[0-9]+$' })], {
-  description: 'A number below 2^53; a decimal string above it.',
-});
 const viaSchema = nullable(viaJsonSchema);
 /** The documented `limbo.reclaim/1` JSON (docs/json.md, docs/schemas/limbo.reclaim-1.schema.json). */
 export const reclaimJsonSchema = contract(
@@ -41,10 +39,10 @@ export const reclaimJsonSchema = contract(
       results: array(
         object({
           target: string(),
-          dev: nullable(string({ pattern: '^[0-9]+:[0-9]+$' })),
-          inode: oneOf([ref('inode', inodeSchema), nullType()]),
+          dev: nullable(devJsonSchema),
+          inode: oneOf([ref('inode', inodeJsonSchema), nullType()]),
           path: nullable(string()),
-          pathBytes: optional(string({ contentEncoding: 'base64' })),
+          pathBytes: optional(base64JsonSchema),
           kind: enumOf(['file', 'tmpfile', 'memfd', null]),
           status: enumOf(['truncated', 'refused', 'skipped']),
           reason: nullable(string()),
@@ -59,7 +57,7 @@ export const reclaimJsonSchema = contract(
       ),
       filesystems: array(
         object({
-          dev: string({ pattern: '^[0-9]+:[0-9]+$' }),
+          dev: devJsonSchema,
           mount: nullable(string()),
           fstype: nullable(string()),
           freeBefore: nullable(integer({ minimum: 0 })),
@@ -71,7 +69,7 @@ export const reclaimJsonSchema = contract(
     },
     {
       definitions: {
-        inode: inodeSchema,
+        inode: inodeJsonSchema,
         holder: holderJsonSchema,
         warning: warningJsonSchema,
         via: viaSchema,

@@ -1,3 +1,4 @@
+import { devJsonSchema } from '../format/json-fields.js';
 import { inodeToJson, viaJsonSchema, viaToJson } from './action-json.js';
 import type { RecoverResult } from './recover.js';
 import {
@@ -22,7 +23,7 @@ export const recoverJsonSchema = contract(
     schema: constant('limbo.recover/1'),
     target: string(),
     dest: string(),
-    dev: nullable(string({ pattern: '^[0-9]+:[0-9]+$' })),
+    dev: nullable(devJsonSchema),
     inode: oneOf([integer({ minimum: 0 }), string({ pattern: '^[0-9]+$' }), nullType()]),
     status: enumOf(['copied', 'linked', 'refused', 'failed']),
     reason: nullable(string()),

@@ -1,3 +1,4 @@
+import { devJsonSchema, inodeJsonSchema, inodeToJson } from '../format/json-fields.js';
 import { isUtf8 } from 'node:buffer';
 import type { DeletedReport } from './deleted.js';
 import {
@@ -9,7 +10,6 @@ import {
   integer,
   nullable,
   object,
-  oneOf,
   optional,
   string,
   type Static,
@@ -29,10 +29,8 @@ export const deletedJsonSchema = contract(
     schema: constant('limbo.deleted/1'),
     files: array(
       object({
-        dev: string({ pattern: '^[0-9]+:[0-9]+$' }),
-        inode: oneOf([integer({ minimum: 0 }), string({ pattern: '^[0-9]+$' })], {
-          description: 'A number below 2^53; a decimal string above it.',
-        }),
+        dev: devJsonSchema,
+        inode: inodeJsonSchema,
         path: nullable(
           string({ description: "The kernel's name without ' (deleted)'; null when longer than PATH_MAX." }),
         ),
@@ -93,10 +91,7 @@ export const deletedJsonSchema = contract(
 
 export type DeletedJson = Static<typeof deletedJsonSchema>;
 
-/** Inodes are JSON numbers while exact (below 2^53), decimal strings beyond. */
-export function inodeToJson(ino: bigint): number | string {
-  return ino <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(ino) : ino.toString();
-}
+export { inodeToJson } from '../format/json-fields.js';
 
 /** `comm` (lossy, for display) plus `commBytes` (exact, base64) when the bytes are not valid UTF-8. */
 export function commToJson(comm: Buffer): { comm: string; commBytes?: string } {

@@ -1,3 +1,4 @@
+import { devJsonSchema } from '../format/json-fields.js';
 import type { DfReport } from './df.js';
 import { summarizeFilesystem } from './df-words.js';
 import {
@@ -26,7 +27,7 @@ export const dfJsonSchema = contract(
           mount: string(),
           source: string(),
           fstype: string(),
-          dev: string({ pattern: '^[0-9]+:[0-9]+$' }),
+          dev: devJsonSchema,
           size: ref('bytes', bytesSchema),
           used: ref('bytes', bytesSchema),
           available: ref('bytes', bytesSchema),

@@ -1,3 +1,4 @@
+import { base64JsonSchema, devJsonSchema, inodeJsonSchema } from '../format/json-fields.js';
 import { isUtf8 } from 'node:buffer';
 import { inodeToJson } from './deleted-json.js';
 import { FILE_TYPES } from '../proc/file-mode.js';
@@ -20,16 +21,11 @@ import {
   type Static,
 } from '../format/json-schema.js';
 
-const devSchema = string({ pattern: '^[0-9]+:[0-9]+$' });
-const inodeSchema = oneOf([integer({ minimum: 0 }), string({ pattern: '^[0-9]+$' })], {
-  description: 'A number below 2^53; a decimal string above it.',
-});
-const base64Schema = string({ contentEncoding: 'base64' });
 const namesSchema = array(string(), {
   description: 'Every name found, in byte order, decoded as UTF-8.',
   minItems: 1,
 });
-const namesBytesSchema = array(oneOf([nullType(), ref('base64', base64Schema)]), {
+const namesBytesSchema = array(oneOf([nullType(), ref('base64', base64JsonSchema)]), {
   description:
     "Present only when a name is not valid UTF-8: base64 of each name's exact bytes, null where the name is valid UTF-8; parallel to names.",
 });
@@ -47,9 +43,9 @@ export const linksJsonSchema = contract(
       files: array(
         object({
           path: string(),
-          pathBytes: optional(ref('base64', base64Schema)),
-          dev: ref('dev', devSchema),
-          inode: ref('inode', inodeSchema),
+          pathBytes: optional(ref('base64', base64JsonSchema)),
+          dev: ref('dev', devJsonSchema),
+          inode: ref('inode', inodeJsonSchema),
           nlink: integer({ minimum: 0 }),
           type: enumOf(FILE_TYPES),
           size: integer({ minimum: 0 }),
@@ -79,9 +75,9 @@ export const linksJsonSchema = contract(
       directories: array(
         object({
           path: string(),
-          pathBytes: optional(ref('base64', base64Schema)),
-          dev: ref('dev', devSchema),
-          inode: ref('inode', inodeSchema),
+          pathBytes: optional(ref('base64', base64JsonSchema)),
+          dev: ref('dev', devJsonSchema),
+          inode: ref('inode', inodeJsonSchema),
           nlink: integer({ minimum: 0 }),
           fstype: nullable(string()),
           mount: nullable(string()),
@@ -95,8 +91,8 @@ export const linksJsonSchema = contract(
       ),
       groups: array(
         object({
-          dev: ref('dev', devSchema),
-          inode: ref('inode', inodeSchema),
+          dev: ref('dev', devJsonSchema),
+          inode: ref('inode', inodeJsonSchema),
           nlink: integer({ minimum: 2 }),
           names: ref('names', namesSchema),
           namesBytes: optional(ref('namesBytes', namesBytesSchema)),
@@ -133,9 +129,9 @@ export const linksJsonSchema = contract(
     },
     {
       definitions: {
-        dev: devSchema,
-        inode: inodeSchema,
-        base64: base64Schema,
+        dev: devJsonSchema,
+        inode: inodeJsonSchema,
+        base64: base64JsonSchema,
         names: namesSchema,
         namesBytes: namesBytesSchema,
         linkLimit: linkLimitSchema,

@@ -1,3 +1,4 @@
+import { base64JsonSchema, devJsonSchema } from '../format/json-fields.js';
 import { isUtf8 } from 'node:buffer';
 import { inodeToJson } from './deleted-json.js';
 import type { RestartReport } from './restart.js';
@@ -33,8 +34,8 @@ export const restartJsonSchema = contract(
           object({
             kind: enumOf(['exe', 'library', 'mapped']),
             path: string(),
-            pathBytes: optional(string({ contentEncoding: 'base64' })),
-            dev: string({ pattern: '^[0-9]+:[0-9]+$' }),
+            pathBytes: optional(base64JsonSchema),
+            dev: devJsonSchema,
             inode: oneOf([integer({ minimum: 0 }), string({ pattern: '^[0-9]+$' })]),
             how: enumOf(['deleted', 'replaced']),
           }),

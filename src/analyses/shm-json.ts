@@ -1,3 +1,4 @@
+import { base64JsonSchema, devJsonSchema } from '../format/json-fields.js';
 import { isUtf8 } from 'node:buffer';
 import { inodeToJson } from './deleted-json.js';
 import type { ShmReport, ShmStatusTotal } from './shm.js';
@@ -101,14 +102,14 @@ export const shmJsonSchema = contract(
       ),
       posix: object({
         mount: nullable(string()),
-        dev: nullable(string({ pattern: '^[0-9]+:[0-9]+$' })),
+        dev: nullable(devJsonSchema),
         files: integer({ minimum: 0 }),
         size: ref('bytes', bytesSchema),
         allocated: ref('bytes', bytesSchema),
         biggest: array(
           object({
             name: string(),
-            nameBytes: optional(string({ contentEncoding: 'base64' })),
+            nameBytes: optional(base64JsonSchema),
             owner: string(),
             uid: integer({ minimum: 0 }),
             size: ref('bytes', bytesSchema),
@@ -118,7 +119,7 @@ export const shmJsonSchema = contract(
         deleted: array(
           object({
             path: nullable(string()),
-            pathBytes: optional(string({ contentEncoding: 'base64' })),
+            pathBytes: optional(base64JsonSchema),
             inode: oneOf([integer({ minimum: 0 }), string({ pattern: '^[0-9]+$' })]),
             size: ref('bytes', bytesSchema),
             allocated: ref('bytes', bytesSchema),

@@ -1,3 +1,4 @@
+import { base64JsonSchema, devJsonSchema } from '../format/json-fields.js';
 import { isUtf8 } from 'node:buffer';
 import { LimboError } from '../core/errors.js';
 import {
@@ -22,11 +23,10 @@ import type { Snapshot } from './types.js';
 
 // In JSON a name is a string when its bytes are valid UTF-8, else { "base64": "..." };
 // an inode is a decimal string (it can pass 2^53). Everything else is already JSON.
-const nameSchema = oneOf([string(), object({ base64: string({ contentEncoding: 'base64' }) })], {
+const nameSchema = oneOf([string(), object({ base64: base64JsonSchema })], {
   description: 'Bytes from the kernel: a string when valid UTF-8, else { "base64": "..." }.',
 });
 const fileKeySchema = string({ description: 'MAJ:MIN:INODE', pattern: '^[0-9]+:[0-9]+:[0-9]+$' });
-const devSchema = string({ pattern: '^[0-9]+:[0-9]+$' });
 const countSchema = integer({ minimum: 0 });
 const countOrNullSchema = nullable(integer({ minimum: 0 }));
 const countsSchema = record(integer({ minimum: 0 }));
@@ -126,7 +126,7 @@ export const snapshotJsonSchema = contract(
       files: array(
         object({
           key: fileKey,
-          dev: devSchema,
+          dev: devJsonSchema,
           ino: string({ description: 'A decimal string: inodes can pass 2^53.', pattern: '^[0-9]+$' }),
           nlink: count,
           sizeBytes: bytes,
@@ -141,7 +141,7 @@ export const snapshotJsonSchema = contract(
             object({
               mountId: count,
               parentId: count,
-              dev: devSchema,
+              dev: devJsonSchema,
               root: string(),
               mountPoint: string(),
               fstype: string(),
