@@ -12,9 +12,10 @@
 // needs symbols and runs the C library's wrappers, which set errno. A raw system call needs no
 // symbol and leaves errno alone. Other architectures keep the `call` path.
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
+import { readMaps } from '../proc/maps.js';
 
 /** The system calls limbo makes the process run. */
 export type GdbSyscall = 'open' | 'dup2' | 'close';
@@ -186,21 +187,17 @@ export function readOutcome(how: 'close' | 'devnull', output: string): GdbOutcom
 
 /** Address ranges of the process's executable mappings, the vDSO and the C library first. */
 export function executableRanges(procRoot: string, pid: number): [bigint, bigint][] {
-  let maps: string;
-  try {
-    maps = readFileSync(`${procRoot}/${pid}/maps`, 'latin1');
-  } catch {
-    return [];
-  }
+  const maps = readMaps(`${procRoot}/${pid}/maps`);
+  if (!maps.ok) return [];
   const ranges: { start: bigint; end: bigint; rank: number }[] = [];
-  for (const line of maps.split('\n')) {
-    const match = /^([0-9a-f]+)-([0-9a-f]+) ..x. \S+ \S+ \S+\s*(.*)$/.exec(line);
-    if (!match) continue;
-    const path = match[3] as string;
+  for (const entry of maps.value) {
+    if (entry.perms[2] !== 'x') continue;
+    const path = entry.path.toString('latin1');
     // [vsyscall] is emulated: it cannot be read, and holds no instruction to run.
     if (path === '[vsyscall]') continue;
     const rank = path === '[vdso]' ? 0 : /\/libc[.-]/.test(path) ? 1 : 2;
-    ranges.push({ start: BigInt(`0x${match[1]}`), end: BigInt(`0x${match[2]}`), rank });
+    const [start = '0', end = '0'] = entry.range.split('-');
+    ranges.push({ start: BigInt(`0x${start}`), end: BigInt(`0x${end}`), rank });
   }
   return ranges
     .sort((a, b) => a.rank - b.rank)

@@ -21,6 +21,12 @@ export const commBytesSchema = string({
   contentEncoding: 'base64',
 });
 
+/** `mountBytes`, beside `mount` wherever a mount point's bytes are not valid UTF-8. */
+const mountBytesSchema = string({
+  description: "Base64 of the mount point's exact bytes; present only when they are not valid UTF-8.",
+  contentEncoding: 'base64',
+});
+
 /** The documented `limbo.deleted/1` JSON (docs/json.md): stable field names, bytes and counts as numbers. */
 export const deletedJsonSchema = contract(
   'limbo.deleted-1',
@@ -44,6 +50,7 @@ export const deletedJsonSchema = contract(
         size: integer({ minimum: 0 }),
         allocated: integer({ minimum: 0 }),
         mount: nullable(string()),
+        mountBytes: optional(mountBytesSchema),
         fstype: nullable(string()),
         ramBacked: boolean(),
         holders: array(
@@ -73,6 +80,7 @@ export const deletedJsonSchema = contract(
       byMount: array(
         object({
           mount: nullable(string()),
+          mountBytes: optional(mountBytesSchema),
           fstype: nullable(string()),
           ramBacked: boolean(),
           files: integer({ minimum: 1 }),
@@ -100,6 +108,10 @@ export function commToJson(comm: Buffer): { comm: string; commBytes?: string } {
     : { comm: comm.toString('utf8'), commBytes: comm.toString('base64') };
 }
 
+function mountBytesToJson(bytes: Buffer | undefined): { mountBytes?: string } {
+  return bytes ? { mountBytes: bytes.toString('base64') } : {};
+}
+
 /** Converts a report to the `limbo.deleted/1` contract. */
 export function deletedReportToJson(report: DeletedReport): DeletedJson {
   return {
@@ -113,6 +125,7 @@ export function deletedReportToJson(report: DeletedReport): DeletedJson {
       size: file.sizeBytes,
       allocated: file.allocatedBytes,
       mount: file.mount,
+      ...mountBytesToJson(file.mountBytes),
       fstype: file.fstype,
       ramBacked: file.ramBacked,
       holders: file.holders.map((holder) => ({
@@ -136,6 +149,7 @@ export function deletedReportToJson(report: DeletedReport): DeletedJson {
       ramAllocated: report.totals.ramAllocatedBytes,
       byMount: report.totals.byMount.map((m) => ({
         mount: m.mount,
+        ...mountBytesToJson(m.mountBytes),
         fstype: m.fstype,
         ramBacked: m.ramBacked,
         files: m.files,

@@ -37,6 +37,8 @@ export interface DeletedFile {
   readonly allocatedBytes: number;
   /** Mount point as its first holder sees it; null for memfd (no mount). */
   readonly mount: string | null;
+  /** The mount point's exact bytes, present only when they are not valid UTF-8. */
+  readonly mountBytes?: Buffer;
   readonly fstype: string | null;
   /** RAM (tmpfs, memfd), not disk. */
   readonly ramBacked: boolean;
@@ -45,6 +47,8 @@ export interface DeletedFile {
 
 export interface MountTotal {
   readonly mount: string | null;
+  /** The mount point's exact bytes, present only when they are not valid UTF-8. */
+  readonly mountBytes?: Buffer;
   readonly fstype: string | null;
   readonly ramBacked: boolean;
   readonly files: number;
@@ -154,6 +158,7 @@ export function findDeletedFiles(snapshot: Snapshot, filter: DeletedFilter = {})
       sizeBytes: file.sizeBytes,
       allocatedBytes: file.allocatedBytes,
       mount: placed.mount,
+      ...(placed.mountBytes ? { mountBytes: placed.mountBytes } : {}),
       fstype: placed.fstype,
       ramBacked: placed.kind === 'memfd' || RAM_FILESYSTEMS.has(placed.fstype ?? ''),
       holders: [...holders.values()]
@@ -195,7 +200,7 @@ function placeFile(
   name: Buffer | null,
   mounts: readonly Mount[],
   snapshot: Snapshot,
-): { kind: DeletedKind; mount: string | null; fstype: string | null } | null {
+): { kind: DeletedKind; mount: string | null; mountBytes?: Buffer; fstype: string | null } | null {
   const text = name?.toString('utf8') ?? '';
   const hostMounts =
     snapshot.mountNamespaces.find((ns) => ns.id === snapshot.hostMountNamespace)?.mounts ?? [];
@@ -211,7 +216,12 @@ function placeFile(
   }
   const base = text.slice(text.lastIndexOf('/') + 1);
   const tmpfile = /^#\d+$/.test(base) && BigInt(base.slice(1)) === file.ino;
-  return { kind: tmpfile ? 'tmpfile' : 'file', mount: mount.mountPoint, fstype: mount.fstype };
+  return {
+    kind: tmpfile ? 'tmpfile' : 'file',
+    mount: mount.mountPoint,
+    ...(mount.mountPointBytes ? { mountBytes: mount.mountPointBytes } : {}),
+    fstype: mount.fstype,
+  };
 }
 
 function matches(filter: DeletedFilter): (file: DeletedFile) => boolean {
@@ -249,9 +259,14 @@ function sumTotals(files: readonly DeletedFile[]): DeletedTotals {
     sizeBytes += file.sizeBytes;
     allocatedBytes += file.allocatedBytes;
     if (file.ramBacked) ramAllocatedBytes += file.allocatedBytes;
-    const key = `${file.mount ?? ''}\0${file.fstype ?? ''}`;
+    // By exact bytes: two mount points that differ only in invalid UTF-8 read alike as text.
+    const where = file.mountBytes
+      ? `bytes:${file.mountBytes.toString('base64')}`
+      : `text:${file.mount ?? ''}`;
+    const key = `${where}\0${file.fstype ?? ''}`;
     const total = byMount.get(key) ?? {
       mount: file.mount,
+      ...(file.mountBytes ? { mountBytes: file.mountBytes } : {}),
       fstype: file.fstype,
       ramBacked: file.ramBacked,
       files: 0,

@@ -65,7 +65,11 @@ export function renderDeletedTable(report: DeletedReport, c: Palette, limit = In
     lines.push('', c.bold('By filesystem:'));
     for (const m of totals.byMount) {
       const where =
-        m.mount === null ? (m.fstype === null ? '(unmounted)' : '(memfd)') : escapeName(Buffer.from(m.mount));
+        m.mount === null
+          ? m.fstype === null
+            ? '(unmounted)'
+            : '(memfd)'
+          : escapeName(m.mountBytes ?? Buffer.from(m.mount));
       lines.push(
         `  ${where.padEnd(24)} ${(m.fstype ?? '?').padEnd(8)} ${m.ramBacked ? 'RAM ' : 'disk'}  ` +
           `${String(m.files).padStart(5)} ${plural(m.files, 'file').padEnd(5)}  ${formatBytes(m.allocatedBytes).padStart(10)}`,

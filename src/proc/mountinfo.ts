@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { readProcText, type ReadResult } from './read.js';
 
 /** One line of /proc/PID/mountinfo. */
@@ -8,8 +9,10 @@ export interface Mount {
   readonly dev: string;
   /** The directory of the filesystem that is mounted here ("/" for a whole filesystem). */
   readonly root: string;
-  /** Where it is mounted, relative to the reading process's root. */
+  /** Where it is mounted, relative to the reading process's root (decoded as UTF-8). */
   readonly mountPoint: string;
+  /** The mount point's exact bytes, present only when they are not valid UTF-8. */
+  readonly mountPointBytes?: Buffer;
   readonly fstype: string;
   readonly source: string;
 }
@@ -27,12 +30,14 @@ export function parseMountinfo(text: string): Mount[] {
     const [mountId, parentId, dev, root, mountPoint] = left as [string, string, string, string, string];
     const [fstype, source] = right as [string, string];
     if (!/^\d+$/.test(mountId) || !/^\d+$/.test(parentId) || !/^\d+:\d+$/.test(dev)) continue;
+    const pointBytes = unescapeOctalBytes(mountPoint);
     mounts.push({
       mountId: Number(mountId),
       parentId: Number(parentId),
       dev,
       root: unescapeOctal(root),
-      mountPoint: unescapeOctal(mountPoint),
+      mountPoint: pointBytes.toString('utf8'),
+      ...(isUtf8(pointBytes) ? {} : { mountPointBytes: pointBytes }),
       fstype: unescapeOctal(fstype),
       source: unescapeOctal(source),
     });
@@ -87,11 +92,15 @@ function isUnder(path: string, mountPoint: string): boolean {
   return mountPoint === '/' || path === mountPoint || path.startsWith(`${mountPoint}/`);
 }
 
-/** mountinfo escapes space, tab, newline and backslash as \ooo octal; names are bytes, so decode as UTF-8 last. */
+/** A field's bytes: mountinfo escapes space, tab, newline and backslash as \ooo octal. */
+function unescapeOctalBytes(field: string): Buffer {
+  const latin1 = field.includes('\\')
+    ? field.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8)))
+    : field;
+  return Buffer.from(latin1, 'latin1');
+}
+
+/** A field as text: its bytes decoded as UTF-8, last. */
 function unescapeOctal(field: string): string {
-  if (!field.includes('\\')) return Buffer.from(field, 'latin1').toString('utf8');
-  const latin1 = field.replace(/\\([0-7]{3})/g, (_, octal: string) =>
-    String.fromCharCode(parseInt(octal, 8)),
-  );
-  return Buffer.from(latin1, 'latin1').toString('utf8');
+  return unescapeOctalBytes(field).toString('utf8');
 }

@@ -60,10 +60,9 @@ export function metricFamilies(scan: ScanResult, context: MetricsContext, top: n
     ...(unit ? { unit } : {}),
     samples,
   });
-  const mountBytes = exactMountPoints(deleted);
-  // A mount point is kernel bytes too: escaped like a comm when its exact bytes are known.
-  const mountLabel = (mount: string | null): LabelValue =>
-    mount === null ? '(memfd)' : (mountBytes.get(mount) ?? mount);
+  // A mount point is kernel bytes too: escaped like a comm when they are not valid UTF-8.
+  const mountLabel = (m: { readonly mount: string | null; readonly mountBytes?: string }): LabelValue =>
+    m.mountBytes !== undefined ? Buffer.from(m.mountBytes, 'base64') : (m.mount ?? '(memfd)');
   const one = (value: number | null) => (value === null ? [] : [{ labels: {}, value }]);
   // A comm is raw bytes from the kernel: as a Buffer it is shown escaped, as on a terminal.
   const processLabels = (pid: number, comm: Buffer, unit: string | null) => ({
@@ -77,7 +76,7 @@ export function metricFamilies(scan: ScanResult, context: MetricsContext, top: n
       'limbo_deleted_files',
       'Deleted files still held open or mapped, per filesystem.',
       deleted.totals.byMount.map((m) => ({
-        labels: { mount: mountLabel(m.mount), fstype: m.fstype ?? '' },
+        labels: { mount: mountLabel(m), fstype: m.fstype ?? '' },
         value: m.files,
       })),
     ),
@@ -85,7 +84,7 @@ export function metricFamilies(scan: ScanResult, context: MetricsContext, top: n
       'limbo_deleted_allocated_bytes',
       'Bytes (st_blocks x 512) held by deleted files still open or mapped, per filesystem.',
       deleted.totals.byMount.map((m) => ({
-        labels: { mount: mountLabel(m.mount), fstype: m.fstype ?? '' },
+        labels: { mount: mountLabel(m), fstype: m.fstype ?? '' },
         value: m.allocated,
       })),
       'bytes',
@@ -173,30 +172,6 @@ export function metricFamilies(scan: ScanResult, context: MetricsContext, top: n
       samples: [{ labels: {}, value: context.scanner.scans }],
     },
   ];
-}
-
-/**
- * The exact bytes of mount points that are not valid UTF-8, keyed by their lossy text. mountinfo
- * is decoded as UTF-8 when it is parsed, so the bytes are taken from the exact name (`pathBytes`)
- * of a deleted file under the mount: the prefix ending at a '/' that decodes to the mount's text.
- * '/' is ASCII and never inside a multi-byte sequence, so that prefix decodes exactly as it does
- * within the whole name.
- */
-function exactMountPoints(deleted: ScanResult['deleted']): Map<string, Buffer> {
-  const exact = new Map<string, Buffer>();
-  for (const file of deleted.files) {
-    if (file.mount === null || file.pathBytes === undefined || exact.has(file.mount)) continue;
-    if (!file.mount.includes('\ufffd')) continue; // valid UTF-8: the text is exact already
-    const name = Buffer.from(file.pathBytes, 'base64');
-    for (let end = name.indexOf(0x2f, 1); end > 0; end = name.indexOf(0x2f, end + 1)) {
-      const prefix = name.subarray(0, end);
-      if (prefix.toString('utf8') === file.mount) {
-        exact.set(file.mount, prefix);
-        break;
-      }
-    }
-  }
-  return exact;
 }
 
 /** A comm's exact bytes: `commBytes` when the JSON has them (not valid UTF-8), else the text. */

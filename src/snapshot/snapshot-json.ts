@@ -144,6 +144,7 @@ export const snapshotJsonSchema = contract(
               dev: devJsonSchema,
               root: string(),
               mountPoint: string(),
+              mountPointBytes: optional(base64JsonSchema),
               fstype: string(),
               source: string(),
             }),
@@ -194,6 +195,12 @@ export function stringifySnapshot(snapshot: Snapshot): string {
   const json: SnapshotJson = {
     ...snapshot,
     files: snapshot.files.map((file) => ({ ...file, ino: file.ino.toString() })),
+    mountNamespaces: snapshot.mountNamespaces.map((ns) => ({
+      ...ns,
+      mounts: ns.mounts.map(({ mountPointBytes, ...mount }) =>
+        mountPointBytes ? { ...mount, mountPointBytes: mountPointBytes.toString('base64') } : mount,
+      ),
+    })),
     posixShm: snapshot.posixShm?.map((object) => ({ ...object, name: encodeName(object.name) })) ?? null,
     processes: snapshot.processes.map((p) => ({
       ...p,
@@ -231,6 +238,14 @@ export function parseSnapshot(text: string): Snapshot {
   return {
     ...json,
     files: json.files.map((file) => ({ ...file, ino: BigInt(file.ino) })),
+    mountNamespaces: json.mountNamespaces.map((ns) => ({
+      ...ns,
+      mounts: ns.mounts.map(({ mountPointBytes, ...mount }) =>
+        mountPointBytes === undefined
+          ? mount
+          : { ...mount, mountPointBytes: Buffer.from(mountPointBytes, 'base64') },
+      ),
+    })),
     processes: json.processes.map((p) => ({
       ...p,
       comm: decodeName(p.comm),

@@ -183,6 +183,21 @@ describe('parseMountinfo octal escapes', () => {
   });
 });
 
+describe('parseMountinfo keeps mount point bytes that are not UTF-8', () => {
+  it('gives the exact bytes beside the lossy text, escapes undone', () => {
+    const line = `36 35 0:50 / ${asRead('/mnt/a\\040')}\xff\xfe rw - tmpfs t rw\n`;
+    const [parsed] = parseMountinfo(line);
+    assert.equal(parsed?.mountPoint, '/mnt/a \ufffd\ufffd');
+    assert.deepEqual(parsed?.mountPointBytes, Buffer.from([...Buffer.from('/mnt/a '), 0xff, 0xfe]));
+  });
+
+  it('gives no bytes for a valid UTF-8 mount point', () => {
+    const [parsed] = parseMountinfo(`36 35 0:50 / ${asRead('/mnt/café')} rw - tmpfs t rw\n`);
+    assert.equal(parsed?.mountPoint, '/mnt/café');
+    assert.equal(parsed?.mountPointBytes, undefined);
+  });
+});
+
 describe('parseMountinfo skips lines it cannot read', () => {
   const good = '36 35 8:1 / /mnt rw,relatime shared:1 master:2 - ext4 /dev/sda1 rw';
   const garbage: [string, string][] = [

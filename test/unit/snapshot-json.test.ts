@@ -132,6 +132,16 @@ const snapshot: Snapshot = {
           fstype: 'tmpfs',
           source: 'tmp src',
         },
+        {
+          mountId: 86,
+          parentId: 27,
+          dev: '0:41',
+          root: '/',
+          mountPoint: '/mnt/\ufffd',
+          mountPointBytes: Buffer.from([0x2f, 0x6d, 0x6e, 0x74, 0x2f, 0xff]),
+          fstype: 'tmpfs',
+          source: 'tmpfs',
+        },
       ],
     },
   ],
@@ -195,6 +205,15 @@ describe('stringifySnapshot and parseSnapshot', () => {
     assert.equal(nginx?.mappings[0]?.name, '/tmp/日本 café (deleted)');
     assert.deepEqual(nginx?.fds[0]?.name, { base64: awkwardName.toString('base64') });
     assert.deepEqual(init?.comm, { base64: 'aW5pdIA=' });
+  });
+
+  it('keep a mount point that is not UTF-8 byte for byte, as base64 beside its text', () => {
+    const text = stringifySnapshot(snapshot);
+    const data = JSON.parse(text) as { mountNamespaces: { mounts: { mountPointBytes?: unknown }[] }[] };
+    assert.equal(data.mountNamespaces[0]?.mounts[2]?.mountPointBytes, 'L21udC//');
+    assert.equal(data.mountNamespaces[0]?.mounts[1]?.mountPointBytes, undefined);
+    const mount = parseSnapshot(text).mountNamespaces[0]?.mounts[2];
+    assert.deepEqual(mount?.mountPointBytes, Buffer.from('/mnt/\xff', 'latin1'));
   });
 
   it('write inodes as decimal strings', () => {
