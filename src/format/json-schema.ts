@@ -194,7 +194,7 @@ function check(schema: Schema, value: unknown, path: string): SchemaError | null
   if (
     typeof value === 'string' &&
     typeof schema['pattern'] === 'string' &&
-    !new RegExp(schema['pattern'], 'u').test(value)
+    !compiled(schema['pattern']).test(value)
   ) {
     return fail(`expected a string matching ${schema['pattern']}`);
   }
@@ -249,6 +249,18 @@ function check(schema: Schema, value: unknown, path: string): SchemaError | null
     }
   }
   return null;
+}
+
+const PATTERNS = new Map<string, RegExp>();
+
+/** A schema's pattern, compiled once: a snapshot checks the same few patterns on every fd. */
+function compiled(pattern: string): RegExp {
+  let regexp = PATTERNS.get(pattern);
+  if (!regexp) {
+    regexp = new RegExp(pattern, 'u');
+    PATTERNS.set(pattern, regexp);
+  }
+  return regexp;
 }
 
 function hasType(value: unknown, type: string): boolean {
