@@ -15,7 +15,7 @@ export interface FindingWords {
 export function describeFinding(finding: Finding): FindingWords {
   switch (finding.kind) {
     case 'deleted-held': {
-      const where = escapeName(Buffer.from(finding.mount));
+      const where = escapeName(finding.mountBytes ?? Buffer.from(finding.mount));
       const top = finding.topHolder;
       return {
         message:

@@ -12,6 +12,8 @@ export type FindingFacts =
       readonly kind: 'deleted-held';
       /** The mount point, or "(memfd)" for memory-backed files. */
       readonly mount: string;
+      /** The mount point's exact bytes, present only when they are not valid UTF-8. */
+      readonly mountBytes?: Buffer;
       readonly heldBytes: number;
       readonly files: number;
       /** The first holder of the biggest file there. */
@@ -97,17 +99,21 @@ export function buildReport(snapshot: Snapshot, thresholds: ReportThresholds = D
     heldByDeletedBytes: m.allocatedBytes,
     heldByDeletedFiles: m.files,
   }));
-  for (const fs of filesystems) {
-    if (fs.heldByDeletedBytes === 0) continue;
-    const severity = bySize(fs.heldByDeletedBytes, thresholds);
-    const files = deleted.files.filter((f) => (f.mount ?? '(memfd)') === fs.mount);
-    const top = files[0]?.holders[0];
+  for (const m of deleted.totals.byMount) {
+    if (m.allocatedBytes === 0) continue;
+    const severity = bySize(m.allocatedBytes, thresholds);
+    // Files are biggest first, so the first one on this mount is its biggest.
+    const biggest = deleted.files.find(
+      (f) => f.mount === m.mount && f.fstype === m.fstype && sameBytes(f.mountBytes, m.mountBytes),
+    );
+    const top = biggest?.holders[0];
     findings.push({
       severity,
       kind: 'deleted-held',
-      mount: fs.mount,
-      heldBytes: fs.heldByDeletedBytes,
-      files: fs.heldByDeletedFiles,
+      mount: m.mount ?? '(memfd)',
+      ...(m.mountBytes ? { mountBytes: m.mountBytes } : {}),
+      heldBytes: m.allocatedBytes,
+      files: m.files,
       topHolder: top ? { pid: top.pid, comm: top.comm, unit: top.unit } : null,
     });
   }
@@ -184,6 +190,10 @@ export function buildReport(snapshot: Snapshot, thresholds: ReportThresholds = D
     restartProcesses: restart.processes.length,
     orphanedShmBytes,
   };
+}
+
+function sameBytes(a: Buffer | undefined, b: Buffer | undefined): boolean {
+  return a === undefined || b === undefined ? a === b : a.equals(b);
 }
 
 function bySize(bytes: number, t: ReportThresholds): Severity {

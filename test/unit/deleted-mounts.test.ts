@@ -4,6 +4,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { findDeletedFiles } from '../../src/analyses/deleted.js';
 import { deletedReportToJson } from '../../src/analyses/deleted-json.js';
+import { buildReport } from '../../src/analyses/report.js';
+import { describeFinding } from '../../src/analyses/report-words.js';
 import { parseMountinfo } from '../../src/proc/mountinfo.js';
 import type { ProcessRecord, Snapshot } from '../../src/snapshot/types.js';
 
@@ -85,5 +87,16 @@ describe('deleted files on mount points that are not UTF-8', () => {
       mountNamespaces: [{ id: 'mnt:[1]', mounts: parseMountinfo('40 27 0:40 / /srv/ok rw - tmpfs a rw') }],
     });
     assert.equal(deletedReportToJson(utf8).files[0]?.mountBytes, undefined);
+  });
+
+  it('gives the report one finding per mount, each naming its own bytes, escaped', () => {
+    const messages = buildReport(snapshot)
+      .findings.filter((f) => f.kind === 'deleted-held')
+      .map((f) => describeFinding(f).message)
+      .sort();
+    assert.deepEqual(messages, [
+      '/srv/\\xfe: 8.0 KiB held by 1 deleted file, the biggest by writer (pid 500)',
+      '/srv/\\xff: 8.0 KiB held by 1 deleted file, the biggest by writer (pid 500)',
+    ]);
   });
 });
