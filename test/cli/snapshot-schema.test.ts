@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { findSchemaError } from '../../src/format/json-schema.js';
 import { parseSnapshot, snapshotJsonSchema, stringifySnapshot } from '../../src/snapshot/snapshot-json.js';
+import { startHolder, type Holder } from '../helpers/holder.js';
 import { runLimbo } from '../helpers/limbo.js';
 import { repoRoot } from '../helpers/paths.js';
 import { assertMatchesSchema, publishedSchema } from '../helpers/schema.js';
@@ -15,14 +16,20 @@ import { assertMatchesSchema, publishedSchema } from '../helpers/schema.js';
 const dir = mkdtempSync(join(tmpdir(), 'limbo-snapshot-schema-'));
 let saved = '';
 let text = '';
+let holder: Holder | undefined;
 
-before(() => {
+before(async () => {
+  // Hold a deleted file of our own: the cases below edit files[0], and a quiet machine may hold none.
+  holder = await startHolder(['create', join(dir, 'held.log'), '8192', 'unlink', join(dir, 'held.log')]);
   saved = join(dir, 'snapshot.json');
   const run = runLimbo(['snapshot', '--handles', '--output', saved]);
   assert.equal(run.code, 0, run.stderr);
   text = readFileSync(saved, 'utf8');
 });
-after(() => rmSync(dir, { recursive: true, force: true }));
+after(async () => {
+  await holder?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
 
 type Json = Record<string, unknown> & {
   processes: Record<string, unknown>[];

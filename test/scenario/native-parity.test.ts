@@ -152,6 +152,7 @@ describe('native addon parity: scanFdDirs and scanFdDirsFull against their JavaS
       'memfd', 'cache', '65536',
       'tmpfile', dir, '3000',
       'open', '/dev/null',
+      'pipe',
       'mkcd', dir, ...deep.flat(), 'create', 'deep.log', '8192', 'unlink', 'deep.log',
     ]); // prettier-ignore
     forked = await hold([
@@ -197,7 +198,7 @@ describe('native addon parity: scanFdDirs and scanFdDirsFull against their JavaS
     assert.ok(first.value.links.includes(null), 'the link past PATH_MAX reads null from both');
     assert.ok(
       first.value.links.some((link) => link?.startsWith('pipe:[')),
-      'stdio pipes are listed, not stat-ed',
+      'a pipe is listed, not stat-ed',
     );
     // The raw addon answer is the same data the wrapper passes on.
     const [raw] = native.scanFdDirsFull(dirs.slice(0, 1), 1);
