@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { escapeName } from '../format/escape.js';
 
 /** The metric types limbo exposes; histograms and summaries are not needed yet. */
@@ -35,7 +36,10 @@ export const CONTENT_TYPES: Readonly<Record<ExpositionFormat, string>> = {
 };
 
 export interface ExpositionOptions {
-  /** Label values longer than this many code points are cut, ending in "…" (default 128). */
+  /**
+   * Label values longer than this many code points are cut, ending in "…" and a hash of the whole
+   * value, so two names that share their beginning stay two series (default 128).
+   */
   readonly maxLabelValueLength?: number;
 }
 
@@ -50,6 +54,9 @@ const UNIT = /^[a-zA-Z0-9_:]+$/;
  * Renders metric families as the Prometheus text format 0.0.4 or OpenMetrics 1.0.0.
  * Throws RangeError on what would make the whole scrape invalid (bad names, duplicate families or
  * label sets, a negative or NaN counter): those are bugs in the caller, not in the system observed.
+ * Names from the system never fail a scrape: escaping is one-to-one and a cut value carries a
+ * hash of the whole, and should two different values still render alike (a crafted hash
+ * collision), the later sample is left out rather than the scrape refused.
  */
 export function renderExposition(
   families: readonly MetricFamily[],
@@ -76,11 +83,15 @@ export function renderExposition(
       lines.push(`# HELP ${familyName} ${escapeHelp(family.help, format)}`);
       lines.push(`# TYPE ${familyName} ${family.type}`);
     }
-    const labelSets = new Set<string>();
+    // Rendered label set → the exact values it came from.
+    const labelSets = new Map<string, string>();
     for (const sample of family.samples) {
       const labels = renderLabels(sample.labels ?? {}, sampleName, maxLength);
-      if (labelSets.has(labels)) throw new RangeError(`${sampleName}${labels} appears twice`);
-      labelSets.add(labels);
+      const exact = exactKeyOf(sample.labels ?? {});
+      const earlier = labelSets.get(labels);
+      if (earlier === exact) throw new RangeError(`${sampleName}${labels} appears twice`);
+      if (earlier !== undefined) continue;
+      labelSets.set(labels, exact);
       if (family.type === 'counter' && !(sample.value >= 0)) {
         throw new RangeError(
           `counter ${sampleName}${labels} is ${sample.value}: counters are never negative or NaN`,
@@ -165,12 +176,30 @@ export function escapeHelp(text: string, format: ExpositionFormat): string {
 
 /**
  * Makes a label value safe text: valid UTF-8 with no control or bidi characters raw, at most
- * `maxLength` code points. Buffers go through escapeName; strings get the same visible escapes
- * for what a terminal must not receive, but keep their backslashes as they are.
+ * `maxLength` code points (or 18, the least a cut value takes). Buffers go through escapeName,
+ * which is one-to-one; strings get the same visible escapes for what a terminal must not
+ * receive, but keep their backslashes as they are. A longer value is cut and ends in "…" and
+ * the first 16 hex digits of the SHA-256 of the whole value: stable from scrape to scrape, and
+ * different for names that differ only past the cut.
  */
 export function sanitizeLabelValue(value: LabelValue, maxLength = DEFAULT_MAX_LABEL_VALUE_LENGTH): string {
   const text = typeof value === 'string' ? sanitizeText(value) : escapeName(value);
-  return truncate(text, maxLength);
+  if (text.length <= maxLength) return text; // UTF-16 units ≥ code points: nothing to count
+  const codePoints = Array.from(text);
+  if (codePoints.length <= maxLength) return text;
+  const hash = createHash('sha256').update(value).digest('hex').slice(0, CUT_HASH_DIGITS);
+  return `${codePoints.slice(0, Math.max(1, maxLength - CUT_HASH_DIGITS - 1)).join('')}…${hash}`;
+}
+
+const CUT_HASH_DIGITS = 16;
+
+/** A label set's exact values, to tell a caller's duplicate from two names that render alike. */
+function exactKeyOf(labels: Readonly<Record<string, LabelValue>>): string {
+  return Object.entries(labels)
+    .map(([name, value]) =>
+      typeof value === 'string' ? `${name}=s${JSON.stringify(value)}` : `${name}=b${value.toString('hex')}`,
+    )
+    .join(',');
 }
 
 // Lone surrogates (not encodable as UTF-8), C0 and C1 controls, DEL, and the format characters
@@ -190,13 +219,6 @@ function sanitizeText(text: string): string {
     if (code === 0x1b) return '\\e';
     return code < 0x80 ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u{${code.toString(16)}}`;
   });
-}
-
-function truncate(text: string, maxLength: number): string {
-  if (text.length <= maxLength) return text; // UTF-16 units ≥ code points: nothing to count
-  const codePoints = Array.from(text);
-  if (codePoints.length <= maxLength) return text;
-  return `${codePoints.slice(0, Math.max(0, maxLength - 1)).join('')}…`;
 }
 
 function baseNameOf(family: MetricFamily): string {

@@ -1,7 +1,7 @@
 // `limbo serve` as an operator and Prometheus meet it: real server on loopback, a real deleted
 // file in a test process, a real Prometheus scraping it, and the dashboard in headless Chromium.
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -65,6 +65,21 @@ async function until<T>(what: string, probe: () => Promise<T | null>, ms = 30_00
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 250));
   }
+}
+
+/** Mounts a small tmpfs on a path of any bytes (argv from Node cannot carry invalid UTF-8). */
+function mountTmpfs(path: Buffer): void {
+  mkdirSync(path);
+  execFileSync('sh', ['-c', 'mount -t tmpfs -o size=16m limbo-test "$(printf "$0")"', octal(path)]);
+}
+
+function unmount(path: Buffer): void {
+  execFileSync('sh', ['-c', 'umount -l "$(printf "$0")"', octal(path)]);
+}
+
+/** A printf format that prints exactly these bytes. */
+function octal(bytes: Buffer): string {
+  return [...bytes].map((b) => `\\${b.toString(8).padStart(3, '0')}`).join('');
 }
 
 const hostileName = '<img src=x onerror="window.__xss=1">.log';
@@ -161,6 +176,64 @@ describe('limbo serve', () => {
     const deleted = (await (await fetch(`${server.url}/api/deleted`)).json()) as DeletedJson;
     const holder = deleted.files.flatMap((f) => f.holders).find((h) => h.pid === odd.pid);
     assert.equal(holder?.commBytes, comm.toString('base64'));
+  });
+
+  it('keeps hostile mount names apart, and every scrape answers', async (t) => {
+    if (process.getuid?.() !== 0) return t.skip('mounting a tmpfs needs root');
+    const names: Buffer[] = [
+      Buffer.from(`long-${'L'.repeat(200)}-1`),
+      Buffer.from(`long-${'L'.repeat(200)}-2`), // the same first 128 characters as the one above
+      Buffer.from('nl\nx'), // a real newline
+      Buffer.from('nl\\nx'), // a backslash and "n"
+      Buffer.from('q"uote'),
+      Buffer.from([0x62, 0x61, 0x64, 0xff]), // "bad" + an invalid UTF-8 byte
+      Buffer.from('bidi\u202egnp.exe'),
+    ];
+    const ops: string[] = [];
+    const sizes: number[] = [];
+    for (const [i, name] of names.entries()) {
+      const mountPoint = Buffer.concat([Buffer.from(`${dir}/m-`), name]);
+      mountTmpfs(mountPoint);
+      t.after(() => unmount(mountPoint));
+      const file = `hex:${Buffer.concat([mountPoint, Buffer.from('/held')]).toString('hex')}`;
+      sizes.push(65536 * (i + 1));
+      ops.push('create', file, String(65536 * (i + 1)), 'unlink', file);
+    }
+    const hostile = await startHolder(ops);
+    holders.push(hostile);
+    t.after(() => hostile.stop());
+    const series = (body: string) =>
+      [...body.matchAll(/^limbo_deleted_allocated_bytes\{mount="([^\n]*)",fstype="tmpfs"\} (\d+)$/gm)]
+        .filter((m) => m[1]?.startsWith(`${dir}/m-`))
+        .map((m) => ({ mount: m[1] as string, bytes: Number(m[2]) }));
+    const body = await until('every hostile mount in /metrics', async () => {
+      const response = await fetch(`${server.url}/metrics`);
+      assert.equal(response.status, 200);
+      const text = await response.text();
+      return series(text).length === names.length ? text : null;
+    });
+    const found = series(body);
+    assert.deepEqual(
+      found.map((s) => s.bytes).sort((a, b) => a - b),
+      sizes,
+      'one series per mount, each with its own bytes',
+    );
+    assert.equal(new Set(found.map((s) => s.mount)).size, names.length);
+    const long = found.filter((s) => s.mount.includes('LLL'));
+    for (const s of long) assert.match(s.mount, /…[0-9a-f]{16}$/, 'a cut name ends in a hash of the whole');
+    assert.ok(
+      found.some((s) => s.mount.endsWith('/m-nl\\\\nx')),
+      'the newline, escaped',
+    );
+    assert.ok(
+      found.some((s) => s.mount.endsWith('/m-nl\\\\\\\\nx')),
+      'the backslash, doubled',
+    );
+    assert.ok(found.some((s) => s.mount.endsWith('/m-bidi\\\\u{202e}gnp.exe')));
+    if (existsSync('/usr/bin/promtool')) {
+      const check = spawnSync('promtool', ['check', 'metrics'], { input: body, encoding: 'utf8' });
+      assert.equal(check.status, 0, `${check.stdout}${check.stderr}`);
+    }
   });
 
   it('changes nothing: every method but GET and HEAD is refused', async () => {

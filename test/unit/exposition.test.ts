@@ -211,23 +211,52 @@ describe('label values and HELP text', () => {
     }
   });
 
-  it('cuts a long label value to 128 code points, ending in …', () => {
-    assert.equal(sanitizeLabelValue('x'.repeat(500)), `${'x'.repeat(127)}…`);
+  it('cuts a long label value to 128 code points, ending in … and a hash of the whole', () => {
+    const cut = sanitizeLabelValue('x'.repeat(500));
+    assert.match(cut, /^x{111}…[0-9a-f]{16}$/);
+    assert.equal(sanitizeLabelValue('x'.repeat(500)), cut, 'the same value cuts the same way every time');
+    assert.notEqual(sanitizeLabelValue(`${'x'.repeat(499)}y`), cut, 'a difference past the cut shows');
     assert.equal(sanitizeLabelValue('x'.repeat(128)), 'x'.repeat(128));
     const emoji = sanitizeLabelValue('🎉'.repeat(200));
     assert.equal(Array.from(emoji).length, 128);
-    assert.equal(emoji, `${'🎉'.repeat(127)}…`); // never half a surrogate pair
+    assert.match(emoji, /^(?:🎉){111}…[0-9a-f]{16}$/u); // never half a surrogate pair
   });
 
   it('counts the cap after escaping, and takes another cap when told', () => {
-    assert.equal(sanitizeLabelValue(Buffer.alloc(100, 0xff)).length, 128);
+    assert.equal(Array.from(sanitizeLabelValue(Buffer.alloc(100, 0xff))).length, 128);
     const family: MetricFamily = {
       name: 'm',
       help: 'h',
       type: 'gauge',
-      samples: [{ labels: { comm: 'abcdefgh' }, value: 1 }],
+      samples: [{ labels: { comm: 'abcdefghijklmnopqrstuvwxyz' }, value: 1 }],
     };
-    assert.match(renderExposition([family], 'prometheus', { maxLabelValueLength: 4 }), /m\{comm="abc…"\} 1/);
+    assert.match(
+      renderExposition([family], 'prometheus', { maxLabelValueLength: 20 }),
+      /m\{comm="abc…[0-9a-f]{16}"\} 1/,
+    );
+  });
+
+  it('never fails a scrape for names: values that render alike keep the first sample', () => {
+    // Bytes escape one to one: a newline, a backslash + "n" and an invalid byte stay three series.
+    const family: MetricFamily = {
+      name: 'm',
+      help: 'h',
+      type: 'gauge',
+      samples: [
+        { labels: { mount: Buffer.from('/a\nb') }, value: 1 },
+        { labels: { mount: Buffer.from('/a\\nb') }, value: 2 },
+        { labels: { mount: Buffer.from([0x2f, 0x61, 0xff]) }, value: 3 },
+        { labels: { mount: Buffer.from('/a\\xff') }, value: 4 },
+        // Text keeps its backslashes, so these two render alike: the scrape still answers.
+        { labels: { unit: 'a\nb' }, value: 5 },
+        { labels: { unit: 'a\\nb' }, value: 6 },
+      ],
+    };
+    const text = renderExposition([family], 'prometheus');
+    assert.equal(text.match(/^m\{/gm)?.length, 5, text);
+    assert.match(text, /^m\{mount="\/a\\\\nb"\} 1$/m);
+    assert.match(text, /^m\{mount="\/a\\\\\\\\nb"\} 2$/m);
+    assert.match(text, /^m\{unit="a\\\\nb"\} 5$/m);
   });
 });
 
