@@ -34,6 +34,7 @@ export async function runServe(values: ValuesOf<typeof serveSpec>, io: Io): Prom
       top,
     });
   } catch (error) {
+    if (error instanceof LimboError) throw new LimboError(error.code, `limbo serve: ${error.message}`);
     throw new LimboError('io', `limbo serve: cannot listen on ${host}:${port}: ${(error as Error).message}`, {
       cause: error,
     });

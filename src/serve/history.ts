@@ -1,5 +1,20 @@
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  fsyncSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  realpathSync,
+  renameSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import { LimboError } from '../core/errors.js';
 import type { ScanResult } from './scan.js';
 
 /** One point of the recorded time series: what the dashboard charts and the leak detector reads. */
@@ -37,19 +52,23 @@ export function sampleOf(scan: ScanResult): HistorySample {
 
 /**
  * A ring of samples (default 24 h at the scan interval), kept across restarts in
- * `<stateDir>/history.json` when a state directory is given (written atomically: temp file, rename).
+ * `<stateDir>/history.json` when a state directory is given. The server runs as root, so the
+ * directory must be one no one else can write to (checked up to /), and the file is written to a
+ * fresh name that follows no link, synced, then renamed over the old one.
  */
 export class History {
   private readonly ring: HistorySample[] = [];
   private readonly file: string | null;
   private lastSave = 0;
+  /** Why the last write of the state file failed, or null; a failed write never stops a scan. */
+  saveError: string | null = null;
 
   constructor(
     private readonly capacity: number,
     stateDir: string | null = null,
   ) {
-    this.file = stateDir ? join(stateDir, 'history.json') : null;
-    if (stateDir) mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+    const dir = stateDir === null ? null : prepareStateDir(resolve(stateDir));
+    this.file = dir === null ? null : join(dir, 'history.json');
     this.load();
   }
 
@@ -57,13 +76,20 @@ export class History {
   add(sample: HistorySample): void {
     this.ring.push(sample);
     if (this.ring.length > this.capacity) this.ring.splice(0, this.ring.length - this.capacity);
-    if (sample.t - this.lastSave >= 60_000) this.flush();
+    if (sample.t - this.lastSave >= 60_000) {
+      try {
+        this.flush();
+      } catch (error) {
+        this.saveError = (error as Error).message;
+      }
+    }
   }
 
-  /** Writes the state file now (on shutdown). */
+  /** Writes the state file now (on shutdown); throws when it cannot. */
   flush(): void {
     this.lastSave = Date.now();
     this.save();
+    this.saveError = null;
   }
 
   samples(): readonly HistorySample[] {
@@ -72,25 +98,87 @@ export class History {
 
   private load(): void {
     if (!this.file) return;
+    let fd: number;
     try {
-      const data = JSON.parse(readFileSync(this.file, 'utf8')) as {
-        schema?: string;
-        samples?: HistorySample[];
-      };
+      fd = openSync(this.file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    } catch {
+      return; // no history yet, or a link where it should be: start afresh
+    }
+    try {
+      if (!fstatSync(fd).isFile()) return;
+      const data = JSON.parse(readFileSync(fd, 'utf8')) as { schema?: string; samples?: HistorySample[] };
       if (data.schema === 'limbo.history/1' && Array.isArray(data.samples)) {
         this.ring.push(...data.samples.slice(-this.capacity));
       }
     } catch {
-      // no history yet, or an unreadable one: start afresh
+      // an unreadable history: start afresh
+    } finally {
+      closeSync(fd);
     }
   }
 
   private save(): void {
     if (!this.file) return;
-    const temporary = `${this.file}.tmp`;
-    writeFileSync(temporary, JSON.stringify({ schema: 'limbo.history/1', samples: this.ring }), {
-      mode: 0o600,
-    });
-    renameSync(temporary, this.file);
+    const dir = dirname(this.file);
+    // A name no one can have planted (O_EXCL), and never through a link (O_NOFOLLOW).
+    const temporary = join(dir, `.history.json.${randomBytes(8).toString('hex')}.tmp`);
+    const fd = openSync(
+      temporary,
+      constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
+      0o600,
+    );
+    try {
+      const data = Buffer.from(JSON.stringify({ schema: 'limbo.history/1', samples: this.ring }));
+      for (let written = 0; written < data.length;) written += writeSync(fd, data, written);
+      fsyncSync(fd);
+    } catch (error) {
+      closeSync(fd);
+      unlinkSync(temporary);
+      throw error;
+    }
+    closeSync(fd);
+    renameSync(temporary, this.file); // replaces a link at history.json, never follows it
+    const dirFd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+    try {
+      fsyncSync(dirFd);
+    } finally {
+      closeSync(dirFd);
+    }
   }
+}
+
+/**
+ * Creates the state directory (0700) or checks an existing one: a real directory owned by this
+ * user, writable by no one else, with every directory above it owned by root or this user and
+ * writable by others only when sticky (like /tmp). Otherwise someone else could put a link where
+ * root writes, or swap the directory itself.
+ */
+function prepareStateDir(given: string): string {
+  const uid = process.geteuid?.() ?? 0;
+  let dir: string;
+  try {
+    mkdirSync(given, { recursive: true, mode: 0o700 });
+    // The directories above, with their links resolved; the directory itself is looked at as is.
+    dir = join(realpathSync(dirname(given)), basename(given));
+  } catch (error) {
+    throw new LimboError('io', `cannot create the state directory ${given}: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+  const refuse = (why: string) => new LimboError('usage', `refusing the state directory ${dir}: ${why}`);
+  const own = lstatSync(dir);
+  if (!own.isDirectory()) throw refuse('it is not a directory (a symbolic link is refused too)');
+  if (own.uid !== uid) throw refuse(`it is owned by uid ${own.uid}, not by uid ${uid}, which runs limbo`);
+  if ((own.mode & 0o022) !== 0) {
+    throw refuse(`others can write to it (mode ${(own.mode & 0o7777).toString(8)}); chmod go-w it`);
+  }
+  for (let above = dirname(dir); ; above = dirname(above)) {
+    const st = lstatSync(above);
+    if (st.uid !== 0 && st.uid !== uid) throw refuse(`${above} above it is owned by uid ${st.uid}`);
+    if ((st.mode & 0o022) !== 0 && (st.mode & 0o1000) === 0) {
+      throw refuse(`others can write to ${above} above it, which is not sticky`);
+    }
+    if (above === dirname(above)) break;
+  }
+  return dir;
 }

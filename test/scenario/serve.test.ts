@@ -2,7 +2,19 @@
 // file in a test process, a real Prometheus scraping it, and the dashboard in headless Chromium.
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  lchownSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -297,6 +309,57 @@ describe('limbo serve', () => {
       'the old samples are back',
     );
     await stop(second.child);
+  });
+
+  it('refuses a state directory another user could turn against root', async (t) => {
+    if (process.getuid?.() !== 0) return t.skip('handing a directory to another user needs root');
+    const victim = join(dir, 'victim');
+    writeFileSync(victim, 'precious\n');
+    // Another user's directory, with that user's link where the old code wrote history.json.tmp.
+    const theirs = join(dir, 'state-theirs');
+    mkdirSync(theirs, { mode: 0o700 });
+    symlinkSync(victim, join(theirs, 'history.json.tmp'));
+    lchownSync(join(theirs, 'history.json.tmp'), 65534, 65534);
+    chownSync(theirs, 65534, 65534);
+    const open = join(dir, 'state-open');
+    mkdirSync(open);
+    chmodSync(open, 0o777);
+    for (const [stateDir, why] of [
+      [theirs, /refusing the state directory .*state-theirs: it is owned by uid 65534/],
+      [open, /refusing the state directory .*state-open: others can write to it \(mode 777\)/],
+      [join(open, 'below'), /others can write to .*state-open above it, which is not sticky/],
+    ] as const) {
+      const run = spawnSync(
+        process.execPath,
+        [`${repoRoot}bin/limbo.js`, 'serve', '--listen', '127.0.0.1:0', '--state-dir', stateDir],
+        { encoding: 'utf8', timeout: 15_000 },
+      );
+      assert.notEqual(run.status, 0, run.stderr);
+      assert.match(run.stderr, why);
+    }
+    assert.equal(readFileSync(victim, 'utf8'), 'precious\n');
+  });
+
+  it('writes history through no link: a planted one is replaced, never followed', async (t) => {
+    if (process.getuid?.() !== 0) return t.skip('root is who the links would fool');
+    const victim = join(dir, 'victim-2');
+    writeFileSync(victim, 'precious\n');
+    const stateDir = join(dir, 'state-links');
+    mkdirSync(stateDir, { mode: 0o700 });
+    symlinkSync(victim, join(stateDir, 'history.json'));
+    symlinkSync(victim, join(stateDir, 'history.json.tmp'));
+    const linked = await serve(['--interval', '1', '--state-dir', stateDir]);
+    await until('a sample', async () => {
+      const history = (await (await fetch(`${linked.url}/api/history`)).json()) as { samples: unknown[] };
+      return history.samples.length >= 1 ? true : null;
+    });
+    await stop(linked.child);
+    assert.equal(readFileSync(victim, 'utf8'), 'precious\n');
+    assert.ok(lstatSync(join(stateDir, 'history.json')).isFile(), 'the link at history.json was replaced');
+    assert.ok(lstatSync(join(stateDir, 'history.json.tmp')).isSymbolicLink());
+    const saved = JSON.parse(readFileSync(join(stateDir, 'history.json'), 'utf8')) as { samples: unknown[] };
+    assert.ok(saved.samples.length >= 1);
+    assert.equal(lstatSync(join(stateDir, 'history.json')).mode & 0o777, 0o600);
   });
 
   it('serves every metric the deploy/ alert rules and Grafana dashboard use, and promtool accepts the rules', async () => {
