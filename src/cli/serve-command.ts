@@ -27,6 +27,7 @@ export async function runServe(values: ValuesOf<typeof serveSpec>, io: Io): Prom
       host,
       port,
       token,
+      allowNoToken: values.allowNoToken,
       intervalMs: values.interval * 1000,
       stateDir: values.stateDir ?? null,
       historyMs: values.history * 3600 * 1000,

@@ -1,9 +1,10 @@
-import { timingSafeEqual } from 'node:crypto';
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { isIP, type AddressInfo } from 'node:net';
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { LimboError } from '../core/errors.js';
 import { History, sampleOf } from './history.js';
 import { LeakWatch } from './leak-watch.js';
 import { renderMetrics, type MetricsContext } from './metrics.js';
@@ -16,6 +17,8 @@ export interface ServeOptions {
   readonly port: number;
   /** Required bearer token, when set. */
   readonly token: string | null;
+  /** Listen off loopback without a token: anyone who reaches the port reads what root sees. */
+  readonly allowNoToken?: boolean;
   /** Scans closer together than this are shared (default 5 s); also the background scan period. */
   readonly intervalMs: number;
   /** Where history survives restarts; null keeps it in memory only. */
@@ -48,6 +51,13 @@ const API = ['deleted', 'handles', 'shm', 'restart', 'df', 'report'] as const;
  * no route acts on the system. Scans run in a worker thread, shared between every client.
  */
 export async function startServer(options: ServeOptions): Promise<RunningServer> {
+  if (options.token === null && !isLoopback(options.host) && options.allowNoToken !== true) {
+    throw new LimboError(
+      'usage',
+      `refusing to listen on ${options.host} without a token: anyone who reaches it would read every process's files and commands; give --token-file FILE, or --allow-no-token to serve it anyway`,
+    );
+  }
+  const session = options.token === null ? null : sessionOf(options.token);
   const history = new History(
     Math.max(1, Math.ceil(options.historyMs / options.intervalMs)),
     options.stateDir,
@@ -78,12 +88,42 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       response.setHeader('Allow', 'GET, HEAD');
       return send(response, 405, 'text/plain; charset=utf-8', 'limbo serve is read-only\n');
     }
-    const url = new URL(request.url ?? '/', 'http://limbo');
+    let url: URL;
+    try {
+      url = new URL(request.url ?? '/', 'http://limbo');
+    } catch {
+      return send(response, 400, 'text/plain; charset=utf-8', 'bad request target\n');
+    }
+    // Without a token, a page on another site could reach this server through a name that it
+    // points at 127.0.0.1 (DNS rebinding): answer only to addresses and loopback names.
+    if (options.token === null && !hostAllowed(request.headers.host, options.host)) {
+      return send(
+        response,
+        403,
+        'text/plain; charset=utf-8',
+        'the Host header names neither this address nor localhost (DNS rebinding?); use the IP address, or require a token with --token-file\n',
+      );
+    }
     // Liveness says nothing about the system, so a probe needs no token.
     if (url.pathname === '/healthz') return send(response, 200, 'text/plain; charset=utf-8', 'ok\n');
-    if (options.token !== null && !authorized(request, url, options.token)) {
-      response.setHeader('WWW-Authenticate', 'Bearer');
-      return send(response, 401, 'text/plain; charset=utf-8', 'a bearer token is required\n');
+    if (options.token !== null && session !== null) {
+      const by = authorizedBy(request, url, options.token, session);
+      if (by === null) {
+        response.setHeader('WWW-Authenticate', 'Bearer');
+        return send(
+          response,
+          401,
+          'text/plain; charset=utf-8',
+          'a bearer token is required (a browser: open /?token=TOKEN once)\n',
+        );
+      }
+      // The dashboard's first visit: trade the token in the address for a cookie its scripts,
+      // styles and data requests carry, and take the token out of the address bar and history.
+      if (by === 'query' && url.pathname === '/') {
+        response.setHeader('Set-Cookie', `${SESSION_COOKIE}=${session}; Path=/; HttpOnly; SameSite=Strict`);
+        response.setHeader('Location', '/');
+        return send(response, 303, 'text/plain; charset=utf-8', 'see /\n');
+      }
     }
     const path = url.pathname;
     if (path === '/metrics') {
@@ -110,6 +150,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
         'Cache-Control': 'no-cache',
         Connection: 'keep-alive',
       });
+      if (request.method === 'HEAD') return void response.end();
       response.write(': limbo\n\n');
       clients.add(response);
       request.on('close', () => clients.delete(response));
@@ -155,13 +196,63 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   };
 }
 
-function authorized(request: IncomingMessage, url: URL, token: string): boolean {
-  const header = request.headers.authorization;
-  const given = header?.startsWith('Bearer ') ? header.slice(7) : url.searchParams.get('token');
-  if (!given) return false;
+const SESSION_COOKIE = 'limbo_session';
+
+/** The dashboard cookie's value: derived from the token, so the cookie never holds the token. */
+function sessionOf(token: string): string {
+  return createHmac('sha256', token).update('limbo dashboard session').digest('base64url');
+}
+
+/** How a request proved it holds the token (header, cookie or query), or null. */
+function authorizedBy(
+  request: IncomingMessage,
+  url: URL,
+  token: string,
+  session: string,
+): 'header' | 'cookie' | 'query' | null {
+  // The auth scheme is case-insensitive (RFC 9110 §11.1): "bearer" is as good as "Bearer".
+  const header = /^bearer +(\S+) *$/i.exec(request.headers.authorization ?? '')?.[1];
+  if (header !== undefined) return same(header, token) ? 'header' : null;
+  const cookie = cookieOf(request.headers.cookie, SESSION_COOKIE);
+  if (cookie !== null && same(cookie, session)) return 'cookie';
+  const query = url.searchParams.get('token');
+  return query !== null && same(query, token) ? 'query' : null;
+}
+
+function same(given: string, expected: string): boolean {
   const a = Buffer.from(given);
-  const b = Buffer.from(token);
+  const b = Buffer.from(expected);
   return a.length === b.length && timingSafeEqual(a, b);
+}
+
+function cookieOf(header: string | undefined, name: string): string | null {
+  for (const part of (header ?? '').split(';')) {
+    const equals = part.indexOf('=');
+    if (equals > 0 && part.slice(0, equals).trim() === name) return part.slice(equals + 1).trim();
+  }
+  return null;
+}
+
+/** 127.0.0.0/8, ::1 (also IPv4-mapped) and the name localhost. */
+export function isLoopback(host: string): boolean {
+  const name = host.toLowerCase().replace(/^\[(.*)\]$/, '$1');
+  if (name === 'localhost' || name.endsWith('.localhost')) return true;
+  if (isIP(name) === 4) return name.startsWith('127.');
+  if (isIP(name) === 6) return name === '::1' || /^::ffff:127\./.test(name) || name === '0:0:0:0:0:0:0:1';
+  return false;
+}
+
+/**
+ * Whether a Host header may be answered without a token: an IP address (no name to rebind),
+ * a loopback name, or the name limbo was told to listen on. No header (HTTP/1.0) is allowed:
+ * browsers always send one.
+ */
+function hostAllowed(header: string | undefined, listenHost: string): boolean {
+  if (header === undefined) return true;
+  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([A-Za-z0-9.-]+))(?::\d{1,5})?$/.exec(header);
+  if (!match) return false;
+  const name = (match[1] ?? match[2] ?? '').toLowerCase();
+  return isIP(name) !== 0 || isLoopback(name) || name === listenHost.toLowerCase();
 }
 
 function send(response: ServerResponse, status: number, contentType: string, body: string | Buffer): void {

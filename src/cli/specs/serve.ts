@@ -1,4 +1,4 @@
-import { customOption, defineCommand, numberOption, stringOption } from '../options.js';
+import { booleanOption, customOption, defineCommand, numberOption, stringOption } from '../options.js';
 
 /** "127.0.0.1:9469", "[::1]:9469", "0.0.0.0:80" or a bare port; null for anything else. */
 export function parseListen(text: string): { host: string; port: number } | null {
@@ -24,8 +24,11 @@ export const serveSpec = defineCommand({
     }),
     tokenFile: stringOption({
       value: 'FILE',
-      help: 'require "Authorization: Bearer <token>" (or ?token=) with the token in FILE',
+      help: 'require "Authorization: Bearer <token>" with the token in FILE (a browser: open /?token=TOKEN once)',
     }),
+    allowNoToken: booleanOption(
+      'listen off loopback without --token-file (refused otherwise: anyone reaching the port reads what root sees)',
+    ),
     interval: numberOption({
       ...positive,
       value: 'SECONDS',
