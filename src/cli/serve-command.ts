@@ -29,6 +29,7 @@ export async function runServe(values: ValuesOf<typeof serveSpec>, io: Io): Prom
       token,
       allowNoToken: values.allowNoToken,
       intervalMs: values.interval * 1000,
+      scanTimeoutMs: values.scanTimeout * 1000,
       stateDir: values.stateDir ?? null,
       historyMs: values.history * 3600 * 1000,
       procRoot: values.proc,

@@ -164,9 +164,15 @@ export function metricFamilies(scan: ScanResult, context: MetricsContext, top: n
       [{ labels: {}, value: scan.durationSeconds }],
       'seconds',
     ),
+    gauge(
+      'limbo_last_scan_timestamp_seconds',
+      'When the scan these values come from finished (unix time): old when scans hang.',
+      [{ labels: {}, value: scan.takenAt / 1000 }],
+      'seconds',
+    ),
     {
       name: 'limbo_scan_errors',
-      help: 'Scans that failed since the server started.',
+      help: 'Scans that failed or ran past --scan-timeout since the server started.',
       type: 'counter',
       samples: [{ labels: {}, value: context.scanner.failures }],
     },

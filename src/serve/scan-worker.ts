@@ -1,13 +1,15 @@
-// A worker thread that scans on request, so a long scan (a second on 100,000 fds) never blocks
-// the server's event loop.
-import { parentPort, workerData } from 'node:worker_threads';
+// A child process that scans on request, so a long scan (a second on 100,000 fds) never blocks
+// the server's event loop, and a scan stuck in the kernel on a hung mount can be killed: a thread
+// blocked there cannot be stopped, and would keep the whole server from exiting.
 import { scanSystem } from './scan.js';
 
-const procRoot = (workerData as { procRoot?: string } | undefined)?.procRoot ?? '/proc';
-parentPort?.on('message', (id: number) => {
+const procRoot = process.argv[2] ?? '/proc';
+process.on('message', (id: number) => {
   try {
-    parentPort?.postMessage({ id, result: scanSystem(procRoot) });
+    process.send?.({ id, result: scanSystem(procRoot) });
   } catch (error) {
-    parentPort?.postMessage({ id, error: (error as Error).stack ?? String(error) });
+    process.send?.({ id, error: (error as Error).stack ?? String(error) });
   }
 });
+// The server is gone: so is the reason to scan.
+process.on('disconnect', () => process.exit(0));

@@ -8,7 +8,7 @@ import { LimboError } from '../core/errors.js';
 import { History, sampleOf } from './history.js';
 import { LeakWatch } from './leak-watch.js';
 import { renderMetrics, type MetricsContext } from './metrics.js';
-import { SharedScanner } from './shared-scanner.js';
+import { ScanUnavailableError, SharedScanner } from './shared-scanner.js';
 
 /** How `limbo serve` runs. */
 export interface ServeOptions {
@@ -21,6 +21,12 @@ export interface ServeOptions {
   readonly allowNoToken?: boolean;
   /** Scans closer together than this are shared (default 5 s); also the background scan period. */
   readonly intervalMs: number;
+  /**
+   * How long a request waits for a scan before it is answered from the last good one; a scan
+   * running longer counts as failed (default 10 s). /healthz answers 503 once no scan has
+   * completed for three times the longer of this and the interval.
+   */
+  readonly scanTimeoutMs?: number;
   /** Where history survives restarts; null keeps it in memory only. */
   readonly stateDir: string | null;
   /** How long history reaches back (default 24 h). */
@@ -65,19 +71,28 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const clients = new Set<ServerResponse>();
   const leakWatch = new LeakWatch();
   const leaks = () => leakWatch.leaks(Date.now());
-  const scanner = new SharedScanner(options.intervalMs, options.procRoot, (scan) => {
-    history.add(sampleOf(scan));
-    leakWatch.observe(scan);
-    const event = `event: scan\ndata: ${JSON.stringify({ takenAt: scan.takenAt, status: scan.report.status })}\n\n`;
-    for (const client of clients) client.write(event);
-  });
+  const scanTimeoutMs = options.scanTimeoutMs ?? 10_000;
+  const staleMs = 3 * Math.max(options.intervalMs, scanTimeoutMs);
+  const scanner = new SharedScanner(
+    options.intervalMs,
+    options.procRoot,
+    (scan) => {
+      history.add(sampleOf(scan));
+      leakWatch.observe(scan);
+      const event = `event: scan\ndata: ${JSON.stringify({ takenAt: scan.takenAt, status: scan.report.status })}\n\n`;
+      for (const client of clients) client.write(event);
+    },
+    scanTimeoutMs,
+  );
   const context: MetricsContext = { scanner, history, leaks };
 
   const server: Server = createServer((request, response) => {
     handle(request, response).catch((error: unknown) => {
-      if (!response.headersSent)
-        send(response, 500, 'text/plain; charset=utf-8', `scan failed: ${(error as Error).message}\n`);
-      else response.end();
+      if (response.headersSent) response.end();
+      else if (error instanceof ScanUnavailableError) {
+        response.setHeader('Retry-After', String(Math.ceil(options.intervalMs / 1000)));
+        send(response, 503, 'text/plain; charset=utf-8', `${error.message}\n`);
+      } else send(response, 500, 'text/plain; charset=utf-8', `scan failed: ${(error as Error).message}\n`);
     });
   });
 
@@ -104,8 +119,13 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
         'the Host header names neither this address nor localhost (DNS rebinding?); use the IP address, or require a token with --token-file\n',
       );
     }
-    // Liveness says nothing about the system, so a probe needs no token.
-    if (url.pathname === '/healthz') return send(response, 200, 'text/plain; charset=utf-8', 'ok\n');
+    // Health says nothing about the system, so a probe needs no token; it never waits for a scan.
+    if (url.pathname === '/healthz') {
+      const stale = scanner.staleness(Date.now(), staleMs);
+      return stale === null
+        ? send(response, 200, 'text/plain; charset=utf-8', 'ok\n')
+        : send(response, 503, 'text/plain; charset=utf-8', `${stale}\n`);
+    }
     if (options.token !== null && session !== null) {
       const by = authorizedBy(request, url, options.token, session);
       if (by === null) {
@@ -185,13 +205,24 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     url: `http://${host}:${address.port}`,
     scanner,
     history,
+    // Within about a second: a service manager's SIGKILL must not find the history unsaved.
     close: async () => {
       clearInterval(timer);
+      let unsaved: unknown = null;
+      try {
+        history.flush();
+      } catch (error) {
+        unsaved = error;
+      }
       for (const client of clients) client.end();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeAllConnections();
-      history.flush();
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      // Requests still running (waiting for a scan) get a moment, then their connections go.
+      const cut = setTimeout(() => server.closeAllConnections(), 500);
+      await closed;
+      clearTimeout(cut);
       await scanner.close();
+      if (unsaved !== null) throw unsaved;
     },
   };
 }

@@ -16,7 +16,7 @@ import {
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
-import { request as httpRequest } from 'node:http';
+import { Agent, request as httpRequest } from 'node:http';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -135,6 +135,37 @@ function rawRequest(url: string, text: string): Promise<string> {
     socket.on('data', (chunk: Buffer) => (answer += chunk.toString('latin1')));
     socket.on('end', () => resolve(answer));
     socket.on('error', reject);
+  });
+}
+
+/** An idle keep-alive connection and an open /events stream, as a browser leaves them. */
+async function holdConnections(url: string): Promise<{ close(): void }> {
+  const agent = new Agent({ keepAlive: true });
+  await new Promise<void>((resolve, reject) => {
+    httpRequest(`${url}/healthz`, { agent }, (response) => {
+      response.resume();
+      response.on('end', resolve);
+    })
+      .on('error', reject)
+      .end();
+  });
+  const events = new AbortController();
+  const stream = await fetch(`${url}/events`, { signal: events.signal });
+  assert.equal(stream.status, 200);
+  return {
+    close: () => {
+      events.abort();
+      agent.destroy();
+    },
+  };
+}
+
+/** Sends SIGTERM and resolves with the seconds until the process exited. */
+function terminate(child: ChildProcess): Promise<number> {
+  return new Promise((resolve) => {
+    const started = performance.now();
+    child.once('exit', () => resolve((performance.now() - started) / 1000));
+    child.kill('SIGTERM');
   });
 }
 
@@ -509,6 +540,120 @@ describe('limbo serve', () => {
       });
     }
   });
+
+  it('on SIGTERM closes idle and streaming connections, saves history and exits within 2 s', async () => {
+    const stateDir = join(dir, 'state-term');
+    const served = await serve(['--interval', '1', '--state-dir', stateDir]);
+    const newest = await until('a sample', async () => {
+      const { samples } = (await (await fetch(`${served.url}/api/history`)).json()) as {
+        samples: { t: number }[];
+      };
+      return samples.at(-1)?.t ?? null;
+    });
+    const held = await holdConnections(served.url);
+    const seconds = await terminate(served.child);
+    held.close();
+    assert.ok(seconds < 2, `exited after ${seconds.toFixed(2)} s`);
+    const saved = JSON.parse(readFileSync(join(stateDir, 'history.json'), 'utf8')) as {
+      samples: { t: number }[];
+    };
+    assert.ok((saved.samples.at(-1)?.t ?? 0) >= newest, 'the latest samples were saved');
+  });
+
+  it(
+    'answers from the last good scan when a mount hangs, fails /healthz with the reason, and still exits at once',
+    {
+      skip:
+        (!existsSync('/usr/bin/bindfs') && 'bindfs is not installed') ||
+        (process.getuid?.() !== 0 && 'FUSE mounts here need root'),
+    },
+    async (t) => {
+      // The FUSE mount lives in a mount namespace of its own, with the server: a stopped FUSE
+      // daemon hangs statfs for anyone who can see the mount, and no one else should.
+      const source = join(dir, 'fuse-source');
+      const mountPoint = join(dir, 'fuse-mount');
+      mkdirSync(source);
+      mkdirSync(mountPoint);
+      const stateDir = join(dir, 'state-hung');
+      const child = spawn(
+        'unshare',
+        [
+          '-m',
+          '--propagation',
+          'private',
+          'sh',
+          '-c',
+          'bindfs -f "$1" "$2" & echo "bindfs $!" >&2; until mountpoint -q "$2"; do sleep 0.1; done; shift 2; exec "$@"',
+          'sh',
+          source,
+          mountPoint,
+          process.execPath,
+          `${repoRoot}bin/limbo.js`,
+          'serve',
+          '--listen',
+          '127.0.0.1:0',
+          '--interval',
+          '1',
+          '--scan-timeout',
+          '2',
+          '--state-dir',
+          stateDir,
+        ],
+        { stdio: ['ignore', 'ignore', 'pipe'] },
+      );
+      children.push(child);
+      let stderr = '';
+      child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      const started = await until('the server in its namespace', async () => {
+        const daemon = /^bindfs (\d+)$/m.exec(stderr)?.[1];
+        const url = /listening on (http:\/\/[^ ]+)/.exec(stderr)?.[1];
+        return daemon && url ? { daemon: Number(daemon), url } : null;
+      });
+      t.after(() => {
+        try {
+          process.kill(started.daemon, 'SIGCONT');
+          process.kill(started.daemon, 'SIGTERM');
+        } catch {
+          // already gone with its namespace
+        }
+      });
+      const gauge = (body: string, name: string) =>
+        Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(body)?.[1]);
+      const before = await until('a completed scan', async () => {
+        const body = await (await fetch(`${started.url}/metrics`)).text();
+        return gauge(body, 'limbo_scans_total') >= 1 ? body : null;
+      });
+      assert.equal((await fetch(`${started.url}/healthz`)).status, 200);
+      process.kill(started.daemon, 'SIGSTOP');
+      // Scans now hang in statfs on the mount: each is stopped after 2 s and counted.
+      const during = await until('a hung scan counted as an error', async () => {
+        const response = await fetch(`${started.url}/metrics`);
+        assert.equal(response.status, 200, 'the last good scan answers');
+        const body = await response.text();
+        return gauge(body, 'limbo_scan_errors_total') > gauge(before, 'limbo_scan_errors_total')
+          ? body
+          : null;
+      });
+      const lastScan = gauge(during, 'limbo_last_scan_timestamp_seconds');
+      assert.equal((await fetch(`${started.url}/api/report`)).status, 200);
+      const unhealthy = await until('/healthz failing', async () => {
+        const response = await fetch(`${started.url}/healthz`);
+        return response.status === 503 ? response.text() : null;
+      });
+      assert.match(unhealthy, /^no scan has completed for \d+ s/);
+      const after = await (await fetch(`${started.url}/metrics`)).text();
+      assert.equal(gauge(after, 'limbo_last_scan_timestamp_seconds'), lastScan, 'no scan completed since');
+      assert.ok(gauge(after, 'limbo_scan_errors_total') > gauge(during, 'limbo_scan_errors_total'));
+      const held = await holdConnections(started.url);
+      const seconds = await terminate(child);
+      held.close();
+      assert.ok(seconds < 2, `exited after ${seconds.toFixed(2)} s with a scan hung in the kernel`);
+      const saved = JSON.parse(readFileSync(join(stateDir, 'history.json'), 'utf8')) as {
+        samples: { t: number }[];
+      };
+      assert.equal(saved.samples.at(-1)?.t, Math.round(lastScan * 1000));
+    },
+  );
 
   it(
     'is scraped by a real Prometheus, and PromQL finds the series',

@@ -35,6 +35,12 @@ export const serveSpec = defineCommand({
       help: 'scan period; scans closer together are shared',
       default: 5,
     }),
+    scanTimeout: numberOption({
+      ...positive,
+      value: 'SECONDS',
+      help: 'answer from the last good scan when one runs longer (a hung mount); /healthz fails after 3 times this or the interval',
+      default: 10,
+    }),
     stateDir: stringOption({ value: 'DIR', help: 'keep history across restarts in DIR/history.json' }),
     history: numberOption({ ...positive, value: 'HOURS', help: 'how far back history reaches', default: 24 }),
     top: numberOption({
