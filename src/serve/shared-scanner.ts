@@ -109,6 +109,7 @@ export class SharedScanner {
     const id = this.nextId++;
     return new Promise<ScanResult>((resolve, reject) => {
       const done = () => {
+        worker.channel?.unref();
         clearTimeout(overrun);
         worker.off('message', onMessage);
         worker.off('exit', onExit);
@@ -143,6 +144,8 @@ export class SharedScanner {
         : undefined;
       worker.on('message', onMessage);
       worker.once('exit', onExit);
+      // A scan awaited keeps the process alive (`limbo watch --once` has nothing else to wait on).
+      worker.channel?.ref();
       worker.send(id);
     });
   }
@@ -157,7 +160,7 @@ export class SharedScanner {
       worker.on('error', () => {
         if (this.worker === worker) this.worker = null;
       });
-      // Neither the child nor its channel keeps the server alive.
+      // Between scans, neither the child nor its channel keeps the process alive.
       this.worker.unref();
       this.worker.channel?.unref();
     }
