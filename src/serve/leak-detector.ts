@@ -176,6 +176,11 @@ export class LeakDetector {
     return series ? this.evaluate(series, now) : null;
   }
 
+  /** Whether any series of `key` is still held. */
+  knows(key: string): boolean {
+    return RESOURCES.some((resource) => this.series.has(`${resource}\0${key}`));
+  }
+
   /** Drops a key's series (all resources, or one): its process exited or its filesystem was unmounted. */
   forget(key: string, resource?: LeakResource): void {
     for (const r of resource ? [resource] : RESOURCES) this.series.delete(`${r}\0${key}`);

@@ -30,9 +30,11 @@ export class LeakWatch {
       }
     }
     const available = new Map(scan.df.filesystems.map((fs) => [fs.mount, fs.available]));
+    const seen = new Set<string>();
     for (const p of scan.handles.processes) {
       if (p.fds === null) continue;
       const key = `${p.pid} ${p.comm}`;
+      seen.add(key);
       const command = p.unit?.endsWith('.service')
         ? `systemctl restart ${p.unit}`
         : `limbo handles (pid ${p.pid})`;
@@ -57,6 +59,16 @@ export class LeakWatch {
         room === undefined ? null : (h?.bytes ?? 0) + room,
       );
     }
+    // Who a key is about is kept while the detector holds a series for it (bounded), not forever:
+    // 100,000 short-lived processes would otherwise each leave an entry behind.
+    for (const key of this.about.keys()) {
+      if (!seen.has(key) && !this.detector.knows(key)) this.about.delete(key);
+    }
+  }
+
+  /** How many processes are remembered (for tests of the bound). */
+  get remembered(): number {
+    return this.about.size;
   }
 
   /** The current verdicts at time `now` (ms), each with who it is about. */
