@@ -31,6 +31,47 @@ export interface HistorySample {
 }
 
 const TOP_PROCESSES = 10;
+/** About what a chart a thousand pixels wide can show. */
+const MAX_POINTS = 1000;
+
+/** One sample per `stepMs` bucket of time: each field's highest value, at the bucket's last time. */
+function downsample(samples: readonly HistorySample[], stepMs: number): HistorySample[] {
+  const out: HistorySample[] = [];
+  let bucket: HistorySample[] = [];
+  const flush = () => {
+    if (bucket.length === 1) out.push(bucket[0] as HistorySample);
+    else if (bucket.length > 1) out.push(merge(bucket));
+    bucket = [];
+  };
+  for (const sample of samples) {
+    const first = bucket[0];
+    if (first && Math.floor(sample.t / stepMs) !== Math.floor(first.t / stepMs)) flush();
+    bucket.push(sample);
+  }
+  flush();
+  return out;
+}
+
+function merge(bucket: readonly HistorySample[]): HistorySample {
+  const max = (pick: (s: HistorySample) => number | null) =>
+    bucket.reduce<number | null>((m, s) => {
+      const v = pick(s);
+      return v === null ? m : m === null ? v : Math.max(m, v);
+    }, null);
+  const maxOfRecords = (pick: (s: HistorySample) => Readonly<Record<string, number>>) => {
+    const out: Record<string, number> = {};
+    for (const s of bucket) for (const [k, v] of Object.entries(pick(s))) out[k] = Math.max(out[k] ?? v, v);
+    return out;
+  };
+  return {
+    t: (bucket.at(-1) as HistorySample).t,
+    heldByMount: maxOfRecords((s) => s.heldByMount),
+    handlesAllocated: max((s) => s.handlesAllocated),
+    handlesMax: max((s) => s.handlesMax),
+    topFds: maxOfRecords((s) => s.topFds),
+    scanSeconds: max((s) => s.scanSeconds) ?? 0,
+  };
+}
 
 /** The sample one scan contributes. */
 export function sampleOf(scan: ScanResult): HistorySample {
@@ -60,6 +101,7 @@ export class History {
   private readonly ring: HistorySample[] = [];
   private readonly file: string | null;
   private lastSave = 0;
+  private added = 0;
   /** Why the last write of the state file failed, or null; a failed write never stops a scan. */
   saveError: string | null = null;
 
@@ -74,6 +116,7 @@ export class History {
 
   /** Records a sample; the state file is rewritten at most once a minute (and by `flush`). */
   add(sample: HistorySample): void {
+    this.added++;
     this.ring.push(sample);
     if (this.ring.length > this.capacity) this.ring.splice(0, this.ring.length - this.capacity);
     if (sample.t - this.lastSave >= 60_000) {
@@ -94,6 +137,28 @@ export class History {
 
   samples(): readonly HistorySample[] {
     return this.ring;
+  }
+
+  /** Bumped by every sample: what a cached view of the history is valid for. */
+  get version(): number {
+    return this.added;
+  }
+
+  /**
+   * The samples newer than `sinceMs`, one per `stepMs` bucket (each field its bucket's highest
+   * value, at the bucket's last time, so a spike survives), at most about `maxPoints` of them:
+   * a step too fine for that is widened.
+   */
+  view(
+    sinceMs: number,
+    stepMs: number,
+    maxPoints = MAX_POINTS,
+  ): { stepMs: number; samples: HistorySample[] } {
+    const from = this.ring.findIndex((sample) => sample.t > sinceMs);
+    const picked = from < 0 ? [] : this.ring.slice(from);
+    const span = picked.length < 2 ? 0 : (picked.at(-1) as HistorySample).t - (picked[0] as HistorySample).t;
+    const step = Math.max(stepMs, Math.ceil(span / maxPoints));
+    return { stepMs: step, samples: step <= 0 ? picked : downsample(picked, step) };
   }
 
   private load(): void {

@@ -85,6 +85,8 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     scanTimeoutMs,
   );
   const context: MetricsContext = { scanner, history, leaks };
+  let historyCache: { version: number; body: string } | null = null;
+  const apiBodies = new WeakMap<object, Map<string, string>>();
 
   const server: Server = createServer((request, response) => {
     handle(request, response).catch((error: unknown) => {
@@ -153,16 +155,32 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     }
     const api = /^\/api\/([a-z]+)$/.exec(path)?.[1];
     if (api === 'history') {
-      return sendJson(response, {
+      const query = historyQuery(url.searchParams, Date.now());
+      if (typeof query === 'string') return send(response, 400, 'text/plain; charset=utf-8', `${query}\n`);
+      // The dashboard's first view (no parameters) is built once per scan, whoever asks.
+      const cacheable = url.search === '';
+      if (cacheable && historyCache?.version === history.version) {
+        return send(response, 200, 'application/json; charset=utf-8', historyCache.body);
+      }
+      const view = history.view(query.sinceMs, query.stepMs);
+      const body = `${JSON.stringify({
         schema: 'limbo.history/1',
         intervalMs: options.intervalMs,
-        samples: history.samples(),
+        stepMs: view.stepMs,
+        samples: view.samples,
         leaks: leaks().filter((leak) => leak.suspected),
-      });
+      })}\n`;
+      if (cacheable) historyCache = { version: history.version, body };
+      return send(response, 200, 'application/json; charset=utf-8', body);
     }
     if (api && (API as readonly string[]).includes(api)) {
       const scan = await scanner.get();
-      return sendJson(response, scan[api as (typeof API)[number]]);
+      // Serialised once per scan, however many clients ask.
+      const bodies = apiBodies.get(scan) ?? new Map<string, string>();
+      apiBodies.set(scan, bodies);
+      const body = bodies.get(api) ?? `${JSON.stringify(scan[api as (typeof API)[number]])}\n`;
+      bodies.set(api, body);
+      return send(response, 200, 'application/json; charset=utf-8', body);
     }
     if (path === '/events') {
       response.writeHead(200, {
@@ -227,6 +245,29 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   };
 }
 
+/**
+ * /api/history's parameters: `since` (unix ms: only newer samples, for a client that has the
+ * rest), `range` (seconds back from now) and `step` (seconds per point); an error text when bad.
+ */
+function historyQuery(params: URLSearchParams, now: number): { sinceMs: number; stepMs: number } | string {
+  const number = (name: string): number | null | string => {
+    const text = params.get(name);
+    if (text === null) return null;
+    return /^\d+(\.\d+)?$/.test(text)
+      ? Number(text)
+      : `${name} must be a non-negative number, not ${JSON.stringify(text)}`;
+  };
+  const since = number('since');
+  const range = number('range');
+  const step = number('step');
+  for (const value of [since, range, step]) if (typeof value === 'string') return value;
+  const sinceMs = Math.max(
+    (since as number | null) ?? -Infinity,
+    range === null ? -Infinity : now - (range as number) * 1000,
+  );
+  return { sinceMs, stepMs: ((step as number | null) ?? 0) * 1000 };
+}
+
 const SESSION_COOKIE = 'limbo_session';
 
 /** The dashboard cookie's value: derived from the token, so the cookie never holds the token. */
@@ -289,8 +330,4 @@ function hostAllowed(header: string | undefined, listenHost: string): boolean {
 function send(response: ServerResponse, status: number, contentType: string, body: string | Buffer): void {
   response.writeHead(status, { 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(body) });
   response.end(response.req.method === 'HEAD' ? undefined : body);
-}
-
-function sendJson(response: ServerResponse, value: unknown): void {
-  send(response, 200, 'application/json; charset=utf-8', `${JSON.stringify(value)}\n`);
 }

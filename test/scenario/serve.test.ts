@@ -471,6 +471,23 @@ describe('limbo serve', () => {
     await stop(second.child);
   });
 
+  it('serves history whole, by range and step, or only what is newer than `since`', async () => {
+    type History = { stepMs: number; samples: { t: number }[] };
+    const whole = await until('two samples', async () => {
+      const history = (await (await fetch(`${server.url}/api/history`)).json()) as History;
+      return history.samples.length >= 2 ? history : null;
+    });
+    assert.ok(whole.stepMs < 1000, 'a short history comes at full resolution');
+    const since = (whole.samples.at(-2) as { t: number }).t;
+    const newer = (await (await fetch(`${server.url}/api/history?since=${since}`)).json()) as History;
+    assert.ok(newer.samples.length >= 1);
+    assert.ok(newer.samples.every((s) => s.t > since));
+    const hourly = (await (await fetch(`${server.url}/api/history?range=86400&step=3600`)).json()) as History;
+    assert.equal(hourly.stepMs, 3_600_000);
+    assert.ok(hourly.samples.length <= 2, 'this history fits in one or two hour buckets');
+    assert.equal((await fetch(`${server.url}/api/history?step=soon`)).status, 400);
+  });
+
   it('refuses a state directory another user could turn against root', async (t) => {
     if (process.getuid?.() !== 0) return t.skip('handing a directory to another user needs root');
     const victim = join(dir, 'victim');

@@ -197,26 +197,61 @@
     chart('chart-fds', fds.keys, fds.data, (v) => Math.round(v).toLocaleString());
   }
 
+  // The history is fetched whole (downsampled by the server) once, then only what is new.
+  let samples = null;
+  let spanMs = 0;
+
+  async function fetchHistory() {
+    if (samples === null || samples.length === 0) {
+      const history = await get('/api/history');
+      samples = history.samples;
+      spanMs = Math.max(3600e3, samples.length > 1 ? samples[samples.length - 1].t - samples[0].t : 0);
+      return history;
+    }
+    const history = await get(`/api/history?since=${samples[samples.length - 1].t}`);
+    samples.push(...history.samples);
+    const oldest = samples[samples.length - 1].t - spanMs;
+    const keep = samples.findIndex((s) => s.t >= oldest);
+    if (keep > 0) samples.splice(0, keep);
+    return history;
+  }
+
   async function refresh() {
     try {
       const [report, df, deleted, history] = await Promise.all([
         get('/api/report'),
         get('/api/df'),
         get('/api/deleted'),
-        get('/api/history'),
+        fetchHistory(),
       ]);
       renderStatus(report);
       renderFilesystems(df);
       renderHolders(deleted);
       renderLeaks(history.leaks);
-      renderCharts(history);
+      renderCharts({ samples });
       document.body.dataset.ready = 'true';
     } catch (error) {
       document.getElementById('status').textContent = `error: ${error.message}`;
     }
   }
 
-  refresh();
+  // One refresh at a time, so two scan events never fetch the same new samples twice.
+  let running = false;
+  let again = false;
+  async function refreshOnce() {
+    if (running) {
+      again = true;
+      return;
+    }
+    running = true;
+    do {
+      again = false;
+      await refresh();
+    } while (again);
+    running = false;
+  }
+
+  refreshOnce();
   const events = new EventSource(withToken('/events'));
-  events.addEventListener('scan', () => refresh());
+  events.addEventListener('scan', () => refreshOnce());
 })();
