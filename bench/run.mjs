@@ -705,6 +705,119 @@ async function sectionServe(_ctx) {
 }
 
 // ---------------------------------------------------------------------------------------
+// Section: history (a day of history under ten dashboard clients, with a scraper)
+
+/**
+ * Starts `limbo serve` with 24 h of history at the default 5 s interval (17,280 samples written
+ * to its state directory first), then for 20 s ten connections request /api/history back to back
+ * while a scraper requests /metrics once a second. Targets: /metrics p99 under 100 ms and the
+ * server's peak RSS (VmHWM) under 200 MiB.
+ */
+async function sectionHistory(ctx) {
+  const stateDir = join(ctx.workDir, 'history-state');
+  mkdirSync(stateDir, { mode: 0o700 });
+  const intervalMs = 5000;
+  const now = Date.now();
+  const samples = Array.from({ length: (24 * 3600 * 1000) / intervalMs }, (_, i) => ({
+    t: now - (17_280 - i) * intervalMs,
+    heldByMount: { '/': 1e9 + i, '/var': 2e8, '/home': 5e7, '(memfd)': 1.5e6, '/dev/shm': 4096 },
+    handlesAllocated: 4000 + (i % 100),
+    handlesMax: 2 ** 63,
+    topFds: Object.fromEntries(
+      Array.from({ length: 10 }, (_, k) => [`${1000 + k} process-${k}`, 100 * k + (i % 7)]),
+    ),
+    scanSeconds: 0.08,
+  }));
+  writeFileSync(join(stateDir, 'history.json'), JSON.stringify({ schema: 'limbo.history/1', samples }), {
+    mode: 0o600,
+  });
+  const child = spawn(
+    LIMBO[0],
+    [...LIMBO.slice(1), 'serve', '--listen', '127.0.0.1:0', '--interval', '5', '--state-dir', stateDir],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  try {
+    const url = await new Promise((resolve, reject) => {
+      let stderr = '';
+      child.stderr.on('data', (chunk) => {
+        stderr += chunk;
+        const match = /listening on (http:\/\/\S+)/.exec(stderr);
+        if (match) resolve(match[1]);
+      });
+      child.on('exit', (code) => reject(new Error(`serve exited ${code}: ${stderr}`)));
+    });
+    const peakMiB = () =>
+      Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+    const first = await (await fetch(`${url}/api/history`)).text();
+    const seconds = 20;
+    const deadline = Date.now() + seconds * 1000;
+    let historyRequests = 0;
+    let errors = 0;
+    const metricsMs = [];
+    const scraper = (async () => {
+      while (Date.now() < deadline) {
+        const started = performance.now();
+        try {
+          const response = await fetch(`${url}/metrics`);
+          await response.text();
+          if (response.status !== 200) errors++;
+        } catch {
+          errors++;
+        }
+        metricsMs.push(performance.now() - started);
+        await new Promise((r) => setTimeout(r, Math.max(0, 1000 - (performance.now() - started))));
+      }
+    })();
+    await Promise.all([
+      scraper,
+      ...Array.from({ length: 10 }, async () => {
+        while (Date.now() < deadline) {
+          try {
+            const response = await fetch(`${url}/api/history`);
+            await response.text();
+            if (response.status !== 200) errors++;
+          } catch {
+            errors++;
+          }
+          historyRequests++;
+        }
+      }),
+    ]);
+    const sorted = [...metricsMs].sort((a, b) => a - b);
+    const p99 = sorted[Math.min(sorted.length - 1, Math.ceil(sorted.length * 0.99) - 1)];
+    const peak = peakMiB();
+    console.log(
+      `  /api/history: ${(first.length / 1024).toFixed(0)} KiB, ${historyRequests} requests in ${seconds} s over 10 connections; ` +
+        `/metrics: ${metricsMs.length} scrapes, median ${median(metricsMs).toFixed(1)} ms, p99 ${p99.toFixed(1)} ms; ` +
+        `${errors} errors; server peak RSS ${peak.toFixed(1)} MiB`,
+    );
+    const targets = [
+      { name: 'zero errors', pass: errors === 0, detail: `${errors}` },
+      { name: '/metrics p99 under 100 ms', pass: p99 < 100, detail: `${p99.toFixed(1)} ms` },
+      { name: 'peak RSS under 200 MiB', pass: peak < 200, detail: `${peak.toFixed(1)} MiB` },
+    ];
+    console.log('Targets:');
+    for (const t of targets) console.log(`  ${t.pass ? 'PASS' : 'MISS'}  ${t.name}: ${t.detail}`);
+    return {
+      ok: errors === 0,
+      report: {
+        schema: 'limbo.bench.history/1',
+        historyBytes: first.length,
+        historyRequests,
+        scrapes: metricsMs.length,
+        metricsMedianMs: median(metricsMs),
+        metricsP99Ms: p99,
+        peakRssMiB: peak,
+        errors,
+        targets,
+      },
+    };
+  } finally {
+    child.kill('SIGTERM');
+  }
+}
+
+// ---------------------------------------------------------------------------------------
 // Section: walk (limbo df PATH, a du-style walk, vs du -sx on a generated tree)
 
 /**
@@ -776,12 +889,13 @@ async function sectionWalk(ctx) {
 // Main
 
 /** Sections that need no process load (they run before it is built). */
-const WITHOUT_LOAD = new Set(['walk']);
+const WITHOUT_LOAD = new Set(['walk', 'history']);
 
 const SECTIONS = {
   deleted: sectionDeleted,
   handles: sectionHandles,
   serve: sectionServe,
+  history: sectionHistory,
   walk: sectionWalk,
 };
 

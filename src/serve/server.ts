@@ -83,6 +83,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       for (const client of clients) client.write(event);
     },
     scanTimeoutMs,
+    options.intervalMs,
   );
   const context: MetricsContext = { scanner, history, leaks };
   let historyCache: { version: number; body: string } | null = null;

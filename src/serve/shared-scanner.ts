@@ -35,6 +35,11 @@ export class SharedScanner {
     private readonly procRoot = '/proc',
     private readonly onScan?: (result: ScanResult) => void,
     private readonly timeoutMs = Infinity,
+    /**
+     * A scan younger than `minIntervalMs + graceMs` is answered at once while the next one runs
+     * in the background: a scraper never waits for a scan the periodic loop is about to make.
+     */
+    private readonly graceMs = 0,
   ) {}
 
   /**
@@ -44,6 +49,7 @@ export class SharedScanner {
   async get(): Promise<ScanResult> {
     if (this.last && Date.now() - this.last.takenAt < this.minIntervalMs) return this.last;
     if (!this.inFlight) this.start();
+    if (this.last && Date.now() - this.last.takenAt < this.minIntervalMs + this.graceMs) return this.last;
     const running = this.inFlight as Promise<ScanResult>;
     const waitMs = this.inFlightSince + this.timeoutMs - Date.now();
     let timer: NodeJS.Timeout | undefined;
