@@ -2,7 +2,7 @@
 // an empty prefix without the registry, and run the `limbo` that install puts on the PATH.
 import assert from 'node:assert/strict';
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -80,6 +80,15 @@ describe('npm pack, then npm install -g of the tarball', () => {
     assert.ok(existsSync(join(prefix, `lib/node_modules/${pkg.name}/build/Release/limbo_native.node`)));
   });
 
+  it('is importable as a library by its package name', () => {
+    // ES modules resolve through node_modules of the importing file's directories.
+    const script = join(prefix, 'lib', 'imports.mjs');
+    writeFileSync(script, `const m = await import('${pkg.name}'); console.log(typeof m.takeSnapshot);\n`);
+    const run = spawnSync(process.execPath, [script], { encoding: 'utf8' });
+    assert.equal(run.status, 0, run.stderr);
+    assert.equal(run.stdout, 'function\n');
+  });
+
   describe('limbo deleted', () => {
     let holder: Holder;
     const held = join(scratch, 'held.log');
@@ -94,6 +103,15 @@ describe('npm pack, then npm install -g of the tarball', () => {
       assert.match(run.stdout, /^1 deleted file still held/m);
       assert.ok(run.stdout.includes(held), run.stdout);
     });
+  });
+});
+
+describe('npx limbo in the clone', () => {
+  it("runs this checkout's limbo, not the npm package named limbo", () => {
+    // --offline: were npx to look for a package named limbo, it would fail here, not fetch it.
+    const run = spawnSync('npx', ['--offline', 'limbo', '--version'], { cwd: repoRoot, encoding: 'utf8' });
+    assert.equal(run.status, 0, run.stderr);
+    assert.equal(run.stdout, `limbo ${pkg.version}\n`);
   });
 });
 
