@@ -81,6 +81,28 @@ describe('relative links in README.md and docs/', () => {
   }
 });
 
+describe('docs/ files named in the source', () => {
+  function sources(dir: string): string[] {
+    return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) return sources(path);
+      return entry.name.endsWith('.ts') ? [path] : [];
+    });
+  }
+
+  it('exist: a comment or message that points at docs/ points at a real file', () => {
+    const named = sources(join(repoRoot, 'src')).flatMap((file) =>
+      [...readFileSync(file, 'utf8').matchAll(/\bdocs\/[\w./-]+\.(?:md|json)\b/g)].map((m) => ({
+        file: relative(repoRoot, file),
+        path: m[0],
+      })),
+    );
+    assert.ok(named.length >= 5, `${named.length} paths named`);
+    const missing = named.filter(({ path }) => !existsSync(join(repoRoot, path)));
+    assert.deepEqual(missing, []);
+  });
+});
+
 describe('slug and relativeLinks', () => {
   const cases: [string, string][] = [
     ['`limbo.report/1`', 'limboreport1'],
