@@ -217,7 +217,7 @@ function reclaimableOf(
   const sharing = file.extentSharing;
   // The snapshot read FIEMAP where statfs named a sharing filesystem; mountinfo may name it too
   // (a snapshot taken before limbo read FIEMAP, or a file gone before its statfs).
-  if (!sharing && !canShareExtents(fstype)) {
+  if (file.allocatedBytes === 0 || (!sharing && !canShareExtents(fstype))) {
     return { reclaimableBytes: file.allocatedBytes, reclaimableUnknownReason: null };
   }
   if (!sharing) return { reclaimableBytes: null, reclaimableUnknownReason: 'unreadable' };
