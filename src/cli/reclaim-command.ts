@@ -144,8 +144,11 @@ const INDENT = ' '.repeat(14);
 
 function renderCandidate(candidate: ReclaimCandidate, c: Palette): string[] {
   const lines = [head(candidate.allocatedBytes, candidate.key ?? candidate.target, candidate.name, c)];
+  // A skipped or refused file has its reason below; what would be truncated says what it frees.
   const shared = sharedLine(candidate.allocatedBytes, candidate.reclaimableBytes);
-  if (shared) lines.push(`${INDENT}${c.yellow(shared)}`);
+  if (shared && (candidate.verdict === 'ready' || candidate.verdict === 'needs-force')) {
+    lines.push(`${INDENT}${c.yellow(shared)}`);
+  }
   if (candidate.holders.length > 0) {
     lines.push(`${INDENT}${c.dim('held by')} ${candidate.holders.map(describeHolder).join(', ')}`);
   }
