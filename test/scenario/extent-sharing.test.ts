@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { DfJson } from '../../src/analyses/df-json.js';
 import type { ReclaimJson } from '../../src/actions/reclaim-json.js';
+import type { ReportJson } from '../../src/analyses/report-json.js';
 import { availableBytes } from '../helpers/scratch.js';
 import { kernelStat, startHolder } from '../helpers/holder.js';
 import { findFile, limboDeleted, runLimbo, type DeletedFileJson } from '../helpers/limbo.js';
@@ -123,6 +124,18 @@ for (const { fstype, mkfs, size } of filesystems) {
           runLimbo(['reclaim', `${pid}:${fd}`, '--dry-run', '--json']).stdout,
         ) as ReclaimJson;
         assert.equal(plan.results[0]?.status, 'skipped', 'reclaim does not truncate what frees nothing');
+        const report = JSON.parse(runLimbo(['--json']).stdout) as ReportJson;
+        const here = report.filesystems.find((f) => f.mount === mnt);
+        assert.equal(here?.heldByDeleted, 32 * MiB);
+        assert.equal(here?.reclaimable, 0, 'the report judges by what a restart frees');
+        const truth = kernelStat(`/proc/${pid}/fd/${fd}`);
+        const unknown = findFile(
+          limboDeleted(['--pid', String(pid)], { env: { LIMBO_NO_NATIVE: '1' } }),
+          truth.dev,
+          truth.inode,
+        );
+        assert.equal(unknown?.reclaimable, null, 'without the addon (no ioctl) the split is unknown');
+        assert.equal(unknown?.reclaimableUnknownReason, 'unreadable');
       });
       assert.equal(file.allocated, 32 * MiB);
       assert.equal(file.reclaimable, 0);
