@@ -378,13 +378,14 @@ describe('real programs: what limbo sees, and what frees it', { skip: missing ??
     const freed = await freedBeyondNamedFiles(redisDir, async () => {
       assert.match(redis.cli('bgrewriteaof'), /rewriting started/);
       // The parent closes the old incremental file (in a background thread) when the rewrite
-      // starts; the rewrite's forked child inherited it and holds it until it exits. The old
-      // base file is unlinked and closed in the background too.
+      // starts; the rewrite's forked child inherited it and holds it until it exits. Once the
+      // rewrite is done the old base file is unlinked and closed in the background too: ask
+      // Redis first, then look for what it still holds, in that order.
       await waitUntil(
         () =>
-          !holdsDeleted(redis.pid) &&
+          /^aof_rewrite_in_progress:0\r?$/m.test(redis.cli('info', 'persistence')) &&
           childrenOf(redis.pid).filter(isAlive).length === 0 &&
-          /^aof_rewrite_in_progress:0\r?$/m.test(redis.cli('info', 'persistence')),
+          !holdsDeleted(redis.pid),
         'the rewrite to finish and the old AOF to be closed',
         60_000,
       );
