@@ -406,38 +406,46 @@ export async function startRedis(dir: string): Promise<Redis> {
 
 export interface SqliteHolder {
   readonly pid: number;
-  /** Rows committed, all still in the -wal (wal_autocheckpoint=0, nothing checkpointed). */
+  /** Rows committed (in "wal" mode all still in the -wal: nothing is checkpointed). */
   readonly rows: number;
   stop(): Promise<void>;
 }
 
-// Creates the database in WAL mode, commits ROWS rows in one transaction per BATCH, never
-// checkpoints, keeps the connection open and says READY.
+// Creates the database and commits ROWS rows, 100 per transaction, then keeps the connection
+// open and says READY. "wal": in WAL mode, never checkpointed, so every row is in the -wal.
+// "unfinished": in rollback-journal mode, inside a transaction that rewrote every row and spilled
+// its pages to the main file (a 5-page cache), so only the -journal can undo it.
 const SQLITE_HOLDER = `
 import sqlite3, sys, os
-path, rows = sys.argv[1], int(sys.argv[2])
+path, rows, mode = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 db = sqlite3.connect(path, isolation_level=None)
-assert db.execute('PRAGMA journal_mode=WAL').fetchone()[0] == 'wal'
-db.execute('PRAGMA wal_autocheckpoint=0')
+if mode == 'wal':
+    assert db.execute('PRAGMA journal_mode=WAL').fetchone()[0] == 'wal'
+    db.execute('PRAGMA wal_autocheckpoint=0')
 db.execute('CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT NOT NULL)')
 for start in range(0, rows, 100):
     db.execute('BEGIN')
     db.executemany('INSERT INTO t VALUES (?, ?)', ((i, 'row %d ' % i + 'x' * 200) for i in range(start, min(rows, start + 100))))
     db.execute('COMMIT')
+if mode == 'unfinished':
+    db.execute('PRAGMA cache_size=5')
+    db.execute('BEGIN')
+    db.execute("UPDATE t SET body = 'changed ' || id || ' ' || hex(randomblob(100))")
 print('READY', os.getpid(), flush=True)
 sys.stdin.read()
 `;
 
-/** A python3 process (as `uid`:`gid` when given) holding an SQLite database in WAL mode at `path` with `rows` committed rows. */
+/** A python3 process (as `uid`:`gid` when given) holding an SQLite database at `path` in `mode` (see SQLITE_HOLDER). */
 export function startSqliteHolder(
   path: string,
   rows: number,
-  as: { uid?: number; gid?: number } = {},
+  as: { uid?: number; gid?: number; mode?: 'wal' | 'unfinished' } = {},
 ): Promise<SqliteHolder> {
-  const child = spawn(PYTHON, ['-c', SQLITE_HOLDER, path, `${rows}`], {
+  const { mode = 'wal', ...user } = as;
+  const child = spawn(PYTHON, ['-c', SQLITE_HOLDER, path, `${rows}`, mode], {
     stdio: ['pipe', 'pipe', 'pipe'],
     cwd: '/',
-    ...as,
+    ...user,
   });
   let stdout = '';
   let stderr = '';
@@ -459,16 +467,27 @@ export function startSqliteHolder(
   });
 }
 
-/** Opens the database at `path` and returns its row count, the sum of its ids and integrity_check. */
-export function inspectSqlite(path: string): { rows: number; integrity: string; ids: number } {
+export interface SqliteContent {
+  readonly rows: number;
+  /** The sum of the ids: every row, not just as many. */
+  readonly ids: number;
+  /** Rows the unfinished transaction rewrote. */
+  readonly changed: number;
+  /** PRAGMA integrity_check's first line: "ok" when sound. */
+  readonly integrity: string;
+}
+
+/** Opens the database at `path` (SQLite replays a -wal or rolls back a -journal beside it) and reads it. */
+export function inspectSqlite(path: string): SqliteContent {
   const out = run(PYTHON, [
     '-c',
     `import sqlite3, sys, json
 db = sqlite3.connect(sys.argv[1])
 print(json.dumps({'rows': db.execute('SELECT count(*) FROM t').fetchone()[0],
   'ids': db.execute('SELECT coalesce(sum(id), 0) FROM t').fetchone()[0],
+  'changed': db.execute("SELECT count(*) FROM t WHERE body LIKE 'changed %'").fetchone()[0],
   'integrity': db.execute('PRAGMA integrity_check').fetchone()[0]}))`,
     path,
   ]);
-  return JSON.parse(out) as { rows: number; integrity: string; ids: number };
+  return JSON.parse(out) as SqliteContent;
 }

@@ -340,7 +340,12 @@ describe('limbo recover of an SQLite database in WAL mode (python3 sqlite3)', { 
     const st = statSync(dest);
     assert.equal(st.mode & 0o7777, source.mode & 0o7777);
     assert.equal(st.mtime.toISOString(), source.mtime.toISOString());
-    assert.deepEqual(inspectSqlite(dest), { rows: ROWS, ids: (ROWS * (ROWS - 1)) / 2, integrity: 'ok' });
+    assert.deepEqual(inspectSqlite(dest), {
+      rows: ROWS,
+      ids: (ROWS * (ROWS - 1)) / 2,
+      changed: 0,
+      integrity: 'ok',
+    });
     if (!isRoot) return t.skip('keeping the owner needs root');
     assert.deepEqual(json.owner, { uid: NOBODY, gid: NOBODY });
     assert.deepEqual([st.uid, st.gid], [NOBODY, NOBODY]);
@@ -350,6 +355,36 @@ describe('limbo recover of an SQLite database in WAL mode (python3 sqlite3)', { 
       run.stdout,
       /with its -wal: .*app\.db-wal \(deleted\) \(fd \d+ of pid \d+\) into .*text\.db-\d+-wal/,
     );
+  });
+
+  it('brings back the -journal of an unfinished transaction, so opening the copy rolls it back', async () => {
+    const dir = fresh('sqlite-journal');
+    mkdirSync(dir);
+    const db = join(dir, 'app.db');
+    const holder = await startSqliteHolder(db, ROWS, { mode: 'unfinished' });
+    stops.push(() => holder.stop());
+    for (const suffix of ['', '-journal']) unlinkSync(`${db}${suffix}`);
+    const fd = deletedFd(holder.pid, db);
+    const journalFd = deletedFd(holder.pid, `${db}-journal`);
+
+    const dest = fresh('rolled-back.db');
+    const { code, json } = recoverJson([`${holder.pid}:${fd}`, dest]);
+    assert.equal(code, 0, json.reason ?? '');
+    assert.deepEqual(
+      json.siblings.map((s) => [s.suffix, s.status, s.via.fd]),
+      [['-journal', 'copied', journalFd]],
+    );
+    assert.deepEqual(json.missingSiblings, []);
+    // The main file alone holds half a transaction: rows it rewrote before it was removed.
+    const lonely = fresh('half.db');
+    copyFileSync(dest, lonely);
+    assert.ok(inspectSqlite(lonely).changed > 0, 'pages of the unfinished transaction reached the main file');
+    assert.deepEqual(inspectSqlite(dest), {
+      rows: ROWS,
+      ids: (ROWS * (ROWS - 1)) / 2,
+      changed: 0,
+      integrity: 'ok',
+    });
   });
 
   it('says the -wal is gone for good when the holder has only the database open', async () => {
