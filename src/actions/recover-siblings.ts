@@ -4,7 +4,7 @@
 // copy of NAME without them misses rows or holds half a transaction. NAME-shm is only an index
 // of the -wal that SQLite rebuilds when it opens the database, so it is never needed
 // (https://www.sqlite.org/walformat.html, https://www.sqlite.org/fileformat.html).
-import { readdirSync, readSync } from 'node:fs';
+import { lstatSync, readdirSync, readSync } from 'node:fs';
 import { stripDeletedSuffix } from '../proc/deleted-name.js';
 import { readLinkBytes } from '../proc/read.js';
 import type { Via } from './holders.js';
@@ -48,13 +48,8 @@ export function readSqliteHeader(fd: number): SqliteHeader | null {
  * not. The first fd per suffix wins; a sibling the holder does not have open is not found.
  */
 export function findSiblingFds(procRoot: string, via: Via): SiblingFd[] {
-  const link = readLinkBytes(
-    via.kind === 'fd'
-      ? `${fdDir(procRoot, via.pid, via.tid)}/${via.fd}`
-      : `${procRoot}/${via.pid}/map_files/${via.range}`,
-  );
-  if (!link.ok) return [];
-  const name = stripDeletedSuffix(link.value);
+  const name = heldName(procRoot, via);
+  if (name === null) return [];
   const tid = via.kind === 'fd' ? via.tid : null;
   const dir = fdDir(procRoot, via.pid, tid);
   let entries: string[];
@@ -69,11 +64,42 @@ export function findSiblingFds(procRoot: string, via: Via): SiblingFd[] {
     if (!target.ok) continue;
     const sibling = stripDeletedSuffix(target.value);
     for (const suffix of SQLITE_SIBLING_SUFFIXES) {
-      if (found.has(suffix) || !sibling.equals(Buffer.concat([name, Buffer.from(suffix)]))) continue;
+      if (found.has(suffix) || !sibling.equals(siblingName(name, suffix))) continue;
       found.set(suffix, { suffix, name: sibling, via: { kind: 'fd', pid: via.pid, fd: Number(entry), tid } });
     }
   }
   return SQLITE_SIBLING_SUFFIXES.flatMap((suffix) => found.get(suffix) ?? []);
+}
+
+/**
+ * The name a sibling has on disk now, seen from the holder's root, when a regular file is there
+ * (one no process of it holds, so limbo cannot tell whether it is this database's): null if none.
+ */
+export function siblingOnDisk(procRoot: string, via: Via, suffix: SiblingSuffix): Buffer | null {
+  const name = heldName(procRoot, via);
+  if (name === null) return null;
+  const sibling = siblingName(name, suffix);
+  try {
+    return lstatSync(Buffer.concat([Buffer.from(`${procRoot}/${via.pid}/root`), sibling])).isFile()
+      ? sibling
+      : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The kernel's name for the file `via` reaches, without " (deleted)"; null when unreadable. */
+function heldName(procRoot: string, via: Via): Buffer | null {
+  const link = readLinkBytes(
+    via.kind === 'fd'
+      ? `${fdDir(procRoot, via.pid, via.tid)}/${via.fd}`
+      : `${procRoot}/${via.pid}/map_files/${via.range}`,
+  );
+  return link.ok ? stripDeletedSuffix(link.value) : null;
+}
+
+function siblingName(name: Buffer, suffix: SiblingSuffix): Buffer {
+  return Buffer.concat([name, Buffer.from(suffix)]);
 }
 
 function fdDir(procRoot: string, pid: number, tid: number | null): string {

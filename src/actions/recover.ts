@@ -21,6 +21,7 @@ import {
 } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { dirname } from 'node:path';
+import { escapeName } from '../format/escape.js';
 import { formatBytes } from '../format/size.js';
 import { nativeAddon } from '../native.js';
 import { formatDev } from '../proc/file-stat.js';
@@ -41,6 +42,7 @@ import { chooseVia, describeVia, findHolders, viaLink, type Via } from './holder
 import {
   findSiblingFds,
   readSqliteHeader,
+  siblingOnDisk,
   SQLITE_SIBLING_SUFFIXES,
   type SiblingFd,
   type SiblingSuffix,
@@ -325,12 +327,19 @@ function copyInto(
         }
       }
     }
-    const missingSiblings: SiblingSuffix[] =
-      header?.walMode && !siblings.some((s) => s.found.suffix === '-wal') ? ['-wal'] : [];
-    if (missingSiblings.length > 0) {
-      warnings.push(
-        `it is an SQLite database in WAL mode and pid ${result.via?.pid ?? '?'} holds no -wal beside it: transactions committed since the last checkpoint lived there and are gone; the copy holds what the main file has`,
-      );
+    const missingSiblings: SiblingSuffix[] = [];
+    if (header?.walMode && result.via && !siblings.some((s) => s.found.suffix === '-wal')) {
+      const onDisk = siblingOnDisk(procRoot, result.via, '-wal');
+      if (onDisk) {
+        warnings.push(
+          `it is an SQLite database in WAL mode and pid ${result.via.pid} holds no -wal beside it, but ${escapeName(onDisk)} exists: if it belongs to this database, copy it to ${dest}-wal before anything opens the copy, or the transactions committed since the last checkpoint are missing`,
+        );
+      } else {
+        missingSiblings.push('-wal');
+        warnings.push(
+          `it is an SQLite database in WAL mode and pid ${result.via.pid} holds no -wal beside it: transactions committed since the last checkpoint lived there and are gone; the copy holds what the main file has`,
+        );
+      }
     }
 
     const needed = result.sourceAllocatedBytes + siblings.reduce((sum, s) => sum + allocatedOf(s.handle), 0);

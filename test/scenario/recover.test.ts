@@ -403,8 +403,22 @@ describe('limbo recover of an SQLite database in WAL mode (python3 sqlite3)', { 
     assert.deepEqual(json.siblings, []);
     assert.deepEqual(json.missingSiblings, ['-wal']);
     assert.ok(
-      json.warnings.some((w) => /SQLite database in WAL mode .* holds no -wal/.test(w)),
+      json.warnings.some((w) =>
+        /SQLite database in WAL mode .* holds no -wal beside it: .* are gone/.test(w),
+      ),
       json.warnings.join('\n'),
+    );
+
+    // A -wal with that name on disk, which no process holds: limbo cannot tell it is this
+    // database's, and says what to do with it instead of calling the rows gone.
+    writeFileSync(`${path}-wal`, '');
+    const again = recoverJson([`${holder.pid}:3`, fresh('maybe-wal.db')]).json;
+    assert.deepEqual(again.missingSiblings, []);
+    assert.ok(
+      again.warnings.some((w) =>
+        w.includes(`but ${path}-wal exists: if it belongs to this database, copy it to`),
+      ),
+      again.warnings.join('\n'),
     );
   });
 
