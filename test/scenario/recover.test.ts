@@ -291,7 +291,7 @@ describe('limbo recover of an SQLite database in WAL mode (python3 sqlite3)', { 
     // The database belongs to another user, as a service's would: nobody.
     const dir = fresh('sqlite-owned');
     mkdirSync(dir);
-    chownSync(dir, NOBODY, NOBODY);
+    if (isRoot) chownSync(dir, NOBODY, NOBODY);
     const db = join(dir, 'app.db');
     const holder = await startSqliteHolder(db, ROWS, isRoot ? { uid: NOBODY, gid: NOBODY } : {});
     stops.push(() => holder.stop());
