@@ -1,6 +1,8 @@
 import type { FilesystemMeasure } from '../walk/measure-filesystems.js';
 import type { Snapshot } from '../snapshot/types.js';
 import { findDeletedFiles } from './deleted.js';
+import { findFileHolders } from './holders.js';
+import { releaseSteps, type ReleaseStep } from './programs.js';
 
 /** A process holding deleted files on one filesystem, with what closing them would free. */
 export interface SpaceHolder {
@@ -32,6 +34,8 @@ export interface FilesystemReconciliation {
   readonly unexplainedBytes: number | null;
   readonly walkErrors: number | null;
   readonly topHolders: readonly SpaceHolder[];
+  /** What makes every holder of the biggest deleted file here let go: one step per process family. */
+  readonly releaseSteps: readonly ReleaseStep[];
   /** Why hidden files were not looked at, when they were not. */
   readonly hiddenNote: string | null;
 }
@@ -72,6 +76,7 @@ function reconcile(snapshot: Snapshot, measure: FilesystemMeasure): FilesystemRe
     .sort((a, b) => b.allocatedBytes - a.allocatedBytes || a.pid - b.pid)
     .slice(0, 5);
   const held = deleted.totals.allocatedBytes;
+  const biggest = deleted.files[0];
   const visible = walk?.visibleBytes ?? null;
   const unexplained = visible === null ? null : space.usedBytes - visible - held - (hiddenBytes ?? 0);
   return {
@@ -90,6 +95,7 @@ function reconcile(snapshot: Snapshot, measure: FilesystemMeasure): FilesystemRe
     unexplainedBytes: unexplained,
     walkErrors: walk?.errors ?? null,
     topHolders,
+    releaseSteps: biggest ? releaseSteps(findFileHolders(snapshot, biggest.key), { name: biggest.name }) : [],
     hiddenNote: measure.hiddenNote,
   };
 }

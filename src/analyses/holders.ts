@@ -121,6 +121,12 @@ export function describeProcess(snapshot: Snapshot, pid: number): FileHolder | n
   return toHolder(process, [], [], new FamilyIndex(snapshot.processes).familyOf(pid));
 }
 
+/** The family of any process of `snapshot`, computed once for many look-ups. */
+export function familyIndex(snapshot: Snapshot): (pid: number) => ProcessFamily {
+  const index = new FamilyIndex(snapshot.processes);
+  return (pid) => index.familyOf(pid);
+}
+
 /** A descriptor's facts from its fdinfo flags. */
 export function describeDescriptor(
   fd: number,
@@ -224,9 +230,10 @@ export function serviceOf(
   process: Pick<ProcessRecord, 'unit' | 'cgroup' | 'user' | 'uid'>,
 ): HolderService | null {
   const unit = process.unit;
-  if (!unit?.endsWith('.service')) return null;
+  // The user manager itself: restarting it would end every service of that user.
+  if (!unit?.endsWith('.service') || /^user@\d+\.service$/.test(unit)) return null;
   const manager = process.cgroup === null ? null : /\/user@(\d+)\.service\//.exec(process.cgroup);
-  if (manager && !/^user@\d+\.service$/.test(unit)) {
+  if (manager) {
     const uid = Number(manager[1]);
     return { unit, user: { uid, name: uid === process.uid ? process.user : String(uid) } };
   }

@@ -298,6 +298,8 @@ export function restartCommand(holder: Pick<FileHolder, 'service' | 'container' 
     const id = holder.container.slice(0, 12);
     if (holder.cgroup?.includes('libpod')) return `podman restart ${id}`;
     if (holder.cgroup?.includes('docker')) return `docker restart ${id}`;
+    // The kubelet starts a stopped container of its pod again.
+    if (holder.cgroup?.includes('kubepods')) return `crictl stop ${holder.container.slice(0, 13)}`;
     return null;
   }
   const service = holder.service;

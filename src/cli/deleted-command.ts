@@ -5,6 +5,9 @@ import {
   type DeletedReport,
 } from '../analyses/deleted.js';
 import { deletedReportToJson } from '../analyses/deleted-json.js';
+import { findFileHolders } from '../analyses/holders.js';
+import { releaseSteps, type ReleaseStep } from '../analyses/programs.js';
+import type { Snapshot } from '../snapshot/types.js';
 import { paletteFor, type Palette } from '../format/color.js';
 import { escapeName } from '../format/escape.js';
 import { formatBytes } from '../format/size.js';
@@ -29,13 +32,25 @@ export function runDeleted(values: ValuesOf<typeof deletedSpec>, io: Io): number
     io.stdout.write(`${JSON.stringify(deletedReportToJson(report), null, 2)}\n`);
   } else {
     const report = findDeletedFiles(snapshot, filter);
-    io.stdout.write(renderDeletedTable(report, paletteFor(io.stdout, io.env), limit ?? DELETED_TABLE_LIMIT));
+    io.stdout.write(
+      renderDeletedTable(
+        report,
+        paletteFor(io.stdout, io.env),
+        limit ?? DELETED_TABLE_LIMIT,
+        stepsForBiggest(snapshot, report),
+      ),
+    );
   }
   return 0;
 }
 
 /** The table a person reads: biggest first, holders under each file, totals, then what to do. */
-export function renderDeletedTable(report: DeletedReport, c: Palette, limit = Infinity): string {
+export function renderDeletedTable(
+  report: DeletedReport,
+  c: Palette,
+  limit = Infinity,
+  steps: readonly ReleaseStep[] = [],
+): string {
   const lines: string[] = [];
   const { totals } = report;
   if (report.files.length === 0) {
@@ -75,7 +90,7 @@ export function renderDeletedTable(report: DeletedReport, c: Palette, limit = In
           `${String(m.files).padStart(5)} ${plural(m.files, 'file').padEnd(5)}  ${formatBytes(m.allocatedBytes).padStart(10)}`,
       );
     }
-    lines.push('', ...nextSteps(report));
+    lines.push('', ...nextSteps(steps, c));
   }
   const { unreadableProcesses, unverifiedMappings } = report.incomplete;
   if (unreadableProcesses > 0) {
@@ -135,28 +150,31 @@ function renderHolder(holder: DeletedHolder, hostMountNamespace: string | null):
   return parts.join(' ');
 }
 
-function nextSteps(report: DeletedReport): string[] {
-  const units = new Set<string>();
-  const processes = new Map<number, string>();
+/** What makes the holders of the biggest files let go: one step per process family, deduplicated. */
+function stepsForBiggest(snapshot: Snapshot, report: DeletedReport): ReleaseStep[] {
+  const seen = new Set<string>();
+  const steps: ReleaseStep[] = [];
   for (const file of report.files.slice(0, 5)) {
-    for (const holder of file.holders) {
-      if (holder.unit?.endsWith('.service')) units.add(holder.unit);
-      else processes.set(holder.pid, `${holder.pid} ${escapeName(holder.comm)}`);
+    for (const step of releaseSteps(findFileHolders(snapshot, file.key), { name: file.name })) {
+      const key = `${step.text}\0${step.command ?? ''}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      steps.push(step);
     }
   }
-  const lines = ['Next: the space returns only when every holder closes the file. For the biggest:'];
-  if (units.size > 0)
+  return steps;
+}
+
+function nextSteps(steps: readonly ReleaseStep[], c: Palette): string[] {
+  const lines = ['Next: the space returns only when every holder lets go of the file. For the biggest:'];
+  for (const step of steps.slice(0, 8)) {
     lines.push(
-      `  systemctl restart ${[...units]
-        .slice(0, 5)
-        .map((u) => escapeName(Buffer.from(u)))
-        .join(' ')}`,
+      `  ${step.text}${step.command ? `: ${c.cyan(step.command)}` : ''}${step.loses ? ` (${step.loses})` : ''}`,
     );
-  if (processes.size > 0) {
-    const listed = [...processes.values()].slice(0, 6).join(', ');
-    lines.push(`  restart these processes, or make them reopen their files (logs: often SIGHUP): ${listed}`);
   }
-  lines.push('  limbo deleted --pid PID shows what one process holds; --json is for scripts.');
+  lines.push(
+    '  limbo reclaim --dry-run DEV:INODE shows whether truncating is safe instead; limbo deleted --pid PID shows what one process holds; --json is for scripts.',
+  );
   return lines;
 }
 
