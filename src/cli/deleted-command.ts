@@ -5,8 +5,8 @@ import {
   type DeletedReport,
 } from '../analyses/deleted.js';
 import { deletedReportToJson } from '../analyses/deleted-json.js';
-import { findFileHolders } from '../analyses/holders.js';
-import { releaseSteps, type ReleaseStep } from '../analyses/programs.js';
+import { familyIndex, findFileHolders, type ProcessFamily } from '../analyses/holders.js';
+import { describeFamily, releaseSteps, type ReleaseStep } from '../analyses/programs.js';
 import type { Snapshot } from '../snapshot/types.js';
 import { paletteFor, type Palette } from '../format/color.js';
 import { escapeName } from '../format/escape.js';
@@ -38,6 +38,7 @@ export function runDeleted(values: ValuesOf<typeof deletedSpec>, io: Io): number
         paletteFor(io.stdout, io.env),
         limit ?? DELETED_TABLE_LIMIT,
         stepsForBiggest(snapshot, report),
+        familyIndex(snapshot),
       ),
     );
   }
@@ -50,6 +51,7 @@ export function renderDeletedTable(
   c: Palette,
   limit = Infinity,
   steps: readonly ReleaseStep[] = [],
+  familyOf: ((pid: number) => ProcessFamily) | null = null,
 ): string {
   const lines: string[] = [];
   const { totals } = report;
@@ -67,7 +69,7 @@ export function renderDeletedTable(
       ),
     );
     const shown = report.files.slice(0, limit);
-    for (const file of shown) lines.push(...renderFile(file, report.hostMountNamespace, c));
+    for (const file of shown) lines.push(...renderFile(file, report.hostMountNamespace, c, familyOf));
     const hidden = report.files.slice(shown.length);
     if (hidden.length > 0) {
       const bytes = hidden.reduce((sum, file) => sum + file.allocatedBytes, 0);
@@ -112,7 +114,12 @@ export function renderDeletedTable(
   return `${lines.join('\n')}\n`;
 }
 
-function renderFile(file: DeletedFile, hostMountNamespace: string | null, c: Palette): string[] {
+function renderFile(
+  file: DeletedFile,
+  hostMountNamespace: string | null,
+  c: Palette,
+  familyOf: ((pid: number) => ProcessFamily) | null,
+): string[] {
   const name = file.name === null ? c.yellow('(name longer than PATH_MAX)') : escapeName(file.name);
   const head =
     `${formatBytes(file.allocatedBytes).padStart(10)}  ${formatBytes(file.sizeBytes).padStart(10)}  ` +
@@ -126,6 +133,17 @@ function renderFile(file: DeletedFile, hostMountNamespace: string | null, c: Pal
     lines.push(
       c.dim(`${' '.repeat(12)}... and ${file.holders.length - shown.length} more holders (see --json)`),
     );
+  }
+  // Holders of one family (a master and its workers) are named together: all must let go.
+  const families = new Map<number, { family: ProcessFamily; pids: number[] }>();
+  for (const holder of familyOf ? file.holders : []) {
+    const family = (familyOf as (pid: number) => ProcessFamily)(holder.pid);
+    const entry = families.get(family.topPid) ?? { family, pids: [] };
+    entry.pids.push(holder.pid);
+    families.set(family.topPid, entry);
+  }
+  for (const { family, pids } of families.values()) {
+    if (pids.length > 1) lines.push(c.dim(`${' '.repeat(12)}one family: ${describeFamily(family, pids)}`));
   }
   return lines;
 }
@@ -157,7 +175,12 @@ function stepsForBiggest(snapshot: Snapshot, report: DeletedReport): ReleaseStep
   for (const file of report.files.slice(0, 5)) {
     for (const step of releaseSteps(findFileHolders(snapshot, file.key), { name: file.name })) {
       const key = `${step.text}\0${step.command ?? ''}`;
-      if (seen.has(key)) continue;
+      // A restart already named covers every later file of the same processes.
+      const restarted = steps
+        .filter((earlier) => earlier.kind === 'restart')
+        .flatMap((earlier) => earlier.pids);
+      if (seen.has(key) || (step.kind === 'restart' && step.pids.every((pid) => restarted.includes(pid))))
+        continue;
       seen.add(key);
       steps.push(step);
     }
