@@ -14,7 +14,7 @@ import { parseTarget, type Target } from '../../src/actions/target.js';
 import { takeSnapshot } from '../../src/snapshot/take-snapshot.js';
 import { runAction } from '../helpers/action-commands.js';
 import { holderBinary, kernelStat, startHolder, type Holder } from '../helpers/holder.js';
-import { isRoot, makeScratch, type Scratch } from '../helpers/scratch.js';
+import { isRoot, makeScratch, waitUntil, type Scratch } from '../helpers/scratch.js';
 import { assertMatchesSchema } from '../helpers/schema.js';
 
 let scratch: Scratch;
@@ -256,8 +256,15 @@ describe('identity without birth time (ext4 with 128-byte inodes)', () => {
     assert.equal(plan.candidates[0]?.bornNs, null);
 
     process.kill(holder.pid, 'SIGUSR2'); // close it, create another file: ext4 gives it the freed inode
-    const deadline = Date.now() + 5000;
-    while (kernelStat(link).size !== 4096 && Date.now() < deadline);
+    // Mid-swap fd 3 is closed for a moment: wait until it holds the new file's 4096 bytes.
+    const sizeNow = (): number | null => {
+      try {
+        return kernelStat(link).size;
+      } catch {
+        return null;
+      }
+    };
+    await waitUntil(() => sizeNow() === 4096, 'the holder to swap in its second file');
     const now = kernelStat(link);
     if (now.inode !== old.inode) return t.skip(`ext4 gave inode ${now.inode}, not the freed ${old.inode}`);
 
@@ -282,5 +289,38 @@ describe('identity without birth time (ext4 with 128-byte inodes)', () => {
     const [result] = executeReclaim(plan).results;
     assert.equal(result?.status, 'truncated', result?.reason ?? '');
     assert.equal(kernelStat(link).size, 0);
+  });
+});
+
+describe('the same advice in limbo deleted and the report (and so watch and serve)', () => {
+  it('names the nginx family and sends the reopen to its master', async (t) => {
+    if (!scratch.exact)
+      return t.skip('needs root: the report finding is per filesystem, and ours must be our own tmpfs');
+    // The biggest file on this tmpfs: the report's finding names the holders of the biggest.
+    const path = makeFile('log/error.log', 1024 * 1024);
+    const nginx = await hold(['append', path, 'fork', 'fork', 'unlink', path], 'nginx');
+    const [w1, w2] = nginx.children;
+
+    const deleted = runAction(['deleted', '--pid', String(w2)]);
+    assert.equal(deleted.code, 0, deleted.stderr);
+    assert.ok(
+      deleted.stdout.includes(`one family: nginx master ${nginx.pid} and 2 workers (${w1}, ${w2})`),
+      deleted.stdout,
+    );
+    assert.ok(deleted.stdout.includes(`: kill -USR1 ${nginx.pid}\n`), deleted.stdout);
+    assert.doesNotMatch(deleted.stdout, /SIGHUP/);
+
+    const report = JSON.parse(runAction(['report', '--json']).stdout) as {
+      findings: { kind: string; message: string; command: string | null }[];
+    };
+    const finding = report.findings.find(
+      (f) => f.kind === 'deleted-held' && f.message.startsWith(`${scratch.dir}:`),
+    );
+    assert.ok(finding, JSON.stringify(report.findings));
+    assert.equal(finding.command, `kill -USR1 ${nginx.pid}`);
+    assert.match(
+      finding.message,
+      new RegExp(`the biggest by nginx \\(pid ${nginx.pid}\\) and 2 more processes`),
+    );
   });
 });
