@@ -1,7 +1,17 @@
 // Shapes the three action contracts share: names as in limbo.deleted/1, holders, risks.
 import { isUtf8 } from 'node:buffer';
 import { inodeToJson } from '../analyses/deleted-json.js';
-import { array, enumOf, integer, nullable, object, string, type Static } from '../format/json-schema.js';
+import {
+  array,
+  boolean,
+  enumOf,
+  integer,
+  nullable,
+  object,
+  optional,
+  string,
+  type Static,
+} from '../format/json-schema.js';
 import { describeRisk, type FileHolder, type HolderRisk, type Via } from './holders.js';
 
 export { inodeToJson };
@@ -68,7 +78,7 @@ export function holderToJson(holder: FileHolder): HolderJson {
 
 /** What an action does to a holder. */
 export const warningJsonSchema = object({
-  kind: enumOf(['mapped', 'writer']),
+  kind: enumOf(['mapped', 'writer', 'reader']),
   pid: integer({ minimum: 1 }),
   comm: string(),
   fd: nullable(integer({ minimum: 0 })),
@@ -80,6 +90,11 @@ export const warningJsonSchema = object({
   ),
   message: string(),
   advice: nullable(string()),
+  code: optional(
+    boolean({
+      description: 'mapped: true when it maps the file executable (code): never truncated, restart it.',
+    }),
+  ),
 });
 export type WarningJson = Static<typeof warningJsonSchema>;
 
@@ -92,5 +107,6 @@ export function riskToJson(risk: HolderRisk): WarningJson {
     offset: risk.offsetBytes,
     message: describeRisk(risk),
     advice: risk.advice,
+    code: risk.code,
   };
 }

@@ -69,7 +69,63 @@ export const reclaimJsonSchema = contract(
           via: ref('via', viaSchema),
           holders: array(ref('holder', holderJsonSchema)),
           warnings: array(ref('warning', warningJsonSchema)),
+          decision: optional(
+            nullable(
+              object({
+                verdict: enumOf(['truncate', 'needs-force', 'never'], {
+                  description:
+                    'truncate: every holder only appends and nothing maps it; needs-force: a holder loses data, crashes or regrows a hole, or the file is durable program state; never: mapped as code.',
+                }),
+                reasons: array(
+                  object({
+                    code: enumOf([
+                      'appenders-only',
+                      'mapped-code',
+                      'durable-state',
+                      'reads-data',
+                      'flags-unknown',
+                      'mapped',
+                      'writes-at-offset',
+                    ]),
+                    pid: nullable(integer({ minimum: 1 })),
+                    fd: nullable(integer({ minimum: 0 })),
+                    message: string(),
+                  }),
+                ),
+                durableState: nullable(object({ program: string(), what: string(), safeStep: string() })),
+              }),
+            ),
+          ),
+          release: optional(
+            array(
+              object({
+                kind: enumOf(['reopen', 'restart', 'terminate']),
+                command: nullable(
+                  string({ description: 'A shell command to paste; null when there is none to give.' }),
+                ),
+                message: string(),
+                pids: array(integer({ minimum: 1 })),
+                loses: nullable(string()),
+              }),
+            ),
+          ),
+          recoverFirst: optional(
+            nullable(
+              string({
+                description:
+                  'Truncation destroys the content: the limbo recover command that keeps a copy first, when the file is not a log.',
+              }),
+            ),
+          ),
         }),
+      ),
+      covers: optional(
+        nullable(
+          object(
+            { dev: devJsonSchema, mount: string(), fstype: nullable(string()) },
+            { description: 'The filesystem --mount or --filesystem-of chose files on; null without one.' },
+          ),
+        ),
       ),
       filesystems: array(
         object({
@@ -121,7 +177,31 @@ export function reclaimReportToJson(report: ReclaimReport): ReclaimJson {
       via: viaToJson(result.via),
       holders: result.holders.map(holderToJson),
       warnings: result.risks.map(riskToJson),
+      decision:
+        result.truncation === null
+          ? null
+          : {
+              verdict: result.truncation.decision,
+              reasons: result.truncation.reasons.map((reason) => ({
+                code: reason.code,
+                pid: reason.pid,
+                fd: reason.fd,
+                message: reason.text,
+              })),
+              durableState: result.truncation.durableState,
+            },
+      release: result.steps.map((step) => ({
+        kind: step.kind,
+        command: step.command,
+        message: step.text,
+        pids: [...step.pids],
+        loses: step.loses,
+      })),
+      recoverFirst: result.recoverFirst,
     })),
+    covers: report.covers
+      ? { dev: report.covers.dev, mount: report.covers.mountPoint, fstype: report.covers.fstype }
+      : null,
     filesystems: report.filesystems.map((fs) => ({
       dev: fs.dev,
       mount: fs.mount,

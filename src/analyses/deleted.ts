@@ -100,7 +100,7 @@ export interface DeletedFilter {
    * Files on this filesystem: its device, or placed on its mount point (btrfs files report
    * another st_dev than mountinfo shows).
    */
-  readonly filesystem?: { readonly dev: string; readonly mountPoint: string };
+  readonly filesystem?: { readonly dev: string; readonly mountPoint: string; readonly fstype?: string };
   /** At least this many bytes allocated. */
   readonly minAllocatedBytes?: number;
   readonly kind?: DeletedKind;

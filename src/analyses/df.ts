@@ -1,6 +1,8 @@
 import type { FilesystemMeasure } from '../walk/measure-filesystems.js';
 import type { Snapshot } from '../snapshot/types.js';
 import { findDeletedFiles } from './deleted.js';
+import { findFileHolders } from './holders.js';
+import { releaseSteps, type ReleaseStep } from './programs.js';
 
 /** A process holding deleted files on one filesystem, with what closing them would free. */
 export interface SpaceHolder {
@@ -42,6 +44,8 @@ export interface FilesystemReconciliation {
   readonly unexplainedBytes: number | null;
   readonly walkErrors: number | null;
   readonly topHolders: readonly SpaceHolder[];
+  /** What makes every holder of the biggest deleted file here let go: one step per process family. */
+  readonly releaseSteps: readonly ReleaseStep[];
   /** Why hidden files were not looked at, when they were not. */
   readonly hiddenNote: string | null;
 }
@@ -95,6 +99,7 @@ function reconcile(snapshot: Snapshot, measure: FilesystemMeasure): FilesystemRe
     .slice(0, 5);
   const { allocatedBytes, reclaimableBytes, reclaimableUnknownBytes } = deleted.totals;
   const held = reclaimableBytes + reclaimableUnknownBytes;
+  const biggest = deleted.files[0];
   const visible = walk?.visibleBytes ?? null;
   const unexplained = visible === null ? null : space.usedBytes - visible - held - (hiddenBytes ?? 0);
   return {
@@ -115,6 +120,7 @@ function reconcile(snapshot: Snapshot, measure: FilesystemMeasure): FilesystemRe
     unexplainedBytes: unexplained,
     walkErrors: walk?.errors ?? null,
     topHolders,
+    releaseSteps: biggest ? releaseSteps(findFileHolders(snapshot, biggest.key), { name: biggest.name }) : [],
     hiddenNote: measure.hiddenNote,
   };
 }

@@ -1,6 +1,8 @@
 import { shmStatus } from '../proc/sysvipc-shm.js';
 import type { Snapshot } from '../snapshot/types.js';
 import { findDeletedFiles } from './deleted.js';
+import { findFileHolders } from './holders.js';
+import { releaseSteps, type ReleaseStep } from './programs.js';
 import { findRestartNeeded } from './restart.js';
 
 export type Severity = 'info' | 'warning' | 'critical';
@@ -24,6 +26,8 @@ export type FindingFacts =
         readonly comm: Buffer;
         readonly unit: string | null;
       } | null;
+      /** What makes every holder of the biggest file there let go: one step per process family. */
+      readonly releaseSteps?: readonly ReleaseStep[];
     }
   | {
       readonly kind: 'system-file-max';
@@ -124,6 +128,9 @@ export function buildReport(snapshot: Snapshot, thresholds: ReportThresholds = D
       reclaimableBytes: m.reclaimableBytes + m.reclaimableUnknownBytes,
       files: m.files,
       topHolder: top ? { pid: top.pid, comm: top.comm, unit: top.unit } : null,
+      releaseSteps: biggest
+        ? releaseSteps(findFileHolders(snapshot, biggest.key), { name: biggest.name })
+        : [],
     });
   }
 

@@ -49,6 +49,15 @@ export const restartJsonSchema = contract(
         container: nullable(string()),
         pids: array(integer({ minimum: 1 }), { minItems: 1 }),
         command: nullable(string()),
+        master: optional(
+          nullable(
+            integer({
+              minimum: 1,
+              description:
+                'Outside a service or container: the top process of the family (a master and the workers it forked, same executable); restart from it.',
+            }),
+          ),
+        ),
       }),
     ),
     incomplete: object({ unreadableProcesses: integer({ minimum: 0 }), unreadablePids: array(integer()) }),
@@ -82,6 +91,7 @@ export function restartReportToJson(report: RestartReport): RestartJson {
       container: g.container,
       pids: g.pids,
       command: g.command,
+      master: g.family?.topPid ?? null,
     })),
     incomplete: {
       unreadableProcesses: report.incomplete.unreadableProcesses,

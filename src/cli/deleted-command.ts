@@ -5,6 +5,9 @@ import {
   type DeletedReport,
 } from '../analyses/deleted.js';
 import { deletedReportToJson } from '../analyses/deleted-json.js';
+import { familyIndex, findFileHolders, type ProcessFamily } from '../analyses/holders.js';
+import { describeFamily, releaseSteps, type ReleaseStep } from '../analyses/programs.js';
+import type { Snapshot } from '../snapshot/types.js';
 import { paletteFor, type Palette } from '../format/color.js';
 import { escapeName } from '../format/escape.js';
 import { formatBytes } from '../format/size.js';
@@ -30,13 +33,27 @@ export function runDeleted(values: ValuesOf<typeof deletedSpec>, io: Io): number
     io.stdout.write(`${JSON.stringify(deletedReportToJson(report), null, 2)}\n`);
   } else {
     const report = findDeletedFiles(snapshot, filter);
-    io.stdout.write(renderDeletedTable(report, paletteFor(io.stdout, io.env), limit ?? DELETED_TABLE_LIMIT));
+    io.stdout.write(
+      renderDeletedTable(
+        report,
+        paletteFor(io.stdout, io.env),
+        limit ?? DELETED_TABLE_LIMIT,
+        stepsForBiggest(snapshot, report),
+        familyIndex(snapshot),
+      ),
+    );
   }
   return 0;
 }
 
 /** The table a person reads: biggest first, holders under each file, totals, then what to do. */
-export function renderDeletedTable(report: DeletedReport, c: Palette, limit = Infinity): string {
+export function renderDeletedTable(
+  report: DeletedReport,
+  c: Palette,
+  limit = Infinity,
+  steps: readonly ReleaseStep[] = [],
+  familyOf: ((pid: number) => ProcessFamily) | null = null,
+): string {
   const lines: string[] = [];
   const { totals } = report;
   if (report.files.length === 0) {
@@ -54,7 +71,7 @@ export function renderDeletedTable(report: DeletedReport, c: Palette, limit = In
       ),
     );
     const shown = report.files.slice(0, limit);
-    for (const file of shown) lines.push(...renderFile(file, report.hostMountNamespace, c));
+    for (const file of shown) lines.push(...renderFile(file, report.hostMountNamespace, c, familyOf));
     const hidden = report.files.slice(shown.length);
     if (hidden.length > 0) {
       const bytes = hidden.reduce((sum, file) => sum + file.allocatedBytes, 0);
@@ -78,7 +95,7 @@ export function renderDeletedTable(report: DeletedReport, c: Palette, limit = In
           reclaimableSuffix(m),
       );
     }
-    lines.push('', ...nextSteps(report));
+    lines.push('', ...nextSteps(steps, c));
   }
   const { unreadableProcesses, unverifiedMappings } = report.incomplete;
   if (unreadableProcesses > 0) {
@@ -100,7 +117,12 @@ export function renderDeletedTable(report: DeletedReport, c: Palette, limit = In
   return `${lines.join('\n')}\n`;
 }
 
-function renderFile(file: DeletedFile, hostMountNamespace: string | null, c: Palette): string[] {
+function renderFile(
+  file: DeletedFile,
+  hostMountNamespace: string | null,
+  c: Palette,
+  familyOf: ((pid: number) => ProcessFamily) | null,
+): string[] {
   const name = file.name === null ? c.yellow('(name longer than PATH_MAX)') : escapeName(file.name);
   const head =
     `${formatBytes(file.allocatedBytes).padStart(10)}  ${formatBytes(file.sizeBytes).padStart(10)}  ` +
@@ -116,6 +138,17 @@ function renderFile(file: DeletedFile, hostMountNamespace: string | null, c: Pal
     lines.push(
       c.dim(`${' '.repeat(12)}... and ${file.holders.length - shown.length} more holders (see --json)`),
     );
+  }
+  // Holders of one family (a master and its workers) are named together: all must let go.
+  const families = new Map<number, { family: ProcessFamily; pids: number[] }>();
+  for (const holder of familyOf ? file.holders : []) {
+    const family = (familyOf as (pid: number) => ProcessFamily)(holder.pid);
+    const entry = families.get(family.topPid) ?? { family, pids: [] };
+    entry.pids.push(holder.pid);
+    families.set(family.topPid, entry);
+  }
+  for (const { family, pids } of families.values()) {
+    if (pids.length > 1) lines.push(c.dim(`${' '.repeat(12)}one family: ${describeFamily(family, pids)}`));
   }
   return lines;
 }
@@ -180,28 +213,36 @@ function renderHolder(holder: DeletedHolder, hostMountNamespace: string | null):
   return parts.join(' ');
 }
 
-function nextSteps(report: DeletedReport): string[] {
-  const units = new Set<string>();
-  const processes = new Map<number, string>();
+/** What makes the holders of the biggest files let go: one step per process family, deduplicated. */
+function stepsForBiggest(snapshot: Snapshot, report: DeletedReport): ReleaseStep[] {
+  const seen = new Set<string>();
+  const steps: ReleaseStep[] = [];
   for (const file of report.files.slice(0, 5)) {
-    for (const holder of file.holders) {
-      if (holder.unit?.endsWith('.service')) units.add(holder.unit);
-      else processes.set(holder.pid, `${holder.pid} ${escapeName(holder.comm)}`);
+    for (const step of releaseSteps(findFileHolders(snapshot, file.key), { name: file.name })) {
+      const key = `${step.text}\0${step.command ?? ''}`;
+      // A restart already named covers every later file of the same processes.
+      const restarted = steps
+        .filter((earlier) => earlier.kind === 'restart')
+        .flatMap((earlier) => earlier.pids);
+      if (seen.has(key) || (step.kind === 'restart' && step.pids.every((pid) => restarted.includes(pid))))
+        continue;
+      seen.add(key);
+      steps.push(step);
     }
   }
-  const lines = ['Next: the space returns only when every holder closes the file. For the biggest:'];
-  if (units.size > 0)
+  return steps;
+}
+
+function nextSteps(steps: readonly ReleaseStep[], c: Palette): string[] {
+  const lines = ['Next: the space returns only when every holder lets go of the file. For the biggest:'];
+  for (const step of steps.slice(0, 8)) {
     lines.push(
-      `  systemctl restart ${[...units]
-        .slice(0, 5)
-        .map((u) => escapeName(Buffer.from(u)))
-        .join(' ')}`,
+      `  ${step.text}${step.command ? `: ${c.cyan(step.command)}` : ''}${step.loses ? ` (${step.loses})` : ''}`,
     );
-  if (processes.size > 0) {
-    const listed = [...processes.values()].slice(0, 6).join(', ');
-    lines.push(`  restart these processes, or make them reopen their files (logs: often SIGHUP): ${listed}`);
   }
-  lines.push('  limbo deleted --pid PID shows what one process holds; --json is for scripts.');
+  lines.push(
+    '  limbo reclaim --dry-run DEV:INODE shows whether truncating is safe instead; limbo deleted --pid PID shows what one process holds; --json is for scripts.',
+  );
   return lines;
 }
 

@@ -9,6 +9,8 @@ import {
 } from '../actions/reclaim.js';
 import { reclaimReportToJson } from '../actions/reclaim-json.js';
 import { describeRisk, describeVia, type FileHolder, type HolderRisk } from '../actions/holders.js';
+import { groupByFamily } from '../analyses/holders.js';
+import { describeFamily, type ReleaseStep } from '../analyses/programs.js';
 import { paletteFor, type Palette } from '../format/color.js';
 import { escapeName } from '../format/escape.js';
 import { formatBytes } from '../format/size.js';
@@ -78,6 +80,7 @@ function givingBack(ready: readonly ReclaimCandidate[]): string {
 /** The preview: what would be truncated, from which holders, and what stands in the way. */
 export function renderReclaimPlan(plan: ReclaimPlan, c: Palette): string {
   const lines: string[] = [];
+  if (plan.covers) lines.push(describeCoverage(plan.covers), '');
   const group = (verdict: ReclaimCandidate['verdict']) =>
     plan.candidates.filter((x) => x.verdict === verdict);
   const ready = group('ready');
@@ -111,13 +114,14 @@ export function renderReclaimPlan(plan: ReclaimPlan, c: Palette): string {
 export function renderReclaimReport(report: ReclaimReport, c: Palette): string {
   const truncated = report.results.filter((result) => result.status === 'truncated');
   const freed = truncated.reduce((sum, result) => sum + result.freedBytes, 0);
-  const lines = [
+  const lines = report.covers ? [describeCoverage(report.covers)] : [];
+  lines.push(
     c.bold(
       truncated.length > 0
         ? `Truncated ${count(truncated.length, 'file')}: ${formatBytes(freed)} given back.`
         : 'Nothing was truncated.',
     ),
-  ];
+  );
   for (const result of report.results) lines.push(...renderResult(result, c));
   if (report.filesystems.length > 0) {
     lines.push('', c.bold('Free space (statfs, as df shows "Avail"):'));
@@ -150,7 +154,7 @@ function renderCandidate(candidate: ReclaimCandidate, c: Palette): string[] {
     lines.push(`${INDENT}${c.yellow(shared)}`);
   }
   if (candidate.holders.length > 0) {
-    lines.push(`${INDENT}${c.dim('held by')} ${candidate.holders.map(describeHolder).join(', ')}`);
+    lines.push(`${INDENT}${c.dim('held by')} ${describeHolders(candidate.holders)}`);
   }
   if (candidate.via && candidate.verdict !== 'refused' && candidate.verdict !== 'skipped') {
     lines.push(`${INDENT}${c.dim(`through ${describeVia(candidate.via)}`)}`);
@@ -158,7 +162,12 @@ function renderCandidate(candidate: ReclaimCandidate, c: Palette): string[] {
   // Risks matter only for what would be truncated; a refusal or a skip has its own reason.
   if (candidate.verdict === 'ready' || candidate.verdict === 'needs-force') {
     lines.push(...renderRisks(candidate.risks, c));
+    const durable = candidate.truncation?.durableState;
+    if (durable) lines.push(`${INDENT}${c.yellow(`! it is ${durable.what}: ${durable.safeStep}`)}`);
+    lines.push(`${INDENT}truncating destroys its content (every holder then sees an empty file)`);
+    if (candidate.recoverFirst) lines.push(`${INDENT}  to keep a copy first: ${candidate.recoverFirst}`);
   }
+  if (candidate.verdict !== 'skipped') lines.push(...renderSteps(candidate.steps, c));
   return lines;
 }
 
@@ -171,6 +180,20 @@ function sharedLine(allocatedBytes: number, reclaimableBytes: number | null): st
   if (reclaimableBytes === 0)
     return 'all its blocks are shared with other files (reflinks, snapshots): truncating frees nothing';
   return `${formatBytes(allocatedBytes - reclaimableBytes)} of it is shared with other files (reflinks, snapshots): truncating frees ${formatBytes(reclaimableBytes)}`;
+}
+
+/** What makes each holder let go without a truncation: one line per process family. */
+function renderSteps(steps: readonly ReleaseStep[], c: Palette): string[] {
+  return steps.map(
+    (step) =>
+      `${INDENT}${c.dim('or let go:')} ${step.text}${step.command ? `: ${c.cyan(step.command)}` : ''}` +
+      (step.loses ? ` (${step.loses})` : ''),
+  );
+}
+
+function describeCoverage(covers: NonNullable<ReclaimPlan['covers']>): string {
+  const where = escapeName(Buffer.from(covers.mountPoint));
+  return `Covers every deleted file on the filesystem mounted at ${where} (${covers.fstype ?? '?'}, device ${covers.dev}).`;
 }
 
 function renderResult(result: ReclaimResult, c: Palette): string[] {
@@ -190,12 +213,15 @@ function renderResult(result: ReclaimResult, c: Palette): string[] {
   }
   if (result.reason) lines.push(`${INDENT}${c.yellow(result.reason)}`);
   if (result.status === 'truncated') {
-    for (const risk of result.risks.filter((r) => r.kind === 'writer')) {
-      lines.push(
-        `${INDENT}${c.yellow(`${risk.pid} ${escapeName(risk.comm)} still writes through fd ${risk.fd} without O_APPEND:`)} ` +
-          `its next write recreates the file at ${risk.offsetBytes === null ? 'its old offset' : formatBytes(risk.offsetBytes)}, ` +
-          'a sparse file whose start reads as zeros (the hole takes no space)',
-      );
+    for (const risk of result.risks) {
+      const what =
+        risk.kind === 'writer'
+          ? `still writes through fd ${risk.fd} without O_APPEND: its next write(2) recreates the file at ` +
+            `${risk.offsetBytes === null ? 'its old offset' : formatBytes(risk.offsetBytes)}, a sparse file whose start reads as zeros (the hole takes no space)`
+          : risk.kind === 'reader'
+            ? `still reads it through fd ${risk.fd}: it now finds it empty (short reads, or errors)`
+            : 'still maps it: an access past the new end raises SIGBUS in it';
+      lines.push(`${INDENT}${c.yellow(`${risk.pid} ${escapeName(risk.comm)} ${what}`)}`);
     }
     if ((result.sizeAfterBytes ?? 0) > 0) {
       lines.push(
@@ -210,7 +236,6 @@ function renderRisks(risks: readonly HolderRisk[], c: Palette): string[] {
   const lines: string[] = [];
   for (const risk of risks) {
     lines.push(`${INDENT}${c.yellow(`! ${risk.pid} ${escapeName(risk.comm)} ${describeRisk(risk)}`)}`);
-    if (risk.advice) lines.push(`${INDENT}  better: ${risk.advice}`);
   }
   return [...new Set(lines)];
 }
@@ -218,6 +243,33 @@ function renderRisks(risks: readonly HolderRisk[], c: Palette): string[] {
 function head(bytes: number, id: string, name: Buffer | null, c: Palette): string {
   const shown = name === null ? c.dim('(name unknown)') : escapeName(name);
   return `  ${formatBytes(bytes).padStart(10)}  ${id.padEnd(18)}  ${shown}`;
+}
+
+/** Holders by process family: "nginx master 1200 and 2 workers (1201, 1202): 1200 fd 4, 1201 fd 4, ...". */
+function describeHolders(holders: readonly FileHolder[]): string {
+  return groupByFamily(holders)
+    .map(({ family, holders: members }) =>
+      family.pids.length <= 1 && members.length === 1
+        ? describeHolder(members[0] as FileHolder)
+        : `${describeFamily(
+            family,
+            members.map((m) => m.pid),
+          )}: ${members.map(describeMember).join(', ')} (${members[0]?.user ?? '?'})`,
+    )
+    .join('; ');
+}
+
+/** "1201 fd 4" or "1201 fd 4 +1 map": one member of a family, its name already said. */
+function describeMember(holder: FileHolder): string {
+  const fds =
+    holder.fds.length > 0
+      ? ` ${holder.fds.length === 1 ? 'fd' : 'fds'} ${holder.fds.map((f) => f.fd).join(',')}`
+      : '';
+  const maps =
+    holder.mappings.length > 0
+      ? ` ${holder.fds.length > 0 ? '+' : ''}${count(holder.mappings.length, 'map')}`
+      : '';
+  return `${holder.pid}${fds}${maps}`;
 }
 
 function describeHolder(holder: FileHolder): string {

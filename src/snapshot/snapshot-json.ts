@@ -51,6 +51,7 @@ const processSchema = object({
   cgroup: nullable(string()),
   unit: nullable(string()),
   container: nullable(string()),
+  exeKey: optional(nullable(string())),
   fdCount: countOrNull,
   readable: boolean(),
   fds: array(
@@ -59,6 +60,8 @@ const processSchema = object({
       tid: nullable(integer({ minimum: 1 })),
       fileKey,
       name: oneOf([name, nullType()]),
+      flags: optional(nullable(integer({ minimum: 0 }))),
+      posBytes: optional(nullable(integer({ minimum: 0 }))),
     }),
   ),
   mappings: array(

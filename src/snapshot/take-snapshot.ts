@@ -13,6 +13,7 @@ import {
 import { readPosixShm } from '../proc/posix-shm.js';
 import { readSysvShm } from '../proc/sysvipc-shm.js';
 import { readLimits } from '../proc/limits.js';
+import { readFdInfo } from '../proc/fdinfo.js';
 import { HandleScan, readSystemCounts } from './handle-scan.js';
 import { readExtentSharing } from '../proc/extent-sharing.js';
 import { formatDev, statThrough, type FileStat } from '../proc/file-stat.js';
@@ -205,11 +206,21 @@ class Scan {
       }
       fdCount = (fdCount ?? 0) + scan.value.count;
       for (const candidate of scan.value.candidates) {
+        // Only the deleted candidates: how each holds its file (access, O_APPEND, offset) decides
+        // what a truncation would do to it. One small read per held deleted file.
+        const info = readFdInfo(
+          this.procRoot,
+          table.tid === null ? pid : `${pid}/task/${table.tid}`,
+          candidate.fd,
+        );
+        const value = info.ok ? info.value : null;
         fds.push({
           fd: candidate.fd,
           tid: table.tid,
           fileKey: this.recordFile(candidate.stat, `${table.dir}/fd/${candidate.fd}`),
           name: candidate.name,
+          flags: value?.flags ?? null,
+          posBytes: value?.pos ?? null,
         });
       }
     });
@@ -241,6 +252,7 @@ class Scan {
       cgroup: cgroup?.path ?? null,
       unit: cgroup?.unit ?? null,
       container: cgroup?.container ?? null,
+      exeKey: readExeKey(`${taskDir}/exe`),
       fdCount,
       readable: !denied,
       fds,
@@ -392,6 +404,12 @@ class Scan {
     }
     return id;
   }
+}
+
+/** The identity of a process's executable; null for kernel threads' peers, zombies and denied reads. */
+function readExeKey(link: string): string | null {
+  const stat = statThrough(link);
+  return stat.ok ? `${stat.value.dev}:${stat.value.ino}` : null;
 }
 
 /** The fd count of any process, readable without privileges: st_size of its fd directory. */

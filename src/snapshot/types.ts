@@ -31,6 +31,10 @@ export interface HeldFd {
   readonly fileKey: string;
   /** The kernel's name for it without " (deleted)"; null when longer than PATH_MAX. */
   readonly name: Buffer | null;
+  /** open(2) flags from fdinfo (access mode, O_APPEND, ...); null when unreadable, absent in older snapshots. */
+  readonly flags?: number | null;
+  /** The file offset from fdinfo (`pos`), in bytes; null when unreadable, absent in older snapshots. */
+  readonly posBytes?: number | null;
 }
 
 /** A memory mapping of a candidate file. */
@@ -67,6 +71,11 @@ export interface ProcessRecord {
   readonly cgroup: string | null;
   readonly unit: string | null;
   readonly container: string | null;
+  /**
+   * Its executable's identity ("MAJ:MIN:INODE" of /proc/PID/exe): a worker forked from its master
+   * runs the same one. null when unreadable, absent in older snapshots.
+   */
+  readonly exeKey?: string | null;
   /** Open fds across its fd tables; null when not even the count could be read. */
   readonly fdCount: number | null;
   /** True when fd/ and maps could be read: what it holds is known. */
