@@ -9,6 +9,7 @@ import {
   parseSocketTable,
   readSocketProtocols,
   SOCKET_PROTOCOLS,
+  socketProtocolOfName,
   type SocketProtocol,
 } from '../../src/proc/net-sockets.js';
 import { readLinkBytes } from '../../src/proc/read.js';
@@ -171,3 +172,22 @@ function ownFdLinks(): string[] {
     return link.ok ? [link.value.toString('latin1')] : [];
   });
 }
+
+describe('socketProtocolOfName', () => {
+  const cases: [string, string][] = [
+    ['TCP', 'tcp'],
+    ['TCPv6', 'tcp6'],
+    ['UDP', 'udp'],
+    ['UDPv6', 'udp6'],
+    ['UNIX', 'unix'],
+    ['UNIX-STREAM', 'unix'],
+    ['NETLINK', 'netlink'],
+    ['PACKET', 'packet'],
+    ['PINGv6', 'pingv6'],
+  ];
+  for (const [name, protocol] of cases) {
+    it(`calls sockfs's ${name} ${protocol}`, () => {
+      assert.equal(socketProtocolOfName(name), protocol);
+    });
+  }
+});
