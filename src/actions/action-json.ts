@@ -1,7 +1,17 @@
 // Shapes the three action contracts share: names as in limbo.deleted/1, holders, risks.
 import { isUtf8 } from 'node:buffer';
 import { inodeToJson } from '../analyses/deleted-json.js';
-import { array, enumOf, integer, nullable, object, string, type Static } from '../format/json-schema.js';
+import { commBytesSchema, commToJson } from '../format/json-fields.js';
+import {
+  array,
+  enumOf,
+  integer,
+  nullable,
+  object,
+  optional,
+  string,
+  type Static,
+} from '../format/json-schema.js';
 import { describeRisk, type FileHolder, type HolderRisk, type Via } from './holders.js';
 
 export { inodeToJson };
@@ -33,6 +43,7 @@ export function viaToJson(via: Via | null): ViaJson | null {
 export const holderJsonSchema = object({
   pid: integer({ minimum: 1 }),
   comm: string(),
+  commBytes: optional(commBytesSchema),
   user: string(),
   unit: nullable(string()),
   fds: array(
@@ -54,7 +65,7 @@ export type HolderJson = Static<typeof holderJsonSchema>;
 export function holderToJson(holder: FileHolder): HolderJson {
   return {
     pid: holder.pid,
-    comm: holder.comm.toString('utf8'),
+    ...commToJson(holder.comm),
     user: holder.user,
     unit: holder.unit,
     fds: holder.fds.map((fd) => ({
@@ -71,6 +82,7 @@ export const warningJsonSchema = object({
   kind: enumOf(['mapped', 'writer']),
   pid: integer({ minimum: 1 }),
   comm: string(),
+  commBytes: optional(commBytesSchema),
   fd: nullable(integer({ minimum: 0 })),
   offset: nullable(
     integer({
@@ -87,7 +99,7 @@ export function riskToJson(risk: HolderRisk): WarningJson {
   return {
     kind: risk.kind,
     pid: risk.pid,
-    comm: risk.comm.toString('utf8'),
+    ...commToJson(risk.comm),
     fd: risk.fd,
     offset: risk.offsetBytes,
     message: describeRisk(risk),

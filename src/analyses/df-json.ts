@@ -1,4 +1,4 @@
-import { devJsonSchema } from '../format/json-fields.js';
+import { commBytesSchema, commToJson, devJsonSchema } from '../format/json-fields.js';
 import type { DfReport } from './df.js';
 import { summarizeFilesystem } from './df-words.js';
 import {
@@ -8,6 +8,7 @@ import {
   integer,
   nullable,
   object,
+  optional,
   ref,
   string,
   type Static,
@@ -42,6 +43,7 @@ export const dfJsonSchema = contract(
             object({
               pid: integer({ minimum: 1 }),
               comm: string(),
+              commBytes: optional(commBytesSchema),
               allocated: ref('bytes', bytesSchema),
               files: integer({ minimum: 1 }),
             }),
@@ -77,7 +79,7 @@ export function dfReportToJson(report: DfReport): DfJson {
       walkErrors: fs.walkErrors,
       topHolders: fs.topHolders.map((h) => ({
         pid: h.pid,
-        comm: h.comm.toString('utf8'),
+        ...commToJson(h.comm),
         allocated: h.allocatedBytes,
         files: h.files,
       })),
