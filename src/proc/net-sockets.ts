@@ -2,10 +2,18 @@ import { nativeAddon, type NativeAddon } from '../native.js';
 import { readProcText, type ReadResult } from './read.js';
 
 /** The /proc/net tables limbo reads, named as their files are. */
-export type SocketProtocol = 'unix' | 'tcp' | 'tcp6' | 'udp' | 'udp6' | 'netlink';
+export type SocketProtocol = 'unix' | 'tcp' | 'tcp6' | 'udp' | 'udp6' | 'netlink' | 'packet';
 
 /** Every table, in the order a socket's protocol is looked for. */
-export const SOCKET_PROTOCOLS: readonly SocketProtocol[] = ['unix', 'tcp', 'tcp6', 'udp', 'udp6', 'netlink'];
+export const SOCKET_PROTOCOLS: readonly SocketProtocol[] = [
+  'unix',
+  'tcp',
+  'tcp6',
+  'udp',
+  'udp6',
+  'netlink',
+  'packet',
+];
 
 // The first header word of each table and the row field that holds the inode. The header
 // cannot locate it: inet headers name "tx_queue rx_queue" and "tr tm->when" as two columns
@@ -20,6 +28,7 @@ const LAYOUT: Record<
   udp: { header: 'sl', row: /^\d+:$/, inodeField: 9 },
   udp6: { header: 'sl', row: /^\d+:$/, inodeField: 9 },
   netlink: { header: 'sk', row: /^[0-9a-f]+$/, inodeField: 9 },
+  packet: { header: 'sk', row: /^[0-9a-f]+$/, inodeField: 8 },
 };
 
 /**
@@ -94,6 +103,7 @@ const KERNEL_NAMES: Readonly<Record<string, SocketProtocol>> = {
   UNIX: 'unix',
   'UNIX-STREAM': 'unix',
   NETLINK: 'netlink',
+  PACKET: 'packet',
 };
 
 /**

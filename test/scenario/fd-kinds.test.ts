@@ -108,6 +108,23 @@ describe('fd kinds beyond files, pipes and plain sockets', () => {
   );
 
   it(
+    'names a packet socket from /proc/net/packet, addon or not',
+    { skip: !isRoot && 'AF_PACKET needs CAP_NET_RAW' },
+    async () => {
+      const baseline = await hold([]);
+      const held = await hold(['packet']);
+      for (const env of [{}, { LIMBO_NO_NATIVE: '1' }]) {
+        const [plain, handles] = snapshotHandles([baseline.pid, held.pid], env);
+        assert.deepEqual(
+          handles?.socketProtocols,
+          { ...plain?.socketProtocols, packet: 1 },
+          JSON.stringify(env),
+        );
+      }
+    },
+  );
+
+  it(
     'names a socket of another network namespace from a process inside it, addon or not',
     { skip: !isRoot && 'unshare(CLONE_NEWNET) needs root' },
     async () => {

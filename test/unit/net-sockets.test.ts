@@ -16,7 +16,8 @@ import { readLinkBytes } from '../../src/proc/read.js';
 
 // Captured from a 6.18 kernel through /proc/PID/net of a process holding a unix socketpair,
 // a listening unix socket with a path, TCP and UDP sockets bound to 127.0.0.1 and ::1, and a
-// bound NETLINK_ROUTE socket (plus the machine's own few sockets).
+// bound NETLINK_ROUTE socket (plus the machine's own few sockets); net-packet.txt from
+// test/fixtures/fd-kinds.c holding two AF_PACKET sockets.
 function fixture(protocol: SocketProtocol): string {
   return readFileSync(new URL(`../../../test/fixtures/proc/net-${protocol}.txt`, import.meta.url), 'latin1');
 }
@@ -34,6 +35,7 @@ describe('parseSocketTable on captured tables', () => {
     ['udp', [1307538]],
     ['udp6', [1307539]],
     ['netlink', [1307540, 4, 566, 568, 180, 6, 105, 1027, 567, 8, 5]],
+    ['packet', [2217257, 2217258]],
   ];
   for (const [protocol, expected] of cases) {
     it(`reads every inode of /proc/net/${protocol}`, () => {
@@ -100,6 +102,7 @@ describe('parseSocketProtocols', () => {
     ['a UDP socket on 127.0.0.1', 1307538, 'udp'],
     ['a UDP socket on ::1', 1307539, 'udp6'],
     ['a netlink socket', 1307540, 'netlink'],
+    ['a packet socket', 2217257, 'packet'],
     ['an inet socket never bound, which no table lists', 1307542, undefined],
   ];
   for (const [name, inode, expected] of cases) {
@@ -109,7 +112,7 @@ describe('parseSocketProtocols', () => {
   }
 
   it('maps every inode of every table', () => {
-    assert.equal(protocols.size, 5 + 2 + 1 + 1 + 1 + 11);
+    assert.equal(protocols.size, 5 + 2 + 1 + 1 + 1 + 11 + 2);
   });
 
   it('skips tables it was not given (IPv6 disabled)', () => {
