@@ -1,6 +1,6 @@
 import {
   base64JsonSchema,
-  commBytesOf,
+  commBytesField,
   commBytesSchema,
   commToJson,
   devJsonSchema,
@@ -185,12 +185,10 @@ export function shmReportToJson(report: ShmReport): ShmJson {
       locked: s.locked,
       cpid: s.creator?.pid ?? 0,
       cpidComm: s.creator?.comm?.toString('utf8') ?? null,
-      ...(commBytesOf(s.creator?.comm) === undefined ? {} : { cpidCommBytes: commBytesOf(s.creator?.comm) }),
+      ...commBytesField('cpidCommBytes', s.creator?.comm),
       lpid: s.lastUser?.pid ?? 0,
       lpidComm: s.lastUser?.comm?.toString('utf8') ?? null,
-      ...(commBytesOf(s.lastUser?.comm) === undefined
-        ? {}
-        : { lpidCommBytes: commBytesOf(s.lastUser?.comm) }),
+      ...commBytesField('lpidCommBytes', s.lastUser?.comm),
       attachTime: isoTime(s.attachTime),
       detachTime: isoTime(s.detachTime),
       changeTime: isoTime(s.changeTime),

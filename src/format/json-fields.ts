@@ -22,15 +22,15 @@ export const commBytesSchema = string({
 
 /** `comm` (lossy, for display) plus `commBytes` (exact, base64) when the bytes are not valid UTF-8. */
 export function commToJson(comm: Buffer): { comm: string; commBytes?: string } {
-  const bytes = commBytesOf(comm);
-  return bytes === undefined
-    ? { comm: comm.toString('utf8') }
-    : { comm: comm.toString('utf8'), commBytes: bytes };
+  return { comm: comm.toString('utf8'), ...commBytesField('commBytes', comm) };
 }
 
-/** The base64 a comm's `...Bytes` field carries: only when the bytes are not valid UTF-8. */
-export function commBytesOf(comm: Buffer | null | undefined): string | undefined {
-  return comm && !isUtf8(comm) ? comm.toString('base64') : undefined;
+/** `{ [key]: base64 }` when a comm's bytes are not valid UTF-8, else nothing: for `cpidCommBytes` and the like. */
+export function commBytesField<K extends string>(
+  key: K,
+  comm: Buffer | null | undefined,
+): Partial<Record<K, string>> {
+  return comm && !isUtf8(comm) ? ({ [key]: comm.toString('base64') } as Record<K, string>) : {};
 }
 
 /** Inodes are JSON numbers while exact (below 2^53), decimal strings beyond. */
