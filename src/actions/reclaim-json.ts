@@ -46,8 +46,24 @@ export const reclaimJsonSchema = contract(
           kind: enumOf(['file', 'tmpfile', 'memfd', null]),
           status: enumOf(['truncated', 'refused', 'skipped']),
           reason: nullable(string()),
-          expectedBytes: integer({ minimum: 0 }),
-          freedBytes: integer({ minimum: 0 }),
+          expectedBytes: integer({
+            minimum: 0,
+            description:
+              'What truncating it frees: st_blocks × 512 less the blocks FIEMAP flags shared with other files or snapshots (XFS reflink, btrfs), which stay in use; all of st_blocks when sharedBytes is null (an upper bound).',
+          }),
+          sharedBytes: optional(
+            nullable(
+              integer({
+                minimum: 0,
+                description:
+                  'Its blocks shared with other files or snapshots, freed by no truncation; 0 where the filesystem cannot share extents; null when unknown.',
+              }),
+            ),
+          ),
+          freedBytes: integer({
+            minimum: 0,
+            description: 'What the filesystem got back from it: expectedBytes less st_blocks × 512 after.',
+          }),
           size: integer({ minimum: 0 }),
           sizeAfter: nullable(integer({ minimum: 0 })),
           via: ref('via', viaSchema),
@@ -63,7 +79,11 @@ export const reclaimJsonSchema = contract(
           freeBefore: nullable(integer({ minimum: 0 })),
           freeAfter: nullable(integer({ minimum: 0 })),
           freedBytes: nullable(integer()),
-          expectedBytes: integer({ minimum: 0 }),
+          expectedBytes: integer({
+            minimum: 0,
+            description:
+              "Sum of the truncated files' expectedBytes: blocks shared with other files are not expected back.",
+          }),
         }),
       ),
     },
@@ -94,6 +114,7 @@ export function reclaimReportToJson(report: ReclaimReport): ReclaimJson {
       status: result.status,
       reason: result.reason,
       expectedBytes: result.expectedBytes,
+      sharedBytes: result.sharedBytes,
       freedBytes: result.freedBytes,
       size: result.sizeBytes,
       sizeAfter: result.sizeAfterBytes,

@@ -12,7 +12,9 @@ import {
 } from '../analyses/deleted.js';
 import { nativeAddon } from '../native.js';
 import { readLinkBytes } from '../proc/read.js';
-import { statThrough } from '../proc/file-stat.js';
+import { formatBytes } from '../format/size.js';
+import { readExtentSharing } from '../proc/extent-sharing.js';
+import { formatDev, statThrough } from '../proc/file-stat.js';
 import { stripDeletedSuffix } from '../proc/deleted-name.js';
 import { takeSnapshot } from '../snapshot/take-snapshot.js';
 import type { Snapshot } from '../snapshot/types.js';
@@ -81,6 +83,11 @@ export interface ReclaimCandidate {
   readonly sizeBytes: number;
   /** st_blocks × 512 when the scan saw it. */
   readonly allocatedBytes: number;
+  /**
+   * What truncating it frees, as limbo deleted judged it: allocatedBytes less blocks shared with
+   * other files (reflinks, snapshots); null when that split is unknown.
+   */
+  readonly reclaimableBytes: number | null;
   readonly holders: readonly FileHolder[];
   readonly risks: readonly HolderRisk[];
   /** The descriptor or mapping the truncation goes through. */
@@ -104,9 +111,15 @@ export type ReclaimStatus = 'truncated' | 'refused' | 'skipped';
 export interface ReclaimResult extends Omit<ReclaimCandidate, 'verdict' | 'reason'> {
   readonly status: ReclaimStatus;
   readonly reason: string | null;
-  /** What it held just before the truncation (st_blocks × 512), or when planned if not truncated. */
+  /**
+   * What truncating it frees: st_blocks × 512 just before the truncation (or when planned, if not
+   * truncated) less the blocks FIEMAP flags shared with other files, which stay in use. All of
+   * st_blocks when the shared part is unknown (sharedBytes null): then an upper bound.
+   */
   readonly expectedBytes: number;
-  /** What it stopped holding: st_blocks × 512 before minus after. 0 unless truncated. */
+  /** Its blocks shared with other files (reflinks, snapshots), freed by no truncation; null when unknown. */
+  readonly sharedBytes: number | null;
+  /** What the filesystem got back from it: expectedBytes less st_blocks × 512 after. 0 unless truncated. */
   readonly freedBytes: number;
   /** st_size just after the truncation: above 0 when a writer already wrote again. */
   readonly sizeAfterBytes: number | null;
@@ -233,6 +246,7 @@ function planDescriptor(
     fstype: file?.fstype ?? null,
     sizeBytes: stat.value.sizeBytes,
     allocatedBytes: stat.value.allocatedBytes,
+    reclaimableBytes: file ? file.reclaimableBytes : stat.value.allocatedBytes,
     via,
   };
   if (!isRegularMode(stat.value.mode)) {
@@ -273,6 +287,7 @@ function planFile(
       ino: record.ino,
       sizeBytes: record.sizeBytes,
       allocatedBytes: record.allocatedBytes,
+      reclaimableBytes: record.allocatedBytes,
     };
     const reason = !isRegularMode(record.mode)
       ? `${key} is ${describeFileType(record.mode)}, not a regular file`
@@ -292,6 +307,7 @@ function planFile(
     fstype: file.fstype,
     sizeBytes: file.sizeBytes,
     allocatedBytes: file.allocatedBytes,
+    reclaimableBytes: file.reclaimableBytes,
   };
   return judgeRisks(described, snapshot, procRoot, force);
 }
@@ -324,6 +340,16 @@ function judgeRisks(
       via,
       verdict: 'skipped',
       reason: 'it holds no blocks (0 allocated): there is nothing to give back',
+    };
+  }
+  if (candidate.reclaimableBytes === 0) {
+    return {
+      ...candidate,
+      holders,
+      risks,
+      via,
+      verdict: 'skipped',
+      reason: `all ${formatBytes(candidate.allocatedBytes)} of its blocks are shared with other files (reflinks, snapshots): truncating it would free nothing`,
     };
   }
   const born = candidate.bornNs ?? readBornNs(viaLink(procRoot, via), key);
@@ -436,7 +462,20 @@ function truncateOpen(
   const sealed = sealRefusal(writeFd, candidate);
   if (sealed) return toResult(candidate, 'refused', sealed);
   const heldBefore = Number(before.blocks) * 512;
-  const measured = { ...candidate, sizeBytes: Number(before.size), allocatedBytes: heldBefore };
+  // Read again now, on the very inode about to be truncated: blocks shared with other files stay.
+  const sharing = readExtentSharing(`/proc/self/fd/${writeFd}`, {
+    dev: formatDev(before.dev),
+    ino: before.ino,
+    allocatedBytes: heldBefore,
+  });
+  const sharedBytes = sharing === null ? 0 : sharing.unknown === null ? sharing.sharedBytes : null;
+  const expected = Math.max(0, heldBefore - (sharedBytes ?? 0));
+  const measured = {
+    ...candidate,
+    sizeBytes: Number(before.size),
+    allocatedBytes: heldBefore,
+    reclaimableBytes: sharedBytes === null ? null : expected,
+  };
   meter.track(candidate.dev as string, candidate.mount, candidate.fstype, `/proc/self/fd/${handle.fd}`);
   try {
     ftruncateSync(writeFd, 0);
@@ -444,11 +483,12 @@ function truncateOpen(
     return toResult(measured, 'refused', explainTruncateFailure(error));
   }
   const after = fstatSync(writeFd, { bigint: true });
-  meter.expect(candidate.dev as string, heldBefore);
+  meter.expect(candidate.dev as string, expected);
   return {
     ...toResult(measured, 'truncated', null),
-    expectedBytes: heldBefore,
-    freedBytes: heldBefore - Number(after.blocks) * 512,
+    expectedBytes: expected,
+    sharedBytes,
+    freedBytes: Math.max(0, expected - Number(after.blocks) * 512),
     sizeAfterBytes: Number(after.size),
   };
 }
@@ -560,6 +600,7 @@ function emptyCandidate(target: string, byDescriptor: boolean): ReclaimCandidate
     fstype: null,
     sizeBytes: 0,
     allocatedBytes: 0,
+    reclaimableBytes: 0,
     holders: [],
     risks: [],
     via: null,
@@ -576,7 +617,9 @@ function toResult(candidate: ReclaimCandidate, status: ReclaimStatus, reason: st
     ...rest,
     status,
     reason,
-    expectedBytes: candidate.allocatedBytes,
+    expectedBytes: candidate.reclaimableBytes ?? candidate.allocatedBytes,
+    sharedBytes:
+      candidate.reclaimableBytes === null ? null : candidate.allocatedBytes - candidate.reclaimableBytes,
     freedBytes: 0,
     sizeAfterBytes: null,
   };

@@ -35,6 +35,20 @@ export const dfJsonSchema = contract(
           reserved: ref('bytes', bytesSchema),
           heldByDeleted: ref('bytes', bytesSchema),
           heldByDeletedFiles: ref('bytes', bytesSchema),
+          heldByDeletedShared: optional(
+            integer({
+              minimum: 0,
+              description:
+                'Blocks of deleted files that FIEMAP flags shared with other files or snapshots (XFS reflink, btrfs): left out of heldByDeleted (du counts them under the other names) and freed by no close.',
+            }),
+          ),
+          heldByDeletedUnknown: optional(
+            integer({
+              minimum: 0,
+              description:
+                'The part of heldByDeleted from files whose shared blocks are unknown (counted in full): an upper bound.',
+            }),
+          ),
           visible: ref('bytesOrNull', bytesOrNullSchema),
           hiddenUnderMounts: ref('bytesOrNull', bytesOrNullSchema),
           unexplained: nullable(integer()),
@@ -45,6 +59,13 @@ export const dfJsonSchema = contract(
               comm: string(),
               commBytes: optional(commBytesSchema),
               allocated: ref('bytes', bytesSchema),
+              reclaimable: optional(
+                integer({
+                  minimum: 0,
+                  description:
+                    "What closing this process's deleted files there frees (unknown splits in full).",
+                }),
+              ),
               files: integer({ minimum: 1 }),
             }),
           ),
@@ -73,6 +94,8 @@ export function dfReportToJson(report: DfReport): DfJson {
       reserved: fs.reservedBytes,
       heldByDeleted: fs.heldByDeletedBytes,
       heldByDeletedFiles: fs.heldByDeletedFiles,
+      heldByDeletedShared: fs.heldByDeletedSharedBytes,
+      heldByDeletedUnknown: fs.heldByDeletedUnknownBytes,
       visible: fs.visibleBytes,
       hiddenUnderMounts: fs.hiddenUnderMountsBytes,
       unexplained: fs.unexplainedBytes,
@@ -81,6 +104,7 @@ export function dfReportToJson(report: DfReport): DfJson {
         pid: h.pid,
         ...commToJson(h.comm),
         allocated: h.allocatedBytes,
+        reclaimable: h.reclaimableBytes,
         files: h.files,
       })),
       summary: summarizeFilesystem(fs),

@@ -26,16 +26,22 @@ export function summarizeFilesystem(fs: FilesystemReconciliation): string {
       ? ` still open in ${escapeName(top.comm)} (pid ${top.pid}${top.unit ? `, unit ${escapeName(Buffer.from(top.unit))}` : ''})` +
         (fs.topHolders.length > 1 ? ` and ${fs.topHolders.length - 1} more` : '')
       : '';
+    const upTo = fs.heldByDeletedUnknownBytes > 0 ? 'up to ' : '';
     reasons.push(
-      `${formatBytes(fs.heldByDeletedBytes)} is held by ${fs.heldByDeletedFiles} deleted ${fs.heldByDeletedFiles === 1 ? 'file' : 'files'}${who}`,
+      `${upTo}${formatBytes(fs.heldByDeletedBytes)} is held by ${fs.heldByDeletedFiles} deleted ${fs.heldByDeletedFiles === 1 ? 'file' : 'files'}${who}`,
     );
+    if (fs.heldByDeletedSharedBytes > 0) {
+      reasons.push(
+        `${formatBytes(fs.heldByDeletedSharedBytes)} more of theirs is shared with other files (reflinks, snapshots), counted there and freed by no restart`,
+      );
+    }
   }
   if ((fs.hiddenUnderMountsBytes ?? 0) > 0) {
     reasons.push(`${formatBytes(fs.hiddenUnderMountsBytes ?? 0)} is hidden under mount points`);
   }
   parts.push(`: ${reasons.join('; ')}`);
   const top = fs.topHolders[0];
-  if (top) {
+  if (top && top.reclaimableBytes > 0) {
     const restart = top.unit?.endsWith('.service')
       ? `systemctl restart ${escapeName(Buffer.from(top.unit))}`
       : `restart pid ${top.pid}`;

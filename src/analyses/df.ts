@@ -8,6 +8,8 @@ export interface SpaceHolder {
   readonly comm: Buffer;
   readonly unit: string | null;
   readonly allocatedBytes: number;
+  /** What closing its files would free: their blocks not shared with other files (unknown ones in full). */
+  readonly reclaimableBytes: number;
   readonly files: number;
 }
 
@@ -21,9 +23,17 @@ export interface FilesystemReconciliation {
   readonly usedBytes: number;
   readonly availableBytes: number;
   readonly reservedBytes: number;
-  /** Deleted files still open or mapped, each inode once, by allocated blocks. */
+  /**
+   * Deleted files still open or mapped, each inode once, by the blocks closing them frees: blocks
+   * they share with other files (reflinks, snapshots) are left out, as du counts them under the
+   * other names; a file whose split is unknown counts in full (heldByDeletedUnknownBytes).
+   */
   readonly heldByDeletedBytes: number;
   readonly heldByDeletedFiles: number;
+  /** Blocks of deleted files shared with other files: not in heldByDeletedBytes, and not freed by closing. */
+  readonly heldByDeletedSharedBytes: number;
+  /** The part of heldByDeletedBytes from files whose shared blocks are unknown: an upper bound. */
+  readonly heldByDeletedUnknownBytes: number;
   /** What a du-style walk saw; null without a walk. */
   readonly visibleBytes: number | null;
   /** Files in directories other mounts cover; null when not looked at. */
@@ -52,7 +62,14 @@ function reconcile(snapshot: Snapshot, measure: FilesystemMeasure): FilesystemRe
   });
   const holders = new Map<
     number,
-    { pid: number; comm: Buffer; unit: string | null; allocatedBytes: number; files: number }
+    {
+      pid: number;
+      comm: Buffer;
+      unit: string | null;
+      allocatedBytes: number;
+      reclaimableBytes: number;
+      files: number;
+    }
   >();
   for (const file of deleted.files) {
     for (const holder of file.holders) {
@@ -61,17 +78,23 @@ function reconcile(snapshot: Snapshot, measure: FilesystemMeasure): FilesystemRe
         comm: holder.comm,
         unit: holder.unit,
         allocatedBytes: 0,
+        reclaimableBytes: 0,
         files: 0,
       };
       entry.allocatedBytes += file.allocatedBytes;
+      entry.reclaimableBytes += file.reclaimableBytes ?? file.allocatedBytes;
       entry.files++;
       holders.set(holder.pid, entry);
     }
   }
   const topHolders = [...holders.values()]
-    .sort((a, b) => b.allocatedBytes - a.allocatedBytes || a.pid - b.pid)
+    .sort(
+      (a, b) =>
+        b.reclaimableBytes - a.reclaimableBytes || b.allocatedBytes - a.allocatedBytes || a.pid - b.pid,
+    )
     .slice(0, 5);
-  const held = deleted.totals.allocatedBytes;
+  const { allocatedBytes, reclaimableBytes, reclaimableUnknownBytes } = deleted.totals;
+  const held = reclaimableBytes + reclaimableUnknownBytes;
   const visible = walk?.visibleBytes ?? null;
   const unexplained = visible === null ? null : space.usedBytes - visible - held - (hiddenBytes ?? 0);
   return {
@@ -85,6 +108,8 @@ function reconcile(snapshot: Snapshot, measure: FilesystemMeasure): FilesystemRe
     reservedBytes: space.reservedBytes,
     heldByDeletedBytes: held,
     heldByDeletedFiles: deleted.totals.files,
+    heldByDeletedSharedBytes: allocatedBytes - held,
+    heldByDeletedUnknownBytes: reclaimableUnknownBytes,
     visibleBytes: visible,
     hiddenUnderMountsBytes: hiddenBytes,
     unexplainedBytes: unexplained,

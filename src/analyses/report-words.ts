@@ -11,6 +11,14 @@ export interface FindingWords {
   readonly command: string | null;
 }
 
+/** "" when closing frees all that is held; else what it frees, the rest being shared with other files. */
+export function sharedWords(heldBytes: number, reclaimableBytes: number): string {
+  if (reclaimableBytes >= heldBytes) return '';
+  if (reclaimableBytes === 0)
+    return ', all shared with other files (reflinks, snapshots): closing frees nothing';
+  return `, closing frees ${formatBytes(reclaimableBytes)} (the rest is shared with other files)`;
+}
+
 /** The sentence and the next command for one finding; names are escaped, never raw bytes. */
 export function describeFinding(finding: Finding): FindingWords {
   switch (finding.kind) {
@@ -21,6 +29,7 @@ export function describeFinding(finding: Finding): FindingWords {
         message:
           `${where}: ${formatBytes(finding.heldBytes)} held by ${finding.files} deleted ` +
           `${finding.files === 1 ? 'file' : 'files'}` +
+          sharedWords(finding.heldBytes, finding.reclaimableBytes) +
           (top ? `, the biggest by ${escapeName(top.comm)} (pid ${top.pid})` : ''),
         command: top?.unit?.endsWith('.service')
           ? `systemctl restart ${escapeName(Buffer.from(top.unit))}`

@@ -8,6 +8,7 @@ import { deletedReportToJson } from '../analyses/deleted-json.js';
 import { paletteFor, type Palette } from '../format/color.js';
 import { escapeName } from '../format/escape.js';
 import { formatBytes } from '../format/size.js';
+import { EXTENT_WALK_MAX, EXTENT_WALK_MIN_BYTES, type SharingUnknown } from '../proc/extent-sharing.js';
 import { toDeletedFilter } from './deleted-filter.js';
 import type { Io } from './io.js';
 import { loadSnapshot } from './load-snapshot.js';
@@ -44,7 +45,8 @@ export function renderDeletedTable(report: DeletedReport, c: Palette, limit = In
     lines.push(
       c.bold(
         `${totals.files} deleted ${plural(totals.files, 'file')} still held: ${formatBytes(totals.allocatedBytes)} allocated` +
-          ` (disk ${formatBytes(totals.diskAllocatedBytes)}, RAM ${formatBytes(totals.ramAllocatedBytes)})`,
+          ` (disk ${formatBytes(totals.diskAllocatedBytes)}, RAM ${formatBytes(totals.ramAllocatedBytes)})` +
+          reclaimableSuffix(totals),
       ),
       '',
       c.dim(
@@ -72,7 +74,8 @@ export function renderDeletedTable(report: DeletedReport, c: Palette, limit = In
           : escapeName(m.mountBytes ?? Buffer.from(m.mount));
       lines.push(
         `  ${where.padEnd(24)} ${(m.fstype ?? '?').padEnd(8)} ${m.ramBacked ? 'RAM ' : 'disk'}  ` +
-          `${String(m.files).padStart(5)} ${plural(m.files, 'file').padEnd(5)}  ${formatBytes(m.allocatedBytes).padStart(10)}`,
+          `${String(m.files).padStart(5)} ${plural(m.files, 'file').padEnd(5)}  ${formatBytes(m.allocatedBytes).padStart(10)}` +
+          reclaimableSuffix(m),
       );
     }
     lines.push('', ...nextSteps(report));
@@ -103,6 +106,8 @@ function renderFile(file: DeletedFile, hostMountNamespace: string | null, c: Pal
     `${formatBytes(file.allocatedBytes).padStart(10)}  ${formatBytes(file.sizeBytes).padStart(10)}  ` +
     `${file.kind.padEnd(7)}  ${`${file.dev}:${file.ino}`.padEnd(16)}  ${name}`;
   const lines = [head];
+  const sharing = sharingNote(file);
+  if (sharing !== null) lines.push(c.yellow(`${' '.repeat(12)}${sharing}`));
   const shown = file.holders.slice(0, MAX_HOLDERS_SHOWN);
   for (const holder of shown) {
     lines.push(c.dim(`${' '.repeat(12)}held by `) + renderHolder(holder, hostMountNamespace));
@@ -113,6 +118,46 @@ function renderFile(file: DeletedFile, hostMountNamespace: string | null, c: Pal
     );
   }
   return lines;
+}
+
+/** Why a file's shared blocks are unknown, in words. */
+const UNKNOWN_WORDS: Record<SharingUnknown, string> = {
+  capped: `it has more than ${EXTENT_WALK_MAX} extents, and limbo reads no more`,
+  'self-shared': 'it shares blocks with itself (cloned ranges), which st_blocks counts twice',
+  encoded: 'its extents are compressed, and FIEMAP does not tell their size on disk',
+  small: `it is under ${formatBytes(EXTENT_WALK_MIN_BYTES)}, and limbo does not read its extents`,
+  unreadable: 'its extents could not be read (FIEMAP needs the native addon)',
+};
+
+/**
+ * A line under a file whose blocks are not all its own, on a filesystem that shares extents:
+ * what closing it really frees. Null where closing frees everything it has allocated.
+ */
+function sharingNote(file: DeletedFile): string | null {
+  const allocated = formatBytes(file.allocatedBytes);
+  if (file.reclaimableBytes === null) {
+    const reason = UNKNOWN_WORDS[file.reclaimableUnknownReason ?? 'unreadable'];
+    return `closing frees at most ${allocated}: how much of it other files (reflinks, snapshots) share is unknown; ${reason}`;
+  }
+  if (file.reclaimableBytes === file.allocatedBytes) return null;
+  const shared = formatBytes(file.allocatedBytes - file.reclaimableBytes);
+  if (file.reclaimableBytes === 0) {
+    return `${allocated} allocated, all shared with other files (reflinks, snapshots): closing frees nothing`;
+  }
+  return `${allocated} allocated, ${shared} of it shared with other files (reflinks, snapshots): closing frees ${formatBytes(file.reclaimableBytes)}`;
+}
+
+/** ", 16.0 MiB reclaimable" after a total whose files share blocks or are unknown; "" otherwise. */
+function reclaimableSuffix(total: {
+  readonly allocatedBytes: number;
+  readonly reclaimableBytes: number;
+  readonly reclaimableUnknownBytes: number;
+}): string {
+  if (total.reclaimableUnknownBytes > 0) {
+    return `, closing frees ${formatBytes(total.reclaimableBytes)} to ${formatBytes(total.reclaimableBytes + total.reclaimableUnknownBytes)} (shared blocks unknown)`;
+  }
+  if (total.reclaimableBytes === total.allocatedBytes) return '';
+  return `, closing frees ${formatBytes(total.reclaimableBytes)} (the rest is shared with other files)`;
 }
 
 /** One holder on one line: `pid comm fds 3,4,5 +2 maps (user) [unit]`. */

@@ -54,8 +54,7 @@ export function runReclaim(
   }
   if (!yes) {
     (json ? io.stderr : io.stdout).write(renderReclaimPlan(plan, c));
-    const bytes = ready.reduce((sum, candidate) => sum + candidate.allocatedBytes, 0);
-    if (!confirm.ask(`Truncate ${count(ready.length, 'file')}, giving back ${formatBytes(bytes)}?`)) {
+    if (!confirm.ask(`Truncate ${count(ready.length, 'file')}, giving back ${givingBack(ready)}?`)) {
       io.stderr.write('Nothing was truncated.\n');
       return 1;
     }
@@ -70,16 +69,21 @@ function exitCode(report: ReclaimReport): number {
   return report.results.some((result) => result.status === 'refused') ? 1 : 0;
 }
 
+/** What truncating these frees, "up to" when some share an unknown part of their blocks with other files. */
+function givingBack(ready: readonly ReclaimCandidate[]): string {
+  const bytes = ready.reduce((sum, x) => sum + (x.reclaimableBytes ?? x.allocatedBytes), 0);
+  return `${ready.some((x) => x.reclaimableBytes === null) ? 'up to ' : ''}${formatBytes(bytes)}`;
+}
+
 /** The preview: what would be truncated, from which holders, and what stands in the way. */
 export function renderReclaimPlan(plan: ReclaimPlan, c: Palette): string {
   const lines: string[] = [];
   const group = (verdict: ReclaimCandidate['verdict']) =>
     plan.candidates.filter((x) => x.verdict === verdict);
   const ready = group('ready');
-  const bytes = ready.reduce((sum, candidate) => sum + candidate.allocatedBytes, 0);
   if (ready.length > 0) {
     lines.push(
-      c.bold(`Would truncate ${count(ready.length, 'deleted file')}, giving back ${formatBytes(bytes)}:`),
+      c.bold(`Would truncate ${count(ready.length, 'deleted file')}, giving back ${givingBack(ready)}:`),
     );
     for (const candidate of ready) lines.push(...renderCandidate(candidate, c));
   } else {
@@ -129,7 +133,7 @@ export function renderReclaimReport(report: ReclaimReport, c: Palette): string {
       const delta = fs.availableAfterBytes - fs.availableBeforeBytes;
       lines.push(
         `${label}: ${formatBytes(fs.availableBeforeBytes)} before, ${formatBytes(fs.availableAfterBytes)} after: ` +
-          `${delta >= 0 ? '+' : '-'}${formatBytes(Math.abs(delta))} (the files held ${formatBytes(fs.expectedBytes)})`,
+          `${delta >= 0 ? '+' : '-'}${formatBytes(Math.abs(delta))} (the files held ${formatBytes(fs.expectedBytes)} of their own)`,
       );
     }
   }
@@ -140,6 +144,11 @@ const INDENT = ' '.repeat(14);
 
 function renderCandidate(candidate: ReclaimCandidate, c: Palette): string[] {
   const lines = [head(candidate.allocatedBytes, candidate.key ?? candidate.target, candidate.name, c)];
+  // A skipped or refused file has its reason below; what would be truncated says what it frees.
+  const shared = sharedLine(candidate.allocatedBytes, candidate.reclaimableBytes);
+  if (shared && (candidate.verdict === 'ready' || candidate.verdict === 'needs-force')) {
+    lines.push(`${INDENT}${c.yellow(shared)}`);
+  }
   if (candidate.holders.length > 0) {
     lines.push(`${INDENT}${c.dim('held by')} ${candidate.holders.map(describeHolder).join(', ')}`);
   }
@@ -153,6 +162,17 @@ function renderCandidate(candidate: ReclaimCandidate, c: Palette): string[] {
   return lines;
 }
 
+/** Said under a file whose blocks are partly shared with other files (reflinks, snapshots); null otherwise. */
+function sharedLine(allocatedBytes: number, reclaimableBytes: number | null): string | null {
+  if (reclaimableBytes === null) {
+    return 'on a filesystem that shares blocks between files, and how many of its blocks are shared is unknown: frees at most this';
+  }
+  if (reclaimableBytes >= allocatedBytes) return null;
+  if (reclaimableBytes === 0)
+    return 'all its blocks are shared with other files (reflinks, snapshots): truncating frees nothing';
+  return `${formatBytes(allocatedBytes - reclaimableBytes)} of it is shared with other files (reflinks, snapshots): truncating frees ${formatBytes(reclaimableBytes)}`;
+}
+
 function renderResult(result: ReclaimResult, c: Palette): string[] {
   const paint = result.status === 'truncated' ? c.green : result.status === 'refused' ? c.red : c.dim;
   const bytes = result.status === 'truncated' ? result.freedBytes : result.expectedBytes;
@@ -161,6 +181,13 @@ function renderResult(result: ReclaimResult, c: Palette): string[] {
   ];
   if (result.status === 'truncated' && result.via)
     lines.push(`${INDENT}${c.dim(`through ${describeVia(result.via)}`)}`);
+  if (result.status === 'truncated') {
+    const shared = sharedLine(
+      result.allocatedBytes,
+      result.sharedBytes === null ? null : result.expectedBytes,
+    );
+    if (shared) lines.push(`${INDENT}${c.yellow(shared)}`);
+  }
   if (result.reason) lines.push(`${INDENT}${c.yellow(result.reason)}`);
   if (result.status === 'truncated') {
     for (const risk of result.risks.filter((r) => r.kind === 'writer')) {

@@ -6,6 +6,7 @@ import {
   boolean,
   constant,
   contract,
+  enumOf,
   findSchemaError,
   integer,
   nullable,
@@ -19,6 +20,7 @@ import {
   string,
   type Static,
 } from '../format/json-schema.js';
+import { SHARING_UNKNOWNS } from '../proc/extent-sharing.js';
 import type { Snapshot } from './types.js';
 
 // In JSON a name is a string when its bytes are valid UTF-8, else { "base64": "..." };
@@ -132,6 +134,13 @@ export const snapshotJsonSchema = contract(
           sizeBytes: bytes,
           allocatedBytes: bytes,
           mode: count,
+          extentSharing: optional(
+            object({
+              extents: count,
+              sharedBytes: bytes,
+              unknown: enumOf([...SHARING_UNKNOWNS, null]),
+            }),
+          ),
         }),
       ),
       mountNamespaces: array(

@@ -1,3 +1,4 @@
+import type { ExtentSharing } from '../proc/extent-sharing.js';
 import type { Mount } from '../proc/mountinfo.js';
 import type { PosixShmObject } from '../proc/posix-shm.js';
 import type { ShmSegment } from '../proc/sysvipc-shm.js';
@@ -15,6 +16,11 @@ export interface FileRecord {
   /** st_blocks × 512. */
   readonly allocatedBytes: number;
   readonly mode: number;
+  /**
+   * FIEMAP's answer for a deleted regular file on a filesystem that can share extents (XFS,
+   * btrfs, ...); absent elsewhere, and in snapshots taken before limbo read it.
+   */
+  readonly extentSharing?: ExtentSharing;
 }
 
 /** A descriptor that refers to a candidate file. */

@@ -157,6 +157,15 @@ describe('limbo serve', () => {
     );
     assert.ok(text.includes(`limbo_deleted_files{mount="${mount}",fstype="tmpfs"} 1\n`), text);
     assert.ok(text.includes(`limbo_deleted_allocated_bytes{mount="${mount}",fstype="tmpfs"} 65536\n`), text);
+    // tmpfs shares no blocks between files: all 64 KiB come back on close, none of it unknown.
+    assert.ok(
+      text.includes(`limbo_deleted_reclaimable_bytes{mount="${mount}",fstype="tmpfs"} 65536\n`),
+      text,
+    );
+    assert.ok(
+      text.includes(`limbo_deleted_reclaimable_unknown_bytes{mount="${mount}",fstype="tmpfs"} 0\n`),
+      text,
+    );
     assert.doesNotMatch(text, /\ufffd/);
     const deleted = (await (await fetch(`${server.url}/api/deleted`)).json()) as DeletedJson;
     const holder = deleted.files.flatMap((f) => f.holders).find((h) => h.pid === odd.pid);

@@ -26,7 +26,9 @@ holder of it). Without a target or a filter nothing is done.
 How: limbo opens the /proc link with O_PATH, checks through that descriptor that it is a regular
 file, unlinked (st_nlink 0) and the very inode the scan saw, then opens that inode for writing
 through /proc/self/fd and truncates it to 0. Every holder then sees an empty file; the space is
-free at once. A file named by MAJ:MIN:INODE is reached through a holder found by a fresh scan.
+free at once (btrfs shows it in statfs only once its transaction commits, within 30 s by default).
+Blocks the file shares with other files (reflinks, btrfs snapshots) stay in use: limbo reads them
+with FIEMAP and expects back only the rest; a file whose blocks are all shared is skipped. A file named by MAJ:MIN:INODE is reached through a holder found by a fresh scan.
 
 Never truncated: a file still linked under another name (that name would be emptied too),
 anything not a regular file, a descriptor whose number now refers to another file, a memfd
@@ -39,5 +41,5 @@ restart or a log reopen (limbo names the one it knows) is the better fix.
 
 On a terminal limbo shows the plan and asks first; scripts pass --yes; --dry-run only shows.
 Afterwards it reports statfs free space (df's "Avail") before and after per filesystem, beside
-what the files held. Exit 1 when anything was refused.`,
+what the files held of their own. Exit 1 when anything was refused.`,
 });
