@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/xattr.h>
 #include <sys/sysmacros.h>
 #include <linux/fiemap.h>
 #include <linux/fs.h>
@@ -838,6 +839,34 @@ static napi_value link_follow(napi_env env, napi_callback_info info) {
 }
 
 /*
+ * socketProtocol(path): the protocol sockfs names a socket by (sk_prot_creator->name: "TCP",
+ * "UDPv6", "PACKET", "UNIX-STREAM", ...), from getxattr(path, "system.sockprotoname") through
+ * /proc/PID/fd/N (net/socket.c sockfs_xattr_get). It answers for a socket no /proc/net table
+ * lists (never bound, or of a network namespace no process is in); node:fs has no getxattr.
+ * Returns the name, or -errno (EOPNOTSUPP: not a socket).
+ */
+static napi_value socket_protocol(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], result;
+  char path[PATH_MAX], name[64];
+  size_t len;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1 || napi_get_value_string_utf8(env, argv[0], path, sizeof path, &len) != napi_ok ||
+      len >= sizeof path - 1) {
+    napi_throw_type_error(env, NULL, "socketProtocol(path): a path shorter than PATH_MAX");
+    return NULL;
+  }
+  ssize_t r = getxattr(path, "system.sockprotoname", name, sizeof name - 1);
+  if (r < 0) {
+    CHECK(napi_create_int32(env, -errno, &result));
+    return result;
+  }
+  name[r] = 0; /* the kernel counts the terminating NUL; a bare name stops at it either way */
+  CHECK(napi_create_string_latin1(env, name, strlen(name), &result));
+  return result;
+}
+
+/*
  * fileExtents(path, maxExtents): opens path read-only (a /proc/PID/fd/N link: FIEMAP needs a
  * real open, O_PATH gives EBADF) and asks FS_IOC_FIEMAP for at most maxExtents extents of the
  * whole file. Returns { major, minor, ino, extents } with extents a Float64Array of
@@ -908,6 +937,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"seekData", NULL, seek_data, NULL, NULL, NULL, napi_default, NULL},
       {"memfdSeals", NULL, memfd_seals, NULL, NULL, NULL, napi_default, NULL},
       {"linkFollow", NULL, link_follow, NULL, NULL, NULL, napi_default, NULL},
+      {"socketProtocol", NULL, socket_protocol, NULL, NULL, NULL, napi_default, NULL},
       {"fileExtents", NULL, file_extents, NULL, NULL, NULL, napi_default, NULL},
       {"walkTree", NULL, walk_tree, NULL, NULL, NULL, napi_default, NULL},
       {"walkProgress", NULL, walk_progress, NULL, NULL, NULL, napi_default, NULL},

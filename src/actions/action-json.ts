@@ -1,6 +1,7 @@
 // Shapes the three action contracts share: names as in limbo.deleted/1, holders, risks.
 import { isUtf8 } from 'node:buffer';
 import { inodeToJson } from '../analyses/deleted-json.js';
+import { commBytesSchema, commToJson } from '../format/json-fields.js';
 import {
   array,
   boolean,
@@ -43,6 +44,7 @@ export function viaToJson(via: Via | null): ViaJson | null {
 export const holderJsonSchema = object({
   pid: integer({ minimum: 1 }),
   comm: string(),
+  commBytes: optional(commBytesSchema),
   user: string(),
   unit: nullable(string()),
   fds: array(
@@ -64,7 +66,7 @@ export type HolderJson = Static<typeof holderJsonSchema>;
 export function holderToJson(holder: FileHolder): HolderJson {
   return {
     pid: holder.pid,
-    comm: holder.comm.toString('utf8'),
+    ...commToJson(holder.comm),
     user: holder.user,
     unit: holder.unit,
     fds: holder.fds.map((fd) => ({
@@ -81,6 +83,7 @@ export const warningJsonSchema = object({
   kind: enumOf(['mapped', 'writer', 'reader']),
   pid: integer({ minimum: 1 }),
   comm: string(),
+  commBytes: optional(commBytesSchema),
   fd: nullable(integer({ minimum: 0 })),
   offset: nullable(
     integer({
@@ -102,7 +105,7 @@ export function riskToJson(risk: HolderRisk): WarningJson {
   return {
     kind: risk.kind,
     pid: risk.pid,
-    comm: risk.comm.toString('utf8'),
+    ...commToJson(risk.comm),
     fd: risk.fd,
     offset: risk.offsetBytes,
     message: describeRisk(risk),

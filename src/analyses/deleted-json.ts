@@ -1,4 +1,10 @@
-import { devJsonSchema, inodeJsonSchema, inodeToJson } from '../format/json-fields.js';
+import {
+  commBytesSchema,
+  commToJson,
+  devJsonSchema,
+  inodeJsonSchema,
+  inodeToJson,
+} from '../format/json-fields.js';
 import { isUtf8 } from 'node:buffer';
 import type { DeletedReport } from './deleted.js';
 import { EXTENT_WALK_MAX, EXTENT_WALK_MIN_BYTES, SHARING_UNKNOWNS } from '../proc/extent-sharing.js';
@@ -15,12 +21,6 @@ import {
   string,
   type Static,
 } from '../format/json-schema.js';
-
-/** `commBytes`, beside `comm` in every contract that has it. */
-export const commBytesSchema = string({
-  description: 'Base64 of the exact comm bytes; present only when they are not valid UTF-8.',
-  contentEncoding: 'base64',
-});
 
 /** `mountBytes`, beside `mount` wherever a mount point's bytes are not valid UTF-8. */
 const mountBytesSchema = string({
@@ -127,13 +127,6 @@ export const deletedJsonSchema = contract(
 export type DeletedJson = Static<typeof deletedJsonSchema>;
 
 export { inodeToJson } from '../format/json-fields.js';
-
-/** `comm` (lossy, for display) plus `commBytes` (exact, base64) when the bytes are not valid UTF-8. */
-export function commToJson(comm: Buffer): { comm: string; commBytes?: string } {
-  return isUtf8(comm)
-    ? { comm: comm.toString('utf8') }
-    : { comm: comm.toString('utf8'), commBytes: comm.toString('base64') };
-}
 
 function mountBytesToJson(bytes: Buffer | undefined): { mountBytes?: string } {
   return bytes ? { mountBytes: bytes.toString('base64') } : {};

@@ -1,4 +1,4 @@
-import { devJsonSchema } from '../format/json-fields.js';
+import { commBytesSchema, commToJson, devJsonSchema } from '../format/json-fields.js';
 import type { DfReport } from './df.js';
 import { summarizeFilesystem } from './df-words.js';
 import {
@@ -57,6 +57,7 @@ export const dfJsonSchema = contract(
             object({
               pid: integer({ minimum: 1 }),
               comm: string(),
+              commBytes: optional(commBytesSchema),
               allocated: ref('bytes', bytesSchema),
               reclaimable: optional(
                 integer({
@@ -101,7 +102,7 @@ export function dfReportToJson(report: DfReport): DfJson {
       walkErrors: fs.walkErrors,
       topHolders: fs.topHolders.map((h) => ({
         pid: h.pid,
-        comm: h.comm.toString('utf8'),
+        ...commToJson(h.comm),
         allocated: h.allocatedBytes,
         reclaimable: h.reclaimableBytes,
         files: h.files,

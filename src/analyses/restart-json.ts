@@ -1,4 +1,4 @@
-import { base64JsonSchema, devJsonSchema } from '../format/json-fields.js';
+import { base64JsonSchema, commBytesSchema, commToJson, devJsonSchema } from '../format/json-fields.js';
 import { isUtf8 } from 'node:buffer';
 import { inodeToJson } from './deleted-json.js';
 import type { RestartReport } from './restart.js';
@@ -26,6 +26,7 @@ export const restartJsonSchema = contract(
       object({
         pid: integer({ minimum: 1 }),
         comm: string(),
+        commBytes: optional(commBytesSchema),
         user: string(),
         uid: integer({ minimum: 0 }),
         unit: nullable(string()),
@@ -72,7 +73,7 @@ export function restartReportToJson(report: RestartReport): RestartJson {
     schema: 'limbo.restart/1',
     processes: report.processes.map((p) => ({
       pid: p.pid,
-      comm: p.comm.toString('utf8'),
+      ...commToJson(p.comm),
       user: p.user,
       uid: p.uid,
       unit: p.unit,

@@ -163,7 +163,7 @@ export function metricFamilies(scan: ScanResult, context: MetricsContext, top: n
       leaks.map((leak) => ({
         labels: {
           pid: leak.pid === null ? '' : String(leak.pid),
-          comm: (leak.pid === null ? undefined : comms.get(leak.pid)) ?? Buffer.from(leak.comm, 'utf8'),
+          comm: (leak.pid === null ? undefined : comms.get(leak.pid)) ?? commOf(leak),
           unit: leak.unit ?? '',
           mount: leak.mount ?? '',
           resource: leak.resource,

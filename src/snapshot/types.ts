@@ -130,9 +130,9 @@ export interface Snapshot {
 
 /** A process's file handles, counted when the snapshot was taken with `handles: true`. */
 export interface ProcessHandles {
-  /** Descriptors by what they refer to: regular, directory, device, pipe, socket, memfd, anon_inode, other. */
+  /** Descriptors by what they refer to: regular, directory, device, pipe, socket, memfd, anon_inode, mqueue, nsfs, other. */
   readonly fdTypes: Readonly<Record<string, number>>;
-  /** Socket descriptors by protocol, where its network namespace's /proc/net tables name the inode. */
+  /** Socket descriptors by protocol: from the /proc/net tables of any namespace read, else from sockfs (addon); `other` unnamed. */
   readonly socketProtocols: Readonly<Record<string, number>>;
   /** anon_inode descriptors by kind: eventfd, eventpoll, inotify, timerfd, signalfd, io_uring, pidfd, ... */
   readonly anonInodes: Readonly<Record<string, number>>;
