@@ -886,10 +886,124 @@ async function sectionWalk(ctx) {
 }
 
 // ---------------------------------------------------------------------------------------
+// Section: extents (the cost of FIEMAP on a deleted file with many extents)
+
+/**
+ * On an XFS (reflink=1) and a btrfs loop image of its own: a 64 MiB file reflinked from another,
+ * then every other 4 KiB block rewritten, so it has about 16,384 extents, half shared. A `sleep`
+ * holds it deleted. Times the addon's fileExtents through the holder's fd at limbo's cap and past
+ * it, and `limbo deleted --json --pid` against the same holding a one-extent file.
+ */
+async function sectionExtents(ctx) {
+  const { createRequire } = await import('node:module');
+  const addon = createRequire(import.meta.url)(join(ROOT, 'build/Release/limbo_native.node'));
+  const { EXTENT_WALK_MAX } = await import(join(ROOT, 'dist/proc/extent-sharing.js'));
+  const report = { schema: 'limbo.bench.extents/1', filesystems: [] };
+  let ok = true;
+  for (const fs of [
+    { fstype: 'xfs', mkfs: ['mkfs.xfs', '-q', '-f', '-m', 'reflink=1'] },
+    { fstype: 'btrfs', mkfs: ['mkfs.btrfs', '-q', '-f'] },
+  ]) {
+    if (!which(fs.mkfs[0])) {
+      console.log(`  ${fs.fstype}: ${fs.mkfs[0]} missing, skipped`);
+      continue;
+    }
+    const root = mkdtempSync(join(tmpdir(), `limbo-bench-${fs.fstype}-`));
+    const mnt = join(root, 'mnt');
+    mkdirSync(mnt);
+    const image = join(root, 'fs.img');
+    spawnSync('truncate', ['-s', '512M', image]);
+    spawnSync(fs.mkfs[0], [...fs.mkfs.slice(1), image], { stdio: 'ignore' });
+    const mounted = spawnSync('mount', ['-o', 'loop', image, mnt]);
+    const holders = [];
+    const undo = onTeardown(() => {
+      for (const h of holders) h.kill('SIGKILL');
+      spawnSync('umount', ['-l', mnt]);
+      rmSync(root, { recursive: true, force: true });
+    });
+    try {
+      if (mounted.status !== 0) throw new Error(`mount ${fs.fstype}: ${mounted.stderr}`);
+      const build = spawnSync('python3', [
+        '-c',
+        `import os,subprocess\nm=${JSON.stringify(mnt)}\nsrc=os.path.join(m,'src');open(src,'wb').write(os.urandom(64<<20))\nsubprocess.run(['cp','--reflink=always',src,m+'/many'],check=True)\nfd=os.open(m+'/many',os.O_RDWR)\nfor b in range(0,64<<20,8192): os.pwrite(fd,os.urandom(4096),b)\nos.fsync(fd);os.close(fd)\nopen(m+'/one','wb').write(os.urandom(64<<20))\nos.sync()\n`,
+      ]);
+      if (build.status !== 0) throw new Error(`building the files failed: ${build.stderr}`);
+      const hold = (name) => {
+        const fd = openSync(join(mnt, name), 'r');
+        const child = spawn('sleep', ['100000'], { stdio: [fd, 'ignore', 'ignore'] });
+        closeSync(fd);
+        rmSync(join(mnt, name));
+        holders.push(child);
+        return child.pid;
+      };
+      const many = hold('many');
+      const one = hold('one');
+      const link = `/proc/${many}/fd/0`;
+      const total = addon.fileExtents(link, 1 << 20).extents.length / 4;
+      const time = (max) => {
+        const walls = [];
+        for (let i = 0; i < 21; i++) {
+          const t0 = performance.now();
+          addon.fileExtents(link, max);
+          walls.push(performance.now() - t0);
+        }
+        return median(walls);
+      };
+      const atCap = time(EXTENT_WALK_MAX);
+      const whole = time(1 << 20);
+      console.log(
+        `  ${fs.fstype}: ${total} extents; FIEMAP median ${atCap.toFixed(2)} ms for the first ${EXTENT_WALK_MAX} (limbo's cap), ${whole.toFixed(2)} ms for all`,
+      );
+      const timings = await measure(ctx, [
+        tool(`limbo deleted (${fs.fstype}, ${total} extents)`, [
+          ...LIMBO,
+          'deleted',
+          '--json',
+          '--pid',
+          String(many),
+        ]),
+        tool(`limbo deleted (${fs.fstype}, 1 extent)`, [...LIMBO, 'deleted', '--json', '--pid', String(one)]),
+      ]);
+      printTable(timings);
+      const file = JSON.parse(
+        spawnSync(LIMBO[0], [
+          ...LIMBO.slice(1),
+          'deleted',
+          '--json',
+          '--pid',
+          String(many),
+        ]).stdout.toString(),
+      ).files[0];
+      const capped =
+        total > EXTENT_WALK_MAX ? file?.reclaimableUnknownReason === 'capped' : file?.reclaimable !== null;
+      console.log(
+        `  Correctness: reclaimable ${file?.reclaimable} (${file?.reclaimableUnknownReason ?? 'known'}): ${capped ? 'PASS' : 'FAIL'}`,
+      );
+      ok &&= capped;
+      report.filesystems.push({
+        fstype: fs.fstype,
+        extents: total,
+        fiemapMedianMs: { cap: EXTENT_WALK_MAX, atCap, whole },
+        timings: timings.map(({ okStatus: _ok, ...rest }) => rest),
+      });
+    } finally {
+      for (const h of holders) h.kill('SIGKILL');
+      await Promise.all(
+        holders.map((h) => (h.exitCode === null ? new Promise((r) => h.on('exit', r)) : null)),
+      );
+      spawnSync('umount', [mnt]);
+      rmSync(root, { recursive: true, force: true });
+      undo();
+    }
+  }
+  return { ok, report };
+}
+
+// ---------------------------------------------------------------------------------------
 // Main
 
 /** Sections that need no process load (they run before it is built). */
-const WITHOUT_LOAD = new Set(['walk', 'history']);
+const WITHOUT_LOAD = new Set(['walk', 'extents', 'history']);
 
 const SECTIONS = {
   deleted: sectionDeleted,
@@ -897,6 +1011,7 @@ const SECTIONS = {
   serve: sectionServe,
   history: sectionHistory,
   walk: sectionWalk,
+  extents: sectionExtents,
 };
 
 async function main() {

@@ -5,7 +5,8 @@
  * same work faster. It also offers four calls node:fs lacks: kcmp(2), which has no glibc
  * wrapper, and, for the actions (reclaim, recover), lseek with SEEK_DATA/SEEK_HOLE,
  * fcntl(F_GET_SEALS) and linkat(AT_SYMLINK_FOLLOW); each has a JavaScript fallback or a
- * documented refusal in src/actions/.
+ * documented refusal in src/actions/; and the FIEMAP ioctl, without which the part of a deleted
+ * file that shares extents with other files is reported unknown (src/proc/extent-sharing.ts).
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -19,7 +20,11 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/xattr.h>
 #include <sys/sysmacros.h>
+#include <linux/fiemap.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #define DELETED_SUFFIX " (deleted)"
@@ -833,6 +838,97 @@ static napi_value link_follow(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/*
+ * socketProtocol(path): the protocol sockfs names a socket by (sk_prot_creator->name: "TCP",
+ * "UDPv6", "PACKET", "UNIX-STREAM", ...), from getxattr(path, "system.sockprotoname") through
+ * /proc/PID/fd/N (net/socket.c sockfs_xattr_get). It answers for a socket no /proc/net table
+ * lists (never bound, or of a network namespace no process is in); node:fs has no getxattr.
+ * Returns the name, or -errno (EOPNOTSUPP: not a socket).
+ */
+static napi_value socket_protocol(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], result;
+  char path[PATH_MAX], name[64];
+  size_t len;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1 || napi_get_value_string_utf8(env, argv[0], path, sizeof path, &len) != napi_ok ||
+      len >= sizeof path - 1) {
+    napi_throw_type_error(env, NULL, "socketProtocol(path): a path shorter than PATH_MAX");
+    return NULL;
+  }
+  ssize_t r = getxattr(path, "system.sockprotoname", name, sizeof name - 1);
+  if (r < 0) {
+    CHECK(napi_create_int32(env, -errno, &result));
+    return result;
+  }
+  name[r] = 0; /* the kernel counts the terminating NUL; a bare name stops at it either way */
+  CHECK(napi_create_string_latin1(env, name, strlen(name), &result));
+  return result;
+}
+
+/*
+ * fileExtents(path, maxExtents): opens path read-only (a /proc/PID/fd/N link: FIEMAP needs a
+ * real open, O_PATH gives EBADF) and asks FS_IOC_FIEMAP for at most maxExtents extents of the
+ * whole file. Returns { major, minor, ino, extents } with extents a Float64Array of
+ * (logical, physical, length, flags) per extent, or { error } (FIEMAP unsupported reads EIO).
+ * O_NONBLOCK: should the fd have become a FIFO since the scan, the open must not block; the
+ * caller checks the returned identity. No FIEMAP_FLAG_SYNC: it would write the file's dirty data,
+ * and data not yet written (delalloc extents) is the file's own anyway.
+ */
+static napi_value file_extents(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2], result, v;
+  char path[PATH_MAX];
+  size_t len;
+  int64_t max;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 2 || napi_get_value_string_utf8(env, argv[0], path, sizeof path, &len) != napi_ok ||
+      len >= sizeof path - 1 || arg_int64(env, argv[1], &max) || max < 1 || max > 1 << 20) {
+    napi_throw_type_error(env, NULL, "fileExtents(path, maxExtents): a path and 1..1048576");
+    return NULL;
+  }
+  int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+  if (fd < 0) return make_error(env, errno);
+  struct stat st;
+  size_t bytes = sizeof(struct fiemap) + (size_t)max * sizeof(struct fiemap_extent);
+  struct fiemap *map = calloc(1, bytes);
+  int err = 0;
+  if (!map) err = ENOMEM;
+  else if (fstat(fd, &st) < 0) err = errno;
+  else if (!S_ISREG(st.st_mode)) err = EINVAL;
+  else {
+    map->fm_start = 0;
+    map->fm_length = FIEMAP_MAX_OFFSET;
+    map->fm_extent_count = (unsigned)max;
+    if (ioctl(fd, FS_IOC_FIEMAP, map) < 0) err = errno;
+  }
+  close(fd);
+  if (err) {
+    free(map);
+    return make_error(env, err);
+  }
+  double *out;
+  napi_value arr = typed_array(env, napi_float64_array, (size_t)map->fm_mapped_extents * 4, 8, (void **)&out);
+  if (!arr) {
+    free(map);
+    return NULL;
+  }
+  for (unsigned i = 0; i < map->fm_mapped_extents; i++) {
+    out[i * 4] = (double)map->fm_extents[i].fe_logical;
+    out[i * 4 + 1] = (double)map->fm_extents[i].fe_physical;
+    out[i * 4 + 2] = (double)map->fm_extents[i].fe_length;
+    out[i * 4 + 3] = (double)map->fm_extents[i].fe_flags;
+  }
+  free(map);
+  CHECK(napi_create_object(env, &result));
+  if (set_number(env, result, "major", major(st.st_dev)) || set_number(env, result, "minor", minor(st.st_dev)))
+    return NULL;
+  CHECK(napi_create_bigint_uint64(env, (uint64_t)st.st_ino, &v));
+  CHECK(napi_set_named_property(env, result, "ino", v));
+  CHECK(napi_set_named_property(env, result, "extents", arr));
+  return result;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"scanFdDirs", NULL, scan_fd_dirs, NULL, NULL, NULL, napi_default, NULL},
@@ -841,6 +937,8 @@ static napi_value init(napi_env env, napi_value exports) {
       {"seekData", NULL, seek_data, NULL, NULL, NULL, napi_default, NULL},
       {"memfdSeals", NULL, memfd_seals, NULL, NULL, NULL, napi_default, NULL},
       {"linkFollow", NULL, link_follow, NULL, NULL, NULL, napi_default, NULL},
+      {"socketProtocol", NULL, socket_protocol, NULL, NULL, NULL, napi_default, NULL},
+      {"fileExtents", NULL, file_extents, NULL, NULL, NULL, napi_default, NULL},
       {"walkTree", NULL, walk_tree, NULL, NULL, NULL, napi_default, NULL},
       {"walkProgress", NULL, walk_progress, NULL, NULL, NULL, napi_default, NULL},
   };

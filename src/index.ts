@@ -57,5 +57,24 @@ export {
   type HolderRisk,
   type Via,
 } from './actions/holders.js';
+export {
+  findFileHolders,
+  groupByFamily,
+  holderUses,
+  type HolderDescriptor,
+  type HolderMapping,
+  type HolderService,
+  type HolderUse,
+  type ProcessFamily,
+} from './analyses/holders.js';
+export {
+  PROGRAMS,
+  describeFamily,
+  durableStateOf,
+  releaseSteps,
+  type DurableState,
+  type ReleaseStep,
+} from './analyses/programs.js';
+export { judgeTruncation, type TruncationDecision, type TruncationVerdict } from './analyses/truncation.js';
 export type { FilesystemChange } from './actions/space-meter.js';
 export type { HoleMethod } from './actions/sparse-copy.js';

@@ -79,6 +79,18 @@ export interface NativeAddon {
   memfdSeals?(fd: number): number;
   /** linkat(AT_FDCWD, from, AT_FDCWD, to, AT_SYMLINK_FOLLOW): 0 or -errno. */
   linkFollow?(from: string, to: string): number;
+  /** getxattr(path, "system.sockprotoname"): the socket's protocol ("TCP", "UDPv6", "PACKET", ...), or -errno. */
+  socketProtocol?(path: string): string | number;
+  /**
+   * FS_IOC_FIEMAP on `path` opened read-only: at most `maxExtents` extents of the whole file as
+   * (logical, physical, length, flags) quadruples, with the (dev, ino) it opened.
+   */
+  fileExtents?(
+    path: string,
+    maxExtents: number,
+  ):
+    | { readonly major: number; readonly minor: number; readonly ino: bigint; readonly extents: Float64Array }
+    | NativeError;
 }
 
 let loaded: NativeAddon | null | undefined;

@@ -1,7 +1,18 @@
 // Shapes the three action contracts share: names as in limbo.deleted/1, holders, risks.
 import { isUtf8 } from 'node:buffer';
 import { inodeToJson } from '../analyses/deleted-json.js';
-import { array, enumOf, integer, nullable, object, string, type Static } from '../format/json-schema.js';
+import { commBytesSchema, commToJson } from '../format/json-fields.js';
+import {
+  array,
+  boolean,
+  enumOf,
+  integer,
+  nullable,
+  object,
+  optional,
+  string,
+  type Static,
+} from '../format/json-schema.js';
 import { describeRisk, type FileHolder, type HolderRisk, type Via } from './holders.js';
 
 export { inodeToJson };
@@ -33,6 +44,7 @@ export function viaToJson(via: Via | null): ViaJson | null {
 export const holderJsonSchema = object({
   pid: integer({ minimum: 1 }),
   comm: string(),
+  commBytes: optional(commBytesSchema),
   user: string(),
   unit: nullable(string()),
   fds: array(
@@ -54,7 +66,7 @@ export type HolderJson = Static<typeof holderJsonSchema>;
 export function holderToJson(holder: FileHolder): HolderJson {
   return {
     pid: holder.pid,
-    comm: holder.comm.toString('utf8'),
+    ...commToJson(holder.comm),
     user: holder.user,
     unit: holder.unit,
     fds: holder.fds.map((fd) => ({
@@ -68,9 +80,10 @@ export function holderToJson(holder: FileHolder): HolderJson {
 
 /** What an action does to a holder. */
 export const warningJsonSchema = object({
-  kind: enumOf(['mapped', 'writer']),
+  kind: enumOf(['mapped', 'writer', 'reader']),
   pid: integer({ minimum: 1 }),
   comm: string(),
+  commBytes: optional(commBytesSchema),
   fd: nullable(integer({ minimum: 0 })),
   offset: nullable(
     integer({
@@ -80,6 +93,11 @@ export const warningJsonSchema = object({
   ),
   message: string(),
   advice: nullable(string()),
+  code: optional(
+    boolean({
+      description: 'mapped: true when it maps the file executable (code): never truncated, restart it.',
+    }),
+  ),
 });
 export type WarningJson = Static<typeof warningJsonSchema>;
 
@@ -87,10 +105,11 @@ export function riskToJson(risk: HolderRisk): WarningJson {
   return {
     kind: risk.kind,
     pid: risk.pid,
-    comm: risk.comm.toString('utf8'),
+    ...commToJson(risk.comm),
     fd: risk.fd,
     offset: risk.offsetBytes,
     message: describeRisk(risk),
     advice: risk.advice,
+    code: risk.code,
   };
 }

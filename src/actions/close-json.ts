@@ -1,4 +1,4 @@
-import { base64JsonSchema, devJsonSchema } from '../format/json-fields.js';
+import { base64JsonSchema, commBytesSchema, commToJson, devJsonSchema } from '../format/json-fields.js';
 import { holderJsonSchema, holderToJson, inodeToJson, nameToJson } from './action-json.js';
 import {
   array,
@@ -30,6 +30,7 @@ export const closeJsonSchema = contract(
       fd: integer({ minimum: 0 }),
       how: enumOf(['close', 'devnull']),
       comm: nullable(string()),
+      commBytes: optional(commBytesSchema),
       path: nullable(string()),
       pathBytes: optional(base64JsonSchema),
       status: enumOf(['closed', 'refused', 'skipped', 'failed']),
@@ -74,7 +75,7 @@ export function closeResultToJson(result: CloseResult, dryRun: boolean): CloseJs
     pid: result.pid,
     fd: result.fd,
     how: result.how,
-    comm: result.comm === null ? null : result.comm.toString('utf8'),
+    ...(result.comm === null ? { comm: null } : commToJson(result.comm)),
     ...nameToJson(result.name),
     status: result.status,
     reason: result.reason,

@@ -183,7 +183,9 @@ export function planClose(request: CloseRequest, snapshot: Snapshot, options: Cl
     rawDev,
     bornNs: bornNs(st),
     otherHolders: others,
-    expectedBytes: file.deleted && others.length === 0 ? file.allocatedBytes : 0,
+    // Blocks shared with other files (reflinks, snapshots) stay in use; unknown: all of them.
+    expectedBytes:
+      file.deleted && others.length === 0 ? (listed?.reclaimableBytes ?? file.allocatedBytes) : 0,
     measureAt,
   };
   if (fd <= 2 && how === 'close') {

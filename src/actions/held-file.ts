@@ -80,6 +80,24 @@ export function readBornNs(link: string, key: string): bigint | null {
   return opened.handle.key === key ? bornNs(opened.handle.stat) : null;
 }
 
+/** What the plan saw of a file: its birth time, and what stands in for it where there is none. */
+export interface SeenIdentity {
+  readonly bornNs: bigint | null;
+  readonly ctimeNs: bigint;
+  readonly sizeBytes: bigint;
+}
+
+/** The identity of the file behind `link` when it is the file `key`; null when unreachable or another file. */
+export function readIdentity(link: string, key: string): SeenIdentity | null {
+  const opened = openPath(link);
+  if (!opened.ok) return null;
+  closeQuietly(opened.handle.fd);
+  const { stat } = opened.handle;
+  return opened.handle.key === key
+    ? { bornNs: bornNs(stat), ctimeNs: stat.ctimeNs, sizeBytes: stat.size }
+    : null;
+}
+
 /** Why `stat` is not the file planned, when only its birth time tells (the inode number was reused). */
 export function rebornReason(stat: BigIntStats, plannedNs: bigint | null, where: string): string | null {
   const now = bornNs(stat);

@@ -12,10 +12,15 @@ import {
 } from '../analyses/deleted.js';
 import { nativeAddon } from '../native.js';
 import { readLinkBytes } from '../proc/read.js';
-import { statThrough } from '../proc/file-stat.js';
+import { formatBytes } from '../format/size.js';
+import { readExtentSharing } from '../proc/extent-sharing.js';
+import { formatDev, statThrough } from '../proc/file-stat.js';
 import { stripDeletedSuffix } from '../proc/deleted-name.js';
 import { takeSnapshot } from '../snapshot/take-snapshot.js';
 import type { Snapshot } from '../snapshot/types.js';
+import { releaseSteps, type ReleaseStep } from '../analyses/programs.js';
+import { judgeTruncation, type TruncationVerdict } from '../analyses/truncation.js';
+import { shellWord } from '../format/escape.js';
 import {
   closeQuietly,
   describeFileType,
@@ -23,11 +28,12 @@ import {
   keyOf,
   openPath,
   READ_FLAGS,
-  readBornNs,
+  readIdentity,
   rebornReason,
   reopen,
   WRITE_FLAGS,
   type PathHandle,
+  type SeenIdentity,
 } from './held-file.js';
 import {
   assessRisks,
@@ -81,19 +87,44 @@ export interface ReclaimCandidate {
   readonly sizeBytes: number;
   /** st_blocks × 512 when the scan saw it. */
   readonly allocatedBytes: number;
+  /**
+   * What truncating it frees, as limbo deleted judged it: allocatedBytes less blocks shared with
+   * other files (reflinks, snapshots); null when that split is unknown.
+   */
+  readonly reclaimableBytes: number | null;
   readonly holders: readonly FileHolder[];
   readonly risks: readonly HolderRisk[];
   /** The descriptor or mapping the truncation goes through. */
   readonly via: Via | null;
   /** Birth time (ns) when planned: with (dev, ino), the identity checked before the act. */
   readonly bornNs: bigint | null;
+  /**
+   * What the plan saw of the file (birth time, ctime, size). Where the filesystem keeps no birth
+   * time, the ctime, the size and the holders' fds and flags stand in for it: any change refuses.
+   */
+  readonly seen: SeenIdentity | null;
+  /** What truncating it would do to its holders, decided from the holder model; null when unresolved. */
+  readonly truncation: TruncationVerdict | null;
+  /** What makes every holder let go of it without a truncation, one step per process family. */
+  readonly steps: readonly ReleaseStep[];
+  /** `limbo recover` to keep a copy before truncating, when the content may matter (not a log); null otherwise. */
+  readonly recoverFirst: string | null;
   readonly verdict: ReclaimVerdict;
   /** Why it is refused, skipped or needs --force; null when ready. */
   readonly reason: string | null;
 }
 
+/** The filesystem a filter covers (`--mount`, `--filesystem-of`), named in every plan. */
+export interface ReclaimCoverage {
+  readonly dev: string;
+  readonly mountPoint: string;
+  readonly fstype: string | null;
+}
+
 export interface ReclaimPlan {
   readonly candidates: readonly ReclaimCandidate[];
+  /** The filesystem the filter chose files on; null when no filter named one. */
+  readonly covers: ReclaimCoverage | null;
   readonly force: boolean;
   readonly procRoot: string;
 }
@@ -104,9 +135,15 @@ export type ReclaimStatus = 'truncated' | 'refused' | 'skipped';
 export interface ReclaimResult extends Omit<ReclaimCandidate, 'verdict' | 'reason'> {
   readonly status: ReclaimStatus;
   readonly reason: string | null;
-  /** What it held just before the truncation (st_blocks × 512), or when planned if not truncated. */
+  /**
+   * What truncating it frees: st_blocks × 512 just before the truncation (or when planned, if not
+   * truncated) less the blocks FIEMAP flags shared with other files, which stay in use. All of
+   * st_blocks when the shared part is unknown (sharedBytes null): then an upper bound.
+   */
   readonly expectedBytes: number;
-  /** What it stopped holding: st_blocks × 512 before minus after. 0 unless truncated. */
+  /** Its blocks shared with other files (reflinks, snapshots), freed by no truncation; null when unknown. */
+  readonly sharedBytes: number | null;
+  /** What the filesystem got back from it: expectedBytes less st_blocks × 512 after. 0 unless truncated. */
   readonly freedBytes: number;
   /** st_size just after the truncation: above 0 when a writer already wrote again. */
   readonly sizeAfterBytes: number | null;
@@ -114,6 +151,8 @@ export interface ReclaimResult extends Omit<ReclaimCandidate, 'verdict' | 'reaso
 
 export interface ReclaimReport {
   readonly dryRun: boolean;
+  /** The filesystem the filter covered; null when none was named. */
+  readonly covers?: ReclaimCoverage | null;
   readonly results: readonly ReclaimResult[];
   /** Free space before and after, per filesystem acted on (empty in a dry run). */
   readonly filesystems: readonly FilesystemChange[];
@@ -160,13 +199,18 @@ export function planReclaim(
       add(planFile(snapshot, deleted, file.key, file.key, procRoot, force));
     }
   }
-  return { candidates, force, procRoot };
+  const filesystem = request.filter?.filesystem;
+  const covers = filesystem
+    ? { dev: filesystem.dev, mountPoint: filesystem.mountPoint, fstype: filesystem.fstype ?? null }
+    : null;
+  return { candidates, covers, force, procRoot };
 }
 
 /** The plan as a report, changing nothing: what `--dry-run` shows. */
 export function previewReclaim(plan: ReclaimPlan): ReclaimReport {
   return {
     dryRun: true,
+    covers: plan.covers,
     results: plan.candidates.map((candidate) => {
       const status: ReclaimStatus =
         candidate.verdict === 'ready' || candidate.verdict === 'skipped' ? 'skipped' : 'refused';
@@ -191,7 +235,7 @@ export function executeReclaim(plan: ReclaimPlan, fresh?: Snapshot): ReclaimRepo
       ? reclaimOne(candidate, now, plan, meter)
       : toResult(candidate, candidate.verdict === 'skipped' ? 'skipped' : 'refused', candidate.reason),
   );
-  return { dryRun: false, results, filesystems: meter.finish() };
+  return { dryRun: false, covers: plan.covers, results, filesystems: meter.finish() };
 }
 
 function planDescriptor(
@@ -233,6 +277,7 @@ function planDescriptor(
     fstype: file?.fstype ?? null,
     sizeBytes: stat.value.sizeBytes,
     allocatedBytes: stat.value.allocatedBytes,
+    reclaimableBytes: file ? file.reclaimableBytes : stat.value.allocatedBytes,
     via,
   };
   if (!isRegularMode(stat.value.mode)) {
@@ -273,6 +318,7 @@ function planFile(
       ino: record.ino,
       sizeBytes: record.sizeBytes,
       allocatedBytes: record.allocatedBytes,
+      reclaimableBytes: record.allocatedBytes,
     };
     const reason = !isRegularMode(record.mode)
       ? `${key} is ${describeFileType(record.mode)}, not a regular file`
@@ -292,20 +338,32 @@ function planFile(
     fstype: file.fstype,
     sizeBytes: file.sizeBytes,
     allocatedBytes: file.allocatedBytes,
+    reclaimableBytes: file.reclaimableBytes,
   };
   return judgeRisks(described, snapshot, procRoot, force);
 }
 
-/** Adds holders, risks and a way in; ready, or needs --force when anyone would be hurt. */
+/**
+ * Adds holders, their risks, the release steps and a way in. Ready only when every holder only
+ * appends and nothing maps it; needs --force when a holder reads the data back, writes at its own
+ * offsets, maps it, or the file is a program's durable state; never when it is mapped as code.
+ */
 function judgeRisks(
-  candidate: ReclaimCandidate,
+  described: ReclaimCandidate,
   snapshot: Snapshot,
   procRoot: string,
   force: boolean,
 ): ReclaimCandidate {
-  const key = candidate.key as string;
+  const key = described.key as string;
   const holders = findHolders(snapshot, key, procRoot);
-  const risks = assessRisks(holders, snapshot);
+  const risks = assessRisks(holders, described.name);
+  const truncation = judgeTruncation(described.name, holders);
+  const candidate: ReclaimCandidate = {
+    ...described,
+    truncation,
+    steps: releaseSteps(holders, { name: described.name }),
+    recoverFirst: truncation.offerRecover ? recoverCommand(described) : null,
+  };
   const via = candidate.via ?? chooseVia(holders);
   if (via === null) {
     return {
@@ -326,21 +384,38 @@ function judgeRisks(
       reason: 'it holds no blocks (0 allocated): there is nothing to give back',
     };
   }
-  const born = candidate.bornNs ?? readBornNs(viaLink(procRoot, via), key);
+  if (candidate.reclaimableBytes === 0) {
+    return {
+      ...candidate,
+      holders,
+      risks,
+      via,
+      verdict: 'skipped',
+      reason: `all ${formatBytes(candidate.allocatedBytes)} of its blocks are shared with other files (reflinks, snapshots): truncating it would free nothing`,
+    };
+  }
+  const seen = candidate.seen ?? readIdentity(viaLink(procRoot, via), key);
+  const identified = { ...candidate, holders, risks, via, seen, bornNs: seen?.bornNs ?? null };
   if (candidate.kind === 'memfd') {
     const sealed = readSealRefusal(viaLink(procRoot, via), candidate);
-    if (sealed) return { ...candidate, holders, risks, via, verdict: 'refused', reason: sealed };
+    if (sealed) return { ...identified, verdict: 'refused', reason: sealed };
   }
-  const needsForce = risks.length > 0 && !force;
+  if (truncation.decision === 'never') {
+    return { ...identified, verdict: 'refused', reason: `never truncated: ${summarize(truncation)}` };
+  }
+  const needsForce = truncation.decision === 'needs-force' && !force;
   return {
-    ...candidate,
-    holders,
-    risks,
-    via,
-    bornNs: born,
+    ...identified,
     verdict: needsForce ? 'needs-force' : 'ready',
-    reason: needsForce ? `needs --force: ${summarizeRisks(risks)}` : null,
+    reason: needsForce ? `needs --force: ${summarize(truncation)}` : null,
   };
+}
+
+/** `limbo recover KEY ./NAME.recovered`: a copy before the content is destroyed, pasteable. */
+function recoverCommand(candidate: ReclaimCandidate): string {
+  const base = candidate.name === null ? null : candidate.name.subarray(candidate.name.lastIndexOf(0x2f) + 1);
+  const stem = base && base.length > 0 && base[0] !== 0x23 ? base : Buffer.from(`file-${candidate.ino}`);
+  return `limbo recover ${candidate.key} ${shellWord(Buffer.concat([Buffer.from('./'), stem, Buffer.from('.recovered')]))}`;
 }
 
 /** The act on one file, from a fresh scan: re-resolve, re-judge, then the checked truncation. */
@@ -352,8 +427,15 @@ function reclaimOne(
 ): ReclaimResult {
   const key = candidate.key as string;
   const holders = findHolders(now, key, plan.procRoot);
-  const risks = assessRisks(holders, now);
-  const current = { ...candidate, holders, risks };
+  const risks = assessRisks(holders, candidate.name);
+  const truncation = judgeTruncation(candidate.name, holders);
+  const current = {
+    ...candidate,
+    holders,
+    risks,
+    truncation,
+    steps: releaseSteps(holders, { name: candidate.name }),
+  };
   const via: Via | null = candidate.byDescriptor ? candidate.via : chooseVia(holders);
   if (via === null) {
     const record = now.files.find((f) => f.key === key);
@@ -366,8 +448,15 @@ function reclaimOne(
   }
   // Judged after the identity checks: a reused fd number is the better reason to give.
   const riskRefusal =
-    risks.length > 0 && !plan.force ? `needs --force: since the scan, ${summarizeRisks(risks)}` : null;
-  return truncateThrough({ ...current, via }, via, plan.procRoot, meter, riskRefusal);
+    truncation.decision === 'never'
+      ? `never truncated: ${summarize(truncation)}`
+      : truncation.decision === 'needs-force' && !plan.force
+        ? `needs --force: since the scan, ${summarize(truncation)}`
+        : null;
+  // Without a birth time, the holders stand in for it: the same processes through the same fds
+  // with the same flags, or the file may be another one that reused the inode number.
+  const holdersChanged = candidate.bornNs === null ? holderSetChange(candidate.holders, holders) : null;
+  return truncateThrough({ ...current, via }, via, plan.procRoot, meter, holdersChanged ?? riskRefusal);
 }
 
 /**
@@ -418,8 +507,49 @@ function identityRefusal(handle: PathHandle, candidate: ReclaimCandidate, where:
   }
   return (
     rebornReason(stat, candidate.bornNs, where) ??
+    unbornChange(stat, candidate.seen, where) ??
     (stat.nlink !== 0n ? stillLinked(Number(stat.nlink)) : null)
   );
+}
+
+/**
+ * Where the filesystem keeps no birth time (ext4 with 128-byte inodes, older filesystems), a
+ * file that reused the inode number looks the same by (dev, ino): what the plan saw stands in
+ * for the birth time, and any change refuses.
+ */
+function unbornChange(stat: PathHandle['stat'], seen: SeenIdentity | null, where: string): string | null {
+  if (seen !== null && seen.bornNs !== null) return null;
+  const noBirth = `its filesystem keeps no birth time, so limbo proves it is the same file by what the preview saw`;
+  if (seen === null) return `${where}: ${noBirth}, and the preview could not see it: nothing was touched`;
+  if (stat.size !== seen.sizeBytes || stat.ctimeNs !== seen.ctimeNs) {
+    const what =
+      stat.size !== seen.sizeBytes
+        ? `its size changed (${seen.sizeBytes} → ${stat.size} bytes)`
+        : 'its ctime changed';
+    return `${where} changed since the preview: ${what}; ${noBirth}, so it may be another file with the same inode number: nothing was touched (run it again)`;
+  }
+  return null;
+}
+
+/** How the holders changed since the plan (processes, fds, their flags, mappings); null when they did not. */
+function holderSetChange(planned: readonly FileHolder[], now: readonly FileHolder[]): string | null {
+  const signature = (holders: readonly FileHolder[]) =>
+    holders
+      .flatMap((h) => [
+        ...h.fds.map(
+          (fd) =>
+            `pid ${h.pid} fd ${fd.fd}${fd.tid === null ? '' : ` (thread ${fd.tid})`} flags 0${(fd.flags ?? 0).toString(8)}`,
+        ),
+        ...h.mappings.map((m) => `pid ${h.pid} mapping ${m.range} ${m.perms}`),
+      ])
+      .sort();
+  const before = new Set(signature(planned));
+  const after = new Set(signature(now));
+  const gone = [...before].filter((s) => !after.has(s));
+  const added = [...after].filter((s) => !before.has(s));
+  if (gone.length === 0 && added.length === 0) return null;
+  const parts = [...gone.map((s) => `no longer ${s}`), ...added.map((s) => `now ${s}`)].slice(0, 4);
+  return `its holders changed since the preview (${parts.join('; ')}): its filesystem keeps no birth time, so it may be another file with the same inode number: nothing was touched`;
 }
 
 /** The last checks on the write descriptor (same inode, still unlinked, no seals), then ftruncate(0). */
@@ -436,7 +566,20 @@ function truncateOpen(
   const sealed = sealRefusal(writeFd, candidate);
   if (sealed) return toResult(candidate, 'refused', sealed);
   const heldBefore = Number(before.blocks) * 512;
-  const measured = { ...candidate, sizeBytes: Number(before.size), allocatedBytes: heldBefore };
+  // Read again now, on the very inode about to be truncated: blocks shared with other files stay.
+  const sharing = readExtentSharing(`/proc/self/fd/${writeFd}`, {
+    dev: formatDev(before.dev),
+    ino: before.ino,
+    allocatedBytes: heldBefore,
+  });
+  const sharedBytes = sharing === null ? 0 : sharing.unknown === null ? sharing.sharedBytes : null;
+  const expected = Math.max(0, heldBefore - (sharedBytes ?? 0));
+  const measured = {
+    ...candidate,
+    sizeBytes: Number(before.size),
+    allocatedBytes: heldBefore,
+    reclaimableBytes: sharedBytes === null ? null : expected,
+  };
   meter.track(candidate.dev as string, candidate.mount, candidate.fstype, `/proc/self/fd/${handle.fd}`);
   try {
     ftruncateSync(writeFd, 0);
@@ -444,11 +587,12 @@ function truncateOpen(
     return toResult(measured, 'refused', explainTruncateFailure(error));
   }
   const after = fstatSync(writeFd, { bigint: true });
-  meter.expect(candidate.dev as string, heldBefore);
+  meter.expect(candidate.dev as string, expected);
   return {
     ...toResult(measured, 'truncated', null),
-    expectedBytes: heldBefore,
-    freedBytes: heldBefore - Number(after.blocks) * 512,
+    expectedBytes: expected,
+    sharedBytes,
+    freedBytes: Math.max(0, expected - Number(after.blocks) * 512),
     sizeAfterBytes: Number(after.size),
   };
 }
@@ -536,15 +680,9 @@ function stillLinked(nlink: number): string {
   return `still linked (nlink ${nlink}): it has another name, and truncating would empty it under that name too`;
 }
 
-/** "pid 12 maps it; pid 34 writes through fd 3 without O_APPEND". */
-function summarizeRisks(risks: readonly HolderRisk[]): string {
-  return risks
-    .map((risk) =>
-      risk.kind === 'mapped'
-        ? `pid ${risk.pid} maps it${risk.code ? ' as code' : ''} (SIGBUS past the new end)`
-        : `pid ${risk.pid} writes through fd ${risk.fd} without O_APPEND (its next write recreates the old size as a hole)`,
-    )
-    .join('; ');
+/** The verdict's reasons in one line, worst first. */
+function summarize(truncation: TruncationVerdict): string {
+  return truncation.reasons.map((reason) => reason.text).join('; ');
 }
 
 function emptyCandidate(target: string, byDescriptor: boolean): ReclaimCandidate {
@@ -560,10 +698,15 @@ function emptyCandidate(target: string, byDescriptor: boolean): ReclaimCandidate
     fstype: null,
     sizeBytes: 0,
     allocatedBytes: 0,
+    reclaimableBytes: 0,
     holders: [],
     risks: [],
     via: null,
     bornNs: null,
+    seen: null,
+    truncation: null,
+    steps: [],
+    recoverFirst: null,
     verdict: 'skipped',
     reason: null,
   };
@@ -576,7 +719,9 @@ function toResult(candidate: ReclaimCandidate, status: ReclaimStatus, reason: st
     ...rest,
     status,
     reason,
-    expectedBytes: candidate.allocatedBytes,
+    expectedBytes: candidate.reclaimableBytes ?? candidate.allocatedBytes,
+    sharedBytes:
+      candidate.reclaimableBytes === null ? null : candidate.allocatedBytes - candidate.reclaimableBytes,
     freedBytes: 0,
     sizeAfterBytes: null,
   };

@@ -1,8 +1,10 @@
 import { devJsonSchema } from '../format/json-fields.js';
-import { inodeToJson, viaJsonSchema, viaToJson } from './action-json.js';
+import { inodeToJson, nameToJson, viaJsonSchema, viaToJson } from './action-json.js';
+import { SQLITE_SIBLING_SUFFIXES } from './recover-siblings.js';
 import type { RecoverResult } from './recover.js';
 import {
   array,
+  boolean,
   constant,
   contract,
   enumOf,
@@ -11,6 +13,7 @@ import {
   nullable,
   object,
   oneOf,
+  optional,
   string,
   type Static,
 } from '../format/json-schema.js';
@@ -35,6 +38,37 @@ export const recoverJsonSchema = contract(
     mode: nullable(string({ pattern: '^0[0-7]+$' })),
     via: nullable(viaJsonSchema),
     warnings: array(string()),
+    owner: nullable(
+      object(
+        { uid: integer({ minimum: 0 }), gid: integer({ minimum: 0 }) },
+        {
+          description:
+            "The owner DEST got: the source's when run as root; null when DEST is the runner's own.",
+        },
+      ),
+    ),
+    siblings: array(
+      object({
+        suffix: enumOf([...SQLITE_SIBLING_SUFFIXES]),
+        path: nullable(string()),
+        pathBytes: optional(string({ contentEncoding: 'base64' })),
+        via: viaJsonSchema,
+        dest: string(),
+        deleted: boolean(),
+        status: enumOf(['copied', 'failed']),
+        reason: nullable(string()),
+        size: integer({ minimum: 0 }),
+        allocated: integer({ minimum: 0 }),
+        dataWritten: integer({ minimum: 0 }),
+        destAllocated: nullable(integer({ minimum: 0 })),
+      }),
+      {
+        description: 'Files the program keeps beside it (SQLite -wal, -journal), copied to DEST + suffix.',
+      },
+    ),
+    missingSiblings: array(enumOf([...SQLITE_SIBLING_SUFFIXES]), {
+      description: 'Siblings the file needs that no descriptor of its holder reaches: gone for good.',
+    }),
   }),
 );
 
@@ -58,5 +92,20 @@ export function recoverResultToJson(result: RecoverResult): RecoverJson {
     mode: result.mode === null ? null : `0${result.mode.toString(8).padStart(3, '0')}`,
     via: viaToJson(result.via),
     warnings: result.warnings,
+    owner: result.owner,
+    siblings: result.siblings.map((sibling) => ({
+      suffix: sibling.suffix,
+      ...nameToJson(sibling.name),
+      via: viaToJson(sibling.via) as NonNullable<ReturnType<typeof viaToJson>>,
+      dest: sibling.dest,
+      deleted: sibling.deleted,
+      status: sibling.status,
+      reason: sibling.reason,
+      size: sibling.sizeBytes,
+      allocated: sibling.sourceAllocatedBytes,
+      dataWritten: sibling.dataBytes,
+      destAllocated: sibling.destAllocatedBytes,
+    })),
+    missingSiblings: [...result.missingSiblings],
   };
 }

@@ -8,6 +8,7 @@ import {
   closeSync,
   constants,
   fchmodSync,
+  fchownSync,
   fstatSync,
   fsyncSync,
   ftruncateSync,
@@ -20,6 +21,7 @@ import {
 } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { dirname } from 'node:path';
+import { escapeName } from '../format/escape.js';
 import { formatBytes } from '../format/size.js';
 import { nativeAddon } from '../native.js';
 import { formatDev } from '../proc/file-stat.js';
@@ -37,6 +39,14 @@ import {
   type PathHandle,
 } from './held-file.js';
 import { chooseVia, describeVia, findHolders, viaLink, type Via } from './holders.js';
+import {
+  findSiblingFds,
+  readSqliteHeader,
+  siblingOnDisk,
+  SQLITE_SIBLING_SUFFIXES,
+  type SiblingFd,
+  type SiblingSuffix,
+} from './recover-siblings.js';
 import { copySparse, type HoleMethod } from './sparse-copy.js';
 import type { Target } from './target.js';
 
@@ -84,8 +94,36 @@ export interface RecoverResult {
   readonly holes: HoleMethod | null;
   /** The permission bits DEST got (the source's, without setuid and setgid). */
   readonly mode: number | null;
+  /** The owner DEST got: the source's when limbo runs as root; null when DEST is limbo's own. */
+  readonly owner: FileOwner | null;
+  /** Files the program keeps beside this one (SQLite -wal, -journal), copied beside DEST. */
+  readonly siblings: readonly RecoveredSibling[];
+  /** Siblings the file needs that no descriptor of its holder reaches: gone for good (e.g. "-wal"). */
+  readonly missingSiblings: readonly SiblingSuffix[];
   /** Things the person should know: still linked, written during the copy, same filesystem, ... */
   readonly warnings: readonly string[];
+}
+
+export interface FileOwner {
+  readonly uid: number;
+  readonly gid: number;
+}
+
+/** A sibling copied (or not) beside DEST as DEST + suffix. */
+export interface RecoveredSibling {
+  readonly suffix: SiblingSuffix;
+  /** The holder's name for it, without " (deleted)". */
+  readonly name: Buffer;
+  readonly via: Via;
+  readonly dest: string;
+  /** True when it has no name left (nlink 0): this copy is the only way back. */
+  readonly deleted: boolean;
+  readonly status: 'copied' | 'failed';
+  readonly reason: string | null;
+  readonly sizeBytes: number;
+  readonly sourceAllocatedBytes: number;
+  readonly dataBytes: number;
+  readonly destAllocatedBytes: number | null;
 }
 
 const SETID_BITS = 0o6000;
@@ -140,7 +178,7 @@ export function recoverFile(request: RecoverRequest, options: RecoverOptions = {
     if (destProblem) return { ...described, status: 'refused', reason: destProblem, warnings };
     return request.link
       ? linkInto(handle, request.dest, { ...described, warnings })
-      : copyInto(handle, request, { ...described, warnings }, options.onProgress);
+      : copyInto(handle, request, { ...described, warnings }, procRoot, options.onProgress);
   } finally {
     closeQuietly(handle.fd);
   }
@@ -213,6 +251,7 @@ function linkInto(handle: PathHandle, dest: string, result: RecoverResult): Reco
     reason: null,
     destAllocatedBytes: Number(linked.blocks) * 512,
     mode: Number(linked.mode) & 0o7777,
+    owner: { uid: Number(linked.uid), gid: Number(linked.gid) },
   };
 }
 
@@ -238,37 +277,190 @@ function linkFollow(fd: number, dest: string): string | null {
   return run.error ? errorCode(run.error) : stderr.trim() || `ln exited ${run.status}`;
 }
 
+/** A sibling found and opened, ready to copy. */
+interface OpenSibling {
+  readonly found: SiblingFd;
+  readonly handle: PathHandle;
+  readonly dest: string;
+}
+
 function copyInto(
   handle: PathHandle,
   request: RecoverRequest,
   result: RecoverResult,
+  procRoot: string,
   onProgress?: (doneBytes: number, totalBytes: number) => void,
 ): RecoverResult {
   const { dest } = request;
   const warnings = [...result.warnings];
   const destDir = dirname(dest);
-  const space = readSpace(destDir);
-  if (space && space.sizeBytes > 0 && space.availableBytes < result.sourceAllocatedBytes) {
-    if (!request.force) {
-      return {
-        ...result,
-        status: 'refused',
-        reason: `not enough space for it in ${destDir}: it needs up to ${formatBytes(result.sourceAllocatedBytes)}, ${formatBytes(space.availableBytes)} is available (--force copies anyway)`,
-      };
-    }
-    warnings.push(`${destDir} may be too small: ${formatBytes(space.availableBytes)} available`);
-  }
-  if (result.dev !== null && formatDev(statSync(destDir, { bigint: true }).dev) === result.dev) {
-    warnings.push(
-      `DEST is on the filesystem the deleted file is on: the copy takes up to ${formatBytes(result.sourceAllocatedBytes)} more there until the holder lets the original go`,
-    );
-  }
 
+  let header: ReturnType<typeof readSqliteHeader>;
+  try {
+    header = readHeader(handle);
+  } catch (error) {
+    return { ...result, status: 'refused', reason: `cannot open it for reading: ${errorCode(error)}` };
+  }
+  const siblings: OpenSibling[] = [];
+  try {
+    // An SQLite database, or a main file still empty (everything so far is in its -wal).
+    if ((header || result.sizeBytes === 0) && result.via) {
+      for (const found of findSiblingFds(procRoot, result.via)) {
+        const opened = openPath(viaLink(procRoot, found.via));
+        if (!opened.ok || !isRegularMode(opened.handle.stat.mode) || opened.handle.key === handle.key) {
+          if (opened.ok) closeQuietly(opened.handle.fd);
+          continue;
+        }
+        siblings.push({ found, handle: opened.handle, dest: `${dest}${found.suffix}` });
+      }
+    }
+    // SQLite would read any DEST-wal or DEST-journal already there as this database's own.
+    if (header || siblings.length > 0) {
+      for (const suffix of SQLITE_SIBLING_SUFFIXES) {
+        const problem = checkDest(`${dest}${suffix}`);
+        if (problem) {
+          return {
+            ...result,
+            status: 'refused',
+            reason: `${problem} (SQLite would read it as the copy's own ${suffix})`,
+          };
+        }
+      }
+    }
+    const missingSiblings: SiblingSuffix[] = [];
+    if (header?.walMode && result.via && !siblings.some((s) => s.found.suffix === '-wal')) {
+      const onDisk = siblingOnDisk(procRoot, result.via, '-wal');
+      if (onDisk) {
+        warnings.push(
+          `it is an SQLite database in WAL mode and pid ${result.via.pid} holds no -wal beside it, but ${escapeName(onDisk)} exists: if it belongs to this database, copy it to ${dest}-wal before anything opens the copy, or the transactions committed since the last checkpoint are missing`,
+        );
+      } else {
+        missingSiblings.push('-wal');
+        warnings.push(
+          `it is an SQLite database in WAL mode and pid ${result.via.pid} holds no -wal beside it: transactions committed since the last checkpoint lived there and are gone; the copy holds what the main file has`,
+        );
+      }
+    }
+
+    const needed = result.sourceAllocatedBytes + siblings.reduce((sum, s) => sum + allocatedOf(s.handle), 0);
+    const space = readSpace(destDir);
+    if (space && space.sizeBytes > 0 && space.availableBytes < needed) {
+      if (!request.force) {
+        return {
+          ...result,
+          status: 'refused',
+          reason: `not enough space for it in ${destDir}: it needs up to ${formatBytes(needed)}, ${formatBytes(space.availableBytes)} is available (--force copies anyway)`,
+        };
+      }
+      warnings.push(`${destDir} may be too small: ${formatBytes(space.availableBytes)} available`);
+    }
+    if (result.dev !== null && formatDev(statSync(destDir, { bigint: true }).dev) === result.dev) {
+      warnings.push(
+        `DEST is on the filesystem the deleted file is on: the copy takes up to ${formatBytes(needed)} more there until the holder lets the original go`,
+      );
+    }
+
+    const main = copyOne(handle, dest, onProgress);
+    warnings.push(...main.warnings);
+    if (!main.ok) return { ...result, status: main.status, reason: main.reason, warnings, missingSiblings };
+    const recovered = siblings.map((sibling): RecoveredSibling => {
+      const copied = copyOne(sibling.handle, sibling.dest);
+      const base = {
+        suffix: sibling.found.suffix,
+        name: sibling.found.name,
+        via: sibling.found.via,
+        dest: sibling.dest,
+        deleted: sibling.handle.stat.nlink === 0n,
+        sizeBytes: Number(sibling.handle.stat.size),
+        sourceAllocatedBytes: allocatedOf(sibling.handle),
+      };
+      warnings.push(...copied.warnings.map((w) => `${sibling.found.suffix}: ${w}`));
+      if (!copied.ok) {
+        warnings.push(
+          `its ${sibling.found.suffix} could not be copied (${copied.reason}): the copy misses what only the ${sibling.found.suffix} holds`,
+        );
+        return { ...base, status: 'failed', reason: copied.reason, dataBytes: 0, destAllocatedBytes: null };
+      }
+      return {
+        ...base,
+        status: 'copied',
+        reason: null,
+        sizeBytes: copied.sizeBytes,
+        dataBytes: copied.dataBytes,
+        destAllocatedBytes: copied.destAllocatedBytes,
+      };
+    });
+    return {
+      ...result,
+      status: 'copied',
+      reason: null,
+      sizeBytes: main.sizeBytes,
+      dataBytes: main.dataBytes,
+      destAllocatedBytes: main.destAllocatedBytes,
+      holes: main.holes,
+      mode: main.mode,
+      owner: main.owner,
+      siblings: recovered,
+      missingSiblings,
+      warnings,
+    };
+  } finally {
+    for (const sibling of siblings) closeQuietly(sibling.handle.fd);
+  }
+}
+
+/** The SQLite header of the file, read through a new open of it; null when it is none. */
+function readHeader(handle: PathHandle): ReturnType<typeof readSqliteHeader> {
+  const fd = reopen(handle, READ_FLAGS);
+  try {
+    return readSqliteHeader(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function allocatedOf(handle: PathHandle): number {
+  return Number(handle.stat.blocks) * 512;
+}
+
+type CopyOutcome =
+  | {
+      readonly ok: true;
+      readonly sizeBytes: number;
+      readonly dataBytes: number;
+      readonly destAllocatedBytes: number;
+      readonly holes: HoleMethod;
+      readonly mode: number;
+      readonly owner: FileOwner | null;
+      readonly warnings: readonly string[];
+    }
+  | {
+      readonly ok: false;
+      readonly status: 'refused' | 'failed';
+      readonly reason: string;
+      readonly warnings: readonly string[];
+    };
+
+/**
+ * Copies the file behind `handle` into a new `dest`: holes kept, then owner (as root), mode and
+ * times, fsync'd, and the size verified; DEST is removed again when the copy fails.
+ */
+function copyOne(
+  handle: PathHandle,
+  dest: string,
+  onProgress?: (doneBytes: number, totalBytes: number) => void,
+): CopyOutcome {
+  const warnings: string[] = [];
   let source: number;
   try {
     source = reopen(handle, READ_FLAGS);
   } catch (error) {
-    return { ...result, status: 'refused', reason: `cannot open it for reading: ${errorCode(error)}` };
+    return {
+      ok: false,
+      status: 'refused',
+      reason: `cannot open it for reading: ${errorCode(error)}`,
+      warnings,
+    };
   }
   let target: number;
   try {
@@ -282,12 +474,13 @@ function copyInto(
     closeSync(source);
     const code = errorCode(error);
     return {
-      ...result,
+      ok: false,
       status: 'refused',
       reason:
         code === 'EEXIST'
           ? `${dest} exists: limbo never overwrites anything`
           : `cannot create ${dest}: ${code}`,
+      warnings,
     };
   }
   try {
@@ -300,10 +493,13 @@ function copyInto(
       onProgress ? { onProgress: (done) => onProgress(done, size) } : {},
     );
     ftruncateSync(target, size);
+    const owner = keepOwner(target, before, warnings);
     const mode = Number(before.mode) & 0o7777;
     if (mode & SETID_BITS) warnings.push('the setuid and setgid bits were not copied');
+    // After fchown, which clears setuid and setgid anyway: the mode is set last.
     fchmodSync(target, mode & ~SETID_BITS);
-    futimesSync(target, Number(before.atimeNs) / 1e9, Number(before.mtimeNs) / 1e9);
+    // The times as limbo first saw them: its own reads (the SQLite header) move the atime.
+    futimesSync(target, Number(handle.stat.atimeNs) / 1e9, Number(before.mtimeNs) / 1e9);
     fsyncSync(target);
     const written = fstatSync(target, { bigint: true });
     const after = fstatSync(source, { bigint: true });
@@ -315,27 +511,26 @@ function copyInto(
     if (Number(written.size) !== size) {
       removeOwn(dest, target);
       return {
-        ...result,
+        ok: false,
         status: 'failed',
         reason: `DEST ended up ${written.size} bytes, not ${size}: removed`,
         warnings,
       };
     }
     return {
-      ...result,
-      status: 'copied',
-      reason: null,
+      ok: true,
       sizeBytes: size,
       dataBytes: copied.dataBytes,
       destAllocatedBytes: Number(written.blocks) * 512,
       holes: copied.method,
       mode: mode & ~SETID_BITS,
+      owner,
       warnings,
     };
   } catch (error) {
     removeOwn(dest, target);
     return {
-      ...result,
+      ok: false,
       status: 'failed',
       reason: `the copy failed: ${errorCode(error)}; the partial ${dest} was removed`,
       warnings,
@@ -344,6 +539,25 @@ function copyInto(
     closeSync(source);
     closeSync(target);
   }
+}
+
+/**
+ * Gives DEST the source's owner and group when limbo runs as root (a database server opens its
+ * files as its own user); otherwise DEST stays limbo's user's, and a differing owner is said.
+ */
+function keepOwner(target: number, source: BigIntStats, warnings: string[]): FileOwner | null {
+  const uid = Number(source.uid);
+  const gid = Number(source.gid);
+  if (process.geteuid?.() === 0) {
+    fchownSync(target, uid, gid);
+    return { uid, gid };
+  }
+  if (uid !== process.geteuid?.()) {
+    warnings.push(
+      `DEST is owned by you, not by the file's owner (uid ${uid}, gid ${gid}): only root can give it back`,
+    );
+  }
+  return null;
 }
 
 /** Removes DEST only while it is still the file limbo created (nobody renamed another over it). */
@@ -376,6 +590,9 @@ function startResult(request: RecoverRequest): RecoverResult {
     destAllocatedBytes: null,
     holes: null,
     mode: null,
+    owner: null,
+    siblings: [],
+    missingSiblings: [],
     warnings: [],
   };
 }

@@ -16,7 +16,7 @@ export interface FilesystemChange {
   /** statfs f_bavail × f_bsize before; null when the filesystem sets no limit (memfd's internal mount). */
   readonly availableBeforeBytes: number | null;
   readonly availableAfterBytes: number | null;
-  /** What the files acted on held: the sum of their st_blocks × 512. */
+  /** What the files acted on held of their own: st_blocks × 512 less blocks shared with other files. */
   readonly expectedBytes: number;
 }
 

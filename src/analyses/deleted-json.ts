@@ -1,6 +1,13 @@
-import { devJsonSchema, inodeJsonSchema, inodeToJson } from '../format/json-fields.js';
+import {
+  commBytesSchema,
+  commToJson,
+  devJsonSchema,
+  inodeJsonSchema,
+  inodeToJson,
+} from '../format/json-fields.js';
 import { isUtf8 } from 'node:buffer';
 import type { DeletedReport } from './deleted.js';
+import { EXTENT_WALK_MAX, EXTENT_WALK_MIN_BYTES, SHARING_UNKNOWNS } from '../proc/extent-sharing.js';
 import {
   array,
   boolean,
@@ -14,12 +21,6 @@ import {
   string,
   type Static,
 } from '../format/json-schema.js';
-
-/** `commBytes`, beside `comm` in every contract that has it. */
-export const commBytesSchema = string({
-  description: 'Base64 of the exact comm bytes; present only when they are not valid UTF-8.',
-  contentEncoding: 'base64',
-});
 
 /** `mountBytes`, beside `mount` wherever a mount point's bytes are not valid UTF-8. */
 const mountBytesSchema = string({
@@ -49,6 +50,20 @@ export const deletedJsonSchema = contract(
         kind: enumOf(['file', 'tmpfile', 'memfd']),
         size: integer({ minimum: 0 }),
         allocated: integer({ minimum: 0 }),
+        reclaimable: optional(
+          nullable(
+            integer({
+              minimum: 0,
+              description:
+                'Bytes closing every holder gives back: allocated less the blocks FIEMAP flags shared with other files or snapshots (XFS reflink, btrfs); equal to allocated where the filesystem cannot share extents; null when unknown (see reclaimableUnknownReason).',
+            }),
+          ),
+        ),
+        reclaimableUnknownReason: optional(
+          enumOf([...SHARING_UNKNOWNS, null], {
+            description: `Why reclaimable is null (null when known): capped (over ${EXTENT_WALK_MAX} extents), self-shared (extents cloned within the file), encoded (compressed), small (under ${EXTENT_WALK_MIN_BYTES} bytes, not walked), unreadable (no native addon, FIEMAP failed).`,
+          }),
+        ),
         mount: nullable(string()),
         mountBytes: optional(mountBytesSchema),
         fstype: nullable(string()),
@@ -77,6 +92,16 @@ export const deletedJsonSchema = contract(
       allocated: integer({ minimum: 0 }),
       diskAllocated: integer({ minimum: 0 }),
       ramAllocated: integer({ minimum: 0 }),
+      reclaimable: optional(
+        integer({ minimum: 0, description: "Sum of the files' known reclaimable bytes." }),
+      ),
+      reclaimableUnknown: optional(
+        integer({
+          minimum: 0,
+          description:
+            'Allocated bytes of the files whose reclaimable is null: closing them frees between 0 and this.',
+        }),
+      ),
       byMount: array(
         object({
           mount: nullable(string()),
@@ -86,6 +111,8 @@ export const deletedJsonSchema = contract(
           files: integer({ minimum: 1 }),
           size: integer({ minimum: 0 }),
           allocated: integer({ minimum: 0 }),
+          reclaimable: optional(integer({ minimum: 0 })),
+          reclaimableUnknown: optional(integer({ minimum: 0 })),
         }),
       ),
     }),
@@ -100,13 +127,6 @@ export const deletedJsonSchema = contract(
 export type DeletedJson = Static<typeof deletedJsonSchema>;
 
 export { inodeToJson } from '../format/json-fields.js';
-
-/** `comm` (lossy, for display) plus `commBytes` (exact, base64) when the bytes are not valid UTF-8. */
-export function commToJson(comm: Buffer): { comm: string; commBytes?: string } {
-  return isUtf8(comm)
-    ? { comm: comm.toString('utf8') }
-    : { comm: comm.toString('utf8'), commBytes: comm.toString('base64') };
-}
 
 function mountBytesToJson(bytes: Buffer | undefined): { mountBytes?: string } {
   return bytes ? { mountBytes: bytes.toString('base64') } : {};
@@ -124,6 +144,8 @@ export function deletedReportToJson(report: DeletedReport): DeletedJson {
       kind: file.kind,
       size: file.sizeBytes,
       allocated: file.allocatedBytes,
+      reclaimable: file.reclaimableBytes,
+      reclaimableUnknownReason: file.reclaimableUnknownReason,
       mount: file.mount,
       ...mountBytesToJson(file.mountBytes),
       fstype: file.fstype,
@@ -147,6 +169,8 @@ export function deletedReportToJson(report: DeletedReport): DeletedJson {
       allocated: report.totals.allocatedBytes,
       diskAllocated: report.totals.diskAllocatedBytes,
       ramAllocated: report.totals.ramAllocatedBytes,
+      reclaimable: report.totals.reclaimableBytes,
+      reclaimableUnknown: report.totals.reclaimableUnknownBytes,
       byMount: report.totals.byMount.map((m) => ({
         mount: m.mount,
         ...mountBytesToJson(m.mountBytes),
@@ -155,6 +179,8 @@ export function deletedReportToJson(report: DeletedReport): DeletedJson {
         files: m.files,
         size: m.sizeBytes,
         allocated: m.allocatedBytes,
+        reclaimable: m.reclaimableBytes,
+        reclaimableUnknown: m.reclaimableUnknownBytes,
       })),
     },
     incomplete: {

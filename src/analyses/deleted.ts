@@ -1,3 +1,4 @@
+import { canShareExtents, type SharingUnknown } from '../proc/extent-sharing.js';
 import { findMount, findMountByPath, type Mount } from '../proc/mountinfo.js';
 import { isRegularMode } from '../proc/file-mode.js';
 import type { FileRecord, Incomplete, ProcessRecord, Snapshot } from '../snapshot/types.js';
@@ -33,8 +34,16 @@ export interface DeletedFile {
   readonly name: Buffer | null;
   readonly kind: DeletedKind;
   readonly sizeBytes: number;
-  /** What closing every holder gives back: st_blocks × 512. */
+  /** st_blocks × 512: every block the file maps, shared with other files or not. */
   readonly allocatedBytes: number;
+  /**
+   * What closing every holder gives back: allocatedBytes less the blocks FIEMAP flags as shared
+   * with other files or snapshots (XFS reflink, btrfs); allocatedBytes where the filesystem cannot
+   * share extents; null when the split is unknown (see ExtentSharing). At most allocatedBytes.
+   */
+  readonly reclaimableBytes: number | null;
+  /** Why reclaimableBytes is null; null when it is known. */
+  readonly reclaimableUnknownReason: SharingUnknown | null;
   /** Mount point as its first holder sees it; null for memfd (no mount). */
   readonly mount: string | null;
   /** The mount point's exact bytes, present only when they are not valid UTF-8. */
@@ -54,12 +63,18 @@ export interface MountTotal {
   readonly files: number;
   readonly sizeBytes: number;
   readonly allocatedBytes: number;
+  /** Sum of the files' known reclaimableBytes. */
+  readonly reclaimableBytes: number;
+  /** allocatedBytes of the files whose reclaimableBytes is unknown: they free between 0 and this. */
+  readonly reclaimableUnknownBytes: number;
 }
 
 export interface DeletedTotals {
   readonly files: number;
   readonly sizeBytes: number;
   readonly allocatedBytes: number;
+  readonly reclaimableBytes: number;
+  readonly reclaimableUnknownBytes: number;
   readonly diskAllocatedBytes: number;
   readonly ramAllocatedBytes: number;
   readonly byMount: readonly MountTotal[];
@@ -85,7 +100,7 @@ export interface DeletedFilter {
    * Files on this filesystem: its device, or placed on its mount point (btrfs files report
    * another st_dev than mountinfo shows).
    */
-  readonly filesystem?: { readonly dev: string; readonly mountPoint: string };
+  readonly filesystem?: { readonly dev: string; readonly mountPoint: string; readonly fstype?: string };
   /** At least this many bytes allocated. */
   readonly minAllocatedBytes?: number;
   readonly kind?: DeletedKind;
@@ -149,6 +164,7 @@ export function findDeletedFiles(snapshot: Snapshot, filter: DeletedFilter = {})
       snapshot,
     );
     if (placed === null) continue;
+    const ramBacked = placed.kind === 'memfd' || RAM_FILESYSTEMS.has(placed.fstype ?? '');
     files.push({
       key: file.key,
       dev: file.dev,
@@ -157,10 +173,13 @@ export function findDeletedFiles(snapshot: Snapshot, filter: DeletedFilter = {})
       kind: placed.kind,
       sizeBytes: file.sizeBytes,
       allocatedBytes: file.allocatedBytes,
+      ...(ramBacked
+        ? { reclaimableBytes: file.allocatedBytes, reclaimableUnknownReason: null }
+        : reclaimableOf(file, placed.fstype)),
       mount: placed.mount,
       ...(placed.mountBytes ? { mountBytes: placed.mountBytes } : {}),
       fstype: placed.fstype,
-      ramBacked: placed.kind === 'memfd' || RAM_FILESYSTEMS.has(placed.fstype ?? ''),
+      ramBacked,
       holders: [...holders.values()]
         .map((draft) => ({
           pid: draft.process.pid,
@@ -184,6 +203,28 @@ export function findDeletedFiles(snapshot: Snapshot, filter: DeletedFilter = {})
     hostMountNamespace: snapshot.hostMountNamespace,
     totals: sumTotals(kept),
     incomplete: snapshot.incomplete,
+  };
+}
+
+/**
+ * What closing a file frees: every allocated block where its filesystem cannot share extents;
+ * the blocks FIEMAP did not flag shared where it can; unknown when that was not read whole.
+ */
+function reclaimableOf(
+  file: FileRecord,
+  fstype: string | null,
+): { reclaimableBytes: number | null; reclaimableUnknownReason: SharingUnknown | null } {
+  const sharing = file.extentSharing;
+  // The snapshot read FIEMAP where statfs named a sharing filesystem; mountinfo may name it too
+  // (a snapshot taken before limbo read FIEMAP, or a file gone before its statfs).
+  if (file.allocatedBytes === 0 || (!sharing && !canShareExtents(fstype))) {
+    return { reclaimableBytes: file.allocatedBytes, reclaimableUnknownReason: null };
+  }
+  if (!sharing) return { reclaimableBytes: null, reclaimableUnknownReason: 'unreadable' };
+  if (sharing.unknown !== null) return { reclaimableBytes: null, reclaimableUnknownReason: sharing.unknown };
+  return {
+    reclaimableBytes: Math.max(0, file.allocatedBytes - sharing.sharedBytes),
+    reclaimableUnknownReason: null,
   };
 }
 
@@ -254,10 +295,14 @@ function sumTotals(files: readonly DeletedFile[]): DeletedTotals {
   const byMount = new Map<string, MountTotal>();
   let sizeBytes = 0;
   let allocatedBytes = 0;
+  let reclaimableBytes = 0;
+  let reclaimableUnknownBytes = 0;
   let ramAllocatedBytes = 0;
   for (const file of files) {
     sizeBytes += file.sizeBytes;
     allocatedBytes += file.allocatedBytes;
+    reclaimableBytes += file.reclaimableBytes ?? 0;
+    if (file.reclaimableBytes === null) reclaimableUnknownBytes += file.allocatedBytes;
     if (file.ramBacked) ramAllocatedBytes += file.allocatedBytes;
     // By exact bytes: two mount points that differ only in invalid UTF-8 read alike as text.
     const where = file.mountBytes
@@ -272,18 +317,25 @@ function sumTotals(files: readonly DeletedFile[]): DeletedTotals {
       files: 0,
       sizeBytes: 0,
       allocatedBytes: 0,
+      reclaimableBytes: 0,
+      reclaimableUnknownBytes: 0,
     };
     byMount.set(key, {
       ...total,
       files: total.files + 1,
       sizeBytes: total.sizeBytes + file.sizeBytes,
       allocatedBytes: total.allocatedBytes + file.allocatedBytes,
+      reclaimableBytes: total.reclaimableBytes + (file.reclaimableBytes ?? 0),
+      reclaimableUnknownBytes:
+        total.reclaimableUnknownBytes + (file.reclaimableBytes === null ? file.allocatedBytes : 0),
     });
   }
   return {
     files: files.length,
     sizeBytes,
     allocatedBytes,
+    reclaimableBytes,
+    reclaimableUnknownBytes,
     diskAllocatedBytes: allocatedBytes - ramAllocatedBytes,
     ramAllocatedBytes,
     byMount: [...byMount.values()].sort((a, b) => b.allocatedBytes - a.allocatedBytes),

@@ -1,5 +1,5 @@
 // A filesystem's df-versus-du reconciliation in words, kept apart from the arithmetic in df.ts.
-import { escapeName } from '../format/escape.js';
+import { escapeName, shellWord } from '../format/escape.js';
 import { formatBytes } from '../format/size.js';
 import type { FilesystemReconciliation } from './df.js';
 
@@ -26,20 +26,27 @@ export function summarizeFilesystem(fs: FilesystemReconciliation): string {
       ? ` still open in ${escapeName(top.comm)} (pid ${top.pid}${top.unit ? `, unit ${escapeName(Buffer.from(top.unit))}` : ''})` +
         (fs.topHolders.length > 1 ? ` and ${fs.topHolders.length - 1} more` : '')
       : '';
+    const upTo = fs.heldByDeletedUnknownBytes > 0 ? 'up to ' : '';
     reasons.push(
-      `${formatBytes(fs.heldByDeletedBytes)} is held by ${fs.heldByDeletedFiles} deleted ${fs.heldByDeletedFiles === 1 ? 'file' : 'files'}${who}`,
+      `${upTo}${formatBytes(fs.heldByDeletedBytes)} is held by ${fs.heldByDeletedFiles} deleted ${fs.heldByDeletedFiles === 1 ? 'file' : 'files'}${who}`,
     );
+    if (fs.heldByDeletedSharedBytes > 0) {
+      reasons.push(
+        `${formatBytes(fs.heldByDeletedSharedBytes)} more of theirs is shared with other files (reflinks, snapshots), counted there and freed by no restart`,
+      );
+    }
   }
   if ((fs.hiddenUnderMountsBytes ?? 0) > 0) {
     reasons.push(`${formatBytes(fs.hiddenUnderMountsBytes ?? 0)} is hidden under mount points`);
   }
   parts.push(`: ${reasons.join('; ')}`);
-  const top = fs.topHolders[0];
-  if (top) {
-    const restart = top.unit?.endsWith('.service')
-      ? `systemctl restart ${escapeName(Buffer.from(top.unit))}`
-      : `restart pid ${top.pid}`;
-    parts.push(` — limbo deleted --mount ${where} shows them; ${restart} gives it back`);
+  if (fs.heldByDeletedFiles > 0) {
+    // Every holder must let go: a step per process family (a forked child holds it too).
+    const steps = fs.releaseSteps.map((step) =>
+      step.command ? `${step.command} (${step.text})` : step.text,
+    );
+    const release = steps.length > 0 ? `; for the biggest: ${steps.join(', and ')}` : '';
+    parts.push(` — limbo deleted --mount ${shellWord(fs.mount)} shows them${release}`);
   }
   return `${parts.join('')}.`;
 }

@@ -1,6 +1,8 @@
 import type { FilesystemMeasure } from '../walk/measure-filesystems.js';
 import type { Snapshot } from '../snapshot/types.js';
 import { findDeletedFiles } from './deleted.js';
+import { findFileHolders } from './holders.js';
+import { releaseSteps, type ReleaseStep } from './programs.js';
 
 /** A process holding deleted files on one filesystem, with what closing them would free. */
 export interface SpaceHolder {
@@ -8,6 +10,8 @@ export interface SpaceHolder {
   readonly comm: Buffer;
   readonly unit: string | null;
   readonly allocatedBytes: number;
+  /** What closing its files would free: their blocks not shared with other files (unknown ones in full). */
+  readonly reclaimableBytes: number;
   readonly files: number;
 }
 
@@ -21,9 +25,17 @@ export interface FilesystemReconciliation {
   readonly usedBytes: number;
   readonly availableBytes: number;
   readonly reservedBytes: number;
-  /** Deleted files still open or mapped, each inode once, by allocated blocks. */
+  /**
+   * Deleted files still open or mapped, each inode once, by the blocks closing them frees: blocks
+   * they share with other files (reflinks, snapshots) are left out, as du counts them under the
+   * other names; a file whose split is unknown counts in full (heldByDeletedUnknownBytes).
+   */
   readonly heldByDeletedBytes: number;
   readonly heldByDeletedFiles: number;
+  /** Blocks of deleted files shared with other files: not in heldByDeletedBytes, and not freed by closing. */
+  readonly heldByDeletedSharedBytes: number;
+  /** The part of heldByDeletedBytes from files whose shared blocks are unknown: an upper bound. */
+  readonly heldByDeletedUnknownBytes: number;
   /** What a du-style walk saw; null without a walk. */
   readonly visibleBytes: number | null;
   /** Files in directories other mounts cover; null when not looked at. */
@@ -32,6 +44,8 @@ export interface FilesystemReconciliation {
   readonly unexplainedBytes: number | null;
   readonly walkErrors: number | null;
   readonly topHolders: readonly SpaceHolder[];
+  /** What makes every holder of the biggest deleted file here let go: one step per process family. */
+  readonly releaseSteps: readonly ReleaseStep[];
   /** Why hidden files were not looked at, when they were not. */
   readonly hiddenNote: string | null;
 }
@@ -52,7 +66,14 @@ function reconcile(snapshot: Snapshot, measure: FilesystemMeasure): FilesystemRe
   });
   const holders = new Map<
     number,
-    { pid: number; comm: Buffer; unit: string | null; allocatedBytes: number; files: number }
+    {
+      pid: number;
+      comm: Buffer;
+      unit: string | null;
+      allocatedBytes: number;
+      reclaimableBytes: number;
+      files: number;
+    }
   >();
   for (const file of deleted.files) {
     for (const holder of file.holders) {
@@ -61,17 +82,24 @@ function reconcile(snapshot: Snapshot, measure: FilesystemMeasure): FilesystemRe
         comm: holder.comm,
         unit: holder.unit,
         allocatedBytes: 0,
+        reclaimableBytes: 0,
         files: 0,
       };
       entry.allocatedBytes += file.allocatedBytes;
+      entry.reclaimableBytes += file.reclaimableBytes ?? file.allocatedBytes;
       entry.files++;
       holders.set(holder.pid, entry);
     }
   }
   const topHolders = [...holders.values()]
-    .sort((a, b) => b.allocatedBytes - a.allocatedBytes || a.pid - b.pid)
+    .sort(
+      (a, b) =>
+        b.reclaimableBytes - a.reclaimableBytes || b.allocatedBytes - a.allocatedBytes || a.pid - b.pid,
+    )
     .slice(0, 5);
-  const held = deleted.totals.allocatedBytes;
+  const { allocatedBytes, reclaimableBytes, reclaimableUnknownBytes } = deleted.totals;
+  const held = reclaimableBytes + reclaimableUnknownBytes;
+  const biggest = deleted.files[0];
   const visible = walk?.visibleBytes ?? null;
   const unexplained = visible === null ? null : space.usedBytes - visible - held - (hiddenBytes ?? 0);
   return {
@@ -85,11 +113,14 @@ function reconcile(snapshot: Snapshot, measure: FilesystemMeasure): FilesystemRe
     reservedBytes: space.reservedBytes,
     heldByDeletedBytes: held,
     heldByDeletedFiles: deleted.totals.files,
+    heldByDeletedSharedBytes: allocatedBytes - held,
+    heldByDeletedUnknownBytes: reclaimableUnknownBytes,
     visibleBytes: visible,
     hiddenUnderMountsBytes: hiddenBytes,
     unexplainedBytes: unexplained,
     walkErrors: walk?.errors ?? null,
     topHolders,
+    releaseSteps: biggest ? releaseSteps(findFileHolders(snapshot, biggest.key), { name: biggest.name }) : [],
     hiddenNote: measure.hiddenNote,
   };
 }

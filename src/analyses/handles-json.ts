@@ -1,4 +1,4 @@
-import { commBytesSchema, commToJson } from './deleted-json.js';
+import { commBytesSchema, commToJson } from '../format/json-fields.js';
 import type { HandleReport } from './handles.js';
 import { describeHandleWarning } from './handles-words.js';
 import {

@@ -1,4 +1,10 @@
-import { base64JsonSchema, devJsonSchema, inodeJsonSchema } from '../format/json-fields.js';
+import {
+  base64JsonSchema,
+  commBytesSchema,
+  commToJson,
+  devJsonSchema,
+  inodeJsonSchema,
+} from '../format/json-fields.js';
 import { isUtf8 } from 'node:buffer';
 import { inodeToJson } from './deleted-json.js';
 import { FILE_TYPES } from '../proc/file-mode.js';
@@ -62,6 +68,7 @@ export const linksJsonSchema = contract(
             object({
               pid: integer({ minimum: 1 }),
               comm: string(),
+              commBytes: optional(commBytesSchema),
               fds: array(integer({ minimum: 0 })),
               mappings: integer({ minimum: 0 }),
             }),
@@ -163,7 +170,7 @@ export function linksReportToJson(report: LinksReport): LinksJson {
       heldOpenBy: f.holders.map((h) => h.pid),
       holders: f.holders.map((h) => ({
         pid: h.pid,
-        comm: h.comm.toString('utf8'),
+        ...commToJson(h.comm),
         fds: h.fds,
         mappings: h.mappings,
       })),

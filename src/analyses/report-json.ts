@@ -8,9 +8,16 @@ import {
   integer,
   nullable,
   object,
+  optional,
   string,
   type Static,
 } from '../format/json-schema.js';
+
+const reclaimableSchema = integer({
+  minimum: 0,
+  description:
+    'What closing every holder frees: heldByDeleted less the blocks FIEMAP flags shared with other files or snapshots (XFS reflink, btrfs); files whose split is unknown count in full.',
+});
 
 /** The documented `limbo.report/1` JSON (docs/json.md). */
 export const reportJsonSchema = contract(
@@ -39,10 +46,12 @@ export const reportJsonSchema = contract(
         mount: string(),
         fstype: string(),
         heldByDeleted: integer({ minimum: 0 }),
+        reclaimable: optional(reclaimableSchema),
         heldByDeletedFiles: integer({ minimum: 0 }),
       }),
     ),
     heldByDeleted: integer({ minimum: 0 }),
+    reclaimable: optional(reclaimableSchema),
     fileHandles: object({ allocated: nullable(integer()), max: nullable(integer()) }),
     restartProcesses: integer({ minimum: 0 }),
     orphanedShmBytes: integer({ minimum: 0 }),
@@ -61,9 +70,11 @@ export function reportToJson(report: Report): ReportJson {
       mount: fs.mount,
       fstype: fs.fstype,
       heldByDeleted: fs.heldByDeletedBytes,
+      reclaimable: fs.reclaimableBytes,
       heldByDeletedFiles: fs.heldByDeletedFiles,
     })),
     heldByDeleted: report.heldByDeletedBytes,
+    reclaimable: report.reclaimableBytes,
     fileHandles: report.fileHandles,
     restartProcesses: report.restartProcesses,
     orphanedShmBytes: report.orphanedShmBytes,

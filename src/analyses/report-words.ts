@@ -1,6 +1,6 @@
 // The report's findings in words: one sentence each, and the exact command to run next. Kept
 // apart from report.ts, which decides what is worth attention, so the judgement stays data.
-import { escapeName } from '../format/escape.js';
+import { escapeName, shellWord } from '../format/escape.js';
 import { formatBytes } from '../format/size.js';
 import type { Finding } from './report.js';
 
@@ -11,22 +11,37 @@ export interface FindingWords {
   readonly command: string | null;
 }
 
+/** "" when closing frees all that is held; else what it frees, the rest being shared with other files. */
+export function sharedWords(heldBytes: number, reclaimableBytes: number): string {
+  if (reclaimableBytes >= heldBytes) return '';
+  if (reclaimableBytes === 0)
+    return ', all shared with other files (reflinks, snapshots): closing frees nothing';
+  return `, closing frees ${formatBytes(reclaimableBytes)} (the rest is shared with other files)`;
+}
+
 /** The sentence and the next command for one finding; names are escaped, never raw bytes. */
 export function describeFinding(finding: Finding): FindingWords {
   switch (finding.kind) {
     case 'deleted-held': {
       const where = escapeName(finding.mountBytes ?? Buffer.from(finding.mount));
       const top = finding.topHolder;
+      const steps = finding.releaseSteps ?? [];
+      const holders = steps.reduce((sum, step) => sum + step.pids.length, 0);
+      const others = holders > 1 ? ` and ${holders - 1} more ${holders === 2 ? 'process' : 'processes'}` : '';
+      // One step that frees it and loses nothing is the next command; otherwise the list that explains.
+      const only =
+        steps.length === 1 && steps[0]?.command && steps[0].loses === null ? steps[0].command : null;
       return {
         message:
           `${where}: ${formatBytes(finding.heldBytes)} held by ${finding.files} deleted ` +
           `${finding.files === 1 ? 'file' : 'files'}` +
-          (top ? `, the biggest by ${escapeName(top.comm)} (pid ${top.pid})` : ''),
-        command: top?.unit?.endsWith('.service')
-          ? `systemctl restart ${escapeName(Buffer.from(top.unit))}`
-          : finding.mount === '(memfd)'
+          sharedWords(finding.heldBytes, finding.reclaimableBytes) +
+          (top ? `, the biggest by ${escapeName(top.comm)} (pid ${top.pid})${others}` : ''),
+        command:
+          only ??
+          (finding.mount === '(memfd)'
             ? 'limbo deleted --kind memfd'
-            : `limbo deleted --mount ${where}`,
+            : `limbo deleted --mount ${shellWord(finding.mountBytes ?? Buffer.from(finding.mount))}`),
       };
     }
     case 'system-file-max':

@@ -1,6 +1,8 @@
 import { shmStatus } from '../proc/sysvipc-shm.js';
 import type { Snapshot } from '../snapshot/types.js';
 import { findDeletedFiles } from './deleted.js';
+import { findFileHolders } from './holders.js';
+import { releaseSteps, type ReleaseStep } from './programs.js';
 import { findRestartNeeded } from './restart.js';
 
 export type Severity = 'info' | 'warning' | 'critical';
@@ -15,6 +17,8 @@ export type FindingFacts =
       /** The mount point's exact bytes, present only when they are not valid UTF-8. */
       readonly mountBytes?: Buffer;
       readonly heldBytes: number;
+      /** What closing them frees: heldBytes less blocks shared with other files (unknown splits in full). */
+      readonly reclaimableBytes: number;
       readonly files: number;
       /** The first holder of the biggest file there. */
       readonly topHolder: {
@@ -22,6 +26,8 @@ export type FindingFacts =
         readonly comm: Buffer;
         readonly unit: string | null;
       } | null;
+      /** What makes every holder of the biggest file there let go: one step per process family. */
+      readonly releaseSteps?: readonly ReleaseStep[];
     }
   | {
       readonly kind: 'system-file-max';
@@ -55,6 +61,8 @@ export interface FilesystemSummary {
   readonly mount: string;
   readonly fstype: string;
   readonly heldByDeletedBytes: number;
+  /** What closing them frees: held less blocks shared with other files (unknown splits in full). */
+  readonly reclaimableBytes: number;
   readonly heldByDeletedFiles: number;
 }
 
@@ -63,6 +71,8 @@ export interface Report {
   readonly findings: readonly Finding[];
   readonly filesystems: readonly FilesystemSummary[];
   readonly heldByDeletedBytes: number;
+  /** What closing every holder frees, by the same rule as FilesystemSummary.reclaimableBytes. */
+  readonly reclaimableBytes: number;
   readonly fileHandles: { readonly allocated: number | null; readonly max: number | null };
   readonly restartProcesses: number;
   readonly orphanedShmBytes: number;
@@ -97,11 +107,13 @@ export function buildReport(snapshot: Snapshot, thresholds: ReportThresholds = D
     mount: m.mount ?? '(memfd)',
     fstype: m.fstype ?? '?',
     heldByDeletedBytes: m.allocatedBytes,
+    reclaimableBytes: m.reclaimableBytes + m.reclaimableUnknownBytes,
     heldByDeletedFiles: m.files,
   }));
   for (const m of deleted.totals.byMount) {
     if (m.allocatedBytes === 0) continue;
-    const severity = bySize(m.allocatedBytes, thresholds);
+    // Judged by what a restart would free: blocks shared with other files stay in use regardless.
+    const severity = bySize(m.reclaimableBytes + m.reclaimableUnknownBytes, thresholds);
     // Files are biggest first, so the first one on this mount is its biggest.
     const biggest = deleted.files.find(
       (f) => f.mount === m.mount && f.fstype === m.fstype && sameBytes(f.mountBytes, m.mountBytes),
@@ -113,8 +125,12 @@ export function buildReport(snapshot: Snapshot, thresholds: ReportThresholds = D
       mount: m.mount ?? '(memfd)',
       ...(m.mountBytes ? { mountBytes: m.mountBytes } : {}),
       heldBytes: m.allocatedBytes,
+      reclaimableBytes: m.reclaimableBytes + m.reclaimableUnknownBytes,
       files: m.files,
       topHolder: top ? { pid: top.pid, comm: top.comm, unit: top.unit } : null,
+      releaseSteps: biggest
+        ? releaseSteps(findFileHolders(snapshot, biggest.key), { name: biggest.name })
+        : [],
     });
   }
 
@@ -186,6 +202,7 @@ export function buildReport(snapshot: Snapshot, thresholds: ReportThresholds = D
     findings,
     filesystems,
     heldByDeletedBytes: deleted.totals.allocatedBytes,
+    reclaimableBytes: deleted.totals.reclaimableBytes + deleted.totals.reclaimableUnknownBytes,
     fileHandles: { allocated: fileNr?.allocated ?? null, max: fileNr?.max ?? null },
     restartProcesses: restart.processes.length,
     orphanedShmBytes,

@@ -1,4 +1,4 @@
-import { base64JsonSchema, devJsonSchema } from '../format/json-fields.js';
+import { base64JsonSchema, commBytesSchema, commToJson, devJsonSchema } from '../format/json-fields.js';
 import { isUtf8 } from 'node:buffer';
 import { inodeToJson } from './deleted-json.js';
 import type { RestartReport } from './restart.js';
@@ -26,6 +26,7 @@ export const restartJsonSchema = contract(
       object({
         pid: integer({ minimum: 1 }),
         comm: string(),
+        commBytes: optional(commBytesSchema),
         user: string(),
         uid: integer({ minimum: 0 }),
         unit: nullable(string()),
@@ -49,6 +50,15 @@ export const restartJsonSchema = contract(
         container: nullable(string()),
         pids: array(integer({ minimum: 1 }), { minItems: 1 }),
         command: nullable(string()),
+        master: optional(
+          nullable(
+            integer({
+              minimum: 1,
+              description:
+                'Outside a service or container: the top process of the family (a master and the workers it forked, same executable); restart from it.',
+            }),
+          ),
+        ),
       }),
     ),
     incomplete: object({ unreadableProcesses: integer({ minimum: 0 }), unreadablePids: array(integer()) }),
@@ -63,7 +73,7 @@ export function restartReportToJson(report: RestartReport): RestartJson {
     schema: 'limbo.restart/1',
     processes: report.processes.map((p) => ({
       pid: p.pid,
-      comm: p.comm.toString('utf8'),
+      ...commToJson(p.comm),
       user: p.user,
       uid: p.uid,
       unit: p.unit,
@@ -82,6 +92,7 @@ export function restartReportToJson(report: RestartReport): RestartJson {
       container: g.container,
       pids: g.pids,
       command: g.command,
+      master: g.family?.topPid ?? null,
     })),
     incomplete: {
       unreadableProcesses: report.incomplete.unreadableProcesses,

@@ -1,5 +1,7 @@
 import { isRegularMode } from '../proc/file-mode.js';
 import type { FileRecord, Incomplete, ProcessRecord, Snapshot } from '../snapshot/types.js';
+import { familyIndex, serviceOf, type ProcessFamily } from './holders.js';
+import { restartCommand } from './programs.js';
 
 /** What a process runs that is no longer on disk: its executable, a library, or (with data) another mapped file. */
 export type RestartReasonKind = 'exe' | 'library' | 'mapped';
@@ -25,10 +27,15 @@ export interface RestartProcess {
   readonly reasons: readonly RestartReason[];
 }
 
-/** Processes to restart together: one systemd unit, one container, or the bare processes. */
+/**
+ * Processes to restart together: one systemd unit, one container, one process family outside
+ * both (a master and the workers it forked, restarted from the master), or a bare process.
+ */
 export interface RestartGroup {
   readonly unit: string | null;
   readonly container: string | null;
+  /** The process family, for processes outside any service or container. */
+  readonly family: ProcessFamily | null;
   readonly pids: readonly number[];
   /** The command that restarts them, when there is one to give (`systemctl restart UNIT`). */
   readonly command: string | null;
@@ -71,7 +78,7 @@ export function findRestartNeeded(snapshot: Snapshot, options: RestartOptions = 
   }
   return {
     processes,
-    groups: groupProcesses(processes, snapshot.processes),
+    groups: groupProcesses(processes, snapshot),
     incomplete: snapshot.incomplete,
   };
 }
@@ -130,42 +137,37 @@ function isNotCodeOnDisk(name: Buffer, file: FileRecord): boolean {
   );
 }
 
-function groupProcesses(processes: readonly RestartProcess[], all: readonly ProcessRecord[]): RestartGroup[] {
-  const cgroupOf = new Map(all.map((p) => [p.pid, p.cgroup]));
-  const groups = new Map<string, { unit: string | null; container: string | null; pids: number[] }>();
+function groupProcesses(processes: readonly RestartProcess[], snapshot: Snapshot): RestartGroup[] {
+  const byPid = new Map(snapshot.processes.map((p) => [p.pid, p]));
+  const familyOf = familyIndex(snapshot);
+  const groups = new Map<
+    string,
+    { unit: string | null; container: string | null; family: ProcessFamily | null; pids: number[] }
+  >();
   for (const process of processes) {
     const unit = process.container ? null : restartableUnit(process.unit);
-    const key = process.container ? `container:${process.container}` : unit ? `unit:${unit}` : 'bare';
-    const group = groups.get(key) ?? { unit, container: process.container, pids: [] };
+    const family = process.container || unit ? null : familyOf(process.pid);
+    const key = process.container
+      ? `container:${process.container}`
+      : unit
+        ? `unit:${unit}:${byPid.get(process.pid)?.cgroup ?? ''}`
+        : `family:${family?.topPid}`;
+    const group = groups.get(key) ?? { unit, container: process.container, family, pids: [] };
     group.pids.push(process.pid);
     groups.set(key, group);
   }
   return [...groups.values()]
-    .map((group) => ({ ...group, command: commandFor(group, cgroupOf.get(group.pids[0] ?? -1) ?? null) }))
-    .sort(
-      (a, b) =>
-        Number(a.unit === null && a.container === null) - Number(b.unit === null && b.container === null),
-    );
+    .map((group) => {
+      const record = byPid.get(group.pids[0] ?? -1);
+      const command = record
+        ? restartCommand({ service: serviceOf(record), container: group.container, cgroup: record.cgroup })
+        : null;
+      return { ...group, command: group.family ? null : command };
+    })
+    .sort((a, b) => Number(a.family !== null) - Number(b.family !== null));
 }
 
 /** Services restart; login session scopes do not (restart the processes in them instead). */
 function restartableUnit(unit: string | null): string | null {
   return unit?.endsWith('.service') ? unit : null;
-}
-
-function commandFor(
-  group: { unit: string | null; container: string | null },
-  cgroup: string | null,
-): string | null {
-  if (group.unit) {
-    const userManager = cgroup !== null && /\/user@\d+\.service\//.test(cgroup);
-    return userManager ? `systemctl --user restart ${group.unit}` : `systemctl restart ${group.unit}`;
-  }
-  if (group.container) {
-    if (cgroup?.includes('libpod')) return `podman restart ${group.container.slice(0, 12)}`;
-    if (cgroup?.includes('docker')) return `docker restart ${group.container.slice(0, 12)}`;
-    if (cgroup?.includes('kubepods'))
-      return `crictl stop ${group.container.slice(0, 13)} (the kubelet starts it again)`;
-  }
-  return null;
 }

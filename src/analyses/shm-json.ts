@@ -1,4 +1,10 @@
-import { base64JsonSchema, devJsonSchema } from '../format/json-fields.js';
+import {
+  base64JsonSchema,
+  commBytesField,
+  commBytesSchema,
+  commToJson,
+  devJsonSchema,
+} from '../format/json-fields.js';
 import { isUtf8 } from 'node:buffer';
 import { inodeToJson } from './deleted-json.js';
 import type { ShmReport, ShmStatusTotal } from './shm.js';
@@ -61,8 +67,10 @@ export const shmJsonSchema = contract(
           locked: boolean(),
           cpid: integer({ minimum: 0 }),
           cpidComm: nullable(string()),
+          cpidCommBytes: optional(commBytesSchema),
           lpid: integer({ minimum: 0 }),
           lpidComm: nullable(string()),
+          lpidCommBytes: optional(commBytesSchema),
           attachTime: ref('time', timeSchema),
           detachTime: ref('time', timeSchema),
           changeTime: ref('time', timeSchema),
@@ -71,6 +79,7 @@ export const shmJsonSchema = contract(
             object({
               pid: integer({ minimum: 1 }),
               comm: string(),
+              commBytes: optional(commBytesSchema),
               user: string(),
               count: integer({ minimum: 1 }),
             }),
@@ -95,6 +104,7 @@ export const shmJsonSchema = contract(
         object({
           pid: integer({ minimum: 1 }),
           comm: string(),
+          commBytes: optional(commBytesSchema),
           shmid: integer({ minimum: 0 }),
           key: ref('key', keySchema),
           count: integer({ minimum: 1 }),
@@ -127,6 +137,7 @@ export const shmJsonSchema = contract(
               object({
                 pid: integer({ minimum: 1 }),
                 comm: string(),
+                commBytes: optional(commBytesSchema),
                 user: string(),
                 fds: array(integer({ minimum: 0 })),
                 mappings: integer({ minimum: 0 }),
@@ -174,15 +185,17 @@ export function shmReportToJson(report: ShmReport): ShmJson {
       locked: s.locked,
       cpid: s.creator?.pid ?? 0,
       cpidComm: s.creator?.comm?.toString('utf8') ?? null,
+      ...commBytesField('cpidCommBytes', s.creator?.comm),
       lpid: s.lastUser?.pid ?? 0,
       lpidComm: s.lastUser?.comm?.toString('utf8') ?? null,
+      ...commBytesField('lpidCommBytes', s.lastUser?.comm),
       attachTime: isoTime(s.attachTime),
       detachTime: isoTime(s.detachTime),
       changeTime: isoTime(s.changeTime),
       attachedBy: s.attachments.map((a) => a.pid),
       attachments: s.attachments.map((a) => ({
         pid: a.pid,
-        comm: a.comm.toString('utf8'),
+        ...commToJson(a.comm),
         user: a.user,
         count: a.count,
       })),
@@ -198,7 +211,7 @@ export function shmReportToJson(report: ShmReport): ShmJson {
     },
     unmatchedAttachments: report.unmatched.map((u) => ({
       pid: u.pid,
-      comm: u.comm.toString('utf8'),
+      ...commToJson(u.comm),
       shmid: u.shmid,
       key: u.keyHex,
       count: u.count,
@@ -225,7 +238,7 @@ export function shmReportToJson(report: ShmReport): ShmJson {
         allocated: f.allocatedBytes,
         holders: f.holders.map((h) => ({
           pid: h.pid,
-          comm: h.comm.toString('utf8'),
+          ...commToJson(h.comm),
           user: h.user,
           fds: h.fds,
           mappings: h.mappings,

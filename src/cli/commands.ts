@@ -2,7 +2,13 @@
 // when it runs. Importing all of them (the server, the actions, the walker) costs about 60 ms of
 // start-up that `limbo deleted` does not need, and `limbo --help` needs none of them.
 import type { ActingIo } from './confirm.js';
-import { formatHelp, parseCommandArgs, type CommandSpec, type ValuesOf } from './options.js';
+import {
+  formatHelp,
+  parseCommandArgs,
+  type CommandSpec,
+  type CommonValues,
+  type ValuesOf,
+} from './options.js';
 import { closeSpec } from './specs/close.js';
 import { deletedSpec } from './specs/deleted.js';
 import { dfSpec } from './specs/df.js';
@@ -42,9 +48,24 @@ function command<S extends CommandSpec>(spec: S, load: () => Promise<Run<S>>): C
         return 0;
       }
       const run = await load();
-      return run(parsed.values, io, parsed.positionals);
+      // Every command takes the common flags; the generic spec hides that from the checker.
+      const { color } = parsed.values as CommonValues;
+      return run(parsed.values, withColor(io, color), parsed.positionals);
     },
   };
+}
+
+/**
+ * `--color` as the environment paletteFor reads: `always` beats NO_COLOR and a pipe, `never`
+ * beats FORCE_COLOR and a terminal, `auto` leaves the environment to decide.
+ */
+function withColor(io: ActingIo, color: 'auto' | 'always' | 'never'): ActingIo {
+  if (color === 'auto') return io;
+  const env = { ...io.env };
+  delete env[color === 'always' ? 'NO_COLOR' : 'FORCE_COLOR'];
+  if (color === 'always') env['FORCE_COLOR'] = '1';
+  else env['NO_COLOR'] = '1';
+  return { ...io, env };
 }
 
 /** In the order `limbo --help` lists them. */

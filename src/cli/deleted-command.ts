@@ -5,9 +5,13 @@ import {
   type DeletedReport,
 } from '../analyses/deleted.js';
 import { deletedReportToJson } from '../analyses/deleted-json.js';
+import { familyIndex, findFileHolders, type ProcessFamily } from '../analyses/holders.js';
+import { describeFamily, releaseSteps, type ReleaseStep } from '../analyses/programs.js';
+import type { Snapshot } from '../snapshot/types.js';
 import { paletteFor, type Palette } from '../format/color.js';
 import { escapeName } from '../format/escape.js';
 import { formatBytes } from '../format/size.js';
+import { EXTENT_WALK_MAX, EXTENT_WALK_MIN_BYTES, type SharingUnknown } from '../proc/extent-sharing.js';
 import { toDeletedFilter } from './deleted-filter.js';
 import type { Io } from './io.js';
 import { loadSnapshot } from './load-snapshot.js';
@@ -29,13 +33,27 @@ export function runDeleted(values: ValuesOf<typeof deletedSpec>, io: Io): number
     io.stdout.write(`${JSON.stringify(deletedReportToJson(report), null, 2)}\n`);
   } else {
     const report = findDeletedFiles(snapshot, filter);
-    io.stdout.write(renderDeletedTable(report, paletteFor(io.stdout, io.env), limit ?? DELETED_TABLE_LIMIT));
+    io.stdout.write(
+      renderDeletedTable(
+        report,
+        paletteFor(io.stdout, io.env),
+        limit ?? DELETED_TABLE_LIMIT,
+        stepsForBiggest(snapshot, report),
+        familyIndex(snapshot),
+      ),
+    );
   }
   return 0;
 }
 
 /** The table a person reads: biggest first, holders under each file, totals, then what to do. */
-export function renderDeletedTable(report: DeletedReport, c: Palette, limit = Infinity): string {
+export function renderDeletedTable(
+  report: DeletedReport,
+  c: Palette,
+  limit = Infinity,
+  steps: readonly ReleaseStep[] = [],
+  familyOf: ((pid: number) => ProcessFamily) | null = null,
+): string {
   const lines: string[] = [];
   const { totals } = report;
   if (report.files.length === 0) {
@@ -44,7 +62,8 @@ export function renderDeletedTable(report: DeletedReport, c: Palette, limit = In
     lines.push(
       c.bold(
         `${totals.files} deleted ${plural(totals.files, 'file')} still held: ${formatBytes(totals.allocatedBytes)} allocated` +
-          ` (disk ${formatBytes(totals.diskAllocatedBytes)}, RAM ${formatBytes(totals.ramAllocatedBytes)})`,
+          ` (disk ${formatBytes(totals.diskAllocatedBytes)}, RAM ${formatBytes(totals.ramAllocatedBytes)})` +
+          reclaimableSuffix(totals),
       ),
       '',
       c.dim(
@@ -52,7 +71,7 @@ export function renderDeletedTable(report: DeletedReport, c: Palette, limit = In
       ),
     );
     const shown = report.files.slice(0, limit);
-    for (const file of shown) lines.push(...renderFile(file, report.hostMountNamespace, c));
+    for (const file of shown) lines.push(...renderFile(file, report.hostMountNamespace, c, familyOf));
     const hidden = report.files.slice(shown.length);
     if (hidden.length > 0) {
       const bytes = hidden.reduce((sum, file) => sum + file.allocatedBytes, 0);
@@ -72,10 +91,11 @@ export function renderDeletedTable(report: DeletedReport, c: Palette, limit = In
           : escapeName(m.mountBytes ?? Buffer.from(m.mount));
       lines.push(
         `  ${where.padEnd(24)} ${(m.fstype ?? '?').padEnd(8)} ${m.ramBacked ? 'RAM ' : 'disk'}  ` +
-          `${String(m.files).padStart(5)} ${plural(m.files, 'file').padEnd(5)}  ${formatBytes(m.allocatedBytes).padStart(10)}`,
+          `${String(m.files).padStart(5)} ${plural(m.files, 'file').padEnd(5)}  ${formatBytes(m.allocatedBytes).padStart(10)}` +
+          reclaimableSuffix(m),
       );
     }
-    lines.push('', ...nextSteps(report));
+    lines.push('', ...nextSteps(steps, c));
   }
   const { unreadableProcesses, unverifiedMappings } = report.incomplete;
   if (unreadableProcesses > 0) {
@@ -97,12 +117,19 @@ export function renderDeletedTable(report: DeletedReport, c: Palette, limit = In
   return `${lines.join('\n')}\n`;
 }
 
-function renderFile(file: DeletedFile, hostMountNamespace: string | null, c: Palette): string[] {
+function renderFile(
+  file: DeletedFile,
+  hostMountNamespace: string | null,
+  c: Palette,
+  familyOf: ((pid: number) => ProcessFamily) | null,
+): string[] {
   const name = file.name === null ? c.yellow('(name longer than PATH_MAX)') : escapeName(file.name);
   const head =
     `${formatBytes(file.allocatedBytes).padStart(10)}  ${formatBytes(file.sizeBytes).padStart(10)}  ` +
     `${file.kind.padEnd(7)}  ${`${file.dev}:${file.ino}`.padEnd(16)}  ${name}`;
   const lines = [head];
+  const sharing = sharingNote(file);
+  if (sharing !== null) lines.push(c.yellow(`${' '.repeat(12)}${sharing}`));
   const shown = file.holders.slice(0, MAX_HOLDERS_SHOWN);
   for (const holder of shown) {
     lines.push(c.dim(`${' '.repeat(12)}held by `) + renderHolder(holder, hostMountNamespace));
@@ -112,7 +139,58 @@ function renderFile(file: DeletedFile, hostMountNamespace: string | null, c: Pal
       c.dim(`${' '.repeat(12)}... and ${file.holders.length - shown.length} more holders (see --json)`),
     );
   }
+  // Holders of one family (a master and its workers) are named together: all must let go.
+  const families = new Map<number, { family: ProcessFamily; pids: number[] }>();
+  for (const holder of familyOf ? file.holders : []) {
+    const family = (familyOf as (pid: number) => ProcessFamily)(holder.pid);
+    const entry = families.get(family.topPid) ?? { family, pids: [] };
+    entry.pids.push(holder.pid);
+    families.set(family.topPid, entry);
+  }
+  for (const { family, pids } of families.values()) {
+    if (pids.length > 1) lines.push(c.dim(`${' '.repeat(12)}one family: ${describeFamily(family, pids)}`));
+  }
   return lines;
+}
+
+/** Why a file's shared blocks are unknown, in words. */
+const UNKNOWN_WORDS: Record<SharingUnknown, string> = {
+  capped: `it has more than ${EXTENT_WALK_MAX} extents, and limbo reads no more`,
+  'self-shared': 'it shares blocks with itself (cloned ranges), which st_blocks counts twice',
+  encoded: 'its extents are compressed, and FIEMAP does not tell their size on disk',
+  small: `it is under ${formatBytes(EXTENT_WALK_MIN_BYTES)}, and limbo does not read its extents`,
+  unreadable: 'its extents could not be read (FIEMAP needs the native addon)',
+};
+
+/**
+ * A line under a file whose blocks are not all its own, on a filesystem that shares extents:
+ * what closing it really frees. Null where closing frees everything it has allocated.
+ */
+function sharingNote(file: DeletedFile): string | null {
+  const allocated = formatBytes(file.allocatedBytes);
+  if (file.reclaimableBytes === null) {
+    const reason = UNKNOWN_WORDS[file.reclaimableUnknownReason ?? 'unreadable'];
+    return `closing frees at most ${allocated}: how much of it other files (reflinks, snapshots) share is unknown; ${reason}`;
+  }
+  if (file.reclaimableBytes === file.allocatedBytes) return null;
+  const shared = formatBytes(file.allocatedBytes - file.reclaimableBytes);
+  if (file.reclaimableBytes === 0) {
+    return `${allocated} allocated, all shared with other files (reflinks, snapshots): closing frees nothing`;
+  }
+  return `${allocated} allocated, ${shared} of it shared with other files (reflinks, snapshots): closing frees ${formatBytes(file.reclaimableBytes)}`;
+}
+
+/** ", 16.0 MiB reclaimable" after a total whose files share blocks or are unknown; "" otherwise. */
+function reclaimableSuffix(total: {
+  readonly allocatedBytes: number;
+  readonly reclaimableBytes: number;
+  readonly reclaimableUnknownBytes: number;
+}): string {
+  if (total.reclaimableUnknownBytes > 0) {
+    return `, closing frees ${formatBytes(total.reclaimableBytes)} to ${formatBytes(total.reclaimableBytes + total.reclaimableUnknownBytes)} (shared blocks unknown)`;
+  }
+  if (total.reclaimableBytes === total.allocatedBytes) return '';
+  return `, closing frees ${formatBytes(total.reclaimableBytes)} (the rest is shared with other files)`;
 }
 
 /** One holder on one line: `pid comm fds 3,4,5 +2 maps (user) [unit]`. */
@@ -135,28 +213,36 @@ function renderHolder(holder: DeletedHolder, hostMountNamespace: string | null):
   return parts.join(' ');
 }
 
-function nextSteps(report: DeletedReport): string[] {
-  const units = new Set<string>();
-  const processes = new Map<number, string>();
+/** What makes the holders of the biggest files let go: one step per process family, deduplicated. */
+function stepsForBiggest(snapshot: Snapshot, report: DeletedReport): ReleaseStep[] {
+  const seen = new Set<string>();
+  const steps: ReleaseStep[] = [];
   for (const file of report.files.slice(0, 5)) {
-    for (const holder of file.holders) {
-      if (holder.unit?.endsWith('.service')) units.add(holder.unit);
-      else processes.set(holder.pid, `${holder.pid} ${escapeName(holder.comm)}`);
+    for (const step of releaseSteps(findFileHolders(snapshot, file.key), { name: file.name })) {
+      const key = `${step.text}\0${step.command ?? ''}`;
+      // A restart already named covers every later file of the same processes.
+      const restarted = steps
+        .filter((earlier) => earlier.kind === 'restart')
+        .flatMap((earlier) => earlier.pids);
+      if (seen.has(key) || (step.kind === 'restart' && step.pids.every((pid) => restarted.includes(pid))))
+        continue;
+      seen.add(key);
+      steps.push(step);
     }
   }
-  const lines = ['Next: the space returns only when every holder closes the file. For the biggest:'];
-  if (units.size > 0)
+  return steps;
+}
+
+function nextSteps(steps: readonly ReleaseStep[], c: Palette): string[] {
+  const lines = ['Next: the space returns only when every holder lets go of the file. For the biggest:'];
+  for (const step of steps.slice(0, 8)) {
     lines.push(
-      `  systemctl restart ${[...units]
-        .slice(0, 5)
-        .map((u) => escapeName(Buffer.from(u)))
-        .join(' ')}`,
+      `  ${step.text}${step.command ? `: ${c.cyan(step.command)}` : ''}${step.loses ? ` (${step.loses})` : ''}`,
     );
-  if (processes.size > 0) {
-    const listed = [...processes.values()].slice(0, 6).join(', ');
-    lines.push(`  restart these processes, or make them reopen their files (logs: often SIGHUP): ${listed}`);
   }
-  lines.push('  limbo deleted --pid PID shows what one process holds; --json is for scripts.');
+  lines.push(
+    '  limbo reclaim --dry-run DEV:INODE shows whether truncating is safe instead; limbo deleted --pid PID shows what one process holds; --json is for scripts.',
+  );
   return lines;
 }
 

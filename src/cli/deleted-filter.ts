@@ -1,7 +1,8 @@
-import { statSync } from 'node:fs';
+import { realpathSync, statSync } from 'node:fs';
 import type { DeletedFilter, DeletedKind, DeletedSort } from '../analyses/deleted.js';
 import { LimboError } from '../core/errors.js';
 import { formatDev } from '../proc/file-stat.js';
+import { findMount, findMountByPath, readMountinfo, type Mount } from '../proc/mountinfo.js';
 import type { OptionValues } from './options.js';
 import type { DELETED_FILTER_OPTIONS } from './specs/option-groups.js';
 
@@ -19,18 +20,53 @@ export function toDeletedFilter(command: string, values: DeletedFilterValues): D
   const filter: { -readonly [K in keyof DeletedFilter]: DeletedFilter[K] } = {};
   if (values.pid !== undefined) filter.pid = values.pid;
   if (values.user !== undefined) filter.user = values.user;
+  if (values.mount !== undefined && values.filesystemOf !== undefined) {
+    throw new LimboError('usage', `limbo ${command}: give --mount or --filesystem-of, not both`);
+  }
   if (values.mount !== undefined) {
-    try {
-      filter.dev = formatDev(statSync(values.mount, { bigint: true }).dev);
-    } catch (error) {
+    const { mount, real } = filesystemHolding(command, '--mount', values.mount);
+    if (real !== mount.mountPoint) {
       throw new LimboError(
         'usage',
-        `limbo ${command}: --mount: cannot stat '${values.mount}': ${(error as NodeJS.ErrnoException).code ?? 'error'}`,
+        `limbo ${command}: --mount ${values.mount}: not a mount point: it is on the filesystem mounted at ` +
+          `${mount.mountPoint} (${mount.fstype}, device ${mount.dev}), and --mount covers a whole filesystem. ` +
+          `Give --mount ${mount.mountPoint}, or --filesystem-of ${values.mount} to mean that filesystem`,
       );
     }
+    filter.filesystem = { dev: mount.dev, mountPoint: mount.mountPoint, fstype: mount.fstype };
+  }
+  if (values.filesystemOf !== undefined) {
+    const { mount } = filesystemHolding(command, '--filesystem-of', values.filesystemOf);
+    filter.filesystem = { dev: mount.dev, mountPoint: mount.mountPoint, fstype: mount.fstype };
   }
   if (values.minSize !== undefined) filter.minAllocatedBytes = values.minSize;
   if (values.kind !== undefined) filter.kind = values.kind;
   if (values.sort !== undefined) filter.sort = values.sort;
   return filter;
+}
+
+/**
+ * The mount of the filesystem that holds `path`, as this process sees it: the mount with the
+ * path's st_dev (btrfs: by path, its files report another st_dev than mountinfo shows).
+ */
+function filesystemHolding(command: string, flag: string, path: string): { mount: Mount; real: string } {
+  let dev: string;
+  let real: string;
+  try {
+    real = realpathSync(path);
+    dev = formatDev(statSync(real, { bigint: true }).dev);
+  } catch (error) {
+    throw new LimboError(
+      'usage',
+      `limbo ${command}: ${flag}: cannot stat '${path}': ${(error as NodeJS.ErrnoException).code ?? 'error'}`,
+    );
+  }
+  const mounts = readMountinfo('/proc', 'self');
+  const mount = mounts.ok
+    ? (findMount(mounts.value, dev, real) ?? findMountByPath(mounts.value, real))
+    : null;
+  return {
+    mount: mount ?? { mountId: 0, parentId: 0, dev, root: '/', mountPoint: real, fstype: '?', source: '?' },
+    real,
+  };
 }

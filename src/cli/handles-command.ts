@@ -4,6 +4,7 @@ import { describeHandleWarning } from '../analyses/handles-words.js';
 import { paletteFor, type Palette } from '../format/color.js';
 import { escapeName } from '../format/escape.js';
 import { LimboError } from '../core/errors.js';
+import { nativeAddon } from '../native.js';
 import type { Io } from './io.js';
 import { loadSnapshot } from './load-snapshot.js';
 import type { ValuesOf } from './options.js';
@@ -22,7 +23,17 @@ export function runHandles(values: ValuesOf<typeof handlesSpec>, io: Io): number
   const report = explainHandles(snapshot, warnPercent === undefined ? {} : { warnPercent });
   if (values.json)
     io.stdout.write(`${JSON.stringify(handleReportToJson(report, top ?? Infinity), null, 2)}\n`);
-  else io.stdout.write(renderHandles(report, paletteFor(io.stdout, io.env), top ?? HANDLES_TOP));
+  else {
+    const c = paletteFor(io.stdout, io.env);
+    io.stdout.write(renderHandles(report, c, top ?? HANDLES_TOP));
+    const unnamed = report.sockets['other'] ?? 0;
+    // Only the addon can ask sockfs (getxattr) about a socket that no /proc/net table lists.
+    if (values.from === undefined && unnamed > 0 && !nativeAddon()?.socketProtocol) {
+      io.stdout.write(
+        `${c.dim(`${number(unnamed)} sockets stay "other": no /proc/net table lists them, and naming them needs the native addon (see README).`)}\n`,
+      );
+    }
+  }
   return 0;
 }
 

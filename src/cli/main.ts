@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { LimboError } from '../core/errors.js';
+import { BUILTINS, SHELLS } from './builtins.js';
 import { COMMANDS } from './commands.js';
 import type { ActingIo } from './confirm.js';
+import { formatHelp } from './options.js';
 
 /** The command bare `limbo` runs: the report, the one screen to read first. */
 const DEFAULT_COMMAND = 'report';
@@ -13,10 +15,12 @@ export async function main(argv: readonly string[], io: ActingIo): Promise<numbe
     io.stdout.write(`${version()}\n`);
     return 0;
   }
+  if (first === 'help' && rest.length > 0) return commandHelp(rest, io);
   if (first === 'help' || first === '-h' || (first === '--help' && rest.length === 0)) {
     io.stdout.write(overallHelp());
     return 0;
   }
+  if (first === 'completion') return completion(rest, io);
   const explicit = first !== undefined && !first.startsWith('-');
   const name = explicit ? first : DEFAULT_COMMAND;
   const command = COMMANDS.find((c) => c.spec.name === name);
@@ -52,9 +56,34 @@ function overallHelp(): string {
     'Commands:',
     ...specs.map((spec) => `  ${spec.name.padEnd(width)}${spec.summary}`),
     '',
+    ...BUILTINS.map((builtin) => `${builtin.usage}\n    ${builtin.summary}`),
+    '',
     "Run 'limbo COMMAND --help' for a command's options. Exit codes: 0 ok, 1 failure, 2 usage error.",
     '',
   ].join('\n');
+}
+
+/** `limbo help COMMAND`: the same text as `limbo COMMAND --help`. */
+function commandHelp(args: readonly string[], io: ActingIo): number {
+  const command = args.length === 1 ? COMMANDS.find((c) => c.spec.name === args[0]) : undefined;
+  if (!command) {
+    io.stderr.write(`limbo help: no command '${args.join(' ')}'\n\n${overallHelp()}`);
+    return 2;
+  }
+  io.stdout.write(formatHelp(command.spec));
+  return 0;
+}
+
+/** `limbo completion SHELL`: the script that shell sources. */
+async function completion(args: readonly string[], io: ActingIo): Promise<number> {
+  const shell = SHELLS.find((name) => args.length === 1 && args[0] === name);
+  if (!shell) {
+    io.stderr.write(`limbo completion: takes one of ${SHELLS.join(', ')}\n`);
+    return 2;
+  }
+  const { completionScript } = await import('./completion.js');
+  io.stdout.write(completionScript(shell));
+  return 0;
 }
 
 function version(): string {

@@ -224,6 +224,11 @@ export const COMMON_OPTIONS = {
     help: 'analyse a snapshot saved by `limbo snapshot` instead of this machine',
   }),
   proc: stringOption({ value: 'DIR', help: 'the /proc to read', default: '/proc' }),
+  color: enumOption(['auto', 'always', 'never'], {
+    value: 'WHEN',
+    help: 'colour the output: auto is a terminal without NO_COLOR',
+    default: 'auto',
+  }),
   help: booleanOption('show this help'),
 } as const satisfies Options;
 

@@ -4,6 +4,7 @@ import { recoverResultToJson } from '../actions/recover-json.js';
 import { paletteFor, type Palette } from '../format/color.js';
 import { escapeName } from '../format/escape.js';
 import { formatBytes } from '../format/size.js';
+import { readPasswd } from '../proc/passwd.js';
 import { LimboError } from '../core/errors.js';
 import type { Io } from './io.js';
 import { loadSnapshot } from './load-snapshot.js';
@@ -40,7 +41,8 @@ export function runRecover(values: ValuesOf<typeof recoverSpec>, io: Io, positio
   if (progress) io.stderr.write('\r\x1b[K');
   if (json) io.stdout.write(`${JSON.stringify(recoverResultToJson(result), null, 2)}\n`);
   else io.stdout.write(renderRecover(result, paletteFor(io.stdout, io.env)));
-  return result.status === 'copied' || result.status === 'linked' ? 0 : 1;
+  const whole = result.siblings.every((sibling) => sibling.status === 'copied');
+  return (result.status === 'copied' || result.status === 'linked') && whole ? 0 : 1;
 }
 
 function progressPrinter(io: Io): (done: number, total: number) => void {
@@ -53,6 +55,20 @@ function progressPrinter(io: Io): (done: number, total: number) => void {
     const percent = Math.floor((done / total) * 100);
     io.stderr.write(`\r\x1b[Kcopying: ${formatBytes(done)} of ${formatBytes(total)} (${percent}%)`);
   };
+}
+
+/** Why a sibling goes with the copy, in the words of what SQLite does with it. */
+const SIBLING_ROLE: Record<RecoverResult['siblings'][number]['suffix'], string> = {
+  '-wal': 'committed transactions not yet checkpointed; SQLite reads them when it opens the copy',
+  '-journal': 'the undo record of an unfinished transaction; SQLite rolls it back when it opens the copy',
+};
+
+/** ", owner postgres (uid 101, gid 104)" when DEST got the source's owner. */
+function describeOwner(result: RecoverResult): string {
+  if (!result.owner) return '';
+  const user = readPasswd().get(result.owner.uid);
+  const name = user === undefined ? '' : `${escapeName(Buffer.from(user))} `;
+  return `, owner ${name}(uid ${result.owner.uid}, gid ${result.owner.gid})`;
 }
 
 /** One paragraph: what was recovered into what, how, and anything to know. */
@@ -75,8 +91,17 @@ export function renderRecover(result: RecoverResult, c: Palette): string {
       lines.push(
         c.green(`Recovered ${source} into ${dest}.`),
         `  ${formatBytes(result.sizeBytes)} (${result.sizeBytes} bytes, verified); ${formatBytes(result.dataBytes)} of data written, ${holes}`,
-        `  ${dest} holds ${formatBytes(result.destAllocatedBytes ?? 0)} on disk; mode 0${(result.mode ?? 0).toString(8)} and times kept`,
+        `  ${dest} holds ${formatBytes(result.destAllocatedBytes ?? 0)} on disk; mode 0${(result.mode ?? 0).toString(8)}${describeOwner(result)} and times kept`,
       );
+      for (const sibling of result.siblings) {
+        const name = sibling.name ? escapeName(sibling.name) : sibling.suffix;
+        const siblingDest = escapeName(Buffer.from(sibling.dest));
+        lines.push(
+          sibling.status === 'copied'
+            ? `  with its ${sibling.suffix}: ${name}${sibling.deleted ? ' (deleted)' : ''} (${describeVia(sibling.via)}) into ${siblingDest}, ${formatBytes(sibling.sizeBytes)}: ${SIBLING_ROLE[sibling.suffix]}`
+            : c.red(`  its ${sibling.suffix} was not copied: ${sibling.reason ?? ''}`),
+        );
+      }
       break;
     }
     default:

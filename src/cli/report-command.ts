@@ -1,5 +1,5 @@
 import { buildReport, type Report, type ReportThresholds } from '../analyses/report.js';
-import { describeFinding } from '../analyses/report-words.js';
+import { describeFinding, sharedWords } from '../analyses/report-words.js';
 import { reportToJson } from '../analyses/report-json.js';
 import { paletteFor, type Palette } from '../format/color.js';
 import { formatBytes } from '../format/size.js';
@@ -38,6 +38,7 @@ export function checkLine(report: Report, t: ReportThresholds): string {
   const { allocated, max } = report.fileHandles;
   const perf = [
     `held=${report.heldByDeletedBytes}B;${t.warnHeldBytes};${t.critHeldBytes};0`,
+    `reclaimable=${report.reclaimableBytes}B;${t.warnHeldBytes};${t.critHeldBytes};0`,
     allocated !== null ? `handles=${allocated};;;0;${max ?? ''}` : null,
     `restart=${report.restartProcesses};;;0`,
     `shm_orphaned=${report.orphanedShmBytes}B;;;0`,
@@ -71,6 +72,7 @@ export function renderReport(report: Report, c: Palette): string {
     '',
     c.dim(
       `Deleted files hold ${formatBytes(report.heldByDeletedBytes)}` +
+        sharedWords(report.heldByDeletedBytes, report.reclaimableBytes) +
         (allocated !== null
           ? `; file handles ${allocated.toLocaleString('en-US')} of ${max?.toLocaleString('en-US')}`
           : '') +

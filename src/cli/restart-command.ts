@@ -2,6 +2,7 @@ import { findRestartNeeded, type RestartProcess, type RestartReport } from '../a
 import { restartReportToJson } from '../analyses/restart-json.js';
 import { paletteFor, type Palette } from '../format/color.js';
 import { escapeName } from '../format/escape.js';
+import { describeFamily } from '../analyses/programs.js';
 import type { Io } from './io.js';
 import { loadSnapshot } from './load-snapshot.js';
 import type { ValuesOf } from './options.js';
@@ -27,12 +28,30 @@ export function renderRestartTable(report: RestartReport, c: Palette): string {
       '',
     );
     const byPid = new Map(report.processes.map((p) => [p.pid, p]));
+    let outsideShown = false;
     for (const group of report.groups) {
+      if (group.family) {
+        // Processes outside any service: one heading, then each family under its master.
+        if (!outsideShown) {
+          lines.push(`${c.bold('processes outside any service or container')}: restart each process`);
+          outsideShown = true;
+        }
+        const family = group.family;
+        const indent = family.pids.length > 1 ? '  ' : '';
+        if (family.pids.length > 1) {
+          lines.push(
+            `  ${describeFamily(family, group.pids)}: restart it from its master, pid ${family.topPid}`,
+          );
+        }
+        for (const pid of group.pids) {
+          const process = byPid.get(pid);
+          if (process) lines.push(...renderProcess(process, c).map((line) => `${indent}${line}`));
+        }
+        continue;
+      }
       const title = group.unit
         ? escapeName(Buffer.from(group.unit))
-        : group.container
-          ? `container ${group.container.slice(0, 12)}`
-          : 'processes outside any service or container';
+        : `container ${(group.container ?? '').slice(0, 12)}`;
       const action = group.command ? c.cyan(group.command) : 'restart each process';
       lines.push(`${c.bold(title)}: ${action}`);
       for (const pid of group.pids) {
@@ -41,6 +60,7 @@ export function renderRestartTable(report: RestartReport, c: Palette): string {
       }
       lines.push('');
     }
+    if (outsideShown) lines.push('');
   }
   const { unreadableProcesses, scannerUid } = report.incomplete;
   if (unreadableProcesses > 0) {

@@ -1,4 +1,5 @@
-// The one place colour is decided: only on a TTY, never with NO_COLOR (https://no-color.org).
+// The one place colour is decided: on a TTY unless NO_COLOR is set (https://no-color.org) or
+// TERM is dumb; FORCE_COLOR (as Node itself reads it) colours even a pipe. `--color` sets these.
 
 export interface Palette {
   readonly bold: (text: string) => string;
@@ -12,9 +13,10 @@ export interface Palette {
 const plain = (text: string) => text;
 const sgr = (open: number, close: number) => (text: string) => `\x1b[${open}m${text}\x1b[${close}m`;
 
-/** Colours for a stream: real ones on a TTY without NO_COLOR, identity functions otherwise. */
+/** Colours for a stream: real ones on a TTY without NO_COLOR, or with FORCE_COLOR; none otherwise. */
 export function paletteFor(stream: { isTTY?: boolean }, env: NodeJS.ProcessEnv = process.env): Palette {
-  const enabled = stream.isTTY === true && !env['NO_COLOR'] && env['TERM'] !== 'dumb';
+  const forced = env['FORCE_COLOR'] !== undefined && env['FORCE_COLOR'] !== '0';
+  const enabled = !env['NO_COLOR'] && (forced || (stream.isTTY === true && env['TERM'] !== 'dumb'));
   if (!enabled) return { bold: plain, dim: plain, red: plain, yellow: plain, green: plain, cyan: plain };
   return {
     bold: sgr(1, 22),

@@ -86,3 +86,25 @@ function isUnsafeCodePoint(code: number): boolean {
     (code >= 0xfff9 && code <= 0xfffb)
   );
 }
+
+/**
+ * One word for a POSIX shell, so a printed command works when pasted: safe characters pass
+ * through, printable text goes in single quotes, and bytes a terminal must not see (controls,
+ * invalid UTF-8, bidi marks) use bash's $'…' with \xNN escapes, which never reach the terminal raw.
+ */
+export function shellWord(word: Buffer | string): string {
+  const bytes = typeof word === 'string' ? Buffer.from(word, 'utf8') : word;
+  const text = bytes.toString('utf8');
+  if (bytes.length > 0 && /^[A-Za-z0-9_@%+=:,./-]+$/.test(text)) return text;
+  if (!text.includes('\\') && escapeName(bytes) === text) {
+    return `'${text.replaceAll("'", `'\\''`)}'`;
+  }
+  let out = '';
+  for (const byte of bytes) {
+    out +=
+      byte >= 0x20 && byte < 0x7f && byte !== 0x27 && byte !== 0x5c
+        ? String.fromCharCode(byte)
+        : `\\x${hex(byte)}`;
+  }
+  return `$'${out}'`;
+}

@@ -3,7 +3,16 @@ import { fileTypeOf, isRegularMode } from './file-mode.js';
 
 /** What an fd refers to, as far as its link (and optionally st_mode) can tell. */
 export type FdKind =
-  'regular' | 'directory' | 'socket' | 'pipe' | 'anon_inode' | 'memfd' | 'device' | 'other';
+  | 'regular'
+  | 'directory'
+  | 'socket'
+  | 'pipe'
+  | 'anon_inode'
+  | 'memfd'
+  | 'device'
+  | 'mqueue'
+  | 'nsfs'
+  | 'other';
 
 /** What the text of a /proc/PID/fd/N link (and st_mode, when given) says, without its name. */
 export interface FdLinkKind {
@@ -54,6 +63,16 @@ export function classifyFdLinkText(text: string, mode?: number): FdLinkKind {
   if (text.endsWith(']')) {
     if (text.startsWith('socket:[')) return inodeKind('socket', text.slice(8, -1));
     if (text.startsWith('pipe:[')) return inodeKind('pipe', text.slice(6, -1));
+    // A namespace file held open (/proc/PID/ns/*, as container runtimes keep them): nsfs names
+    // it "TYPE:[INODE]" (fs/nsfs.c ns_dname).
+    const bracket = text.indexOf(':[');
+    if (
+      bracket > 0 &&
+      NAMESPACE_TYPES.has(text.slice(0, bracket)) &&
+      /^\d+$/.test(text.slice(bracket + 2, -1))
+    ) {
+      return plain('nsfs', 'text', false);
+    }
   }
   if (text.startsWith('anon_inode:') && text.length > 'anon_inode:'.length) {
     // Most types print in brackets ("anon_inode:[eventfd]"); inotify and bpf objects do not.
@@ -65,6 +84,8 @@ export function classifyFdLinkText(text: string, mode?: number): FdLinkKind {
 }
 
 const SLASH = 0x2f;
+/** What nsfs calls each namespace type (the names of /proc/PID/ns/*; the *_for_children links share them). */
+const NAMESPACE_TYPES = new Set(['cgroup', 'ipc', 'mnt', 'net', 'pid', 'time', 'user', 'uts']);
 const NONE = { basis: 'text', deleted: false, inode: null, anonType: null } as const;
 
 function inodeKind(kind: 'socket' | 'pipe', digits: string): FdLinkKind {
@@ -86,6 +107,12 @@ function classifyPath(text: string, mode: number | undefined): FdLinkKind {
   if (mode === undefined) return plain('regular', 'guess', deleted);
   return plain(kindOfMode(mode), 'mode', deleted);
 }
+
+/**
+ * A POSIX message queue (mq_open) reads as a path ("/NAME") of a regular file: only its
+ * filesystem tells it apart. The caller learns that from statfs (MQUEUE_MAGIC) once per device.
+ */
+export const MQUEUE_MAGIC = 0x19800202;
 
 /** The kind a path's st_mode names; a socket or symlink reached by path is only an O_PATH handle. */
 function kindOfMode(mode: number): FdKind {
@@ -112,6 +139,8 @@ const FD_KINDS: readonly FdKind[] = [
   'anon_inode',
   'memfd',
   'device',
+  'mqueue',
+  'nsfs',
   'other',
 ];
 const BASES: readonly FdLinkKind['basis'][] = ['text', 'mode', 'guess'];

@@ -1,4 +1,4 @@
-import { statSync } from 'node:fs';
+import { statfsSync, statSync } from 'node:fs';
 import { classifyError } from '../core/errors.js';
 import type { ReadResult } from './read.js';
 
@@ -30,6 +30,15 @@ export function statThrough(path: string): ReadResult<FileStat> {
         mode: Number(st.mode),
       },
     };
+  } catch (error) {
+    return { ok: false, failure: classifyError(error) };
+  }
+}
+
+/** statfs() through a /proc magic link: the f_type (filesystem magic) of the open file's filesystem. */
+export function fsTypeThrough(path: string): ReadResult<number> {
+  try {
+    return { ok: true, value: statfsSync(path).type };
   } catch (error) {
     return { ok: false, failure: classifyError(error) };
   }

@@ -1,10 +1,19 @@
+import { nativeAddon, type NativeAddon } from '../native.js';
 import { readProcText, type ReadResult } from './read.js';
 
 /** The /proc/net tables limbo reads, named as their files are. */
-export type SocketProtocol = 'unix' | 'tcp' | 'tcp6' | 'udp' | 'udp6' | 'netlink';
+export type SocketProtocol = 'unix' | 'tcp' | 'tcp6' | 'udp' | 'udp6' | 'netlink' | 'packet';
 
 /** Every table, in the order a socket's protocol is looked for. */
-export const SOCKET_PROTOCOLS: readonly SocketProtocol[] = ['unix', 'tcp', 'tcp6', 'udp', 'udp6', 'netlink'];
+export const SOCKET_PROTOCOLS: readonly SocketProtocol[] = [
+  'unix',
+  'tcp',
+  'tcp6',
+  'udp',
+  'udp6',
+  'netlink',
+  'packet',
+];
 
 // The first header word of each table and the row field that holds the inode. The header
 // cannot locate it: inet headers name "tx_queue rx_queue" and "tr tm->when" as two columns
@@ -19,6 +28,7 @@ const LAYOUT: Record<
   udp: { header: 'sl', row: /^\d+:$/, inodeField: 9 },
   udp6: { header: 'sl', row: /^\d+:$/, inodeField: 9 },
   netlink: { header: 'sk', row: /^[0-9a-f]+$/, inodeField: 9 },
+  packet: { header: 'sk', row: /^[0-9a-f]+$/, inodeField: 8 },
 };
 
 /**
@@ -73,4 +83,38 @@ export function readSocketProtocols(
   }
   if (Object.keys(tables).length === 0) return { ok: false, failure: 'gone' };
   return { ok: true, value: parseSocketProtocols(tables) };
+}
+
+/**
+ * What sockfs calls a socket's protocol ("TCP", "UDPv6", "UNIX-STREAM", "PACKET", ...), in the
+ * tables' words where one matches (tcp, udp6, unix, netlink) and lowercased otherwise (packet,
+ * raw, ping, sctp, mptcp, ...).
+ */
+export function socketProtocolOfName(name: string): string {
+  const named = KERNEL_NAMES[name];
+  return named ?? name.toLowerCase();
+}
+
+const KERNEL_NAMES: Readonly<Record<string, SocketProtocol>> = {
+  TCP: 'tcp',
+  TCPv6: 'tcp6',
+  UDP: 'udp',
+  UDPv6: 'udp6',
+  UNIX: 'unix',
+  'UNIX-STREAM': 'unix',
+  NETLINK: 'netlink',
+  PACKET: 'packet',
+};
+
+/**
+ * A socket's protocol from sockfs itself (the `system.sockprotoname` xattr through
+ * /proc/PID/fd/N), for one no /proc/net table lists: never bound, or of a network namespace no
+ * process is in. Needs the addon (node:fs has no getxattr); null without it or when unreadable.
+ */
+export function readSocketProtocolName(
+  path: string,
+  addon: NativeAddon | null = nativeAddon(),
+): string | null {
+  const name = addon?.socketProtocol?.(path);
+  return typeof name === 'string' && name !== '' ? socketProtocolOfName(name) : null;
 }

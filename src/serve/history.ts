@@ -13,7 +13,7 @@ import {
   unlinkSync,
   writeSync,
 } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { LimboError } from '../core/errors.js';
 import type { ScanResult } from './scan.js';
 
@@ -213,37 +213,48 @@ export class History {
 }
 
 /**
- * Creates the state directory (0700) or checks an existing one: a real directory owned by this
- * user, writable by no one else, with every directory above it owned by root or this user and
- * writable by others only when sticky (like /tmp). Otherwise someone else could put a link where
- * root writes, or swap the directory itself.
+ * Creates the state directory (0700) or checks an existing one: a directory owned by this user,
+ * writable by no one else, with every directory above it owned by root or this user and
+ * writable by others only when sticky (like /tmp). Links on the way (systemd's DynamicUser makes
+ * /var/lib/NAME a link into /var/lib/private) must be root's or this user's, and both the path
+ * as given and the one they lead to are checked. Otherwise someone else could put a link where
+ * root writes, or swap the directory itself. Returns the real path.
  */
 function prepareStateDir(given: string): string {
   const uid = process.geteuid?.() ?? 0;
   let dir: string;
   try {
     mkdirSync(given, { recursive: true, mode: 0o700 });
-    // The directories above, with their links resolved; the directory itself is looked at as is.
-    dir = join(realpathSync(dirname(given)), basename(given));
+    dir = realpathSync(given);
   } catch (error) {
     throw new LimboError('io', `cannot create the state directory ${given}: ${(error as Error).message}`, {
       cause: error,
     });
   }
-  const refuse = (why: string) => new LimboError('usage', `refusing the state directory ${dir}: ${why}`);
+  const refuse = (why: string) => new LimboError('usage', `refusing the state directory ${given}: ${why}`);
   const own = lstatSync(dir);
-  if (!own.isDirectory()) throw refuse('it is not a directory (a symbolic link is refused too)');
+  if (!own.isDirectory()) throw refuse('it is not a directory');
   if (own.uid !== uid) throw refuse(`it is owned by uid ${own.uid}, not by uid ${uid}, which runs limbo`);
   if ((own.mode & 0o022) !== 0) {
     throw refuse(`others can write to it (mode ${(own.mode & 0o7777).toString(8)}); chmod go-w it`);
   }
-  for (let above = dirname(dir); ; above = dirname(above)) {
-    const st = lstatSync(above);
-    if (st.uid !== 0 && st.uid !== uid) throw refuse(`${above} above it is owned by uid ${st.uid}`);
-    if ((st.mode & 0o022) !== 0 && (st.mode & 0o1000) === 0) {
-      throw refuse(`others can write to ${above} above it, which is not sticky`);
+  const checkAbove = (start: string) => {
+    for (let above = start; ; above = dirname(above)) {
+      const st = lstatSync(above);
+      if (st.uid !== 0 && st.uid !== uid) throw refuse(`${above} on its way is owned by uid ${st.uid}`);
+      // A link's own mode means nothing; the directory holding it is checked next.
+      if (!st.isSymbolicLink() && (st.mode & 0o022) !== 0 && (st.mode & 0o1000) === 0) {
+        throw refuse(`others can write to ${above} on its way, which is not sticky`);
+      }
+      if (above === dirname(above)) break;
     }
-    if (above === dirname(above)) break;
+  };
+  checkAbove(dirname(dir));
+  const lexical = resolve(given);
+  if (lexical !== dir) {
+    const link = lstatSync(lexical);
+    if (link.uid !== 0 && link.uid !== uid) throw refuse(`it is a link owned by uid ${link.uid}`);
+    checkAbove(dirname(lexical));
   }
   return dir;
 }

@@ -7,6 +7,8 @@ import type { ScanResult } from './scan.js';
 export interface LeakView extends LeakVerdict {
   readonly pid: number | null;
   readonly comm: string;
+  /** Base64 of the exact comm bytes, only when they are not valid UTF-8 (as in limbo.handles/1). */
+  readonly commBytes?: string;
   readonly unit: string | null;
   readonly mount: string | null;
   readonly label: string;
@@ -41,6 +43,7 @@ export class LeakWatch {
       this.about.set(key, {
         pid: p.pid,
         comm: p.comm,
+        ...(p.commBytes === undefined ? {} : { commBytes: p.commBytes }),
         unit: p.unit,
         mount: null,
         label: `${p.pid} ${p.comm}`,

@@ -95,6 +95,24 @@ export function metricFamilies(scan: ScanResult, context: MetricsContext, top: n
       'bytes',
     ),
     gauge(
+      'limbo_deleted_reclaimable_bytes',
+      'Bytes closing every holder of those deleted files frees, per filesystem: allocated less blocks shared with other files or snapshots (XFS reflink, btrfs), for files whose split is known.',
+      deleted.totals.byMount.map((m) => ({
+        labels: { mount: mountLabel(m), fstype: m.fstype ?? '' },
+        value: m.reclaimable ?? m.allocated,
+      })),
+      'bytes',
+    ),
+    gauge(
+      'limbo_deleted_reclaimable_unknown_bytes',
+      'Allocated bytes of deleted files whose blocks shared with other files are unknown, per filesystem: closing them frees between 0 and this.',
+      deleted.totals.byMount.map((m) => ({
+        labels: { mount: mountLabel(m), fstype: m.fstype ?? '' },
+        value: m.reclaimableUnknown ?? 0,
+      })),
+      'bytes',
+    ),
+    gauge(
       'limbo_deleted_holder_allocated_bytes',
       `Bytes held by deleted files per holding process, for the top ${top} holders only.`,
       topHolders.map(([pid, h]) => ({ labels: processLabels(pid, h.comm, h.unit), value: h.allocated })),
@@ -150,7 +168,7 @@ export function metricFamilies(scan: ScanResult, context: MetricsContext, top: n
       leaks.map((leak) => ({
         labels: {
           pid: leak.pid === null ? '' : String(leak.pid),
-          comm: (leak.pid === null ? undefined : comms.get(leak.pid)) ?? Buffer.from(leak.comm, 'utf8'),
+          comm: (leak.pid === null ? undefined : comms.get(leak.pid)) ?? commOf(leak),
           unit: leak.unit ?? '',
           mount: leak.mount ?? '',
           resource: leak.resource,

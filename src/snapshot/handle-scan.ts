@@ -1,12 +1,13 @@
 import { readlinkSync } from 'node:fs';
 import { nativeAddon } from '../native.js';
 import { stripDeletedSuffix } from '../proc/deleted-name.js';
-import { classifyFdLinkText } from '../proc/fd-kind.js';
+import { classifyFdLinkText, MQUEUE_MAGIC } from '../proc/fd-kind.js';
 import type { FdEntries } from '../proc/fd-table.js';
 import { readFdInfo } from '../proc/fdinfo.js';
 import { readFileNr, readNrOpen } from '../proc/file-nr.js';
+import { fsTypeThrough, statThrough } from '../proc/file-stat.js';
 import type { MapEntry } from '../proc/maps.js';
-import { readSocketProtocols, type SocketProtocol } from '../proc/net-sockets.js';
+import { readSocketProtocolName, readSocketProtocols, type SocketProtocol } from '../proc/net-sockets.js';
 import type { ProcessHandles, SystemHandles } from './types.js';
 
 const KCMP_FILE = 0;
@@ -27,10 +28,19 @@ interface ProcessDraft {
   readonly anonInodes: Record<string, number>;
   /** Names of the files its fds hold, to leave out mappings that share an fd's struct file. */
   readonly fdPaths: Set<string>;
+  /** Its fd tables as read, to match mappings to fds by device and inode once the maps are in. */
+  readonly tables: { readonly task: number; readonly entries: FdEntries }[];
+  /** Sockets its own namespace's /proc/net tables do not list, named in finish(). */
+  readonly unlistedSockets: {
+    readonly task: number;
+    readonly fd: number;
+    readonly inode: number;
+    readonly link: string;
+  }[];
   /** "range|fileKey" of its file-backed mappings, to spot what a child inherited by fork. */
   readonly mappingIds: Set<string>;
-  /** Per file key: its name, how many mappings start at file offset 0, and their address ranges. */
-  readonly mappingsByFile: Map<string, { name: string; atStart: number; ranges: string[] }>;
+  /** Per file key: its name, inode, how many mappings start at file offset 0, and their address ranges. */
+  readonly mappingsByFile: Map<string, { name: string; inode: bigint; atStart: number; ranges: string[] }>;
   shmAttachments: number;
   /** "range|dev:shmid" of its attaches, to spot those a fork copied from its parent. */
   readonly shmAttachIds: string[];
@@ -48,6 +58,8 @@ export class HandleScan {
   private readonly socketTables = new Map<string, Map<number, SocketProtocol>>();
   private readonly unixSockets: { task: number; fd: number }[] = [];
   private readonly seenUnixSockets = new Set<string>();
+  /** Per minor of an anonymous device (major 0): whether it is a POSIX mqueue filesystem. */
+  private readonly mqueueDevices = new Map<number, boolean>();
 
   constructor(private readonly procRoot: string) {}
 
@@ -60,6 +72,8 @@ export class HandleScan {
       socketProtocols: {},
       anonInodes: {},
       fdPaths: new Set(),
+      tables: [],
+      unlistedSockets: [],
       mappingIds: new Set(),
       mappingsByFile: new Map(),
       shmAttachments: 0,
@@ -72,21 +86,28 @@ export class HandleScan {
     const draft = this.drafts.get(pid);
     if (!draft) return;
     const protocols = this.socketProtocolsOf(pid);
-    const { fds, links, modes } = entries;
+    draft.tables.push({ task, entries });
+    const { fds, links, modes, majors, minors } = entries;
     for (let i = 0; i < fds.length; i++) {
       const fd = fds[i] as number;
       const link = links[i] ?? null;
       const kind = link === null ? null : classifyFdLinkText(link, modes[i]);
-      const type = kind?.kind ?? 'regular';
+      let type = kind?.kind ?? 'regular';
+      if (
+        kind?.basis === 'mode' &&
+        type === 'regular' &&
+        majors[i] === 0 &&
+        this.isMqueueDevice(task, fd, minors[i] as number)
+      ) {
+        type = 'mqueue';
+      }
       draft.fdTypes[type] = (draft.fdTypes[type] ?? 0) + 1;
       if (kind?.anonType) draft.anonInodes[kind.anonType] = (draft.anonInodes[kind.anonType] ?? 0) + 1;
       if (kind?.kind === 'socket' && kind.inode !== null) {
-        const protocol = protocols.get(kind.inode) ?? 'other';
-        draft.socketProtocols[protocol] = (draft.socketProtocols[protocol] ?? 0) + 1;
-        if (protocol === 'unix' && !this.seenUnixSockets.has(link as string)) {
-          this.seenUnixSockets.add(link as string);
-          this.unixSockets.push({ task, fd });
-        }
+        const protocol = protocols.get(kind.inode);
+        if (protocol === undefined)
+          draft.unlistedSockets.push({ task, fd, inode: kind.inode, link: link as string });
+        else this.countSocket(draft, protocol, task, fd, link as string);
       }
       if (type === 'regular' || type === 'memfd') draft.fdPaths.add(stripDeletedSuffix(link ?? ''));
       // fds that share a struct file show the same text (one f_path, or one socket or pipe inode),
@@ -116,6 +137,7 @@ export class HandleScan {
       draft.mappingIds.add(`${entry.range}|${key}`);
       const file = draft.mappingsByFile.get(key) ?? {
         name: stripDeletedSuffix(entry.path.toString('latin1')),
+        inode: entry.inode,
         atStart: 0,
         ranges: [],
       };
@@ -127,6 +149,7 @@ export class HandleScan {
 
   /** Groups descriptors into descriptions and settles every count; returns per-process and system figures. */
   finish(): { processes: Map<number, ProcessHandles>; system: SystemHandles } {
+    this.nameUnlistedSockets();
     const openFilesOf = new Map<number, number>();
     let openFiles = 0;
     let exact = true;
@@ -176,12 +199,85 @@ export class HandleScan {
    */
   private estimateMappingFiles(draft: ProcessDraft): number {
     const parent = this.drafts.get(draft.ppid);
+    let fdFiles: Set<string> | null = null;
     let total = 0;
     for (const [key, { name, atStart, ranges }] of draft.mappingsByFile) {
       if (parent && ranges.some((range) => parent.mappingIds.has(`${range}|${key}`))) continue;
-      total += Math.max(1, atStart) - (draft.fdPaths.has(name) ? 1 : 0);
+      const heldByFd = draft.fdPaths.has(name) || (fdFiles ??= this.fdFilesOf(draft)).has(key);
+      total += Math.max(1, atStart) - (heldByFd ? 1 : 0);
     }
     return total;
+  }
+
+  /**
+   * "dev:inode" of every fd's file that one of the process's mappings also maps. A path link's
+   * comes with the scan; a socket, anon inode or pipe is stat-ed only when a mapping carries its
+   * link text (an io_uring ring, a PACKET_MMAP ring, a mapped BPF map), so a process that maps
+   * none costs no stat. Several bpf-map (and other shared anon inode) files share one inode:
+   * their mapping matches any fd of that kind, the kernel tells no more.
+   */
+  private fdFilesOf(draft: ProcessDraft): Set<string> {
+    const inodes = new Set<bigint>();
+    const names = new Set<string>();
+    for (const { name, inode } of draft.mappingsByFile.values()) {
+      inodes.add(inode);
+      if (!name.startsWith('/')) names.add(name);
+    }
+    const files = new Set<string>();
+    for (const { task, entries } of draft.tables) {
+      const { fds, links, majors, minors, inos } = entries;
+      for (let i = 0; i < fds.length; i++) {
+        const ino = inos[i] as bigint;
+        if (ino !== 0n) {
+          if (inodes.has(ino)) files.add(`${majors[i]}:${minors[i]}:${ino}`);
+          continue;
+        }
+        const link = links[i];
+        if (link === null || link === undefined || !names.has(link)) continue;
+        const stat = statThrough(`${this.procRoot}/${task}/fd/${fds[i]}`);
+        if (stat.ok) files.add(`${stat.value.dev}:${stat.value.ino}`);
+      }
+    }
+    return files;
+  }
+
+  /** Whether an anonymous device (major 0) is a POSIX mqueue filesystem: one statfs per device. */
+  private isMqueueDevice(task: number, fd: number, minor: number): boolean {
+    let known = this.mqueueDevices.get(minor);
+    if (known === undefined) {
+      const type = fsTypeThrough(`${this.procRoot}/${task}/fd/${fd}`);
+      if (!type.ok) return false; // the fd went away: ask again at the next one on this device
+      known = type.value === MQUEUE_MAGIC;
+      this.mqueueDevices.set(minor, known);
+    }
+    return known;
+  }
+
+  private countSocket(draft: ProcessDraft, protocol: string, task: number, fd: number, link: string): void {
+    draft.socketProtocols[protocol] = (draft.socketProtocols[protocol] ?? 0) + 1;
+    if (protocol === 'unix' && !this.seenUnixSockets.has(link)) {
+      this.seenUnixSockets.add(link);
+      this.unixSockets.push({ task, fd });
+    }
+  }
+
+  /**
+   * Names the sockets their process's own namespace does not list. Socket inodes are unique
+   * across namespaces, so the tables of every namespace read (through a process inside it)
+   * name a socket made in another namespace and passed out or kept across setns. What no
+   * table lists (never bound, or of a namespace no process is in) the addon asks sockfs for;
+   * without the addon it stays `other`.
+   */
+  private nameUnlistedSockets(): void {
+    let everyTable: Map<number, SocketProtocol> | null = null;
+    for (const draft of this.drafts.values()) {
+      for (const { task, fd, inode, link } of draft.unlistedSockets) {
+        everyTable ??= new Map([...this.socketTables.values()].flatMap((table) => [...table]));
+        const protocol =
+          everyTable.get(inode) ?? readSocketProtocolName(`${this.procRoot}/${task}/fd/${fd}`) ?? 'other';
+        this.countSocket(draft, protocol, task, fd, link);
+      }
+    }
   }
 
   /** fds in SCM_RIGHTS messages not yet received: `scm_fds` of each unix socket (root only). */

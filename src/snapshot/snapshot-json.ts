@@ -6,6 +6,7 @@ import {
   boolean,
   constant,
   contract,
+  enumOf,
   findSchemaError,
   integer,
   nullable,
@@ -19,6 +20,7 @@ import {
   string,
   type Static,
 } from '../format/json-schema.js';
+import { SHARING_UNKNOWNS } from '../proc/extent-sharing.js';
 import type { Snapshot } from './types.js';
 
 // In JSON a name is a string when its bytes are valid UTF-8, else { "base64": "..." };
@@ -49,6 +51,7 @@ const processSchema = object({
   cgroup: nullable(string()),
   unit: nullable(string()),
   container: nullable(string()),
+  exeKey: optional(nullable(string())),
   fdCount: countOrNull,
   readable: boolean(),
   fds: array(
@@ -57,6 +60,8 @@ const processSchema = object({
       tid: nullable(integer({ minimum: 1 })),
       fileKey,
       name: oneOf([name, nullType()]),
+      flags: optional(nullable(integer({ minimum: 0 }))),
+      posBytes: optional(nullable(integer({ minimum: 0 }))),
     }),
   ),
   mappings: array(
@@ -132,6 +137,13 @@ export const snapshotJsonSchema = contract(
           sizeBytes: bytes,
           allocatedBytes: bytes,
           mode: count,
+          extentSharing: optional(
+            object({
+              extents: count,
+              sharedBytes: bytes,
+              unknown: enumOf([...SHARING_UNKNOWNS, null]),
+            }),
+          ),
         }),
       ),
       mountNamespaces: array(

@@ -13,8 +13,11 @@ import {
 import { readPosixShm } from '../proc/posix-shm.js';
 import { readSysvShm } from '../proc/sysvipc-shm.js';
 import { readLimits } from '../proc/limits.js';
+import { readFdInfo } from '../proc/fdinfo.js';
 import { HandleScan, readSystemCounts } from './handle-scan.js';
+import { readExtentSharing } from '../proc/extent-sharing.js';
 import { formatDev, statThrough, type FileStat } from '../proc/file-stat.js';
+import { isRegularMode } from '../proc/file-mode.js';
 import { readMaps, type MapEntry } from '../proc/maps.js';
 import { readMountinfo, type Mount } from '../proc/mountinfo.js';
 import { hasDeletedSuffix, stripDeletedSuffix } from '../proc/deleted-name.js';
@@ -203,11 +206,21 @@ class Scan {
       }
       fdCount = (fdCount ?? 0) + scan.value.count;
       for (const candidate of scan.value.candidates) {
+        // Only the deleted candidates: how each holds its file (access, O_APPEND, offset) decides
+        // what a truncation would do to it. One small read per held deleted file.
+        const info = readFdInfo(
+          this.procRoot,
+          table.tid === null ? pid : `${pid}/task/${table.tid}`,
+          candidate.fd,
+        );
+        const value = info.ok ? info.value : null;
         fds.push({
           fd: candidate.fd,
           tid: table.tid,
-          fileKey: this.recordFile(candidate.stat),
+          fileKey: this.recordFile(candidate.stat, `${table.dir}/fd/${candidate.fd}`),
           name: candidate.name,
+          flags: value?.flags ?? null,
+          posBytes: value?.pos ?? null,
         });
       }
     });
@@ -239,6 +252,7 @@ class Scan {
       cgroup: cgroup?.path ?? null,
       unit: cgroup?.unit ?? null,
       container: cgroup?.container ?? null,
+      exeKey: readExeKey(`${taskDir}/exe`),
       fdCount,
       readable: !denied,
       fds,
@@ -313,7 +327,7 @@ class Scan {
       const link = `${this.procRoot}/${pid}/map_files/${entry.range}`;
       const stat = statThrough(link);
       let fileKey: string;
-      if (stat.ok) fileKey = this.recordFile(stat.value);
+      if (stat.ok) fileKey = this.recordFile(stat.value, link);
       else if (stat.failure === 'gone') continue;
       else {
         this.unverifiedMappings++;
@@ -338,7 +352,7 @@ class Scan {
     if (!link.ok || !hasDeletedSuffix(link.value)) return null;
     const stat = statThrough(`${dir}/exe`);
     if (!stat.ok) return null;
-    const fileKey = this.recordFile(stat.value);
+    const fileKey = this.recordFile(stat.value, `${dir}/exe`);
     return {
       fileKey,
       name: stripDeletedSuffix(link.value),
@@ -366,9 +380,13 @@ class Scan {
     return keyAt(linkText) === fileKey ? fileKey : keyAt(stripDeletedSuffix(linkText));
   }
 
-  private recordFile(stat: FileStat): string {
+  /** Records a file the first time it is seen; `link` is the /proc link it was stat-ed through. */
+  private recordFile(stat: FileStat, link: string): string {
     const key = `${stat.dev}:${stat.ino}`;
-    if (!this.files.has(key)) this.files.set(key, { key, ...stat });
+    if (this.files.has(key)) return key;
+    // Only a deleted regular file is worth a FIEMAP: its blocks are what limbo reports.
+    const sharing = stat.nlink === 0 && isRegularMode(stat.mode) ? readExtentSharing(link, stat) : null;
+    this.files.set(key, { key, ...stat, ...(sharing ? { extentSharing: sharing } : {}) });
     return key;
   }
 
@@ -386,6 +404,12 @@ class Scan {
     }
     return id;
   }
+}
+
+/** The identity of a process's executable; null for kernel threads' peers, zombies and denied reads. */
+function readExeKey(link: string): string | null {
+  const stat = statThrough(link);
+  return stat.ok ? `${stat.value.dev}:${stat.value.ino}` : null;
 }
 
 /** The fd count of any process, readable without privileges: st_size of its fd directory. */

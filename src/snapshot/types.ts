@@ -1,3 +1,4 @@
+import type { ExtentSharing } from '../proc/extent-sharing.js';
 import type { Mount } from '../proc/mountinfo.js';
 import type { PosixShmObject } from '../proc/posix-shm.js';
 import type { ShmSegment } from '../proc/sysvipc-shm.js';
@@ -15,6 +16,11 @@ export interface FileRecord {
   /** st_blocks × 512. */
   readonly allocatedBytes: number;
   readonly mode: number;
+  /**
+   * FIEMAP's answer for a deleted regular file on a filesystem that can share extents (XFS,
+   * btrfs, ...); absent elsewhere, and in snapshots taken before limbo read it.
+   */
+  readonly extentSharing?: ExtentSharing;
 }
 
 /** A descriptor that refers to a candidate file. */
@@ -25,6 +31,10 @@ export interface HeldFd {
   readonly fileKey: string;
   /** The kernel's name for it without " (deleted)"; null when longer than PATH_MAX. */
   readonly name: Buffer | null;
+  /** open(2) flags from fdinfo (access mode, O_APPEND, ...); null when unreadable, absent in older snapshots. */
+  readonly flags?: number | null;
+  /** The file offset from fdinfo (`pos`), in bytes; null when unreadable, absent in older snapshots. */
+  readonly posBytes?: number | null;
 }
 
 /** A memory mapping of a candidate file. */
@@ -61,6 +71,11 @@ export interface ProcessRecord {
   readonly cgroup: string | null;
   readonly unit: string | null;
   readonly container: string | null;
+  /**
+   * Its executable's identity ("MAJ:MIN:INODE" of /proc/PID/exe): a worker forked from its master
+   * runs the same one. null when unreadable, absent in older snapshots.
+   */
+  readonly exeKey?: string | null;
   /** Open fds across its fd tables; null when not even the count could be read. */
   readonly fdCount: number | null;
   /** True when fd/ and maps could be read: what it holds is known. */
@@ -115,9 +130,9 @@ export interface Snapshot {
 
 /** A process's file handles, counted when the snapshot was taken with `handles: true`. */
 export interface ProcessHandles {
-  /** Descriptors by what they refer to: regular, directory, device, pipe, socket, memfd, anon_inode, other. */
+  /** Descriptors by what they refer to: regular, directory, device, pipe, socket, memfd, anon_inode, mqueue, nsfs, other. */
   readonly fdTypes: Readonly<Record<string, number>>;
-  /** Socket descriptors by protocol, where its network namespace's /proc/net tables name the inode. */
+  /** Socket descriptors by protocol: from the /proc/net tables of any namespace read, else from sockfs (addon); `other` unnamed. */
   readonly socketProtocols: Readonly<Record<string, number>>;
   /** anon_inode descriptors by kind: eventfd, eventpoll, inotify, timerfd, signalfd, io_uring, pidfd, ... */
   readonly anonInodes: Readonly<Record<string, number>>;

@@ -19,10 +19,11 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function holdDeleted(name: string, bytes: number): Promise<Holder> {
+/** A deleted file a holder keeps open: read-only by default, or only appended to (`append`), as a log. */
+async function holdDeleted(name: string, bytes: number, how: 'open' | 'append' = 'open'): Promise<Holder> {
   const path = join(dir, name);
   writeFileSync(path, randomBytes(bytes));
-  const holder = await startHolder(['open', path]);
+  const holder = await startHolder([how, path]);
   holders.push(holder);
   unlinkSync(path);
   return holder;
@@ -38,7 +39,7 @@ describe('limbo reclaim, recover and close (bin/limbo.js)', () => {
   });
 
   it('reclaims a held deleted file with --yes, in valid limbo.reclaim/1', async () => {
-    const holder = await holdDeleted('reclaim-me', 300_000);
+    const holder = await holdDeleted('reclaim-me', 300_000, 'append');
     const truth = kernelStat(`/proc/${holder.pid}/fd/3`);
     const run = runLimbo(['reclaim', `${holder.pid}:3`, '--yes', '--json']);
     assert.equal(run.code, 0, run.stderr);

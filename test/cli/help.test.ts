@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { runLimbo } from '../helpers/limbo.js';
+import { repoRoot } from '../helpers/paths.js';
 
 /** Modules reachable from `entry` through static imports (and, if asked, dynamic ones too). */
 function reachable(entry: URL, dynamic: boolean): Set<string> {
@@ -114,4 +115,31 @@ describe('bad values of each kind, through the binary', () => {
       assert.equal(run.stdout, '');
     });
   }
+});
+
+describe('limbo --version and limbo help COMMAND', () => {
+  it('prints the version of package.json', () => {
+    const { version } = JSON.parse(readFileSync(`${repoRoot}package.json`, 'utf8')) as { version: string };
+    for (const flag of ['--version', '-V']) {
+      const run = runLimbo([flag]);
+      assert.equal(run.code, 0, run.stderr);
+      assert.equal(run.stdout, `limbo ${version}\n`);
+    }
+  });
+
+  it('shows the same help as limbo COMMAND --help', () => {
+    for (const command of ['deleted', 'serve', 'snapshot']) {
+      const run = runLimbo(['help', command]);
+      assert.equal(run.code, 0, run.stderr);
+      assert.equal(run.stdout, runLimbo([command, '--help']).stdout);
+    }
+  });
+
+  it('exits 2 for a command that does not exist, and lists those that do', () => {
+    const run = runLimbo(['help', 'nope']);
+    assert.equal(run.code, 2);
+    assert.match(run.stderr, /^limbo help: no command 'nope'$/m);
+    assert.match(run.stderr, /^ {2}deleted {2,}List deleted files/m);
+    assert.equal(run.stdout, '');
+  });
 });

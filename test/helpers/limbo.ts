@@ -21,7 +21,7 @@ export function runLimbo(args: readonly string[], options: RunOptions = {}): Lim
   const result = spawnSync(process.execPath, [`${root}bin/limbo.js`, ...args], {
     encoding: 'utf8',
     maxBuffer: 1024 ** 3, // a busy machine's full JSON can pass the 1 MiB default
-    env: { ...process.env, NO_COLOR: '', ...options.env },
+    env: { ...process.env, NO_COLOR: '', FORCE_COLOR: undefined, ...options.env },
     ...(options.uid !== undefined ? { uid: options.uid, gid: options.uid } : {}),
   });
   return { code: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };

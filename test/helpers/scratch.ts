@@ -15,15 +15,15 @@ export interface Scratch {
 
 export const isRoot = process.geteuid?.() === 0;
 
-/** Creates the scratch directory (and mounts its tmpfs as root); `remove` undoes both. */
-export function makeScratch(prefix: string): Scratch {
+/** Creates the scratch directory (and mounts its tmpfs of `size` as root); `remove` undoes both. */
+export function makeScratch(prefix: string, size = '64m'): Scratch {
   const base = mkdtempSync(join(tmpdir(), prefix));
   chmodSync(base, 0o755);
   if (!isRoot)
     return { dir: base, exact: false, remove: () => rmSync(base, { recursive: true, force: true }) };
   const dir = join(base, 'fs');
   mkdirSync(dir);
-  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64m,mode=0755', 'limbo-test', dir]);
+  execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size},mode=0755`, 'limbo-test', dir]);
   return {
     dir,
     exact: true,

@@ -132,6 +132,7 @@ describe('limbo deleted on real processes', () => {
         assert.equal(file.mount, mountPoint);
         assert.equal(file.fstype, 'tmpfs');
         assert.equal(file.ramBacked, true);
+        assert.equal(file.reclaimable, truth.allocated);
         assert.deepEqual(report.totals.byMount, [
           {
             mount: mountPoint,
@@ -140,6 +141,9 @@ describe('limbo deleted on real processes', () => {
             files: 1,
             size: 200000,
             allocated: truth.allocated,
+            // tmpfs shares no blocks between files: closing frees all it holds.
+            reclaimable: truth.allocated,
+            reclaimableUnknown: 0,
           },
         ]);
         await holder.stop();

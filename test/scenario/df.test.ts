@@ -59,7 +59,8 @@ describe('limbo df on a real ext4 filesystem', { skip }, () => {
     mkdirSync(join(mnt, 'logs'));
     writeFileSync(join(mnt, 'logs', 'app.log'), Buffer.alloc(300 * 1024, 2));
     const held = join(mnt, 'held.log');
-    const holder = await startHolder(['create', held, String(2 * 1024 * 1024), 'unlink', held]);
+    // A forked child holds it too: both must let go, and df must say so.
+    const holder = await startHolder(['create', held, String(2 * 1024 * 1024), 'unlink', held, 'fork']);
     holders.push(holder);
     heldTruth = kernelStat(`/proc/${holder.pid}/fd/3`).allocated;
     const covered = join(mnt, 'covered');
@@ -100,6 +101,11 @@ describe('limbo df on a real ext4 filesystem', { skip }, () => {
     assert.equal(fs.topHolders[0]?.pid, holders[0]?.pid);
     assert.match(fs.summary, /is held by 1 deleted file still open in holder/);
     assert.match(fs.summary, /is hidden under mount points/);
+    const [parent, child] = [holders[0]?.pid, holders[0]?.children[0]];
+    assert.ok(
+      fs.summary.includes(`for the biggest: restart holder master ${parent} and 1 worker (${child})`),
+      `every holder is named, the forked child too: ${fs.summary}`,
+    );
     const run = runLimbo(['df', '--json', mnt]);
     assertMatchesSchema('limbo.df-1', JSON.parse(run.stdout));
   });

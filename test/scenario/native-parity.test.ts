@@ -29,11 +29,11 @@ import { loadNativeAddon, type NativeAddon } from '../../src/native.js';
 import { scanFdTables, scanFdTablesFull } from '../../src/proc/fd-table.js';
 import { walkTree, walkTreeJs, type WalkOptions } from '../../src/walk/walk-tree.js';
 import { kernelStat, startHolder, type Holder } from '../helpers/holder.js';
-import { publicCopy } from '../helpers/paths.js';
+import { publicCopy, repoRoot } from '../helpers/paths.js';
 import { isRoot, makeScratch, waitUntil, type Scratch } from '../helpers/scratch.js';
 
 const addon = loadNativeAddon();
-const { EBADF, EEXIST, EINVAL, ENOENT, ENXIO, ESRCH, EXDEV } = constants.errno;
+const { EBADF, EEXIST, EINVAL, ENOENT, ENXIO, EOPNOTSUPP, ESRCH, EXDEV } = constants.errno;
 const SEEK_DATA = 3;
 const SEEK_HOLE = 4;
 const KCMP_FILE = 0;
@@ -437,8 +437,8 @@ describe('native addon parity: walkTree against its JavaScript twin', () => {
   });
 });
 
-// kcmp, seekData, memfdSeals and linkFollow have no JavaScript twin: node:fs has no kcmp(2), no
-// SEEK_DATA/SEEK_HOLE, no F_GET_SEALS and no linkat(AT_SYMLINK_FOLLOW). Their callers fall back
+// kcmp, seekData, memfdSeals, linkFollow and socketProtocol have no JavaScript twin: node:fs has
+// no kcmp(2), no SEEK_DATA/SEEK_HOLE, no F_GET_SEALS, no linkat(AT_SYMLINK_FOLLOW) and no getxattr. Their callers fall back
 // or refuse (src/snapshot, src/actions). So each is held against what the kernel must answer
 // for a state the test built. walkProgress has no twin either: the JavaScript walk reports
 // progress through its onProgress callback instead of being polled.
@@ -519,6 +519,18 @@ describe('native addon functions without a twin, against the kernel', () => {
       closeSync(proc);
     }
     assert.equal(native.memfdSeals(NOT_AN_FD), -EBADF);
+  });
+
+  it('socketProtocol: names a socket no /proc/net table lists; -EOPNOTSUPP for a pipe, -ENOENT, TypeError', async (t) => {
+    const native = needAddon(t);
+    if (!native?.socketProtocol) return t.skip('this addon predates socketProtocol');
+    const unbound = await startHolder(['tcp'], { binary: `${repoRoot}test/fixtures/bin/fd-kinds` });
+    holders.push(unbound);
+    assert.equal(native.socketProtocol(`/proc/${unbound.pid}/fd/${unbound.fds[0]}`), 'TCP');
+    const piped = await hold(['pipe']);
+    assert.equal(native.socketProtocol(`/proc/${piped.pid}/fd/${piped.fds[0]}`), -EOPNOTSUPP);
+    assert.equal(native.socketProtocol(join(scratch.dir, 'nothing here')), -ENOENT);
+    assert.throws(() => native.socketProtocol?.(`/${'x'.repeat(5000)}`), TypeError);
   });
 
   it('linkFollow: names an O_TMPFILE file; -EEXIST, -ENOENT for an unlinked file, TypeError past PATH_MAX', async (t) => {

@@ -26,11 +26,18 @@ async function hold(ops: string[]): Promise<Holder> {
   return holder;
 }
 
-/** A file of random bytes written by the test, opened read-only by a holder, then unlinked. */
-async function holdDeleted(bytes: number, ops: string[] = []): Promise<{ holder: Holder; path: string }> {
+/**
+ * A file of random bytes written by the test, opened by a holder (`append`: write-only with
+ * O_APPEND, as a log is; `open`: read-only; `rdwr`: read-write), then unlinked.
+ */
+async function holdDeleted(
+  bytes: number,
+  ops: string[] = [],
+  how: 'append' | 'open' | 'rdwr' = 'append',
+): Promise<{ holder: Holder; path: string }> {
   const path = join(scratch.dir, `file-${++counter}`);
   writeFileSync(path, randomBytes(bytes));
-  const holder = await hold(['open', path, ...ops]);
+  const holder = await hold([how, path, ...ops]);
   unlinkSync(path);
   return { holder, path };
 }
@@ -96,7 +103,12 @@ describe('limbo reclaim on real processes', () => {
     assert.equal(result?.expectedBytes, truth.allocated);
     assert.equal(result?.freedBytes, truth.allocated);
     assert.deepEqual(result?.via, { pid: holder.pid, fd: 3, mapping: null });
-    assert.deepEqual(result?.warnings, [], 'a read-only holder is not at risk');
+    assert.deepEqual(result?.warnings, [], 'a holder that only appends is not at risk');
+    assert.equal(result?.decision?.verdict, 'truncate');
+    assert.deepEqual(
+      result?.decision?.reasons.map((r) => r.code),
+      ['appenders-only'],
+    );
     assert.deepEqual(kernelStat(link), { ...truth, size: 0, allocated: 0 }, 'same inode, now empty');
     process.kill(holder.pid, 0); // the holder lives on
     if (!scratch.exact) return t.skip('free space is exact only on our own tmpfs (needs root)');
@@ -196,7 +208,7 @@ describe('limbo reclaim on real processes', () => {
 
   it('warns about a writer without O_APPEND; with --force truncates, and its next write regrows a sparse file as reported', async (t) => {
     const path = join(scratch.dir, 'writer.log');
-    const holder = await hold(['create', path, String(1024 * 1024), 'unlink', path, 'write-on-usr1', '4096']);
+    const holder = await hold(['wronly', path, String(1024 * 1024), 'unlink', path, 'write-on-usr1', '4096']);
     const link = `/proc/${holder.pid}/fd/3`;
     const truth = kernelStat(link);
 
@@ -209,14 +221,21 @@ describe('limbo reclaim on real processes', () => {
       refused?.warnings.map((w) => [w.kind, w.pid, w.fd, w.offset]),
       [['writer', holder.pid, 3, 1024 * 1024]],
     );
-    assert.match(refused?.warnings[0]?.message ?? '', /a sparse file whose first 1\.0 MiB read as zeros/);
+    assert.match(
+      refused?.warnings[0]?.message ?? '',
+      /a write\(2\) lands at 1\.0 MiB again, so the file regrows to 1\.0 MiB plus what it writes, the start a zero-filled hole; a pwrite\(2\) lands wherever the program chooses/,
+    );
+    assert.deepEqual(
+      refused?.decision?.reasons.map((r) => [r.code, r.pid, r.fd]),
+      [['writes-at-offset', holder.pid, 3]],
+    );
     assert.equal(kernelStat(link).size, truth.size, 'nothing happened without --force');
 
     const table = runAction(['reclaim', `${holder.pid}:3`, '--yes', '--force']);
     assert.equal(table.code, 0, table.stderr);
     assert.match(
       table.stdout,
-      /still writes through fd 3 without O_APPEND: its next write recreates the file at 1\.0 MiB/,
+      /still writes through fd 3 without O_APPEND: its next write\(2\) recreates the file at 1\.0 MiB/,
     );
     assert.equal(kernelStat(link).size, 0);
 
@@ -234,15 +253,15 @@ describe('limbo reclaim on real processes', () => {
   });
 
   it('needs --force for a memory-mapped file', async () => {
-    const { holder } = await holdDeleted(16384, ['mmap']);
+    const { holder } = await holdDeleted(16384, ['mmap'], 'open');
     const { code, json } = reclaimJson([`${holder.pid}:3`, '--yes']);
     assert.equal(code, 1);
     assert.equal(json.results[0]?.status, 'refused');
     assert.deepEqual(
       json.results[0]?.warnings.map((w) => w.kind),
-      ['mapped'],
+      ['reader', 'mapped'],
     );
-    assert.match(json.results[0]?.warnings[0]?.message ?? '', /SIGBUS/);
+    assert.match(json.results[0]?.warnings[1]?.message ?? '', /SIGBUS/);
     assert.equal(kernelStat(`/proc/${holder.pid}/fd/3`).size, 16384);
   });
 

@@ -17,6 +17,11 @@ import {
   writeFileSync,
   writeSync,
   chmodSync,
+  chownSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
 } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -29,10 +34,14 @@ import { runAction } from '../helpers/action-commands.js';
 import { kernelStat, startHolder, type Holder } from '../helpers/holder.js';
 import { isRoot, makeScratch, type Scratch } from '../helpers/scratch.js';
 import { assertMatchesSchema } from '../helpers/schema.js';
+import { inspectSqlite, PYTHON, run, startSqliteHolder } from '../helpers/services.js';
 
 let scratch: Scratch;
 const holders: Holder[] = [];
 let counter = 0;
+const stops: (() => Promise<void>)[] = [];
+const NOBODY = 65534;
+const sqliteMissing = existsSync(PYTHON) ? false : `needs ${PYTHON} (.ci/run installs python3)`;
 const GiB = 1024 ** 3;
 
 async function hold(ops: string[]): Promise<Holder> {
@@ -84,7 +93,7 @@ before(() => {
 });
 
 after(async () => {
-  await Promise.all(holders.map((holder) => holder.stop()));
+  await Promise.all([...holders.map((holder) => holder.stop()), ...stops.map((stop) => stop())]);
   scratch.remove();
 });
 
@@ -259,6 +268,174 @@ describe('limbo recover on real processes', () => {
     const run = runAction(['recover', '1:3']);
     assert.equal(run.code, 2);
     assert.match(run.stderr, /give exactly a TARGET .* and a DEST/);
+  });
+});
+
+describe('limbo recover of an SQLite database in WAL mode (python3 sqlite3)', { skip: sqliteMissing }, () => {
+  const ROWS = 3000;
+
+  /** The fd of `pid` whose link reads "PATH (deleted)". */
+  function deletedFd(pid: number, path: string): number {
+    const fd = readdirSync(`/proc/${pid}/fd`).find((entry) => {
+      try {
+        return readlinkSync(`/proc/${pid}/fd/${entry}`) === `${path} (deleted)`;
+      } catch {
+        return false;
+      }
+    });
+    assert.ok(fd, `pid ${pid} holds no deleted ${path}`);
+    return Number(fd);
+  }
+
+  it('brings back the -wal beside DEST, so every committed row is there; owner, mode and times kept', async (t) => {
+    // The database belongs to another user, as a service's would: nobody.
+    const dir = fresh('sqlite-owned');
+    mkdirSync(dir);
+    if (isRoot) chownSync(dir, NOBODY, NOBODY);
+    const db = join(dir, 'app.db');
+    const holder = await startSqliteHolder(db, ROWS, isRoot ? { uid: NOBODY, gid: NOBODY } : {});
+    stops.push(() => holder.stop());
+    const source = statSync(db);
+    for (const suffix of ['', '-wal', '-shm']) unlinkSync(`${db}${suffix}`); // rm -rf of the directory's files
+    const fd = deletedFd(holder.pid, db);
+    const walFd = deletedFd(holder.pid, `${db}-wal`);
+    const wal = kernelStat(`/proc/${holder.pid}/fd/${walFd}`);
+    assert.ok(wal.size > kernelStat(`/proc/${holder.pid}/fd/${fd}`).size, 'the rows live in the -wal');
+
+    const dest = fresh('recovered.db');
+    const { code, json } = recoverJson([`${holder.pid}:${fd}`, dest]);
+    assert.equal(code, 0, json.reason ?? '');
+    assert.equal(json.status, 'copied');
+    assert.deepEqual(json.missingSiblings, []);
+    assert.deepEqual(
+      json.siblings.map((s) => ({
+        suffix: s.suffix,
+        path: s.path,
+        dest: s.dest,
+        status: s.status,
+        deleted: s.deleted,
+        via: s.via,
+      })),
+      [
+        {
+          suffix: '-wal',
+          path: `${db}-wal`,
+          dest: `${dest}-wal`,
+          status: 'copied',
+          deleted: true,
+          via: { pid: holder.pid, fd: walFd, mapping: null },
+        },
+      ],
+      'the -wal is copied and the -shm is not (SQLite rebuilds it)',
+    );
+    assert.equal(json.siblings[0]?.size, wal.size);
+    assert.equal(statSync(`${dest}-wal`).size, wal.size);
+    assert.equal(existsSync(`${dest}-shm`), false);
+
+    // Without its -wal the copy has nothing: not even the table (nothing was checkpointed).
+    const lonely = fresh('lonely.db');
+    copyFileSync(dest, lonely);
+    assert.throws(() => inspectSqlite(lonely), /no such table/);
+
+    const st = statSync(dest);
+    assert.equal(st.mode & 0o7777, source.mode & 0o7777);
+    assert.equal(st.mtime.toISOString(), source.mtime.toISOString());
+    assert.deepEqual(inspectSqlite(dest), {
+      rows: ROWS,
+      ids: (ROWS * (ROWS - 1)) / 2,
+      changed: 0,
+      integrity: 'ok',
+    });
+    if (!isRoot) return t.skip('keeping the owner needs root');
+    assert.deepEqual(json.owner, { uid: NOBODY, gid: NOBODY });
+    assert.deepEqual([st.uid, st.gid], [NOBODY, NOBODY]);
+    const run = runAction(['recover', `${holder.pid}:${fd}`, fresh('text.db')]);
+    assert.match(run.stdout, /owner nobody \(uid 65534, gid 65534\)/);
+    assert.match(
+      run.stdout,
+      /with its -wal: .*app\.db-wal \(deleted\) \(fd \d+ of pid \d+\) into .*text\.db-\d+-wal/,
+    );
+  });
+
+  it('brings back the -journal of an unfinished transaction, so opening the copy rolls it back', async () => {
+    const dir = fresh('sqlite-journal');
+    mkdirSync(dir);
+    const db = join(dir, 'app.db');
+    const holder = await startSqliteHolder(db, ROWS, { mode: 'unfinished' });
+    stops.push(() => holder.stop());
+    for (const suffix of ['', '-journal']) unlinkSync(`${db}${suffix}`);
+    const fd = deletedFd(holder.pid, db);
+    const journalFd = deletedFd(holder.pid, `${db}-journal`);
+
+    const dest = fresh('rolled-back.db');
+    const { code, json } = recoverJson([`${holder.pid}:${fd}`, dest]);
+    assert.equal(code, 0, json.reason ?? '');
+    assert.deepEqual(
+      json.siblings.map((s) => [s.suffix, s.status, s.via.fd]),
+      [['-journal', 'copied', journalFd]],
+    );
+    assert.deepEqual(json.missingSiblings, []);
+    // The main file alone holds half a transaction: rows it rewrote before it was removed.
+    const lonely = fresh('half.db');
+    copyFileSync(dest, lonely);
+    assert.ok(inspectSqlite(lonely).changed > 0, 'pages of the unfinished transaction reached the main file');
+    assert.deepEqual(inspectSqlite(dest), {
+      rows: ROWS,
+      ids: (ROWS * (ROWS - 1)) / 2,
+      changed: 0,
+      integrity: 'ok',
+    });
+  });
+
+  it('says the -wal is gone for good when the holder has only the database open', async () => {
+    const path = fresh('wal-mode.db');
+    // A database left in WAL mode (header byte 18 = 2) by a clean close, which removes the -wal.
+    run(PYTHON, [
+      '-c',
+      "import sqlite3, sys; db = sqlite3.connect(sys.argv[1]); db.execute('PRAGMA journal_mode=WAL'); db.execute('CREATE TABLE t (id)'); db.commit(); db.close()",
+      path,
+    ]);
+    const holder = await hold(['open', path]);
+    unlinkSync(path);
+    const dest = fresh('no-wal.db');
+    const { code, json } = recoverJson([`${holder.pid}:3`, dest]);
+    assert.equal(code, 0, json.reason ?? '');
+    assert.deepEqual(json.siblings, []);
+    assert.deepEqual(json.missingSiblings, ['-wal']);
+    assert.ok(
+      json.warnings.some((w) =>
+        /SQLite database in WAL mode .* holds no -wal beside it: .* are gone/.test(w),
+      ),
+      json.warnings.join('\n'),
+    );
+
+    // A -wal with that name on disk, which no process holds: limbo cannot tell it is this
+    // database's, and says what to do with it instead of calling the rows gone.
+    writeFileSync(`${path}-wal`, '');
+    const again = recoverJson([`${holder.pid}:3`, fresh('maybe-wal.db')]).json;
+    assert.deepEqual(again.missingSiblings, []);
+    assert.ok(
+      again.warnings.some((w) =>
+        w.includes(`but ${path}-wal exists: if it belongs to this database, copy it to`),
+      ),
+      again.warnings.join('\n'),
+    );
+  });
+
+  it("refuses when DEST-wal exists: SQLite would read it as the copy's own", async () => {
+    const dir = fresh('sqlite-refuse');
+    mkdirSync(dir);
+    const db = join(dir, 'app.db');
+    const holder = await startSqliteHolder(db, 10);
+    stops.push(() => holder.stop());
+    unlinkSync(db);
+    const dest = fresh('taken.db');
+    writeFileSync(`${dest}-wal`, "someone else's");
+    const { code, json } = recoverJson([`${holder.pid}:${deletedFd(holder.pid, db)}`, dest]);
+    assert.equal(code, 1);
+    assert.equal(json.status, 'refused');
+    assert.match(json.reason ?? '', /-wal exists.*SQLite would read it/);
+    assert.equal(existsSync(dest), false, 'nothing written');
   });
 });
 

@@ -65,6 +65,24 @@ describe('limbo restart on real processes', () => {
     );
   });
 
+  it('groups forked workers under their master instead of listing each alone', async () => {
+    const binary = join(dir, 'service-fam');
+    copyFileSync(holderBinary, binary);
+    const holder = await hold(['fork', 'fork'], { binary });
+    renameOver(binary, Buffer.from('#!/bin/sh\n'));
+    const [w1, w2] = holder.children;
+    const report = limboRestart();
+    const unit = report.units.find((u) => u.pids.includes(holder.pid));
+    assert.deepEqual(unit && [unit.master, [...unit.pids].sort()], [holder.pid, [holder.pid, w1, w2].sort()]);
+    const table = runLimbo(['restart']).stdout;
+    assert.ok(
+      table.includes(
+        `  service-fam master ${holder.pid} and 2 workers (${w1}, ${w2}): restart it from its master, pid ${holder.pid}`,
+      ),
+      table,
+    );
+  });
+
   it('says deleted, not replaced, when nothing sits at the name any more', async () => {
     const binary = join(dir, 'service-gone');
     copyFileSync(holderBinary, binary);

@@ -263,6 +263,15 @@ describe('limbo serve', () => {
     );
     assert.ok(text.includes(`limbo_deleted_files{mount="${mount}",fstype="tmpfs"} 1\n`), text);
     assert.ok(text.includes(`limbo_deleted_allocated_bytes{mount="${mount}",fstype="tmpfs"} 65536\n`), text);
+    // tmpfs shares no blocks between files: all 64 KiB come back on close, none of it unknown.
+    assert.ok(
+      text.includes(`limbo_deleted_reclaimable_bytes{mount="${mount}",fstype="tmpfs"} 65536\n`),
+      text,
+    );
+    assert.ok(
+      text.includes(`limbo_deleted_reclaimable_unknown_bytes{mount="${mount}",fstype="tmpfs"} 0\n`),
+      text,
+    );
     assert.doesNotMatch(text, /\ufffd/);
     const deleted = (await (await fetch(`${server.url}/api/deleted`)).json()) as DeletedJson;
     const holder = deleted.files.flatMap((f) => f.holders).find((h) => h.pid === odd.pid);
@@ -504,7 +513,7 @@ describe('limbo serve', () => {
     for (const [stateDir, why] of [
       [theirs, /refusing the state directory .*state-theirs: it is owned by uid 65534/],
       [open, /refusing the state directory .*state-open: others can write to it \(mode 777\)/],
-      [join(open, 'below'), /others can write to .*state-open above it, which is not sticky/],
+      [join(open, 'below'), /others can write to .*state-open on its way, which is not sticky/],
     ] as const) {
       const run = spawnSync(
         process.execPath,
@@ -521,8 +530,10 @@ describe('limbo serve', () => {
     if (process.getuid?.() !== 0) return t.skip('root is who the links would fool');
     const victim = join(dir, 'victim-2');
     writeFileSync(victim, 'precious\n');
+    // Given through root's link, as systemd's DynamicUser lays out /var/lib/NAME.
     const stateDir = join(dir, 'state-links');
-    mkdirSync(stateDir, { mode: 0o700 });
+    mkdirSync(join(dir, 'state-links-real'), { mode: 0o700 });
+    symlinkSync('state-links-real', stateDir);
     symlinkSync(victim, join(stateDir, 'history.json'));
     symlinkSync(victim, join(stateDir, 'history.json.tmp'));
     const linked = await serve(['--interval', '1', '--state-dir', stateDir]);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { describeRisk, writesWithoutAppend, type HolderRisk } from '../../src/actions/holders.js';
+import { writesWithoutAppend } from '../../src/actions/holders.js';
 import { parseTarget } from '../../src/actions/target.js';
 
 describe('parseTarget', () => {
@@ -40,29 +40,4 @@ describe('writesWithoutAppend (fdinfo flags, octal)', () => {
   for (const [name, flags, expected] of cases) {
     it(`${name} → ${expected}`, () => assert.equal(writesWithoutAppend(flags), expected));
   }
-});
-
-describe('describeRisk', () => {
-  const base: HolderRisk = {
-    kind: 'writer',
-    pid: 7,
-    comm: Buffer.from('app'),
-    fd: 3,
-    offsetBytes: 1048576,
-    code: false,
-    advice: null,
-  };
-  it('says where a writer without O_APPEND will grow the file back to', () => {
-    assert.equal(
-      describeRisk(base),
-      'writes through fd 3 without O_APPEND at offset 1.0 MiB: its next write makes the file 1.0 MiB again plus what it writes, a sparse file whose first 1.0 MiB read as zeros',
-    );
-  });
-  it('names the SIGBUS risk of a mapping, and the crash of mapped code', () => {
-    assert.match(describeRisk({ ...base, kind: 'mapped', fd: null, offsetBytes: null }), /SIGBUS/);
-    assert.match(
-      describeRisk({ ...base, kind: 'mapped', fd: null, offsetBytes: null, code: true }),
-      /crashes the process/,
-    );
-  });
 });

@@ -192,6 +192,7 @@ describe('option parser: flags not given', () => {
       json: false,
       from: undefined,
       proc: '/proc',
+      color: 'auto',
       help: false,
     });
   });
@@ -319,6 +320,7 @@ describe('help', () => {
       '--json',
       '--from FILE',
       '--proc DIR',
+      '--color WHEN',
       '--help',
     ]);
     assert.match(help, /^ {2}--proc DIR +the \/proc to read \(default \/proc\)$/m);

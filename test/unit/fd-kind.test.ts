@@ -81,7 +81,7 @@ describe('classifyFdLink on captured links with st_mode', () => {
       'a memfd_secret file',
       { ...none, kind: 'memfd', basis: 'text', path: Buffer.from('/secretmem'), deleted: true },
     ],
-    [46, 'a namespace fd', { ...none, kind: 'other', basis: 'text' }],
+    [46, 'a namespace fd', { ...none, kind: 'nsfs', basis: 'text' }],
   ];
   for (const [fd, name, expected] of cases) {
     it(`classifies ${name} (fd ${fd})`, () => {
@@ -99,6 +99,7 @@ describe('classifyFdLink on captured links with st_mode', () => {
       'device',
       'directory',
       'memfd',
+      'nsfs',
       'other',
       'pipe',
       'regular',
@@ -171,7 +172,10 @@ describe('classifyFdLink on hand-written links', () => {
       undefined,
       { kind: 'anon_inode', anonType: '[odd' },
     ],
-    ['a mount namespace', 'mnt:[4026531841]', undefined, { kind: 'other', inode: null }],
+    ['a mount namespace', 'mnt:[4026531841]', undefined, { kind: 'nsfs', inode: null }],
+    ['a pid namespace (pid_for_children reads the same)', 'pid:[4026531836]', undefined, { kind: 'nsfs' }],
+    ['an unknown namespace type', 'spam:[4026531841]', undefined, { kind: 'other' }],
+    ['a namespace with a non-numeric inode', 'net:[x]', undefined, { kind: 'other' }],
     ['a relative-looking text', 'tmp/file', undefined, { kind: 'other', path: null }],
     ['an empty link', '', undefined, { kind: 'other' }],
     ['a mode given with a socket link (ignored)', 'socket:[7]', 0o140777, { kind: 'socket', basis: 'text' }],

@@ -9,13 +9,15 @@ import {
   parseSocketTable,
   readSocketProtocols,
   SOCKET_PROTOCOLS,
+  socketProtocolOfName,
   type SocketProtocol,
 } from '../../src/proc/net-sockets.js';
 import { readLinkBytes } from '../../src/proc/read.js';
 
 // Captured from a 6.18 kernel through /proc/PID/net of a process holding a unix socketpair,
 // a listening unix socket with a path, TCP and UDP sockets bound to 127.0.0.1 and ::1, and a
-// bound NETLINK_ROUTE socket (plus the machine's own few sockets).
+// bound NETLINK_ROUTE socket (plus the machine's own few sockets); net-packet.txt from
+// test/fixtures/fd-kinds.c holding two AF_PACKET sockets.
 function fixture(protocol: SocketProtocol): string {
   return readFileSync(new URL(`../../../test/fixtures/proc/net-${protocol}.txt`, import.meta.url), 'latin1');
 }
@@ -33,6 +35,7 @@ describe('parseSocketTable on captured tables', () => {
     ['udp', [1307538]],
     ['udp6', [1307539]],
     ['netlink', [1307540, 4, 566, 568, 180, 6, 105, 1027, 567, 8, 5]],
+    ['packet', [2217257, 2217258]],
   ];
   for (const [protocol, expected] of cases) {
     it(`reads every inode of /proc/net/${protocol}`, () => {
@@ -99,6 +102,7 @@ describe('parseSocketProtocols', () => {
     ['a UDP socket on 127.0.0.1', 1307538, 'udp'],
     ['a UDP socket on ::1', 1307539, 'udp6'],
     ['a netlink socket', 1307540, 'netlink'],
+    ['a packet socket', 2217257, 'packet'],
     ['an inet socket never bound, which no table lists', 1307542, undefined],
   ];
   for (const [name, inode, expected] of cases) {
@@ -108,7 +112,7 @@ describe('parseSocketProtocols', () => {
   }
 
   it('maps every inode of every table', () => {
-    assert.equal(protocols.size, 5 + 2 + 1 + 1 + 1 + 11);
+    assert.equal(protocols.size, 5 + 2 + 1 + 1 + 1 + 11 + 2);
   });
 
   it('skips tables it was not given (IPv6 disabled)', () => {
@@ -171,3 +175,22 @@ function ownFdLinks(): string[] {
     return link.ok ? [link.value.toString('latin1')] : [];
   });
 }
+
+describe('socketProtocolOfName', () => {
+  const cases: [string, string][] = [
+    ['TCP', 'tcp'],
+    ['TCPv6', 'tcp6'],
+    ['UDP', 'udp'],
+    ['UDPv6', 'udp6'],
+    ['UNIX', 'unix'],
+    ['UNIX-STREAM', 'unix'],
+    ['NETLINK', 'netlink'],
+    ['PACKET', 'packet'],
+    ['PINGv6', 'pingv6'],
+  ];
+  for (const [name, protocol] of cases) {
+    it(`calls sockfs's ${name} ${protocol}`, () => {
+      assert.equal(socketProtocolOfName(name), protocol);
+    });
+  }
+});

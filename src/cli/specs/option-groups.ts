@@ -13,7 +13,14 @@ export const DELETED_FILTER_OPTIONS = {
     help: 'only files process N holds (every holder is still shown)',
   }),
   user: stringOption({ value: 'NAME', help: 'only files held by a process of this user (name or uid)' }),
-  mount: stringOption({ value: 'PATH', help: 'only files on the filesystem that holds PATH' }),
+  mount: stringOption({
+    value: 'PATH',
+    help: 'only files on the filesystem mounted at PATH (a mount point exactly)',
+  }),
+  filesystemOf: stringOption({
+    value: 'PATH',
+    help: 'only files on the whole filesystem that holds PATH (wherever it is mounted)',
+  }),
   minSize: sizeOption({ value: 'SIZE', help: 'only files holding at least SIZE allocated (10M, 1G)' }),
 } as const satisfies Options;
 
