@@ -156,6 +156,7 @@ export const snapshotJsonSchema = contract(
         unreadableProcesses: count,
         unreadablePids: array(integer()),
         unverifiedMappings: count,
+        vanishedProcesses: optional(count),
       }),
       system: optional(
         nullable(

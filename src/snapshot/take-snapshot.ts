@@ -45,6 +45,11 @@ export interface SnapshotOptions {
   readonly handles?: boolean;
   /** Where POSIX shared memory lives. Default "/dev/shm". */
   readonly devShm?: string;
+  /**
+   * Called once every fd table has been listed, before mappings are read and descriptors grouped:
+   * the window in which a process that exits must be dropped and counted, not misread. For tests.
+   */
+  readonly afterFdListing?: () => void;
 }
 
 const KCMP_FILES = 2;
@@ -62,12 +67,15 @@ export function takeSnapshot(options: SnapshotOptions = {}): Snapshot {
   const dirs = pending.flatMap((p) => p.tables.map((table) => `${table.dir}/fd`));
   const handleScan = options.handles ? new HandleScan(procRoot) : null;
   const scans = handleScan ? scanForHandles(handleScan, pending, dirs) : scanFdTables(dirs);
+  options.afterFdListing?.();
   let next = 0;
   for (const process of pending) {
     scan.recordProcess(process, scans.slice(next, next + process.tables.length), handleScan);
     next += process.tables.length;
   }
   const handles = handleScan?.finish() ?? null;
+  const vanished = handles?.vanished ?? new Set<number>();
+  const processes = scan.processes.filter((p) => !vanished.has(p.pid));
   const shmSegments = readSysvShm(procRoot);
   const posixShm = readPosixShm(options.devShm);
   return {
@@ -78,18 +86,19 @@ export function takeSnapshot(options: SnapshotOptions = {}): Snapshot {
     hostMountNamespace,
     scanMilliseconds: Math.round((performance.now() - started) * 10) / 10,
     processes: handles
-      ? scan.processes.map((p) => ({
+      ? processes.map((p) => ({
           ...p,
           handles: p.readable ? (handles.processes.get(p.pid) ?? null) : null,
         }))
-      : scan.processes,
-    files: [...scan.files.values()],
+      : processes,
+    files: vanished.size > 0 ? filesHeldBy(processes, scan.files) : [...scan.files.values()],
     mountNamespaces: [...scan.mountNamespaces.values()],
     incomplete: {
       scannerUid: process.geteuid?.() ?? -1,
-      unreadableProcesses: scan.unreadablePids.length,
-      unreadablePids: scan.unreadablePids,
+      unreadableProcesses: scan.unreadablePids.filter((pid) => !vanished.has(pid)).length,
+      unreadablePids: scan.unreadablePids.filter((pid) => !vanished.has(pid)),
       unverifiedMappings: scan.unverifiedMappings,
+      vanishedProcesses: scan.vanishedProcesses + vanished.size,
     },
     system: handles?.system ?? {
       ...readSystemCounts(procRoot),
@@ -101,6 +110,20 @@ export function takeSnapshot(options: SnapshotOptions = {}): Snapshot {
     shmSegments: shmSegments.ok ? shmSegments.value : null,
     posixShm: posixShm.ok ? posixShm.value : null,
   };
+}
+
+/** The files still held by the processes kept, once those that exited mid-scan are dropped. */
+function filesHeldBy(
+  processes: readonly ProcessRecord[],
+  files: ReadonlyMap<string, FileRecord>,
+): FileRecord[] {
+  const keys = new Set<string>();
+  for (const p of processes) {
+    for (const fd of p.fds) keys.add(fd.fileKey);
+    for (const mapping of p.mappings) keys.add(mapping.fileKey);
+    if (p.deletedExe) keys.add(p.deletedExe.fileKey);
+  }
+  return [...files.values()].filter((file) => keys.has(file.key));
 }
 
 /** The full scan of every table, fed to the handle ledger, with the deleted candidates drawn from it. */
@@ -154,6 +177,8 @@ class Scan {
   readonly mountNamespaces = new Map<string, MountNamespace>();
   readonly unreadablePids: number[] = [];
   unverifiedMappings = 0;
+  /** Processes listed in /proc that exited before the scan could read them. */
+  vanishedProcesses = 0;
   private readonly kcmp = nativeAddon()?.kcmp;
 
   constructor(
@@ -163,16 +188,22 @@ class Scan {
 
   /**
    * First pass over one process: who it is and which fd tables it has. A process that
-   * vanishes mid-way is dropped without a word; kernel threads hold no files.
+   * vanishes mid-way is dropped and counted; kernel threads hold no files.
    */
   identifyProcess(pid: number): PendingProcess | null {
     const base = `${this.procRoot}/${pid}`;
     const statusRead = readStatus(this.procRoot, pid);
-    if (!statusRead.ok || statusRead.value === null) return null;
+    if (!statusRead.ok || statusRead.value === null) {
+      if (!statusRead.ok && statusRead.failure === 'gone') this.vanishedProcesses++;
+      return null;
+    }
     const status = statusRead.value;
     if (status.kernelThread) return null;
     const commRead = readProcBytes(`${base}/comm`);
-    if (!commRead.ok) return null;
+    if (!commRead.ok) {
+      if (commRead.failure === 'gone') this.vanishedProcesses++;
+      return null;
+    }
     const cgroupRead = readCgroup(this.procRoot, pid);
     return {
       pid,
@@ -195,10 +226,12 @@ class Scan {
     const fds: HeldFd[] = [];
     let fdCount: number | null = 0;
     let denied = false;
+    let gone = 0;
     tables.forEach((table, i) => {
       const scan = scans[i];
       if (!scan?.ok) {
         if (scan?.failure === 'denied') denied = true;
+        if (scan?.failure === 'gone') gone++;
         return;
       }
       fdCount = (fdCount ?? 0) + scan.value.count;
@@ -211,6 +244,10 @@ class Scan {
         });
       }
     });
+    if (gone === tables.length) {
+      this.vanishedProcesses++; // exited between its first pass and its fd scan
+      return;
+    }
     if (denied) fdCount = countFds(`${this.procRoot}/${pid}/fd`);
 
     // When the main thread has exited, maps and exe are empty under /proc/PID: read a live thread's.

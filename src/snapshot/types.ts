@@ -90,6 +90,8 @@ export interface Incomplete {
   readonly unreadablePids: readonly number[];
   /** Mappings whose backing file could not be stat-ed (map_files denied). */
   readonly unverifiedMappings: number;
+  /** Processes that exited while the scan ran: dropped, never counted as unread (absent in old snapshots). */
+  readonly vanishedProcesses?: number;
 }
 
 /** Everything one scan of /proc found: plain data, written as JSON and read back unchanged. */
@@ -137,7 +139,10 @@ export interface SystemHandles {
   readonly nrOpen: number | null;
   /** Distinct open file descriptions behind every descriptor read; null unless counted (`handles: true`). */
   readonly openFiles: number | null;
-  /** True when every group of look-alike fds was told apart by kcmp(KCMP_FILE); false: an estimate. */
+  /**
+   * True when every group of look-alike fds was told apart by kcmp(KCMP_FILE); false: an estimate.
+   * A process that exited mid-scan is dropped from the groups and never makes them an estimate.
+   */
   readonly openFilesExact: boolean;
   /** Sum of `scm_fds` over unix sockets: fds in flight in SCM_RIGHTS messages (null unread). */
   readonly fdsInFlight: number | null;

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { HandlesJson } from '../../src/analyses/handles-json.js';
+import { takeSnapshot } from '../../src/snapshot/take-snapshot.js';
 import { startHolder, type Holder, type HolderOptions } from '../helpers/holder.js';
 import { runLimbo } from '../helpers/limbo.js';
 import { assertMatchesSchema } from '../helpers/schema.js';
@@ -38,6 +39,16 @@ function fileNrAllocated(): number {
   return Number(readFileSync('/proc/sys/fs/file-nr', 'utf8').split(/\s+/)[0]);
 }
 
+/** Spins (the snapshot runs synchronously) until the killed child is a zombie: its fd table is gone. */
+function waitUntilZombie(pid: number): void {
+  const nap = new Int32Array(new SharedArrayBuffer(4));
+  for (;;) {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    if (stat[stat.lastIndexOf(')') + 2] === 'Z') return;
+    Atomics.wait(nap, 0, 0, 1);
+  }
+}
+
 before(() => {
   dir = mkdtempSync(join(tmpdir(), 'limbo-handles-'));
 });
@@ -61,6 +72,34 @@ describe('limbo handles on real processes', () => {
       assert.equal(entry.openFiles, fds - 1000, 'the 1,001 fds of the file are one description');
       assert.equal(report.ledger.openFilesExact, true);
       assert.ok(report.ledger.descriptors - report.ledger.openFiles >= 1000);
+    },
+  );
+
+  it(
+    'drops a holder that exits mid-scan as vanished, and every other group stays exact',
+    { skip: !isRoot && 'kcmp needs root here' },
+    async () => {
+      const stays = await hold(['create', join(dir, 'stays.log'), '10', 'dup', '1000']);
+      const exits = await hold(['create', join(dir, 'exits.log'), '10', 'dup', '5']);
+      const snapshot = takeSnapshot({
+        handles: true,
+        // Between the fd listing and the kcmp pass: the holder's fds were listed, now they are gone.
+        afterFdListing: () => {
+          process.kill(exits.pid, 'SIGKILL');
+          waitUntilZombie(exits.pid);
+        },
+      });
+      assert.equal(
+        snapshot.processes.some((p) => p.pid === exits.pid),
+        false,
+        'the exited holder is dropped',
+      );
+      assert.ok((snapshot.incomplete.vanishedProcesses ?? 0) >= 1, 'and counted as vanished');
+      assert.equal(snapshot.incomplete.unreadablePids.includes(exits.pid), false, 'not as unreadable');
+      assert.equal(snapshot.system?.openFilesExact, true, 'no other group became an estimate');
+      const entry = snapshot.processes.find((p) => p.pid === stays.pid);
+      const fds = readdirSync(`/proc/${stays.pid}/fd`).length;
+      assert.equal(entry?.handles?.openFiles, fds - 1000, 'the 1,001 fds of the file are one description');
     },
   );
 
