@@ -6,6 +6,7 @@ import {
   boolean,
   constant,
   contract,
+  enumOf,
   findSchemaError,
   integer,
   nullable,
@@ -51,6 +52,17 @@ const processSchema = object({
   container: nullable(string()),
   fdCount: countOrNull,
   readable: boolean(),
+  unreadable: optional(
+    array(enumOf(['fd-directory', 'fd-links', 'maps']), {
+      description: 'What was refused when readable is false: the fd directory, fd links, or maps.',
+    }),
+  ),
+  unreadableDescriptors: optional(
+    integer({
+      minimum: 0,
+      description: 'Descriptors counted whose files are unknown (their links or fd directory refused).',
+    }),
+  ),
   fds: array(
     object({
       fd: count,

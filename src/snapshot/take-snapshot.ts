@@ -30,6 +30,7 @@ import type {
   MountNamespace,
   ProcessRecord,
   Snapshot,
+  UnreadablePart,
 } from './types.js';
 
 /** Where to scan and how. */
@@ -225,16 +226,20 @@ class Scan {
     const { pid, status, cgroup, tables } = pending;
     const fds: HeldFd[] = [];
     let fdCount: number | null = 0;
-    let denied = false;
+    let linksRead = 0;
+    let linksDenied = 0;
+    let dirDenied = false;
     let gone = 0;
     tables.forEach((table, i) => {
       const scan = scans[i];
       if (!scan?.ok) {
-        if (scan?.failure === 'denied') denied = true;
+        if (scan?.failure === 'denied') dirDenied = true;
         if (scan?.failure === 'gone') gone++;
         return;
       }
       fdCount = (fdCount ?? 0) + scan.value.count;
+      linksRead += scan.value.count - scan.value.unreadable;
+      linksDenied += scan.value.unreadable;
       for (const candidate of scan.value.candidates) {
         fds.push({
           fd: candidate.fd,
@@ -248,7 +253,12 @@ class Scan {
       this.vanishedProcesses++; // exited between its first pass and its fd scan
       return;
     }
-    if (denied) fdCount = countFds(`${this.procRoot}/${pid}/fd`);
+    // A refused fd directory still tells its fd count: st_size, readable by anyone.
+    if (dirDenied) fdCount = countFds(`${this.procRoot}/${pid}/fd`);
+    const unreadableDescriptors = dirDenied ? Math.max(0, (fdCount ?? 0) - linksRead) : linksDenied;
+    const unreadable: UnreadablePart[] = [];
+    if (dirDenied) unreadable.push('fd-directory');
+    if (linksDenied > 0) unreadable.push('fd-links');
 
     // When the main thread has exited, maps and exe are empty under /proc/PID: read a live thread's.
     const taskDir = tables[0]?.dir ?? `${this.procRoot}/${pid}`;
@@ -261,8 +271,8 @@ class Scan {
         ? ('denied' as const)
         : [];
     const deletedExe = this.readDeletedExe(pid, taskDir);
-    if (mappings === 'denied') denied = true;
-    if (denied) this.unreadablePids.push(pid);
+    if (mappings === 'denied') unreadable.push('maps');
+    if (unreadable.length > 0) this.unreadablePids.push(pid);
 
     this.processes.push({
       pid,
@@ -277,7 +287,9 @@ class Scan {
       unit: cgroup?.unit ?? null,
       container: cgroup?.container ?? null,
       fdCount,
-      readable: !denied,
+      readable: unreadable.length === 0,
+      ...(unreadable.length > 0 ? { unreadable } : {}),
+      unreadableDescriptors,
       fds,
       mappings: mappings === 'denied' ? [] : mappings,
       deletedExe,

@@ -47,6 +47,12 @@ export interface DeletedExe {
   readonly nameNowKey: string | null;
 }
 
+/**
+ * What the kernel refused about a process: its fd directory (another user's process without
+ * root), the links of fds it lists (a hardened or more privileged process), or its maps.
+ */
+export type UnreadablePart = 'fd-directory' | 'fd-links' | 'maps';
+
 /** One process as the scan saw it. */
 export interface ProcessRecord {
   readonly pid: number;
@@ -65,6 +71,10 @@ export interface ProcessRecord {
   readonly fdCount: number | null;
   /** True when fd/ and maps could be read: what it holds is known. */
   readonly readable: boolean;
+  /** What was refused when `readable` is false (absent in old snapshots). */
+  readonly unreadable?: readonly UnreadablePart[];
+  /** Descriptors counted whose files are unknown: links refused, or the whole fd directory (absent in old snapshots). */
+  readonly unreadableDescriptors?: number;
   readonly fds: readonly HeldFd[];
   readonly mappings: readonly HeldMapping[];
   /** Set when /proc/PID/exe names a deleted or replaced file (its text ends in " (deleted)"). */

@@ -10,6 +10,7 @@ import type { HandlesJson } from '../../src/analyses/handles-json.js';
 import { takeSnapshot } from '../../src/snapshot/take-snapshot.js';
 import { startHolder, type Holder, type HolderOptions } from '../helpers/holder.js';
 import { runLimbo } from '../helpers/limbo.js';
+import { publicCopy } from '../helpers/paths.js';
 import { assertMatchesSchema } from '../helpers/schema.js';
 
 const isRoot = process.geteuid?.() === 0;
@@ -159,7 +160,12 @@ describe('limbo handles on real processes', () => {
       assert.ok(fileNr.allocated !== null && ledger.unexplained !== null);
       assert.equal(
         ledger.unexplained,
-        fileNr.allocated - ledger.openFiles - ledger.mappings - ledger.shmSegments - ledger.shmAttachments,
+        fileNr.allocated -
+          ledger.openFiles -
+          (ledger.unreadableDescriptors ?? 0) -
+          ledger.mappings -
+          ledger.shmSegments -
+          ledger.shmAttachments,
       );
       // file-nr is system-wide and other processes come and go during a scan: a tolerance, not zero.
       assert.ok(
@@ -170,22 +176,68 @@ describe('limbo handles on real processes', () => {
   );
 
   it(
-    'shows counts without root, marking what needs it',
+    'shows counts without root, marking what needs it, and keeps them out of unexplained',
     { skip: !isRoot && 'needs root to switch users' },
     async () => {
       const holder = await hold(['create', join(dir, 'root-owned'), '1', 'dup', '20']);
       const run = runLimbo(['handles', '--json'], { uid: 65534 });
       assert.equal(run.code, 0, run.stderr);
       const report = JSON.parse(run.stdout) as HandlesJson;
+      const fds = readdirSync(`/proc/${holder.pid}/fd`).length;
       const entry = processOf(report, holder.pid);
-      assert.equal(
-        entry.fds,
-        readdirSync(`/proc/${holder.pid}/fd`).length,
-        'the fd count is readable by anyone',
-      );
+      assert.equal(entry.fds, fds, 'the fd count is readable by anyone');
       assert.equal(entry.openFiles, null);
       assert.ok(report.incomplete.unreadablePids.includes(holder.pid));
-      assert.match(runLimbo(['handles'], { uid: 65534 }).stdout, /open files and mappings \(\?\) need root/);
+      const named = report.incomplete.processes?.find((p) => p.pid === holder.pid);
+      assert.deepEqual(
+        named && { comm: named.comm, user: named.user, why: named.why, descriptors: named.descriptors },
+        { comm: 'holder', user: 'root', why: ['fd-directory', 'maps'], descriptors: fds },
+      );
+      const { ledger, fileNr } = report;
+      assert.ok((ledger.unreadableDescriptors ?? 0) >= fds, 'its fds are a ledger line of their own');
+      assert.equal(
+        ledger.unexplained,
+        (fileNr.allocated ?? 0) -
+          ledger.openFiles -
+          (ledger.unreadableDescriptors ?? 0) -
+          ledger.mappings -
+          ledger.shmSegments -
+          ledger.shmAttachments,
+        'and are kept out of unexplained',
+      );
+      assertMatchesSchema('limbo.handles-1', report);
+      const text = runLimbo(['handles'], { uid: 65534 }).stdout;
+      assert.match(text, /\+ unreadable fds/);
+      assert.match(text, /Partial view: \d+ process(es)? could not be read \(run as root to see them\)/);
+      assert.match(text, /\n {2}pid \d+ \(.+\): fd directory refused, maps refused, \d+ fds unknown\n/);
+    },
+  );
+
+  it(
+    'counts the fds of a process whose fd directory lists but whose links are refused',
+    { skip: !isRoot && 'needs root to grant a capability and switch users' },
+    async () => {
+      // The same user, but the holder has a capability the scanner lacks: ptrace access (and so
+      // every fd link) is refused while its fd directory, owned by that user, still lists.
+      const holder = await hold(['pipe', 'dup', '10'], {
+        binary: `${publicCopy()}test/fixtures/bin/holder`,
+        wrapper: [
+          'setpriv',
+          '--reuid=65534',
+          '--regid=65534',
+          '--clear-groups',
+          '--inh-caps=+net_bind_service',
+          '--ambient-caps=+net_bind_service',
+          '--',
+        ],
+      });
+      const fds = readdirSync(`/proc/${holder.pid}/fd`).length;
+      const report = JSON.parse(runLimbo(['handles', '--json'], { uid: 65534 }).stdout) as HandlesJson;
+      assert.equal(processOf(report, holder.pid).fds, fds, 'every listed fd is counted, not 0');
+      const named = report.incomplete.processes?.find((p) => p.pid === holder.pid);
+      assert.ok(named?.why.includes('fd-links'), JSON.stringify(named));
+      assert.equal(named?.descriptors, fds);
+      assert.ok((report.ledger.unreadableDescriptors ?? 0) >= fds);
     },
   );
 });
