@@ -14,12 +14,15 @@ import {
   string,
   type Static,
 } from '../format/json-schema.js';
+import {
+  incompleteToJson,
+  unreadableProcessesJsonSchema,
+  vanishedProcessesJsonSchema,
+} from './incomplete-json.js';
 
-/** `commBytes`, beside `comm` in every contract that has it. */
-export const commBytesSchema = string({
-  description: 'Base64 of the exact comm bytes; present only when they are not valid UTF-8.',
-  contentEncoding: 'base64',
-});
+import { commBytesSchema, commToJson } from './comm-json.js';
+
+export { commBytesSchema, commToJson };
 
 /** `mountBytes`, beside `mount` wherever a mount point's bytes are not valid UTF-8. */
 const mountBytesSchema = string({
@@ -93,6 +96,8 @@ export const deletedJsonSchema = contract(
       unreadableProcesses: integer({ minimum: 0 }),
       unreadablePids: array(integer()),
       unverifiedMappings: integer({ minimum: 0 }),
+      processes: optional(unreadableProcessesJsonSchema),
+      vanishedProcesses: optional(vanishedProcessesJsonSchema),
     }),
   }),
 );
@@ -100,13 +105,6 @@ export const deletedJsonSchema = contract(
 export type DeletedJson = Static<typeof deletedJsonSchema>;
 
 export { inodeToJson } from '../format/json-fields.js';
-
-/** `comm` (lossy, for display) plus `commBytes` (exact, base64) when the bytes are not valid UTF-8. */
-export function commToJson(comm: Buffer): { comm: string; commBytes?: string } {
-  return isUtf8(comm)
-    ? { comm: comm.toString('utf8') }
-    : { comm: comm.toString('utf8'), commBytes: comm.toString('base64') };
-}
 
 function mountBytesToJson(bytes: Buffer | undefined): { mountBytes?: string } {
   return bytes ? { mountBytes: bytes.toString('base64') } : {};
@@ -161,6 +159,7 @@ export function deletedReportToJson(report: DeletedReport): DeletedJson {
       unreadableProcesses: report.incomplete.unreadableProcesses,
       unreadablePids: report.incomplete.unreadablePids,
       unverifiedMappings: report.incomplete.unverifiedMappings,
+      ...incompleteToJson(report.incomplete),
     },
   };
 }

@@ -1,6 +1,7 @@
 import { findMount, findMountByPath, type Mount } from '../proc/mountinfo.js';
 import { isRegularMode } from '../proc/file-mode.js';
-import type { FileRecord, Incomplete, ProcessRecord, Snapshot } from '../snapshot/types.js';
+import type { FileRecord, ProcessRecord, Snapshot } from '../snapshot/types.js';
+import { incompleteOf, type IncompleteView } from './incomplete.js';
 
 import type { DeletedKind, DeletedSort } from './choices.js';
 
@@ -70,7 +71,7 @@ export interface DeletedReport {
   /** The mount namespace limbo ran in: holders elsewhere see other paths. */
   readonly hostMountNamespace: string | null;
   readonly totals: DeletedTotals;
-  readonly incomplete: Incomplete;
+  readonly incomplete: IncompleteView;
 }
 
 /** Which files to keep; every field narrows. */
@@ -183,7 +184,7 @@ export function findDeletedFiles(snapshot: Snapshot, filter: DeletedFilter = {})
     files: kept,
     hostMountNamespace: snapshot.hostMountNamespace,
     totals: sumTotals(kept),
-    incomplete: snapshot.incomplete,
+    incomplete: incompleteOf(snapshot),
   };
 }
 

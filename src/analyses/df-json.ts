@@ -2,12 +2,18 @@ import { devJsonSchema } from '../format/json-fields.js';
 import type { DfReport } from './df.js';
 import { summarizeFilesystem } from './df-words.js';
 import {
+  incompleteToJson,
+  unreadableProcessesJsonSchema,
+  vanishedProcessesJsonSchema,
+} from './incomplete-json.js';
+import {
   array,
   constant,
   contract,
   integer,
   nullable,
   object,
+  optional,
   ref,
   string,
   type Static,
@@ -49,6 +55,14 @@ export const dfJsonSchema = contract(
           summary: string(),
         }),
       ),
+      incomplete: optional(
+        object({
+          unreadableProcesses: integer({ minimum: 0 }),
+          unreadablePids: array(integer()),
+          processes: optional(unreadableProcessesJsonSchema),
+          vanishedProcesses: optional(vanishedProcessesJsonSchema),
+        }),
+      ),
     },
     { definitions: { bytes: bytesSchema, bytesOrNull: bytesOrNullSchema } },
   ),
@@ -83,5 +97,10 @@ export function dfReportToJson(report: DfReport): DfJson {
       })),
       summary: summarizeFilesystem(fs),
     })),
+    incomplete: {
+      unreadableProcesses: report.incomplete.unreadableProcesses,
+      unreadablePids: report.incomplete.unreadablePids,
+      ...incompleteToJson(report.incomplete),
+    },
   };
 }

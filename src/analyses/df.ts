@@ -1,6 +1,7 @@
 import type { FilesystemMeasure } from '../walk/measure-filesystems.js';
 import type { Snapshot } from '../snapshot/types.js';
 import { findDeletedFiles } from './deleted.js';
+import { incompleteOf, type IncompleteView } from './incomplete.js';
 
 /** A process holding deleted files on one filesystem, with what closing them would free. */
 export interface SpaceHolder {
@@ -34,15 +35,21 @@ export interface FilesystemReconciliation {
   readonly topHolders: readonly SpaceHolder[];
   /** Why hidden files were not looked at, when they were not. */
   readonly hiddenNote: string | null;
+  /** Processes the scan could not read: deleted files they hold are in `unexplainedBytes`, not `heldByDeleted`. */
+  readonly unreadableProcesses: number;
 }
 
 export interface DfReport {
   readonly filesystems: readonly FilesystemReconciliation[];
+  readonly incomplete: IncompleteView;
 }
 
 /** Reconciles each measured filesystem with the deleted files the snapshot holds on it. */
 export function reconcileFilesystems(snapshot: Snapshot, measures: readonly FilesystemMeasure[]): DfReport {
-  return { filesystems: measures.map((measure) => reconcile(snapshot, measure)) };
+  return {
+    filesystems: measures.map((measure) => reconcile(snapshot, measure)),
+    incomplete: incompleteOf(snapshot),
+  };
 }
 
 function reconcile(snapshot: Snapshot, measure: FilesystemMeasure): FilesystemReconciliation {
@@ -91,5 +98,6 @@ function reconcile(snapshot: Snapshot, measure: FilesystemMeasure): FilesystemRe
     walkErrors: walk?.errors ?? null,
     topHolders,
     hiddenNote: measure.hiddenNote,
+    unreadableProcesses: snapshot.incomplete.unreadableProcesses,
   };
 }

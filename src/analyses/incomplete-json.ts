@@ -1,4 +1,4 @@
-import { commBytesSchema, commToJson } from './deleted-json.js';
+import { commBytesSchema, commToJson } from './comm-json.js';
 import type { IncompleteView } from './incomplete.js';
 import { array, enumOf, integer, nullable, object, optional, string } from '../format/json-schema.js';
 

@@ -8,9 +8,15 @@ import {
   integer,
   nullable,
   object,
+  optional,
   string,
   type Static,
 } from '../format/json-schema.js';
+import {
+  incompleteToJson,
+  unreadableProcessesJsonSchema,
+  vanishedProcessesJsonSchema,
+} from './incomplete-json.js';
 
 /** The documented `limbo.report/1` JSON (docs/json.md). */
 export const reportJsonSchema = contract(
@@ -46,6 +52,14 @@ export const reportJsonSchema = contract(
     fileHandles: object({ allocated: nullable(integer()), max: nullable(integer()) }),
     restartProcesses: integer({ minimum: 0 }),
     orphanedShmBytes: integer({ minimum: 0 }),
+    incomplete: optional(
+      object({
+        unreadableProcesses: integer({ minimum: 0 }),
+        unreadablePids: array(integer()),
+        processes: optional(unreadableProcessesJsonSchema),
+        vanishedProcesses: optional(vanishedProcessesJsonSchema),
+      }),
+    ),
   }),
 );
 
@@ -67,5 +81,10 @@ export function reportToJson(report: Report): ReportJson {
     fileHandles: report.fileHandles,
     restartProcesses: report.restartProcesses,
     orphanedShmBytes: report.orphanedShmBytes,
+    incomplete: {
+      unreadableProcesses: report.incomplete.unreadableProcesses,
+      unreadablePids: report.incomplete.unreadablePids,
+      ...incompleteToJson(report.incomplete),
+    },
   };
 }

@@ -1,5 +1,6 @@
 import { isRegularMode } from '../proc/file-mode.js';
-import type { FileRecord, Incomplete, ProcessRecord, Snapshot } from '../snapshot/types.js';
+import type { FileRecord, ProcessRecord, Snapshot } from '../snapshot/types.js';
+import { incompleteOf, type IncompleteView } from './incomplete.js';
 
 /** What a process runs that is no longer on disk: its executable, a library, or (with data) another mapped file. */
 export type RestartReasonKind = 'exe' | 'library' | 'mapped';
@@ -37,7 +38,7 @@ export interface RestartGroup {
 export interface RestartReport {
   readonly processes: readonly RestartProcess[];
   readonly groups: readonly RestartGroup[];
-  readonly incomplete: Incomplete;
+  readonly incomplete: IncompleteView;
 }
 
 export interface RestartOptions {
@@ -72,7 +73,7 @@ export function findRestartNeeded(snapshot: Snapshot, options: RestartOptions = 
   return {
     processes,
     groups: groupProcesses(processes, snapshot.processes),
-    incomplete: snapshot.incomplete,
+    incomplete: incompleteOf(snapshot),
   };
 }
 

@@ -1,3 +1,4 @@
+import { describeIncomplete } from '../analyses/incomplete-words.js';
 import {
   findDeletedFiles,
   type DeletedFile,
@@ -77,15 +78,9 @@ export function renderDeletedTable(report: DeletedReport, c: Palette, limit = In
     }
     lines.push('', ...nextSteps(report));
   }
-  const { unreadableProcesses, unverifiedMappings } = report.incomplete;
-  if (unreadableProcesses > 0) {
-    const count = `${unreadableProcesses} ${plural(unreadableProcesses, 'process', 'processes')}`;
-    const hint =
-      report.incomplete.scannerUid === 0
-        ? 'denied even to root (another user namespace, or a security module)'
-        : 'run as root to see all';
-    lines.push(c.yellow(`Partial view: ${count} could not be read: ${hint}.`));
-  }
+  const { unverifiedMappings } = report.incomplete;
+  const partial = describeIncomplete(report.incomplete);
+  lines.push(...partial.map((line, i) => (i === 0 ? c.yellow(line) : line)));
   if (unverifiedMappings > 0) {
     lines.push(
       c.yellow(

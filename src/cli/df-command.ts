@@ -1,6 +1,7 @@
 import { reconcileFilesystems, type DfReport } from '../analyses/df.js';
 import { dfReportToJson } from '../analyses/df-json.js';
 import { summarizeFilesystem } from '../analyses/df-words.js';
+import { describeIncomplete } from '../analyses/incomplete-words.js';
 import { paletteFor, type Palette } from '../format/color.js';
 import { escapeName } from '../format/escape.js';
 import { formatBytes } from '../format/size.js';
@@ -95,5 +96,7 @@ export function renderDf(report: DfReport, c: Palette): string {
   );
   for (const fs of notLooked)
     lines.push(c.dim(`${escapeName(Buffer.from(fs.mount))}: hidden files not looked at (${fs.hiddenNote}).`));
+  const partial = describeIncomplete(report.incomplete);
+  if (partial.length > 0) lines.push('', ...partial.map((line, i) => (i === 0 ? c.yellow(line) : line)));
   return `${lines.join('\n')}\n`;
 }

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { LimboError } from '../core/errors.js';
+import { escapeName } from '../format/escape.js';
 import { parseSnapshot } from '../snapshot/snapshot-json.js';
 import { takeSnapshot } from '../snapshot/take-snapshot.js';
 import type { Snapshot } from '../snapshot/types.js';
@@ -30,8 +31,10 @@ export function loadSnapshot(
   try {
     return takeSnapshot({ procRoot: proc, handles: options.handles ?? false });
   } catch (error) {
-    throw new LimboError('proc-unreadable', `cannot scan ${proc}: ${(error as Error).message}`, {
-      cause: error,
-    });
+    throw new LimboError(
+      'proc-unreadable',
+      `cannot scan ${escapeName(Buffer.from(proc))}: ${(error as Error).message}`,
+      { cause: error },
+    );
   }
 }

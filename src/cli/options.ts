@@ -223,7 +223,11 @@ export const COMMON_OPTIONS = {
     value: 'FILE',
     help: 'analyse a snapshot saved by `limbo snapshot` instead of this machine',
   }),
-  proc: stringOption({ value: 'DIR', help: 'the /proc to read', default: '/proc' }),
+  proc: stringOption({
+    value: 'DIR',
+    help: 'the /proc to read: a proc filesystem, or a tree with PID/status and sys/fs/file-nr',
+    default: '/proc',
+  }),
   help: booleanOption('show this help'),
 } as const satisfies Options;
 

@@ -1,3 +1,4 @@
+import { describeIncomplete } from '../analyses/incomplete-words.js';
 import { findRestartNeeded, type RestartProcess, type RestartReport } from '../analyses/restart.js';
 import { restartReportToJson } from '../analyses/restart-json.js';
 import { paletteFor, type Palette } from '../format/color.js';
@@ -42,12 +43,8 @@ export function renderRestartTable(report: RestartReport, c: Palette): string {
       lines.push('');
     }
   }
-  const { unreadableProcesses, scannerUid } = report.incomplete;
-  if (unreadableProcesses > 0) {
-    const hint = scannerUid === 0 ? 'denied even to root' : 'run as root to see all';
-    const count = `${unreadableProcesses} ${unreadableProcesses === 1 ? 'process' : 'processes'}`;
-    lines.push(c.yellow(`Partial view: ${count} could not be read: ${hint}.`));
-  }
+  const partial = describeIncomplete(report.incomplete);
+  lines.push(...partial.map((line, i) => (i === 0 ? c.yellow(line) : line)));
   return `${lines.join('\n')}\n`;
 }
 

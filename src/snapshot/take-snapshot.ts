@@ -2,7 +2,7 @@ import { readdirSync, readlinkSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { nativeAddon } from '../native.js';
 import { readCgroup, type CgroupPlacement } from '../proc/cgroup.js';
-import { classifyError } from '../core/errors.js';
+import { classifyError, LimboError } from '../core/errors.js';
 import {
   candidatesOf,
   scanFdTables,
@@ -19,6 +19,7 @@ import { readMaps, type MapEntry } from '../proc/maps.js';
 import { readMountinfo, type Mount } from '../proc/mountinfo.js';
 import { hasDeletedSuffix, stripDeletedSuffix } from '../proc/deleted-name.js';
 import { listPids } from '../proc/pids.js';
+import { procRootProblem } from '../proc/proc-root.js';
 import { readPasswd } from '../proc/passwd.js';
 import { readLinkBytes, readProcBytes, type ReadResult } from '../proc/read.js';
 import { readStatus, type ProcStatus } from '../proc/status.js';
@@ -55,10 +56,15 @@ export interface SnapshotOptions {
 
 const KCMP_FILES = 2;
 
-/** Scans every process once and returns what it found, as plain data. */
+/**
+ * Scans every process once and returns what it found, as plain data. Throws LimboError
+ * 'proc-unreadable' when `procRoot` is neither a proc filesystem nor a tree with its files.
+ */
 export function takeSnapshot(options: SnapshotOptions = {}): Snapshot {
   const started = performance.now();
   const procRoot = options.procRoot ?? '/proc';
+  const problem = procRootProblem(procRoot);
+  if (problem) throw new LimboError('proc-unreadable', problem);
   const scan = new Scan(procRoot, readPasswd(options.passwdPath));
   const hostMountNamespace = scan.mountNamespaceOf('self');
   const pending = listPids(procRoot)

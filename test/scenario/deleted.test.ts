@@ -276,9 +276,14 @@ describe('limbo deleted on real processes', () => {
       assert.equal(findFile(report, rootTruth.dev, rootTruth.inode), undefined, "root's file is not visible");
       assert.ok(report.incomplete.unreadableProcesses >= 1);
       assert.ok(report.incomplete.unreadablePids.includes(rootHolder.pid));
+      const named = report.incomplete.processes?.find((p) => p.pid === rootHolder.pid);
+      assert.deepEqual(named?.why, ['fd-directory', 'maps'], 'named, with what was refused');
 
       const table = runLimbo(['deleted'], { uid: nobody });
-      assert.match(table.stdout, /could not be read: run as root to see all/);
+      assert.match(
+        table.stdout,
+        /Partial view: \d+ process(es)? could not be read \(run as root to see them\)/,
+      );
     },
   );
 

@@ -2,7 +2,7 @@
 // files, hard links, a deleted file still held open, and files hidden under a mount point.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { linkSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, linkSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -119,6 +119,20 @@ describe('limbo df on a real ext4 filesystem', { skip }, () => {
       /MOUNT\s+TYPE\s+SIZE\s+USED\s+AVAIL\s+RESERVED\s+DELETED\s+VISIBLE\s+HIDDEN\s+UNEXPLAINED/,
     );
     assert.ok(run.stdout.includes(`${mnt}: df `));
+  });
+
+  it('as a normal user, never says no deleted file is held: a process it could not read may hold one', () => {
+    chmodSync(dir, 0o755);
+    const run = runLimbo(['df', '--json', mnt], { uid: 65534 });
+    assert.equal(run.code, 0, run.stderr);
+    const report = JSON.parse(run.stdout) as DfJson;
+    const fs = report.filesystems.find((f) => f.mount === mnt);
+    assert.equal(fs?.heldByDeleted, 0, "root's holder is out of sight");
+    assert.match(fs?.summary ?? '', /or held by a process limbo could not read/);
+    assert.doesNotMatch(fs?.summary ?? '', /no deleted file is held open/);
+    assert.ok(report.incomplete?.processes?.some((p) => p.pid === holders[0]?.pid));
+    assertMatchesSchema('limbo.df-1', report);
+    assert.match(runLimbo(['df', mnt], { uid: 65534 }).stdout, /\nPartial view: \d+ process/);
   });
 });
 
