@@ -40,7 +40,12 @@ export function renderDeletedTable(report: DeletedReport, c: Palette, limit = In
   const lines: string[] = [];
   const { totals } = report;
   if (report.files.length === 0) {
-    lines.push(c.green('No deleted files are held open.'));
+    // With processes unread, one of them may hold a deleted file: never claim there is none.
+    lines.push(
+      report.incomplete.unreadableProcesses > 0
+        ? c.yellow('No process limbo could read holds a deleted file open.')
+        : c.green('No deleted files are held open.'),
+    );
   } else {
     lines.push(
       c.bold(

@@ -321,7 +321,10 @@ describe('help', () => {
       '--proc DIR',
       '--help',
     ]);
-    assert.match(help, /^ {2}--proc DIR +the \/proc to read \(default \/proc\)$/m);
+    assert.match(
+      help,
+      /^ {2}--proc DIR +the \/proc to read: a proc filesystem, or a tree with PID\/status and sys\/fs\/file-nr \(default \/proc\)$/m,
+    );
     assert.match(help, /^ {2}--sort KEY +an order \(one of size, path; default size\)$/m);
   });
 
