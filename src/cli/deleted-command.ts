@@ -9,7 +9,8 @@ import { deletedReportToJson } from '../analyses/deleted-json.js';
 import { paletteFor, type Palette } from '../format/color.js';
 import { escapeName } from '../format/escape.js';
 import { formatBytes } from '../format/size.js';
-import { toDeletedFilter } from './deleted-filter.js';
+import { LimboError } from '../core/errors.js';
+import { checkFilterSubjects, toDeletedFilter } from './deleted-filter.js';
 import type { Io } from './io.js';
 import { loadSnapshot } from './load-snapshot.js';
 import type { ValuesOf } from './options.js';
@@ -20,31 +21,62 @@ const MAX_FDS_SHOWN = 6;
 
 /** `limbo deleted`: scan (or load) a snapshot, filter, print a table or JSON. */
 export function runDeleted(values: ValuesOf<typeof deletedSpec>, io: Io): number {
+  if (values.all && values.limit !== undefined) {
+    throw new LimboError('usage', 'limbo deleted: --all and --limit contradict each other: give one');
+  }
   const filter = toDeletedFilter('deleted', values);
   // --all: no limit; --limit N: N; neither: the table's default, and all of them in JSON.
   const limit = values.all ? Infinity : values.limit;
   const snapshot = loadSnapshot(values);
+  checkFilterSubjects('deleted', filter, snapshot, values.from === undefined);
   if (values.json) {
     // In JSON the limit is a filter, so totals stay the sum of the files listed.
     const report = findDeletedFiles(snapshot, limit === undefined ? filter : { ...filter, limit });
     io.stdout.write(`${JSON.stringify(deletedReportToJson(report), null, 2)}\n`);
   } else {
     const report = findDeletedFiles(snapshot, filter);
-    io.stdout.write(renderDeletedTable(report, paletteFor(io.stdout, io.env), limit ?? DELETED_TABLE_LIMIT));
+    const unmatched =
+      report.files.length === 0 ? noMatch(values, findDeletedFiles(snapshot).files.length) : null;
+    io.stdout.write(
+      renderDeletedTable(report, paletteFor(io.stdout, io.env), limit ?? DELETED_TABLE_LIMIT, unmatched),
+    );
   }
   return 0;
 }
 
+/**
+ * What to say when the filters leave nothing though others are held: "No deleted file matches
+ * --kind tmpfile; 26 others are held." Null when nothing is held at all, or no filter was given.
+ */
+function noMatch(values: ValuesOf<typeof deletedSpec>, others: number): string | null {
+  const given = [
+    values.pid !== undefined ? `--pid ${values.pid}` : null,
+    values.user !== undefined ? `--user ${escapeName(Buffer.from(values.user))}` : null,
+    values.mount !== undefined ? `--mount ${escapeName(Buffer.from(values.mount))}` : null,
+    values.minSize !== undefined ? `--min-size ${formatBytes(values.minSize)}` : null,
+    values.kind !== undefined ? `--kind ${values.kind}` : null,
+  ].filter((flag) => flag !== null);
+  if (given.length === 0 || others === 0) return null;
+  return `No deleted file matches ${given.join(' ')}; ${others} ${others === 1 ? 'other is' : 'others are'} held.`;
+}
+
 /** The table a person reads: biggest first, holders under each file, totals, then what to do. */
-export function renderDeletedTable(report: DeletedReport, c: Palette, limit = Infinity): string {
+export function renderDeletedTable(
+  report: DeletedReport,
+  c: Palette,
+  limit = Infinity,
+  unmatched: string | null = null,
+): string {
   const lines: string[] = [];
   const { totals } = report;
   if (report.files.length === 0) {
     // With processes unread, one of them may hold a deleted file: never claim there is none.
     lines.push(
-      report.incomplete.unreadableProcesses > 0
-        ? c.yellow('No process limbo could read holds a deleted file open.')
-        : c.green('No deleted files are held open.'),
+      unmatched !== null
+        ? unmatched
+        : report.incomplete.unreadableProcesses > 0
+          ? c.yellow('No process limbo could read holds a deleted file open.')
+          : c.green('No deleted files are held open.'),
     );
   } else {
     lines.push(

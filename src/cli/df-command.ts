@@ -9,7 +9,7 @@ import { LimboError } from '../core/errors.js';
 import { chooseMounts, measureFilesystem, type FilesystemMeasure } from '../walk/measure-filesystems.js';
 import type { Io } from './io.js';
 import { loadSnapshot } from './load-snapshot.js';
-import type { ValuesOf } from './options.js';
+import { quote, type ValuesOf } from './options.js';
 import type { dfSpec } from './specs/df.js';
 
 /** `limbo df`: one reconciliation per filesystem, and one sentence each. */
@@ -24,10 +24,14 @@ export async function runDf(values: ValuesOf<typeof dfSpec>, io: Io, paths: stri
   try {
     mounts = chooseMounts(hostMounts, paths);
   } catch (error) {
+    // A path that does not exist is a failure (exit 1), as for links, not a usage error.
+    const { path, code } = error as NodeJS.ErrnoException;
     throw new LimboError(
-      'usage',
-      `limbo df: cannot stat '${(error as NodeJS.ErrnoException).path ?? paths.join(' ')}'`,
-      { cause: error },
+      'not-found',
+      `limbo df: cannot stat ${quote(path ?? paths.join(' '))}: ${code ?? 'error'}`,
+      {
+        cause: error,
+      },
     );
   }
   const walk = values.walk || paths.length === 1;

@@ -21,6 +21,17 @@ export function runReport(values: ValuesOf<typeof reportSpec>, io: Io): number {
     warnPercent: values.warnPercent,
     critPercent: values.critPercent,
   };
+  for (const [warn, crit, flags] of [
+    [thresholds.warnHeldBytes, thresholds.critHeldBytes, ['--warn-held', '--crit-held']],
+    [thresholds.warnPercent, thresholds.critPercent, ['--warn-percent', '--crit-percent']],
+  ] as const) {
+    if (warn > crit) {
+      throw new LimboError(
+        'usage',
+        `limbo report: ${flags[0]} is above ${flags[1]}: a warning must come first`,
+      );
+    }
+  }
   if (values.check) return runCheck(values, thresholds, io);
   const report = buildReport(loadSnapshot(values), thresholds);
   if (values.json) io.stdout.write(`${JSON.stringify(reportToJson(report), null, 2)}\n`);

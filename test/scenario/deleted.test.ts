@@ -287,6 +287,19 @@ describe('limbo deleted on real processes', () => {
     },
   );
 
+  it('says when a filter matches nothing while others are held', async () => {
+    const path = join(dir, 'plain.log');
+    const holder = await hold(['create', path, '4096', 'unlink', path]);
+    const run = runLimbo(['deleted', '--pid', String(holder.pid), '--kind', 'tmpfile']);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(
+      run.stdout,
+      new RegExp(
+        `^No deleted file matches --pid ${holder.pid} --kind tmpfile; \\d+ others? (is|are) held\\.\n`,
+      ),
+    );
+  });
+
   it('sums totals from the files it lists and applies the filters', async () => {
     const big = join(dir, 'big.bin');
     const small = join(dir, 'small.bin');
@@ -342,11 +355,9 @@ describe('limbo deleted on real processes', () => {
     const run = runLimbo(['snapshot', '--output', saved]);
     assert.equal(run.code, 0, run.stderr);
     await holder.stop();
-    assert.equal(
-      limboDeleted(['--pid', String(holder.pid)]).files.length,
-      0,
-      'the live system no longer has it',
-    );
+    const live = runLimbo(['deleted', '--json', '--pid', String(holder.pid)]);
+    assert.equal(live.code, 1, 'the live system no longer has it');
+    assert.match(live.stderr, new RegExp(`no process ${holder.pid}`));
     const replayed = limboDeleted(['--from', saved, '--pid', String(holder.pid)]);
     assert.deepEqual(
       replayed.files.map((f) => f.path),

@@ -149,10 +149,10 @@ describe('limbo df without a walk', () => {
     }
   });
 
-  it('exits 2 for a path that does not exist', () => {
+  it('exits 1 for a path that does not exist, as links does', () => {
     const run = runLimbo(['df', '/no/such/path']);
-    assert.equal(run.code, 2);
-    assert.match(run.stderr, /cannot stat '\/no\/such\/path'/);
+    assert.equal(run.code, 1);
+    assert.match(run.stderr, /cannot stat '\/no\/such\/path': ENOENT/);
   });
 });
 
