@@ -12,7 +12,7 @@ import { formatBytes } from '../format/size.js';
 import { LimboError } from '../core/errors.js';
 import { checkFilterSubjects, toDeletedFilter } from './deleted-filter.js';
 import type { Io } from './io.js';
-import { loadSnapshot } from './load-snapshot.js';
+import { loadSnapshot, withReplayNote } from './load-snapshot.js';
 import type { ValuesOf } from './options.js';
 import { DELETED_TABLE_LIMIT, type deletedSpec } from './specs/deleted.js';
 
@@ -38,7 +38,11 @@ export function runDeleted(values: ValuesOf<typeof deletedSpec>, io: Io): number
     const unmatched =
       report.files.length === 0 ? noMatch(values, findDeletedFiles(snapshot).files.length) : null;
     io.stdout.write(
-      renderDeletedTable(report, paletteFor(io.stdout, io.env), limit ?? DELETED_TABLE_LIMIT, unmatched),
+      withReplayNote(
+        renderDeletedTable(report, paletteFor(io.stdout, io.env), limit ?? DELETED_TABLE_LIMIT, unmatched),
+        values,
+        snapshot,
+      ),
     );
   }
   return 0;
@@ -57,7 +61,7 @@ function noMatch(values: ValuesOf<typeof deletedSpec>, others: number): string |
     values.kind !== undefined ? `--kind ${values.kind}` : null,
   ].filter((flag) => flag !== null);
   if (given.length === 0 || others === 0) return null;
-  return `No deleted file matches ${given.join(' ')}; ${others} ${others === 1 ? 'other is' : 'others are'} held.`;
+  return `No deleted file matches ${given.join(' ')}; ${others.toLocaleString('en-US')} ${others === 1 ? 'other is' : 'others are'} held.`;
 }
 
 /** The table a person reads: biggest first, holders under each file, totals, then what to do. */

@@ -6,7 +6,7 @@ import { paletteFor, type Palette } from '../format/color.js';
 import { escapeName } from '../format/escape.js';
 import { LimboError } from '../core/errors.js';
 import type { Io } from './io.js';
-import { loadSnapshot } from './load-snapshot.js';
+import { loadSnapshot, withReplayNote } from './load-snapshot.js';
 import type { ValuesOf } from './options.js';
 import { HANDLES_TOP, type handlesSpec } from './specs/handles.js';
 
@@ -23,7 +23,14 @@ export function runHandles(values: ValuesOf<typeof handlesSpec>, io: Io): number
   const report = explainHandles(snapshot, warnPercent === undefined ? {} : { warnPercent });
   if (values.json)
     io.stdout.write(`${JSON.stringify(handleReportToJson(report, top ?? Infinity), null, 2)}\n`);
-  else io.stdout.write(renderHandles(report, paletteFor(io.stdout, io.env), top ?? HANDLES_TOP));
+  else
+    io.stdout.write(
+      withReplayNote(
+        renderHandles(report, paletteFor(io.stdout, io.env), top ?? HANDLES_TOP),
+        values,
+        snapshot,
+      ),
+    );
   return 0;
 }
 

@@ -38,3 +38,20 @@ export function loadSnapshot(
     );
   }
 }
+
+/**
+ * The last line of a replayed text output: `From snapshot FILE taken AT on HOST.`, so an answer
+ * about another time or machine never passes for this one's. Null for a live scan.
+ */
+function replayNote(values: Pick<CommonValues, 'from'>, snapshot: Snapshot): string | null {
+  if (values.from === undefined) return null;
+  const file = values.from === '-' ? 'on stdin' : escapeName(Buffer.from(values.from));
+  const host = escapeName(Buffer.from(snapshot.hostname));
+  return `From snapshot ${file} taken ${snapshot.takenAt} on ${host}.`;
+}
+
+/** A text output with the replay note as its last line, when replayed. */
+export function withReplayNote(text: string, values: Pick<CommonValues, 'from'>, snapshot: Snapshot): string {
+  const note = replayNote(values, snapshot);
+  return note === null ? text : `${text}\n${note}\n`;
+}

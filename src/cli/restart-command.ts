@@ -4,15 +4,19 @@ import { restartReportToJson } from '../analyses/restart-json.js';
 import { paletteFor, type Palette } from '../format/color.js';
 import { escapeName } from '../format/escape.js';
 import type { Io } from './io.js';
-import { loadSnapshot } from './load-snapshot.js';
+import { loadSnapshot, withReplayNote } from './load-snapshot.js';
 import type { ValuesOf } from './options.js';
 import type { restartSpec } from './specs/restart.js';
 
 /** `limbo restart`: the processes to restart and the command for each group. */
 export function runRestart(values: ValuesOf<typeof restartSpec>, io: Io): number {
-  const report = findRestartNeeded(loadSnapshot(values), { includeData: values.all });
+  const snapshot = loadSnapshot(values);
+  const report = findRestartNeeded(snapshot, { includeData: values.all });
   if (values.json) io.stdout.write(`${JSON.stringify(restartReportToJson(report), null, 2)}\n`);
-  else io.stdout.write(renderRestartTable(report, paletteFor(io.stdout, io.env)));
+  else
+    io.stdout.write(
+      withReplayNote(renderRestartTable(report, paletteFor(io.stdout, io.env)), values, snapshot),
+    );
   return values.check && report.processes.length > 0 ? 1 : 0;
 }
 

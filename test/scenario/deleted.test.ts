@@ -358,6 +358,11 @@ describe('limbo deleted on real processes', () => {
     const live = runLimbo(['deleted', '--json', '--pid', String(holder.pid)]);
     assert.equal(live.code, 1, 'the live system no longer has it');
     assert.match(live.stderr, new RegExp(`no process ${holder.pid}`));
+    const table = runLimbo(['deleted', '--from', saved, '--pid', String(holder.pid)]).stdout;
+    assert.match(
+      table,
+      new RegExp(`\\nFrom snapshot ${saved} taken \\d{4}-\\d\\d-\\d\\dT[0-9:.]+Z on .+\\.\\n$`),
+    );
     const replayed = limboDeleted(['--from', saved, '--pid', String(holder.pid)]);
     assert.deepEqual(
       replayed.files.map((f) => f.path),

@@ -118,7 +118,12 @@ describe('limbo report on a quiet machine', () => {
     const check = runLimbo(['--check', '--from', path]);
     assert.equal(check.code, 0, check.stderr);
     assert.match(check.stdout, /^LIMBO OK - nothing held, nothing leaking \| held=0B;/);
-    assert.match(runLimbo(['--from', path]).stdout, /^limbo: OK: nothing held, nothing leaking\./);
+    const replayed = runLimbo(['--from', path]).stdout;
+    assert.match(replayed, /^limbo: OK: nothing held, nothing leaking\./);
+    assert.ok(
+      replayed.endsWith(`\nFrom snapshot ${path} taken ${quiet.takenAt} on ${quiet.hostname}.\n`),
+      replayed,
+    );
 
     // The same quiet machine seen by a normal user who could not read one process: not OK, UNKNOWN.
     const partial: Snapshot = {
