@@ -295,7 +295,7 @@ describe('limbo deleted on real processes', () => {
     assert.match(
       run.stdout,
       new RegExp(
-        `^No deleted file matches --pid ${holder.pid} --kind tmpfile; \\d+ others? (is|are) held\\.\n`,
+        `^No deleted file matches --pid ${holder.pid} --kind tmpfile; [\\d,]+ others? (is|are) held\\.\n`,
       ),
     );
   });
