@@ -98,22 +98,29 @@ export function renderDeletedTable(
     const hidden = report.files.slice(shown.length);
     if (hidden.length > 0) {
       const bytes = hidden.reduce((sum, file) => sum + file.allocatedBytes, 0);
+      // "smaller" only when they are: under --sort path or holders the rest may be bigger.
+      const least = Math.min(...shown.map((file) => file.allocatedBytes));
+      const which = hidden.every((file) => file.allocatedBytes <= least) ? 'smaller' : 'more';
       lines.push(
         c.dim(
-          `  ... ${hidden.length} smaller ${plural(hidden.length, 'file')} (${formatBytes(bytes)}) not shown: --all shows every file`,
+          `  ... ${hidden.length} ${which} ${plural(hidden.length, 'file')} (${formatBytes(bytes)}) not shown: --all shows every file`,
         ),
       );
     }
     lines.push('', c.bold('By filesystem:'));
-    for (const m of totals.byMount) {
-      const where =
-        m.mount === null
-          ? m.fstype === null
-            ? '(unmounted)'
-            : '(memfd)'
-          : escapeName(m.mountBytes ?? Buffer.from(m.mount));
+    const wheres = totals.byMount.map((m) =>
+      m.mount === null
+        ? m.fstype === null
+          ? '(unmounted)'
+          : '(memfd)'
+        : escapeName(m.mountBytes ?? Buffer.from(m.mount)),
+    );
+    // A long mount point widens the column for every row, so the columns stay aligned.
+    const width = Math.max(24, ...wheres.map((where) => where.length));
+    for (const [i, m] of totals.byMount.entries()) {
+      const where = wheres[i] ?? '';
       lines.push(
-        `  ${where.padEnd(24)} ${(m.fstype ?? '?').padEnd(8)} ${m.ramBacked ? 'RAM ' : 'disk'}  ` +
+        `  ${where.padEnd(width)} ${(m.fstype ?? '?').padEnd(8)} ${m.ramBacked ? 'RAM ' : 'disk'}  ` +
           `${String(m.files).padStart(5)} ${plural(m.files, 'file').padEnd(5)}  ${formatBytes(m.allocatedBytes).padStart(10)}`,
       );
     }

@@ -300,6 +300,26 @@ describe('limbo deleted on real processes', () => {
     );
   });
 
+  it('calls the files it left out "more", not "smaller", when sorted by path', async () => {
+    const a = join(dir, 'a-small.bin');
+    const b = join(dir, 'b-big.bin');
+    const holder = await hold([
+      'create',
+      a,
+      '4096',
+      'unlink',
+      a,
+      'create',
+      b,
+      String(1024 * 1024),
+      'unlink',
+      b,
+    ]);
+    const table = runLimbo(['deleted', '--pid', String(holder.pid), '--sort', 'path', '--limit', '1']);
+    assert.match(table.stdout, /a-small\.bin/);
+    assert.match(table.stdout, /\.\.\. 1 more file \(1\.0 MiB\) not shown: --all shows every file/);
+  });
+
   it('sums totals from the files it lists and applies the filters', async () => {
     const big = join(dir, 'big.bin');
     const small = join(dir, 'small.bin');
