@@ -42,6 +42,12 @@ export const dfJsonSchema = contract(
           heldByDeletedFiles: ref('bytes', bytesSchema),
           visible: ref('bytesOrNull', bytesOrNullSchema),
           hiddenUnderMounts: ref('bytesOrNull', bytesOrNullSchema),
+          hiddenUnder: optional(
+            array(string(), {
+              description:
+                'The mount points that cover directories of this filesystem: hiddenUnderMounts lies under them.',
+            }),
+          ),
           unexplained: nullable(integer()),
           walkErrors: ref('bytesOrNull', bytesOrNullSchema),
           topHolders: array(
@@ -87,6 +93,7 @@ export function dfReportToJson(report: DfReport): DfJson {
       heldByDeletedFiles: fs.heldByDeletedFiles,
       visible: fs.visibleBytes,
       hiddenUnderMounts: fs.hiddenUnderMountsBytes,
+      hiddenUnder: [...fs.coveringMounts],
       unexplained: fs.unexplainedBytes,
       walkErrors: fs.walkErrors,
       topHolders: fs.topHolders.map((h) => ({

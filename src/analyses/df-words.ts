@@ -39,7 +39,10 @@ export function summarizeFilesystem(fs: FilesystemReconciliation): string {
     );
   }
   if ((fs.hiddenUnderMountsBytes ?? 0) > 0) {
-    reasons.push(`${formatBytes(fs.hiddenUnderMountsBytes ?? 0)} is hidden under mount points`);
+    const shown = fs.coveringMounts.slice(0, 3).map((m) => escapeName(Buffer.from(m)));
+    const more = fs.coveringMounts.length > 3 ? `, and ${fs.coveringMounts.length - 3} more` : '';
+    const where = shown.length > 0 ? ` (${shown.join(', ')}${more})` : '';
+    reasons.push(`${formatBytes(fs.hiddenUnderMountsBytes ?? 0)} is hidden under mount points${where}`);
   }
   parts.push(`: ${reasons.join('; ')}`);
   const top = fs.topHolders[0];

@@ -29,6 +29,8 @@ export interface FilesystemReconciliation {
   readonly visibleBytes: number | null;
   /** Files in directories other mounts cover; null when not looked at. */
   readonly hiddenUnderMountsBytes: number | null;
+  /** The mount points that cover directories of this filesystem (where `hiddenUnderMountsBytes` lies). */
+  readonly coveringMounts: readonly string[];
   /** used − visible − held − hidden: metadata, journal, what the walk could not read; null without a walk. */
   readonly unexplainedBytes: number | null;
   readonly walkErrors: number | null;
@@ -94,6 +96,7 @@ function reconcile(snapshot: Snapshot, measure: FilesystemMeasure): FilesystemRe
     heldByDeletedFiles: deleted.totals.files,
     visibleBytes: visible,
     hiddenUnderMountsBytes: hiddenBytes,
+    coveringMounts: measure.coveringMounts ?? [],
     unexplainedBytes: unexplained,
     walkErrors: walk?.errors ?? null,
     topHolders,

@@ -26,6 +26,8 @@ export interface FilesystemMeasure {
   readonly hiddenBytes: number | null;
   /** Why hidden files were not looked at, when they were not. */
   readonly hiddenNote: string | null;
+  /** The mount points inside this filesystem whose directories the walk looked under. */
+  readonly coveringMounts?: readonly string[];
 }
 
 /** Filesystems that hold no files of their own: never reconciled. */
@@ -105,6 +107,7 @@ export async function measureFilesystem(
         },
         hiddenBytes: hidden.hiddenAllocatedBytes,
         hiddenNote: null,
+        coveringMounts: covered,
       };
     }
   }

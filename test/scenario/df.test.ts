@@ -99,7 +99,8 @@ describe('limbo df on a real ext4 filesystem', { skip }, () => {
     assert.ok((fs.unexplained ?? -1) >= 0, `unexplained ${fs.unexplained} is metadata, never negative here`);
     assert.equal(fs.topHolders[0]?.pid, holders[0]?.pid);
     assert.match(fs.summary, /is held by 1 deleted file still open in holder/);
-    assert.match(fs.summary, /is hidden under mount points/);
+    assert.ok(fs.summary.includes(`is hidden under mount points (${join(mnt, 'covered')})`), fs.summary);
+    assert.deepEqual(fs.hiddenUnder, [join(mnt, 'covered')]);
     const run = runLimbo(['df', '--json', mnt]);
     assertMatchesSchema('limbo.df-1', JSON.parse(run.stdout));
   });
