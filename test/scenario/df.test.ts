@@ -150,6 +150,28 @@ describe('limbo df without a walk', () => {
     }
   });
 
+  it(
+    'lists a mount point covered by another mount once, as the mount on top',
+    { skip: !isRoot && 'needs root to mount' },
+    () => {
+      const root = mkdtempSync(join(tmpdir(), 'limbo-overmount-'));
+      try {
+        execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'limbo-under', root]);
+        execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'limbo-over', root]);
+        const report = JSON.parse(runLimbo(['df', '--json']).stdout) as DfJson;
+        const listed = report.filesystems.filter((fs) => fs.mount === root);
+        assert.deepEqual(
+          listed.map((fs) => [fs.source, fs.size]),
+          [['limbo-over', 2 * 1024 * 1024]],
+        );
+      } finally {
+        execFileSync('umount', ['-l', root]);
+        execFileSync('umount', ['-l', root]);
+        rmSync(root, { recursive: true, force: true });
+      }
+    },
+  );
+
   it('exits 1 for a path that does not exist, as links does', () => {
     const run = runLimbo(['df', '/no/such/path']);
     assert.equal(run.code, 1);
