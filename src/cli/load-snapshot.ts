@@ -13,19 +13,24 @@ export function loadSnapshot(
 ): Snapshot {
   const { from, proc } = values;
   if (from !== undefined) {
+    const named = escapeName(Buffer.from(from));
     let text: string;
     try {
       text = readFileSync(from === '-' ? 0 : from, 'utf8');
     } catch (error) {
-      throw new LimboError('io', `cannot read snapshot ${from}: ${(error as Error).message}`, {
-        cause: error,
-      });
+      throw new LimboError(
+        'io',
+        `cannot read snapshot ${named}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+        {
+          cause: error,
+        },
+      );
     }
     try {
       return parseSnapshot(text);
     } catch (error) {
       if (!(error instanceof LimboError)) throw error;
-      throw new LimboError(error.code, `snapshot ${from}: ${error.message}`, { cause: error.cause });
+      throw new LimboError(error.code, `snapshot ${named}: ${error.message}`, { cause: error.cause });
     }
   }
   try {
