@@ -30,7 +30,10 @@ const load = [
   ),
 ];
 
+let stopped = false;
 function stopLoad() {
+  if (stopped) return;
+  stopped = true;
   for (const { name, child } of load) {
     try {
       process.kill(-child.pid, 'SIGKILL');
