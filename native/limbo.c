@@ -110,6 +110,7 @@ typedef struct {
   char *dir;
   int err;      /* 0, or the errno of opening the directory */
   double count; /* fds listed, whether kept or not */
+  double denied; /* fds listed whose link the kernel refused (EACCES, EPERM): their files are unknown */
   void *items;  /* candidate_t[] or entry_t[], as the scan kind says */
   size_t n, cap;
 } fd_job_t;
@@ -152,7 +153,8 @@ static void scan_dir(const scan_kind_t *kind, fd_job_t *job) {
     if (de->d_name[0] < '0' || de->d_name[0] > '9') continue;
     job->count++;
     ssize_t n = readlinkat(dfd, de->d_name, target, sizeof target - 1);
-    if (n < 0 && errno != ENAMETOOLONG) continue; /* closed while we looked: not an error */
+    if (n < 0 && (errno == EACCES || errno == EPERM)) job->denied++;
+    if (n < 0 && errno != ENAMETOOLONG) continue; /* denied, or closed while we looked */
     memset(&item, 0, sizeof item);
     if (!kind->keep(dfd, de->d_name, target, n, &item)) continue;
     if (job->n == job->cap) {
@@ -276,7 +278,8 @@ static napi_value candidates_to_js(napi_env env, fd_job_t *job) {
     CHECK(napi_set_named_property(env, cand, "ino", v));
     CHECK(napi_set_element(env, candidates, (uint32_t)k, cand));
   }
-  if (set_number(env, result, "count", job->count)) return NULL;
+  if (set_number(env, result, "count", job->count) || set_number(env, result, "unreadable", job->denied))
+    return NULL;
   CHECK(napi_set_named_property(env, result, "candidates", candidates));
   return result;
 }
@@ -291,7 +294,7 @@ static const scan_kind_t deleted_scan = {
 };
 
 /*
- * scanFdDirs(dirs: string[], threads: number): Array<{ count, candidates: [...] } | { error }>
+ * scanFdDirs(dirs: string[], threads: number): Array<{ count, unreadable, candidates: [...] } | { error }>
  * Reads every link; stats only " (deleted)" ones and those too long to read.
  */
 static napi_value scan_fd_dirs(napi_env env, napi_callback_info info) {
@@ -353,6 +356,8 @@ static napi_value entries_to_js(napi_env env, fd_job_t *job) {
   CHECK(napi_set_named_property(env, result, "majors", major_arr));
   CHECK(napi_set_named_property(env, result, "minors", minor_arr));
   CHECK(napi_set_named_property(env, result, "inos", ino_arr));
+  if (set_number(env, result, "count", job->count) || set_number(env, result, "unreadable", job->denied))
+    return NULL;
   return result;
 }
 
@@ -366,7 +371,8 @@ static const scan_kind_t full_scan = {
 };
 
 /*
- * scanFdDirsFull(dirs: string[], threads: number): Array<{ fds, links, modes, majors, minors, inos } | { error }>
+ * scanFdDirsFull(dirs: string[], threads: number):
+ *   Array<{ fds, links, modes, majors, minors, inos, count, unreadable } | { error }>
  * The full scan behind `limbo handles`. Links come back as latin1 strings (one char per byte,
  * so the bytes survive); null when longer than PATH_MAX. modes/majors/minors/inos are 0 for
  * links that are not paths.

@@ -28,7 +28,14 @@ export interface NativeCandidate {
 }
 
 export type NativeScan =
-  { readonly count: number; readonly candidates: readonly NativeCandidate[] } | NativeError;
+  | {
+      /** fds listed, readable or not. */
+      readonly count: number;
+      /** fds listed whose link was refused (EACCES, EPERM): counted, their files unknown. */
+      readonly unreadable: number;
+      readonly candidates: readonly NativeCandidate[];
+    }
+  | NativeError;
 
 /** Every fd of one directory, as parallel arrays; modes/majors/minors/inos are 0 for non-path links. */
 export type NativeFullScan =
@@ -40,6 +47,10 @@ export type NativeFullScan =
       readonly majors: Uint32Array;
       readonly minors: Uint32Array;
       readonly inos: BigUint64Array;
+      /** fds listed, readable or not (the arrays hold only those whose link was read). */
+      readonly count: number;
+      /** fds listed whose link was refused (EACCES, EPERM): counted, their files unknown. */
+      readonly unreadable: number;
     }
   | NativeError;
 

@@ -21,6 +21,11 @@ import {
   string,
   type Static,
 } from '../format/json-schema.js';
+import {
+  incompleteToJson,
+  unreadableProcessesJsonSchema,
+  vanishedProcessesJsonSchema,
+} from './incomplete-json.js';
 
 /** `mountBytes`, beside `mount` wherever a mount point's bytes are not valid UTF-8. */
 const mountBytesSchema = string({
@@ -120,6 +125,8 @@ export const deletedJsonSchema = contract(
       unreadableProcesses: integer({ minimum: 0 }),
       unreadablePids: array(integer()),
       unverifiedMappings: integer({ minimum: 0 }),
+      processes: optional(unreadableProcessesJsonSchema),
+      vanishedProcesses: optional(vanishedProcessesJsonSchema),
     }),
   }),
 );
@@ -187,6 +194,7 @@ export function deletedReportToJson(report: DeletedReport): DeletedJson {
       unreadableProcesses: report.incomplete.unreadableProcesses,
       unreadablePids: report.incomplete.unreadablePids,
       unverifiedMappings: report.incomplete.unverifiedMappings,
+      ...incompleteToJson(report.incomplete),
     },
   };
 }

@@ -1,7 +1,8 @@
 import { canShareExtents, type SharingUnknown } from '../proc/extent-sharing.js';
 import { findMount, findMountByPath, type Mount } from '../proc/mountinfo.js';
 import { isRegularMode } from '../proc/file-mode.js';
-import type { FileRecord, Incomplete, ProcessRecord, Snapshot } from '../snapshot/types.js';
+import type { FileRecord, ProcessRecord, Snapshot } from '../snapshot/types.js';
+import { incompleteOf, type IncompleteView } from './incomplete.js';
 
 import type { DeletedKind, DeletedSort } from './choices.js';
 
@@ -85,7 +86,7 @@ export interface DeletedReport {
   /** The mount namespace limbo ran in: holders elsewhere see other paths. */
   readonly hostMountNamespace: string | null;
   readonly totals: DeletedTotals;
-  readonly incomplete: Incomplete;
+  readonly incomplete: IncompleteView;
 }
 
 /** Which files to keep; every field narrows. */
@@ -202,7 +203,7 @@ export function findDeletedFiles(snapshot: Snapshot, filter: DeletedFilter = {})
     files: kept,
     hostMountNamespace: snapshot.hostMountNamespace,
     totals: sumTotals(kept),
-    incomplete: snapshot.incomplete,
+    incomplete: incompleteOf(snapshot),
   };
 }
 

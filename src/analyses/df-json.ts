@@ -2,6 +2,11 @@ import { commBytesSchema, commToJson, devJsonSchema } from '../format/json-field
 import type { DfReport } from './df.js';
 import { summarizeFilesystem } from './df-words.js';
 import {
+  incompleteToJson,
+  unreadableProcessesJsonSchema,
+  vanishedProcessesJsonSchema,
+} from './incomplete-json.js';
+import {
   array,
   constant,
   contract,
@@ -51,6 +56,12 @@ export const dfJsonSchema = contract(
           ),
           visible: ref('bytesOrNull', bytesOrNullSchema),
           hiddenUnderMounts: ref('bytesOrNull', bytesOrNullSchema),
+          hiddenUnder: optional(
+            array(string(), {
+              description:
+                'The mount points that cover directories of this filesystem: hiddenUnderMounts lies under them.',
+            }),
+          ),
           unexplained: nullable(integer()),
           walkErrors: ref('bytesOrNull', bytesOrNullSchema),
           topHolders: array(
@@ -70,6 +81,14 @@ export const dfJsonSchema = contract(
             }),
           ),
           summary: string(),
+        }),
+      ),
+      incomplete: optional(
+        object({
+          unreadableProcesses: integer({ minimum: 0 }),
+          unreadablePids: array(integer()),
+          processes: optional(unreadableProcessesJsonSchema),
+          vanishedProcesses: optional(vanishedProcessesJsonSchema),
         }),
       ),
     },
@@ -98,6 +117,7 @@ export function dfReportToJson(report: DfReport): DfJson {
       heldByDeletedUnknown: fs.heldByDeletedUnknownBytes,
       visible: fs.visibleBytes,
       hiddenUnderMounts: fs.hiddenUnderMountsBytes,
+      hiddenUnder: [...fs.coveringMounts],
       unexplained: fs.unexplainedBytes,
       walkErrors: fs.walkErrors,
       topHolders: fs.topHolders.map((h) => ({
@@ -109,5 +129,10 @@ export function dfReportToJson(report: DfReport): DfJson {
       })),
       summary: summarizeFilesystem(fs),
     })),
+    incomplete: {
+      unreadableProcesses: report.incomplete.unreadableProcesses,
+      unreadablePids: report.incomplete.unreadablePids,
+      ...incompleteToJson(report.incomplete),
+    },
   };
 }

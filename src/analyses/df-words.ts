@@ -11,11 +11,19 @@ export function summarizeFilesystem(fs: FilesystemReconciliation): string {
   const where = escapeName(Buffer.from(fs.mount));
   const parts = [`${where}: df ${formatBytes(fs.usedBytes)} used`];
   if (fs.visibleBytes !== null) parts.push(`, du sees ${formatBytes(fs.visibleBytes)}`);
+  // With processes unread, a deleted file one of them holds is unseen: never claim there is none.
+  const partial = fs.unreadableProcesses > 0;
   if (fs.heldByDeletedFiles === 0 && (fs.hiddenUnderMountsBytes ?? 0) === 0) {
-    parts.push(': no deleted file is held open here');
+    parts.push(
+      partial
+        ? ': no process limbo could read holds a deleted file open here'
+        : ': no deleted file is held open here',
+    );
     if (fs.unexplainedBytes !== null)
       parts.push(
-        `; ${formatBytes(fs.unexplainedBytes)} is filesystem metadata and what the walk could not read`,
+        partial
+          ? `; ${formatBytes(fs.unexplainedBytes)} is filesystem metadata, what the walk could not read, or held by a process limbo could not read`
+          : `; ${formatBytes(fs.unexplainedBytes)} is filesystem metadata and what the walk could not read`,
       );
     return `${parts.join('')}.`;
   }
@@ -37,7 +45,10 @@ export function summarizeFilesystem(fs: FilesystemReconciliation): string {
     }
   }
   if ((fs.hiddenUnderMountsBytes ?? 0) > 0) {
-    reasons.push(`${formatBytes(fs.hiddenUnderMountsBytes ?? 0)} is hidden under mount points`);
+    const shown = fs.coveringMounts.slice(0, 3).map((m) => escapeName(Buffer.from(m)));
+    const more = fs.coveringMounts.length > 3 ? `, and ${fs.coveringMounts.length - 3} more` : '';
+    const where = shown.length > 0 ? ` (${shown.join(', ')}${more})` : '';
+    reasons.push(`${formatBytes(fs.hiddenUnderMountsBytes ?? 0)} is hidden under mount points${where}`);
   }
   parts.push(`: ${reasons.join('; ')}`);
   if (fs.heldByDeletedFiles > 0) {

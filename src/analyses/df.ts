@@ -3,6 +3,7 @@ import type { Snapshot } from '../snapshot/types.js';
 import { findDeletedFiles } from './deleted.js';
 import { findFileHolders } from './holders.js';
 import { releaseSteps, type ReleaseStep } from './programs.js';
+import { incompleteOf, type IncompleteView } from './incomplete.js';
 
 /** A process holding deleted files on one filesystem, with what closing them would free. */
 export interface SpaceHolder {
@@ -40,6 +41,8 @@ export interface FilesystemReconciliation {
   readonly visibleBytes: number | null;
   /** Files in directories other mounts cover; null when not looked at. */
   readonly hiddenUnderMountsBytes: number | null;
+  /** The mount points that cover directories of this filesystem (where `hiddenUnderMountsBytes` lies). */
+  readonly coveringMounts: readonly string[];
   /** used − visible − held − hidden: metadata, journal, what the walk could not read; null without a walk. */
   readonly unexplainedBytes: number | null;
   readonly walkErrors: number | null;
@@ -48,15 +51,21 @@ export interface FilesystemReconciliation {
   readonly releaseSteps: readonly ReleaseStep[];
   /** Why hidden files were not looked at, when they were not. */
   readonly hiddenNote: string | null;
+  /** Processes the scan could not read: deleted files they hold are in `unexplainedBytes`, not `heldByDeleted`. */
+  readonly unreadableProcesses: number;
 }
 
 export interface DfReport {
   readonly filesystems: readonly FilesystemReconciliation[];
+  readonly incomplete: IncompleteView;
 }
 
 /** Reconciles each measured filesystem with the deleted files the snapshot holds on it. */
 export function reconcileFilesystems(snapshot: Snapshot, measures: readonly FilesystemMeasure[]): DfReport {
-  return { filesystems: measures.map((measure) => reconcile(snapshot, measure)) };
+  return {
+    filesystems: measures.map((measure) => reconcile(snapshot, measure)),
+    incomplete: incompleteOf(snapshot),
+  };
 }
 
 function reconcile(snapshot: Snapshot, measure: FilesystemMeasure): FilesystemReconciliation {
@@ -117,10 +126,12 @@ function reconcile(snapshot: Snapshot, measure: FilesystemMeasure): FilesystemRe
     heldByDeletedUnknownBytes: reclaimableUnknownBytes,
     visibleBytes: visible,
     hiddenUnderMountsBytes: hiddenBytes,
+    coveringMounts: measure.coveringMounts ?? [],
     unexplainedBytes: unexplained,
     walkErrors: walk?.errors ?? null,
     topHolders,
     releaseSteps: biggest ? releaseSteps(findFileHolders(snapshot, biggest.key), { name: biggest.name }) : [],
     hiddenNote: measure.hiddenNote,
+    unreadableProcesses: snapshot.incomplete.unreadableProcesses,
   };
 }

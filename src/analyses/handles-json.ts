@@ -1,5 +1,10 @@
 import { commBytesSchema, commToJson } from '../format/json-fields.js';
 import type { HandleReport } from './handles.js';
+import {
+  incompleteToJson,
+  unreadableProcessesJsonSchema,
+  vanishedProcessesJsonSchema,
+} from './incomplete-json.js';
 import { describeHandleWarning } from './handles-words.js';
 import {
   array,
@@ -37,6 +42,13 @@ export const handlesJsonSchema = contract(
         descriptors: ref('count', countSchema),
         openFiles: ref('count', countSchema),
         openFilesExact: boolean(),
+        unreadableDescriptors: optional(
+          integer({
+            minimum: 0,
+            description:
+              'Descriptors of processes whose fd links were refused: counted, their files unknown; kept out of unexplained.',
+          }),
+        ),
         mappings: ref('count', countSchema),
         mappingsExact: constant(false),
         shmSegments: ref('count', countSchema),
@@ -78,6 +90,8 @@ export const handlesJsonSchema = contract(
       incomplete: object({
         unreadableProcesses: ref('count', countSchema),
         unreadablePids: array(integer()),
+        processes: optional(unreadableProcessesJsonSchema),
+        vanishedProcesses: optional(vanishedProcessesJsonSchema),
       }),
     },
     { definitions: { count: countSchema, countOrNull: countOrNullSchema, counts: countsSchema } },
@@ -97,6 +111,7 @@ export function handleReportToJson(report: HandleReport, limit = Infinity): Hand
       descriptors: ledger.descriptors,
       openFiles: ledger.openFiles,
       openFilesExact: ledger.openFilesExact,
+      unreadableDescriptors: ledger.unreadableDescriptors,
       mappings: ledger.mappings,
       mappingsExact: false,
       shmSegments: ledger.shmSegments,
@@ -123,6 +138,7 @@ export function handleReportToJson(report: HandleReport, limit = Infinity): Hand
     incomplete: {
       unreadableProcesses: report.incomplete.unreadableProcesses,
       unreadablePids: report.incomplete.unreadablePids,
+      ...incompleteToJson(report.incomplete),
     },
   };
 }

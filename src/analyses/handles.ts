@@ -1,4 +1,5 @@
-import type { Incomplete, ProcessRecord, Snapshot } from '../snapshot/types.js';
+import type { ProcessRecord, Snapshot } from '../snapshot/types.js';
+import { incompleteOf, type IncompleteView } from './incomplete.js';
 
 /** Where the kernel's count of struct files comes from, line by line. */
 export interface HandleLedger {
@@ -14,13 +15,18 @@ export interface HandleLedger {
   readonly openFiles: number;
   /** True when kcmp told every look-alike pair apart; false: an estimate. */
   readonly openFilesExact: boolean;
+  /**
+   * Descriptors of processes whose links (or fd directory) were refused: counted from the fd
+   * directory, what they hold unknown. At most one struct file each (dups share one).
+   */
+  readonly unreadableDescriptors: number;
   /** Struct files held only by memory mappings whose fd was closed: always an estimate. */
   readonly mappings: number;
   /** SysV shm: one struct file per segment... */
   readonly shmSegments: number;
   /** ...and one per shmat (a fork's copy or an mprotect split shares it). */
   readonly shmAttachments: number;
-  /** allocated − openFiles − mappings − shm: kernel-internal files, fds in flight, what could not be read. */
+  /** allocated − openFiles − unreadableDescriptors − mappings − shm: kernel-internal files, fds in flight. */
   readonly unexplained: number | null;
   /** fds inside SCM_RIGHTS messages not yet received (unix sockets' scm_fds): part of `unexplained`. */
   readonly fdsInFlight: number | null;
@@ -69,7 +75,7 @@ export interface HandleReport {
   /** Every process, most descriptors first. */
   readonly processes: readonly ProcessHandleUse[];
   readonly warnings: readonly HandleWarning[];
-  readonly incomplete: Incomplete;
+  readonly incomplete: IncompleteView;
 }
 
 export interface HandleOptions {
@@ -85,11 +91,13 @@ export function explainHandles(snapshot: Snapshot, options: HandleOptions = {}):
   const sockets: Record<string, number> = {};
   const anonInodes: Record<string, number> = {};
   let descriptors = 0;
+  let unreadableDescriptors = 0;
   let mappings = 0;
   const processes: ProcessHandleUse[] = [];
   for (const process of snapshot.processes) {
     const handles = process.handles;
     descriptors += process.fdCount ?? 0;
+    unreadableDescriptors += process.unreadableDescriptors ?? 0;
     if (handles) {
       addInto(byType, handles.fdTypes);
       addInto(sockets, handles.socketProtocols);
@@ -113,10 +121,14 @@ export function explainHandles(snapshot: Snapshot, options: HandleOptions = {}):
     descriptors,
     openFiles,
     openFilesExact: system?.openFilesExact ?? false,
+    unreadableDescriptors,
     mappings,
     shmSegments,
     shmAttachments,
-    unexplained: allocated === null ? null : allocated - openFiles - mappings - shmSegments - shmAttachments,
+    unexplained:
+      allocated === null
+        ? null
+        : allocated - openFiles - unreadableDescriptors - mappings - shmSegments - shmAttachments,
     fdsInFlight: system?.fdsInFlight ?? null,
   };
   return {
@@ -126,7 +138,7 @@ export function explainHandles(snapshot: Snapshot, options: HandleOptions = {}):
     anonInodes,
     processes,
     warnings: warningsFor(ledger, processes, warnPercent),
-    incomplete: snapshot.incomplete,
+    incomplete: incompleteOf(snapshot),
   };
 }
 

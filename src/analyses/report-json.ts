@@ -12,6 +12,11 @@ import {
   string,
   type Static,
 } from '../format/json-schema.js';
+import {
+  incompleteToJson,
+  unreadableProcessesJsonSchema,
+  vanishedProcessesJsonSchema,
+} from './incomplete-json.js';
 
 const reclaimableSchema = integer({
   minimum: 0,
@@ -55,6 +60,14 @@ export const reportJsonSchema = contract(
     fileHandles: object({ allocated: nullable(integer()), max: nullable(integer()) }),
     restartProcesses: integer({ minimum: 0 }),
     orphanedShmBytes: integer({ minimum: 0 }),
+    incomplete: optional(
+      object({
+        unreadableProcesses: integer({ minimum: 0 }),
+        unreadablePids: array(integer()),
+        processes: optional(unreadableProcessesJsonSchema),
+        vanishedProcesses: optional(vanishedProcessesJsonSchema),
+      }),
+    ),
   }),
 );
 
@@ -78,5 +91,10 @@ export function reportToJson(report: Report): ReportJson {
     fileHandles: report.fileHandles,
     restartProcesses: report.restartProcesses,
     orphanedShmBytes: report.orphanedShmBytes,
+    incomplete: {
+      unreadableProcesses: report.incomplete.unreadableProcesses,
+      unreadablePids: report.incomplete.unreadablePids,
+      ...incompleteToJson(report.incomplete),
+    },
   };
 }

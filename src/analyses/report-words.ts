@@ -2,7 +2,7 @@
 // apart from report.ts, which decides what is worth attention, so the judgement stays data.
 import { escapeName, shellWord } from '../format/escape.js';
 import { formatBytes } from '../format/size.js';
-import type { Finding } from './report.js';
+import type { Finding, Report, Severity } from './report.js';
 
 /** A finding as a person reads it. */
 export interface FindingWords {
@@ -56,7 +56,7 @@ export function describeFinding(finding: Finding): FindingWords {
       };
     case 'shm-orphaned':
       return {
-        message: `${finding.segments} SysV shared memory ${finding.segments === 1 ? 'segment is' : 'segments are'} attached to no process and hold ${formatBytes(finding.bytes)} of RAM until removed`,
+        message: `${finding.segments} SysV shared memory ${finding.segments === 1 ? 'segment is' : 'segments are'} attached to no process and ${finding.segments === 1 ? 'holds' : 'hold'} ${formatBytes(finding.bytes)} of RAM until removed`,
         command: 'limbo shm',
       };
     case 'restart-needed':
@@ -64,10 +64,34 @@ export function describeFinding(finding: Finding): FindingWords {
         message: `${finding.processes} ${finding.processes === 1 ? 'process runs' : 'processes run'} deleted or replaced code (upgraded but not restarted)`,
         command: finding.groupCommand ?? 'limbo restart',
       };
-    case 'partial-view':
+    case 'partial-view': {
+      const n = finding.unreadableProcesses;
+      const count = `${n} ${n === 1 ? 'process' : 'processes'}`;
       return {
-        message: `${finding.unreadableProcesses} processes could not be read: this is a partial view`,
-        command: 'sudo limbo',
+        message: `${count} could not be read${finding.asRoot ? ' (denied even to root)' : ''}: what ${n === 1 ? 'it holds' : 'they hold'} is not in this report`,
+        command: finding.asRoot ? null : 'sudo limbo',
       };
+    }
   }
+}
+
+const SEVERITY_ORDER: readonly Severity[] = ['critical', 'warning', 'info'];
+
+/**
+ * The report's first line, a true summary of what follows: the worst severity and the findings
+ * counted by severity ("limbo: WARNING: 3 findings (1 warning, 2 info)"); OK only when there are none.
+ */
+export function summarizeReport(report: Report): string {
+  const { findings } = report;
+  if (findings.length === 0) return 'limbo: OK: nothing held, nothing leaking.';
+  const worst = SEVERITY_ORDER.find((severity) => findings.some((f) => f.severity === severity)) ?? 'info';
+  const counts = SEVERITY_ORDER.map(
+    (severity) => [severity, findings.filter((f) => f.severity === severity).length] as const,
+  )
+    .filter(([, n]) => n > 0)
+    .map(([severity, n]) => `${n} ${severity === 'warning' && n > 1 ? 'warnings' : severity}`);
+  const total = `${findings.length} ${findings.length === 1 ? 'finding' : 'findings'}`;
+  return worst === 'info'
+    ? `limbo: INFO: ${total}, none above its warning threshold.`
+    : `limbo: ${worst.toUpperCase()}: ${total} (${counts.join(', ')}).`;
 }

@@ -3,6 +3,7 @@ import type { Snapshot } from '../snapshot/types.js';
 import { findDeletedFiles } from './deleted.js';
 import { findFileHolders } from './holders.js';
 import { releaseSteps, type ReleaseStep } from './programs.js';
+import { incompleteOf, type IncompleteView } from './incomplete.js';
 import { findRestartNeeded } from './restart.js';
 
 export type Severity = 'info' | 'warning' | 'critical';
@@ -50,7 +51,12 @@ export type FindingFacts =
       /** The restart command when every process is in one group; null otherwise. */
       readonly groupCommand: string | null;
     }
-  | { readonly kind: 'partial-view'; readonly unreadableProcesses: number };
+  | {
+      readonly kind: 'partial-view';
+      readonly unreadableProcesses: number;
+      /** True when even root was refused: `sudo` would not help. */
+      readonly asRoot: boolean;
+    };
 
 /** One thing worth an operator's attention. */
 export type Finding = FindingFacts & { readonly severity: Severity };
@@ -76,6 +82,8 @@ export interface Report {
   readonly fileHandles: { readonly allocated: number | null; readonly max: number | null };
   readonly restartProcesses: number;
   readonly orphanedShmBytes: number;
+  /** What the scan could not see: a process it could not read may hold what no finding shows. */
+  readonly incomplete: IncompleteView;
 }
 
 /** Where warnings and critical findings begin. */
@@ -188,8 +196,8 @@ export function buildReport(snapshot: Snapshot, thresholds: ReportThresholds = D
   }
 
   const { unreadableProcesses, scannerUid } = snapshot.incomplete;
-  if (unreadableProcesses > 0 && scannerUid !== 0) {
-    findings.push({ severity: 'info', kind: 'partial-view', unreadableProcesses });
+  if (unreadableProcesses > 0) {
+    findings.push({ severity: 'info', kind: 'partial-view', unreadableProcesses, asRoot: scannerUid === 0 });
   }
 
   findings.sort((a, b) => RANK[b.severity] - RANK[a.severity]);
@@ -206,6 +214,7 @@ export function buildReport(snapshot: Snapshot, thresholds: ReportThresholds = D
     fileHandles: { allocated: fileNr?.allocated ?? null, max: fileNr?.max ?? null },
     restartProcesses: restart.processes.length,
     orphanedShmBytes,
+    incomplete: incompleteOf(snapshot),
   };
 }
 

@@ -15,6 +15,11 @@ import {
   string,
   type Static,
 } from '../format/json-schema.js';
+import {
+  incompleteToJson,
+  unreadableProcessesJsonSchema,
+  vanishedProcessesJsonSchema,
+} from './incomplete-json.js';
 
 /** The documented `limbo.restart/1` JSON (docs/json.md). */
 export const restartJsonSchema = contract(
@@ -61,7 +66,12 @@ export const restartJsonSchema = contract(
         ),
       }),
     ),
-    incomplete: object({ unreadableProcesses: integer({ minimum: 0 }), unreadablePids: array(integer()) }),
+    incomplete: object({
+      unreadableProcesses: integer({ minimum: 0 }),
+      unreadablePids: array(integer()),
+      processes: optional(unreadableProcessesJsonSchema),
+      vanishedProcesses: optional(vanishedProcessesJsonSchema),
+    }),
   }),
 );
 
@@ -97,6 +107,7 @@ export function restartReportToJson(report: RestartReport): RestartJson {
     incomplete: {
       unreadableProcesses: report.incomplete.unreadableProcesses,
       unreadablePids: report.incomplete.unreadablePids,
+      ...incompleteToJson(report.incomplete),
     },
   };
 }

@@ -1,6 +1,7 @@
 import { isRegularMode } from '../proc/file-mode.js';
-import type { FileRecord, Incomplete, ProcessRecord, Snapshot } from '../snapshot/types.js';
+import type { FileRecord, ProcessRecord, Snapshot } from '../snapshot/types.js';
 import { familyIndex, serviceOf, type ProcessFamily } from './holders.js';
+import { incompleteOf, type IncompleteView } from './incomplete.js';
 import { restartCommand } from './programs.js';
 
 /** What a process runs that is no longer on disk: its executable, a library, or (with data) another mapped file. */
@@ -44,7 +45,7 @@ export interface RestartGroup {
 export interface RestartReport {
   readonly processes: readonly RestartProcess[];
   readonly groups: readonly RestartGroup[];
-  readonly incomplete: Incomplete;
+  readonly incomplete: IncompleteView;
 }
 
 export interface RestartOptions {
@@ -79,7 +80,7 @@ export function findRestartNeeded(snapshot: Snapshot, options: RestartOptions = 
   return {
     processes,
     groups: groupProcesses(processes, snapshot),
-    incomplete: snapshot.incomplete,
+    incomplete: incompleteOf(snapshot),
   };
 }
 

@@ -25,6 +25,11 @@ import {
   string,
   type Static,
 } from '../format/json-schema.js';
+import {
+  incompleteToJson,
+  unreadableProcessesJsonSchema,
+  vanishedProcessesJsonSchema,
+} from './incomplete-json.js';
 
 interface StatusTotalJson {
   readonly segments: number;
@@ -155,6 +160,8 @@ export const shmJsonSchema = contract(
         unreadableProcesses: integer({ minimum: 0 }),
         unreadablePids: array(integer()),
         unseenAttaches: integer({ minimum: 0 }),
+        processes: optional(unreadableProcessesJsonSchema),
+        vanishedProcesses: optional(vanishedProcessesJsonSchema),
       }),
     },
     { definitions: { key: keySchema, time: timeSchema, bytes: bytesSchema, statusTotal: statusTotalSchema } },
@@ -253,6 +260,7 @@ export function shmReportToJson(report: ShmReport): ShmJson {
       unreadableProcesses: report.incomplete.unreadableProcesses,
       unreadablePids: report.incomplete.unreadablePids,
       unseenAttaches: report.segments.reduce((sum, s) => sum + s.unseenAttaches, 0),
+      ...incompleteToJson(report.incomplete),
     },
   };
 }

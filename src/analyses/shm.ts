@@ -1,6 +1,7 @@
 import type { Mount } from '../proc/mountinfo.js';
 import { formatKey, shmStatus, type ShmStatus } from '../proc/sysvipc-shm.js';
-import type { Incomplete, ProcessRecord, Snapshot } from '../snapshot/types.js';
+import type { ProcessRecord, Snapshot } from '../snapshot/types.js';
+import { incompleteOf, type IncompleteView } from './incomplete.js';
 import { findDeletedFiles, type DeletedFile } from './deleted.js';
 
 export { SHM_STATUSES } from './choices.js';
@@ -118,7 +119,7 @@ export interface ShmReport {
   readonly totals: ShmTotals;
   readonly unmatched: readonly UnmatchedShmAttachment[];
   readonly posix: PosixShmSummary;
-  readonly incomplete: Incomplete;
+  readonly incomplete: IncompleteView;
 }
 
 export interface ShmOptions {
@@ -227,7 +228,7 @@ export function findSharedMemory(snapshot: Snapshot, options: ShmOptions = {}): 
     totals: sumTotals(segments),
     unmatched: [...unmatched.values()].sort((a, b) => a.pid - b.pid || a.shmid - b.shmid),
     posix: summarisePosix(snapshot, nameOf, options.biggest ?? 5),
-    incomplete: snapshot.incomplete,
+    incomplete: incompleteOf(snapshot),
   };
 }
 

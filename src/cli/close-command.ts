@@ -44,7 +44,9 @@ export function runClose(values: ValuesOf<typeof closeSpec>, io: ActingIo, posit
     const result = previewClose(plan);
     if (json) io.stdout.write(`${JSON.stringify(closeResultToJson(result, dryRun), null, 2)}\n`);
     else io.stdout.write(preview);
-    return plan.verdict === 'refused' ? 1 : 0;
+    // Success only for a dry run of a descriptor that could be closed: a target that does not
+    // exist (skipped) or may not be touched (refused) is a failure.
+    return dryRun && plan.verdict === 'ready' ? 0 : 1;
   }
   if (!yes) {
     (json ? io.stderr : io.stdout).write(preview);

@@ -1,3 +1,4 @@
+import { describeIncomplete } from '../analyses/incomplete-words.js';
 import {
   findDeletedFiles,
   type DeletedFile,
@@ -11,10 +12,11 @@ import type { Snapshot } from '../snapshot/types.js';
 import { paletteFor, type Palette } from '../format/color.js';
 import { escapeName } from '../format/escape.js';
 import { formatBytes } from '../format/size.js';
+import { LimboError } from '../core/errors.js';
 import { EXTENT_WALK_MAX, EXTENT_WALK_MIN_BYTES, type SharingUnknown } from '../proc/extent-sharing.js';
-import { toDeletedFilter } from './deleted-filter.js';
+import { checkFilterSubjects, toDeletedFilter } from './deleted-filter.js';
 import type { Io } from './io.js';
-import { loadSnapshot } from './load-snapshot.js';
+import { loadSnapshot, withReplayNote } from './load-snapshot.js';
 import type { ValuesOf } from './options.js';
 import { DELETED_TABLE_LIMIT, type deletedSpec } from './specs/deleted.js';
 
@@ -23,27 +25,54 @@ const MAX_FDS_SHOWN = 6;
 
 /** `limbo deleted`: scan (or load) a snapshot, filter, print a table or JSON. */
 export function runDeleted(values: ValuesOf<typeof deletedSpec>, io: Io): number {
+  if (values.all && values.limit !== undefined) {
+    throw new LimboError('usage', 'limbo deleted: --all and --limit contradict each other: give one');
+  }
   const filter = toDeletedFilter('deleted', values);
   // --all: no limit; --limit N: N; neither: the table's default, and all of them in JSON.
   const limit = values.all ? Infinity : values.limit;
   const snapshot = loadSnapshot(values);
+  checkFilterSubjects('deleted', filter, snapshot, values.from === undefined);
   if (values.json) {
     // In JSON the limit is a filter, so totals stay the sum of the files listed.
     const report = findDeletedFiles(snapshot, limit === undefined ? filter : { ...filter, limit });
     io.stdout.write(`${JSON.stringify(deletedReportToJson(report), null, 2)}\n`);
   } else {
     const report = findDeletedFiles(snapshot, filter);
+    const unmatched =
+      report.files.length === 0 ? noMatch(values, findDeletedFiles(snapshot).files.length) : null;
     io.stdout.write(
-      renderDeletedTable(
-        report,
-        paletteFor(io.stdout, io.env),
-        limit ?? DELETED_TABLE_LIMIT,
-        stepsForBiggest(snapshot, report),
-        familyIndex(snapshot),
+      withReplayNote(
+        renderDeletedTable(
+          report,
+          paletteFor(io.stdout, io.env),
+          limit ?? DELETED_TABLE_LIMIT,
+          stepsForBiggest(snapshot, report),
+          familyIndex(snapshot),
+          unmatched,
+        ),
+        values,
+        snapshot,
       ),
     );
   }
   return 0;
+}
+
+/**
+ * What to say when the filters leave nothing though others are held: "No deleted file matches
+ * --kind tmpfile; 26 others are held." Null when nothing is held at all, or no filter was given.
+ */
+function noMatch(values: ValuesOf<typeof deletedSpec>, others: number): string | null {
+  const given = [
+    values.pid !== undefined ? `--pid ${values.pid}` : null,
+    values.user !== undefined ? `--user ${escapeName(Buffer.from(values.user))}` : null,
+    values.mount !== undefined ? `--mount ${escapeName(Buffer.from(values.mount))}` : null,
+    values.minSize !== undefined ? `--min-size ${formatBytes(values.minSize)}` : null,
+    values.kind !== undefined ? `--kind ${values.kind}` : null,
+  ].filter((flag) => flag !== null);
+  if (given.length === 0 || others === 0) return null;
+  return `No deleted file matches ${given.join(' ')}; ${others.toLocaleString('en-US')} ${others === 1 ? 'other is' : 'others are'} held.`;
 }
 
 /** The table a person reads: biggest first, holders under each file, totals, then what to do. */
@@ -53,11 +82,19 @@ export function renderDeletedTable(
   limit = Infinity,
   steps: readonly ReleaseStep[] = [],
   familyOf: ((pid: number) => ProcessFamily) | null = null,
+  unmatched: string | null = null,
 ): string {
   const lines: string[] = [];
   const { totals } = report;
   if (report.files.length === 0) {
-    lines.push(c.green('No deleted files are held open.'));
+    // With processes unread, one of them may hold a deleted file: never claim there is none.
+    lines.push(
+      unmatched !== null
+        ? unmatched
+        : report.incomplete.unreadableProcesses > 0
+          ? c.yellow('No process limbo could read holds a deleted file open.')
+          : c.green('No deleted files are held open.'),
+    );
   } else {
     lines.push(
       c.bold(
@@ -75,37 +112,38 @@ export function renderDeletedTable(
     const hidden = report.files.slice(shown.length);
     if (hidden.length > 0) {
       const bytes = hidden.reduce((sum, file) => sum + file.allocatedBytes, 0);
+      // "smaller" only when they are: under --sort path or holders the rest may be bigger.
+      const least = Math.min(...shown.map((file) => file.allocatedBytes));
+      const which = hidden.every((file) => file.allocatedBytes <= least) ? 'smaller' : 'more';
       lines.push(
         c.dim(
-          `  ... ${hidden.length} smaller ${plural(hidden.length, 'file')} (${formatBytes(bytes)}) not shown: --all shows every file`,
+          `  ... ${hidden.length} ${which} ${plural(hidden.length, 'file')} (${formatBytes(bytes)}) not shown: --all shows every file`,
         ),
       );
     }
     lines.push('', c.bold('By filesystem:'));
-    for (const m of totals.byMount) {
-      const where =
-        m.mount === null
-          ? m.fstype === null
-            ? '(unmounted)'
-            : '(memfd)'
-          : escapeName(m.mountBytes ?? Buffer.from(m.mount));
+    const wheres = totals.byMount.map((m) =>
+      m.mount === null
+        ? m.fstype === null
+          ? '(unmounted)'
+          : '(memfd)'
+        : escapeName(m.mountBytes ?? Buffer.from(m.mount)),
+    );
+    // A long mount point widens the column for every row, so the columns stay aligned.
+    const width = Math.max(24, ...wheres.map((where) => where.length));
+    for (const [i, m] of totals.byMount.entries()) {
+      const where = wheres[i] ?? '';
       lines.push(
-        `  ${where.padEnd(24)} ${(m.fstype ?? '?').padEnd(8)} ${m.ramBacked ? 'RAM ' : 'disk'}  ` +
+        `  ${where.padEnd(width)} ${(m.fstype ?? '?').padEnd(8)} ${m.ramBacked ? 'RAM ' : 'disk'}  ` +
           `${String(m.files).padStart(5)} ${plural(m.files, 'file').padEnd(5)}  ${formatBytes(m.allocatedBytes).padStart(10)}` +
           reclaimableSuffix(m),
       );
     }
     lines.push('', ...nextSteps(steps, c));
   }
-  const { unreadableProcesses, unverifiedMappings } = report.incomplete;
-  if (unreadableProcesses > 0) {
-    const count = `${unreadableProcesses} ${plural(unreadableProcesses, 'process', 'processes')}`;
-    const hint =
-      report.incomplete.scannerUid === 0
-        ? 'denied even to root (another user namespace, or a security module)'
-        : 'run as root to see all';
-    lines.push(c.yellow(`Partial view: ${count} could not be read: ${hint}.`));
-  }
+  const { unverifiedMappings } = report.incomplete;
+  const partial = describeIncomplete(report.incomplete);
+  lines.push(...partial.map((line, i) => (i === 0 ? c.yellow(line) : line)));
   if (unverifiedMappings > 0) {
     lines.push(
       c.yellow(

@@ -1,5 +1,8 @@
-import { realpathSync, statSync } from 'node:fs';
+import { existsSync, realpathSync, statSync } from 'node:fs';
 import type { DeletedFilter, DeletedKind, DeletedSort } from '../analyses/deleted.js';
+import { readPasswd } from '../proc/passwd.js';
+import type { Snapshot } from '../snapshot/types.js';
+import { quote } from './options.js';
 import { LimboError } from '../core/errors.js';
 import { formatDev } from '../proc/file-stat.js';
 import { findMount, findMountByPath, readMountinfo, type Mount } from '../proc/mountinfo.js';
@@ -14,7 +17,7 @@ export type DeletedFilterValues = OptionValues<typeof DELETED_FILTER_OPTIONS> & 
 
 /**
  * The filter the flags describe. The parser has checked every value; only --mount is left, as it
- * needs the filesystem: a path that cannot be stat'ed is a usage error here.
+ * needs the filesystem: a path that cannot be stat'ed does not exist (exit 1), as for df and links.
  */
 export function toDeletedFilter(command: string, values: DeletedFilterValues): DeletedFilter {
   const filter: { -readonly [K in keyof DeletedFilter]: DeletedFilter[K] } = {};
@@ -28,9 +31,9 @@ export function toDeletedFilter(command: string, values: DeletedFilterValues): D
     if (real !== mount.mountPoint) {
       throw new LimboError(
         'usage',
-        `limbo ${command}: --mount ${values.mount}: not a mount point: it is on the filesystem mounted at ` +
+        `limbo ${command}: --mount ${quote(values.mount)}: not a mount point: it is on the filesystem mounted at ` +
           `${mount.mountPoint} (${mount.fstype}, device ${mount.dev}), and --mount covers a whole filesystem. ` +
-          `Give --mount ${mount.mountPoint}, or --filesystem-of ${values.mount} to mean that filesystem`,
+          `Give --mount ${mount.mountPoint}, or --filesystem-of ${quote(values.mount)} to mean that filesystem`,
       );
     }
     filter.filesystem = { dev: mount.dev, mountPoint: mount.mountPoint, fstype: mount.fstype };
@@ -57,8 +60,8 @@ function filesystemHolding(command: string, flag: string, path: string): { mount
     dev = formatDev(statSync(real, { bigint: true }).dev);
   } catch (error) {
     throw new LimboError(
-      'usage',
-      `limbo ${command}: ${flag}: cannot stat '${path}': ${(error as NodeJS.ErrnoException).code ?? 'error'}`,
+      'not-found',
+      `limbo ${command}: ${flag}: cannot stat ${quote(path)}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`,
     );
   }
   const mounts = readMountinfo('/proc', 'self');
@@ -69,4 +72,33 @@ function filesystemHolding(command: string, flag: string, path: string): { mount
     mount: mount ?? { mountId: 0, parentId: 0, dev, root: '/', mountPoint: real, fstype: '?', source: '?' },
     real,
   };
+}
+
+/**
+ * Refuses a filter whose subject does not exist, so that a typo never reads as "nothing held":
+ * `--pid` of no process (in the snapshot, or a live kernel thread under `procRoot`), `--user` that
+ * names no user (not in the snapshot's processes, not in the user table, not a number).
+ */
+export function checkFilterSubjects(
+  command: string,
+  filter: DeletedFilter,
+  snapshot: Snapshot,
+  live: boolean,
+): void {
+  const { pid, user } = filter;
+  if (
+    pid !== undefined &&
+    !snapshot.processes.some((p) => p.pid === pid) &&
+    !(live && existsSync(`${snapshot.procRoot}/${pid}`))
+  ) {
+    throw new LimboError('not-found', `limbo ${command}: no process ${pid}`);
+  }
+  if (
+    user !== undefined &&
+    !/^\d+$/.test(user) &&
+    !snapshot.processes.some((p) => p.user === user) &&
+    !(live && [...readPasswd().values()].includes(user))
+  ) {
+    throw new LimboError('not-found', `limbo ${command}: no user ${quote(user)}`);
+  }
 }

@@ -1,6 +1,7 @@
 import { reconcileFilesystems, type DfReport } from '../analyses/df.js';
 import { dfReportToJson } from '../analyses/df-json.js';
 import { summarizeFilesystem } from '../analyses/df-words.js';
+import { describeIncomplete } from '../analyses/incomplete-words.js';
 import { paletteFor, type Palette } from '../format/color.js';
 import { escapeName } from '../format/escape.js';
 import { formatBytes } from '../format/size.js';
@@ -8,7 +9,7 @@ import { LimboError } from '../core/errors.js';
 import { chooseMounts, measureFilesystem, type FilesystemMeasure } from '../walk/measure-filesystems.js';
 import type { Io } from './io.js';
 import { loadSnapshot } from './load-snapshot.js';
-import type { ValuesOf } from './options.js';
+import { quote, type ValuesOf } from './options.js';
 import type { dfSpec } from './specs/df.js';
 
 /** `limbo df`: one reconciliation per filesystem, and one sentence each. */
@@ -23,10 +24,14 @@ export async function runDf(values: ValuesOf<typeof dfSpec>, io: Io, paths: stri
   try {
     mounts = chooseMounts(hostMounts, paths);
   } catch (error) {
+    // A path that does not exist is a failure (exit 1), as for links, not a usage error.
+    const { path, code } = error as NodeJS.ErrnoException;
     throw new LimboError(
-      'usage',
-      `limbo df: cannot stat '${(error as NodeJS.ErrnoException).path ?? paths.join(' ')}'`,
-      { cause: error },
+      'not-found',
+      `limbo df: cannot stat ${quote(path ?? paths.join(' '))}: ${code ?? 'error'}`,
+      {
+        cause: error,
+      },
     );
   }
   const walk = values.walk || paths.length === 1;
@@ -95,5 +100,7 @@ export function renderDf(report: DfReport, c: Palette): string {
   );
   for (const fs of notLooked)
     lines.push(c.dim(`${escapeName(Buffer.from(fs.mount))}: hidden files not looked at (${fs.hiddenNote}).`));
+  const partial = describeIncomplete(report.incomplete);
+  if (partial.length > 0) lines.push('', ...partial.map((line, i) => (i === 0 ? c.yellow(line) : line)));
   return `${lines.join('\n')}\n`;
 }

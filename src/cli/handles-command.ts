@@ -1,12 +1,13 @@
 import { explainHandles, type HandleReport, type ProcessHandleUse } from '../analyses/handles.js';
 import { handleReportToJson } from '../analyses/handles-json.js';
 import { describeHandleWarning } from '../analyses/handles-words.js';
+import { describeIncomplete } from '../analyses/incomplete-words.js';
 import { paletteFor, type Palette } from '../format/color.js';
 import { escapeName } from '../format/escape.js';
 import { LimboError } from '../core/errors.js';
 import { nativeAddon } from '../native.js';
 import type { Io } from './io.js';
-import { loadSnapshot } from './load-snapshot.js';
+import { loadSnapshot, withReplayNote } from './load-snapshot.js';
 import type { ValuesOf } from './options.js';
 import { HANDLES_TOP, type handlesSpec } from './specs/handles.js';
 
@@ -25,7 +26,7 @@ export function runHandles(values: ValuesOf<typeof handlesSpec>, io: Io): number
     io.stdout.write(`${JSON.stringify(handleReportToJson(report, top ?? Infinity), null, 2)}\n`);
   else {
     const c = paletteFor(io.stdout, io.env);
-    io.stdout.write(renderHandles(report, c, top ?? HANDLES_TOP));
+    io.stdout.write(withReplayNote(renderHandles(report, c, top ?? HANDLES_TOP), values, snapshot));
     const unnamed = report.sockets['other'] ?? 0;
     // Only the addon can ask sockfs (getxattr) about a socket that no /proc/net table lists.
     if (values.from === undefined && unnamed > 0 && !nativeAddon()?.socketProtocol) {
@@ -51,7 +52,12 @@ export function renderHandles(report: HandleReport, c: Palette, top: number): st
     ) + `; fs.nr_open ${number(ledger.nrOpen)}`,
     '',
   );
-  const explained = ledger.openFiles + ledger.mappings + ledger.shmSegments + ledger.shmAttachments;
+  const explained =
+    ledger.openFiles +
+    ledger.unreadableDescriptors +
+    ledger.mappings +
+    ledger.shmSegments +
+    ledger.shmAttachments;
   const row = (label: string, value: number | null, note: string) =>
     `  ${label.padEnd(20)} ${number(value).padStart(11)}   ${c.dim(note)}`;
   lines.push(
@@ -65,6 +71,15 @@ export function renderHandles(report: HandleReport, c: Palette, top: number): st
       ledger.openFiles,
       `distinct open file descriptions (${ledger.openFilesExact ? 'exact, by kcmp' : 'estimate'})`,
     ),
+    ...(ledger.unreadableDescriptors > 0
+      ? [
+          row(
+            '+ unreadable fds',
+            ledger.unreadableDescriptors,
+            'fds of processes whose links were refused: at most one file each, unknown which',
+          ),
+        ]
+      : []),
     row('+ mappings', ledger.mappings, 'held only by memory mappings whose fd was closed (estimate)'),
     row('+ SysV shm segments', ledger.shmSegments, 'one per segment'),
     row('+ SysV shm attaches', ledger.shmAttachments, 'one per shmat'),
@@ -73,7 +88,7 @@ export function renderHandles(report: HandleReport, c: Palette, top: number): st
       'unexplained',
       ledger.unexplained,
       `kernel-internal files, fds in flight over unix sockets (${number(ledger.fdsInFlight)})` +
-        (report.incomplete.unreadableProcesses > 0 ? ', processes limbo could not read' : ''),
+        (report.incomplete.unreadableProcesses > 0 ? ', mappings of processes limbo could not read' : ''),
     ),
     '',
     `By type: ${renderTypes(report)}`,
@@ -94,18 +109,8 @@ export function renderHandles(report: HandleReport, c: Palette, top: number): st
   } else {
     lines.push('', c.green('No process is near its fd limit, and the system is far from fs.file-max.'));
   }
-  const { unreadableProcesses, scannerUid } = report.incomplete;
-  if (unreadableProcesses > 0) {
-    const hint =
-      scannerUid === 0
-        ? 'denied even to root'
-        : 'their fds are counted, but open files and mappings (?) need root';
-    lines.push(
-      c.yellow(
-        `Partial view: ${unreadableProcesses} ${unreadableProcesses === 1 ? 'process' : 'processes'} could not be read: ${hint}.`,
-      ),
-    );
-  }
+  const partial = describeIncomplete(report.incomplete);
+  if (partial.length > 0) lines.push('', ...partial.map((line, i) => (i === 0 ? c.yellow(line) : line)));
   return `${lines.join('\n')}\n`;
 }
 

@@ -71,7 +71,7 @@ function usage(message: string): LimboError {
 /** Files, then directories, then groups: one block each, and what limbo could not see. */
 export function renderLinks(report: LinksReport, c: Palette, limit = MAX_NAMES_SHOWN): string {
   const blocks: string[][] = [
-    ...report.files.map((f) => renderFile(f, c, limit)),
+    ...report.files.map((f) => renderFile(f, c, limit, report.incomplete.unreadableProcesses)),
     ...report.directories.map((d) => renderDirectory(d, c)),
   ];
   if (report.groups)
@@ -95,7 +95,8 @@ export function renderLinks(report: LinksReport, c: Palette, limit = MAX_NAMES_S
   return `${blocks.map((b) => b.join('\n')).join('\n\n')}\n`;
 }
 
-function renderFile(f: FileLinks, c: Palette, limit: number): string[] {
+/** `unread`: processes whose fds limbo could not read; one of them may hold the file unseen. */
+function renderFile(f: FileLinks, c: Palette, limit: number, unread: number): string[] {
   const name = escapeName(f.path);
   const lines = [
     c.bold(name),
@@ -121,18 +122,26 @@ function renderFile(f: FileLinks, c: Palette, limit: number): string[] {
   } else {
     lines.push(`  ${f.nlink} links; other names not searched: ${f.searchNote ?? 'no walk was possible'}`);
   }
+  const unseen = unread > 0 ? `${unread} ${plural(unread, 'process', 'processes')} could not be read` : '';
   lines.push(
-    `  ${f.holders.length > 0 ? `held open by ${f.holders.map(describeHolder).join(', ')}` : 'no process holds it open'}`,
+    `  ${
+      f.holders.length > 0
+        ? `held open by ${f.holders.map(describeHolder).join(', ')}${unseen ? ` (${unseen})` : ''}`
+        : unseen
+          ? `no process limbo could read holds it open (${unseen})`
+          : 'no process holds it open'
+    }`,
   );
-  lines.push(`  ${removalVerdict(f, name, others.length, c)}`);
-  if (f.nlink > 1) lines.push(`  ${removalOfAllVerdict(f, c)}`);
+  const caveat = unseen ? ', unless a process limbo could not read holds it' : '';
+  lines.push(`  ${removalVerdict(f, name, others.length, c, caveat)}`);
+  if (f.nlink > 1) lines.push(`  ${removalOfAllVerdict(f, c, caveat)}`);
   lines.push(`  ${describeLimit(f.linkLimit, f.nlink, 'links', c)}`);
   return lines;
 }
 
-function removalVerdict(f: FileLinks, name: string, others: number, c: Palette): string {
+function removalVerdict(f: FileLinks, name: string, others: number, c: Palette, caveat: string): string {
   if (f.freedByRemovingBytes > 0 || (f.nlink <= 1 && f.holders.length === 0)) {
-    return c.green(`rm ${name} frees ${formatBytes(f.freedByRemovingBytes)}`);
+    return c.green(`rm ${name} frees ${formatBytes(f.freedByRemovingBytes)}${caveat}`);
   }
   const reasons: string[] = [];
   if (f.nlink > 1) {
@@ -145,10 +154,10 @@ function removalVerdict(f: FileLinks, name: string, others: number, c: Palette):
   return `rm ${name} frees nothing: ${reasons.join(', and ')}`;
 }
 
-function removalOfAllVerdict(f: FileLinks, c: Palette): string {
+function removalOfAllVerdict(f: FileLinks, c: Palette, caveat: string): string {
   const all = `rm of all ${f.names.length} ${plural(f.names.length, 'name')} found`;
   if (f.freedByRemovingAllNamesBytes > 0 || (f.namesOutside === 0 && f.holders.length === 0)) {
-    return c.green(`${all} frees ${formatBytes(f.freedByRemovingAllNamesBytes)}`);
+    return c.green(`${all} frees ${formatBytes(f.freedByRemovingAllNamesBytes)}${caveat}`);
   }
   if (f.namesOutside > 0) {
     return `${all} frees nothing: ${f.namesOutside} more ${plural(f.namesOutside, 'name')} keep${f.namesOutside === 1 ? 's' : ''} it`;

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { LimboError } from '../core/errors.js';
+import { escapeName } from '../format/escape.js';
 import { parseSnapshot } from '../snapshot/snapshot-json.js';
 import { takeSnapshot } from '../snapshot/take-snapshot.js';
 import type { Snapshot } from '../snapshot/types.js';
@@ -12,26 +13,50 @@ export function loadSnapshot(
 ): Snapshot {
   const { from, proc } = values;
   if (from !== undefined) {
+    const named = escapeName(Buffer.from(from));
     let text: string;
     try {
       text = readFileSync(from === '-' ? 0 : from, 'utf8');
     } catch (error) {
-      throw new LimboError('io', `cannot read snapshot ${from}: ${(error as Error).message}`, {
-        cause: error,
-      });
+      throw new LimboError(
+        'io',
+        `cannot read snapshot ${named}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+        {
+          cause: error,
+        },
+      );
     }
     try {
       return parseSnapshot(text);
     } catch (error) {
       if (!(error instanceof LimboError)) throw error;
-      throw new LimboError(error.code, `snapshot ${from}: ${error.message}`, { cause: error.cause });
+      throw new LimboError(error.code, `snapshot ${named}: ${error.message}`, { cause: error.cause });
     }
   }
   try {
     return takeSnapshot({ procRoot: proc, handles: options.handles ?? false });
   } catch (error) {
-    throw new LimboError('proc-unreadable', `cannot scan ${proc}: ${(error as Error).message}`, {
-      cause: error,
-    });
+    throw new LimboError(
+      'proc-unreadable',
+      `cannot scan ${escapeName(Buffer.from(proc))}: ${(error as Error).message}`,
+      { cause: error },
+    );
   }
+}
+
+/**
+ * The last line of a replayed text output: `From snapshot FILE taken AT on HOST.`, so an answer
+ * about another time or machine never passes for this one's. Null for a live scan.
+ */
+function replayNote(values: Pick<CommonValues, 'from'>, snapshot: Snapshot): string | null {
+  if (values.from === undefined) return null;
+  const file = values.from === '-' ? 'on stdin' : escapeName(Buffer.from(values.from));
+  const host = escapeName(Buffer.from(snapshot.hostname));
+  return `From snapshot ${file} taken ${snapshot.takenAt} on ${host}.`;
+}
+
+/** A text output with the replay note as its last line, when replayed. */
+export function withReplayNote(text: string, values: Pick<CommonValues, 'from'>, snapshot: Snapshot): string {
+  const note = replayNote(values, snapshot);
+  return note === null ? text : `${text}\n${note}\n`;
 }

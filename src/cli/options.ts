@@ -5,6 +5,7 @@
 // needs only this module and the specs.
 import { parseArgs } from 'node:util';
 import { LimboError } from '../core/errors.js';
+import { escapeName } from '../format/escape.js';
 import { parseSize } from '../format/size.js';
 
 /** How an option's text becomes its value. */
@@ -51,6 +52,8 @@ export interface CommandSpec<O extends Options = Options> {
   readonly usage: string;
   readonly options: O;
   readonly positionals?: boolean;
+  /** Common flags this command does not take: it neither lists nor accepts them. */
+  readonly without?: readonly (keyof CommonOptions)[];
   /** Paragraphs printed after the options in --help: what the command risks, and why. */
   readonly details?: string;
 }
@@ -223,7 +226,11 @@ export const COMMON_OPTIONS = {
     value: 'FILE',
     help: 'analyse a snapshot saved by `limbo snapshot` instead of this machine',
   }),
-  proc: stringOption({ value: 'DIR', help: 'the /proc to read', default: '/proc' }),
+  proc: stringOption({
+    value: 'DIR',
+    help: 'the /proc to read: a proc filesystem, or a tree with PID/status and sys/fs/file-nr',
+    default: '/proc',
+  }),
   color: enumOption(['auto', 'always', 'never'], {
     value: 'WHEN',
     help: 'colour the output: auto is a terminal without NO_COLOR',
@@ -261,17 +268,22 @@ export function parseCommandArgs<S extends CommandSpec>(spec: S, argv: readonly 
     const type = option.kind === 'boolean' ? 'boolean' : 'string';
     config[flagName(key)] = option.multiple ? { type, multiple: true } : { type };
   }
+  const args = normalizeArgs(spec.name, all, argv);
   let parsed: {
     values: Record<string, string | boolean | (string | boolean)[] | undefined>;
     positionals: string[];
   };
   try {
-    parsed = parseArgs({ args: [...argv], options: config, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args, options: config, allowPositionals: true, strict: true });
   } catch (error) {
-    throw new LimboError('usage', `limbo ${spec.name}: ${(error as Error).message}`, { cause: error });
+    // normalizeArgs has refused everything parseArgs would; this is a safety net in its words.
+    throw new LimboError('usage', `limbo ${spec.name}: ${quote((error as Error).message)}`, { cause: error });
   }
   if (!spec.positionals && parsed.positionals.length > 0) {
-    throw new LimboError('usage', `limbo ${spec.name}: unexpected argument '${parsed.positionals[0]}'`);
+    throw new LimboError(
+      'usage',
+      `limbo ${spec.name}: unexpected argument ${quote(parsed.positionals[0] ?? '')}`,
+    );
   }
   if (parsed.values['help'] === true) return { help: true };
   const values: Record<string, unknown> = {};
@@ -287,6 +299,59 @@ export function parseCommandArgs<S extends CommandSpec>(spec: S, argv: readonly 
   return { help: false, values: values as ValuesOf<S>, positionals: parsed.positionals };
 }
 
+/** A user's text inside a message: quoted, with control characters and invalid UTF-8 escaped. */
+export function quote(text: string): string {
+  return `'${escapeName(Buffer.from(text))}'`;
+}
+
+/**
+ * Checks argv against the declared flags in limbo's own words, before node's parseArgs sees it:
+ * an unknown flag, a value given to a switch, a flag missing its value. A value that starts with a
+ * dash and a digit (`--pid -1`) is the flag's value, passed on as `--pid=-1`, so that the option's
+ * own check refuses it ("--pid takes a process id, not '-1'") rather than parseArgs' "ambiguous".
+ */
+function normalizeArgs(
+  command: string,
+  all: readonly [string, Option<unknown>][],
+  argv: readonly string[],
+): string[] {
+  const byFlag = new Map(all.map(([key, option]) => [`--${flagName(key)}`, option]));
+  const usage = (message: string) => new LimboError('usage', `limbo ${command}: ${message}`);
+  const args: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    if (arg === '--') {
+      args.push(...argv.slice(i));
+      break;
+    }
+    if (!arg.startsWith('-') || arg === '-') {
+      args.push(arg);
+      continue;
+    }
+    const equals = arg.indexOf('=');
+    const flag = equals > 0 ? arg.slice(0, equals) : arg;
+    const option = byFlag.get(flag);
+    if (!option) throw usage(`unknown option ${quote(flag)}`);
+    if (option.kind === 'boolean') {
+      if (equals > 0) throw usage(`${flag} takes no value`);
+      args.push(arg);
+      continue;
+    }
+    if (equals > 0) {
+      args.push(arg);
+      continue;
+    }
+    const next = argv[i + 1];
+    const wants =
+      option.kind === 'enum' ? `one of ${(option.choices ?? []).join(', ')}` : (option.expects ?? 'a value');
+    if (next === undefined || (next.startsWith('-') && !/^-[\d.]/.test(next)))
+      throw usage(`${flag} takes ${wants}`);
+    args.push(`${flag}=${next}`);
+    i++;
+  }
+  return args;
+}
+
 function convert(command: string, key: string, option: Option<unknown>, given: string | boolean): unknown {
   if (typeof given === 'boolean' || !option.parse) return given;
   const value = option.parse(given);
@@ -296,12 +361,13 @@ function convert(command: string, key: string, option: Option<unknown>, given: s
   const message =
     option.kind === 'enum'
       ? `${flag} takes one of ${(option.choices ?? []).join(', ')}`
-      : `${flag} takes ${option.expects ?? 'a value'}, not '${given}'`;
+      : `${flag} takes ${option.expects ?? 'a value'}, not ${quote(given)}`;
   throw new LimboError('usage', `limbo ${command}: ${message}`);
 }
 
 function allOptions(spec: CommandSpec): [string, Option<unknown>][] {
-  return Object.entries({ ...spec.options, ...COMMON_OPTIONS });
+  const without = new Set<string>(spec.without ?? []);
+  return Object.entries({ ...spec.options, ...COMMON_OPTIONS }).filter(([key]) => !without.has(key));
 }
 
 // ---- help ------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ import { confirmFor, requireConsent, type ActingIo } from './confirm.js';
 import { loadSnapshot } from './load-snapshot.js';
 import type { ValuesOf } from './options.js';
 import type { reclaimSpec } from './specs/reclaim.js';
+import { checkFilterSubjects } from './deleted-filter.js';
 import { parseFilterArgs, parseTargets, refuseSavedSnapshot } from './target-args.js';
 
 /** `limbo reclaim`: plan, preview, confirm, truncate, report. */
@@ -40,19 +41,19 @@ export function runReclaim(
   const confirm = confirmFor(io);
   requireConsent('reclaim', { dryRun, yes }, confirm);
 
-  const plan = planReclaim(
-    loadSnapshot(values),
-    { targets, filter },
-    { procRoot: values.proc, force: values.force },
-  );
+  const snapshot = loadSnapshot(values);
+  if (filter) checkFilterSubjects('reclaim', filter, snapshot, true);
+  const plan = planReclaim(snapshot, { targets, filter }, { procRoot: values.proc, force: values.force });
   const c = paletteFor(json ? io.stderr : io.stdout, io.env);
   const ready = plan.candidates.filter((candidate) => candidate.verdict === 'ready');
 
   if (dryRun || ready.length === 0) {
-    const preview = previewReclaim(plan);
+    // Without --dry-run nothing was ready, so nothing was tried: the JSON must not say "dry run".
+    const preview = { ...previewReclaim(plan), dryRun };
     if (json) io.stdout.write(`${JSON.stringify(reclaimReportToJson(preview), null, 2)}\n`);
     else io.stdout.write(renderReclaimPlan(plan, c));
-    return exitCode(preview);
+    // A target that does not exist (skipped) or may not be touched (refused) is a failure.
+    return plan.candidates.some((candidate) => candidate.verdict !== 'ready') ? 1 : 0;
   }
   if (!yes) {
     (json ? io.stderr : io.stdout).write(renderReclaimPlan(plan, c));

@@ -1,18 +1,23 @@
+import { describeIncomplete } from '../analyses/incomplete-words.js';
 import { findRestartNeeded, type RestartProcess, type RestartReport } from '../analyses/restart.js';
 import { restartReportToJson } from '../analyses/restart-json.js';
 import { paletteFor, type Palette } from '../format/color.js';
 import { escapeName } from '../format/escape.js';
 import { describeFamily } from '../analyses/programs.js';
 import type { Io } from './io.js';
-import { loadSnapshot } from './load-snapshot.js';
+import { loadSnapshot, withReplayNote } from './load-snapshot.js';
 import type { ValuesOf } from './options.js';
 import type { restartSpec } from './specs/restart.js';
 
 /** `limbo restart`: the processes to restart and the command for each group. */
 export function runRestart(values: ValuesOf<typeof restartSpec>, io: Io): number {
-  const report = findRestartNeeded(loadSnapshot(values), { includeData: values.all });
+  const snapshot = loadSnapshot(values);
+  const report = findRestartNeeded(snapshot, { includeData: values.all });
   if (values.json) io.stdout.write(`${JSON.stringify(restartReportToJson(report), null, 2)}\n`);
-  else io.stdout.write(renderRestartTable(report, paletteFor(io.stdout, io.env)));
+  else
+    io.stdout.write(
+      withReplayNote(renderRestartTable(report, paletteFor(io.stdout, io.env)), values, snapshot),
+    );
   return values.check && report.processes.length > 0 ? 1 : 0;
 }
 
@@ -62,12 +67,8 @@ export function renderRestartTable(report: RestartReport, c: Palette): string {
     }
     if (outsideShown) lines.push('');
   }
-  const { unreadableProcesses, scannerUid } = report.incomplete;
-  if (unreadableProcesses > 0) {
-    const hint = scannerUid === 0 ? 'denied even to root' : 'run as root to see all';
-    const count = `${unreadableProcesses} ${unreadableProcesses === 1 ? 'process' : 'processes'}`;
-    lines.push(c.yellow(`Partial view: ${count} could not be read: ${hint}.`));
-  }
+  const partial = describeIncomplete(report.incomplete);
+  lines.push(...partial.map((line, i) => (i === 0 ? c.yellow(line) : line)));
   return `${lines.join('\n')}\n`;
 }
 

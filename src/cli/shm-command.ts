@@ -1,3 +1,4 @@
+import { describeIncomplete } from '../analyses/incomplete-words.js';
 import {
   findSharedMemory,
   type PosixShmSummary,
@@ -11,7 +12,7 @@ import { escapeName } from '../format/escape.js';
 import { formatBytes } from '../format/size.js';
 import { readPasswd } from '../proc/passwd.js';
 import type { Io } from './io.js';
-import { loadSnapshot } from './load-snapshot.js';
+import { loadSnapshot, withReplayNote } from './load-snapshot.js';
 import type { ValuesOf } from './options.js';
 import type { shmSpec } from './specs/shm.js';
 
@@ -27,7 +28,8 @@ export function runShm(values: ValuesOf<typeof shmSpec>, io: Io): number {
   const users = values.from !== undefined ? undefined : readPasswd();
   const report = findSharedMemory(snapshot, { ...(users ? { users } : {}), ...(status ? { status } : {}) });
   if (values.json) io.stdout.write(`${JSON.stringify(shmReportToJson(report), null, 2)}\n`);
-  else io.stdout.write(renderShmTable(report, paletteFor(io.stdout, io.env)));
+  else
+    io.stdout.write(withReplayNote(renderShmTable(report, paletteFor(io.stdout, io.env)), values, snapshot));
   return 0;
 }
 
@@ -89,18 +91,13 @@ export function renderShmTable(report: ShmReport, c: Palette): string {
   const next = nextSteps(report, c);
   if (next.length > 0) lines.push('', ...next);
   const unseen = report.segments.reduce((sum, s) => sum + s.unseenAttaches, 0);
-  const { unreadableProcesses, scannerUid } = report.incomplete;
-  if (unreadableProcesses > 0 || unseen > 0) {
-    const hint = scannerUid === 0 ? 'denied even to root' : 'run as root to see all';
-    const parts: string[] = [];
-    if (unreadableProcesses > 0)
-      parts.push(
-        `${unreadableProcesses} ${plural(unreadableProcesses, 'process', 'processes')} could not be read`,
-      );
-    if (unseen > 0)
-      parts.push(`${unseen} ${plural(unseen, 'attach', 'attaches')} not found in any readable maps`);
-    lines.push('', c.yellow(`Partial view: ${parts.join('; ')}: ${hint}.`));
-  }
+  const partial = describeIncomplete(report.incomplete);
+  if (unseen > 0)
+    partial.push(
+      `${unseen} ${plural(unseen, 'attach', 'attaches')} not found in any readable maps` +
+        (report.incomplete.scannerUid === 0 ? '.' : ': run as root to see all.'),
+    );
+  if (partial.length > 0) lines.push('', ...partial.map((line, i) => (i === 0 ? c.yellow(line) : line)));
   return `${lines.join('\n')}\n`;
 }
 

@@ -49,7 +49,8 @@ export function renderWatch(
     `file handles           ${String(handles.fileNr.allocated ?? '?').padStart(10)}  ${sparkline(trends.handles)}  ${c.dim(`of ${handles.fileNr.max ?? '?'}`)}`,
   );
   lines.push('', c.bold('top processes by fds'));
-  for (const p of handles.processes.slice(0, 8)) {
+  // limbo's own process (the view and its scan thread) is not what the reader is watching.
+  for (const p of handles.processes.filter((p) => p.pid !== process.pid).slice(0, 8)) {
     const key = `${p.pid} ${p.comm}`;
     const limit = p.limit?.soft ? `${p.limitUsedPercent ?? 0}% of ${p.limit.soft}` : 'no limit';
     lines.push(

@@ -29,4 +29,5 @@ export class LimboError extends Error {
   }
 }
 
-export type LimboErrorCode = 'usage' | 'proc-unreadable' | 'snapshot-invalid' | 'io';
+/** `usage` exits 2; every other code exits 1. `not-found`: a pid, user, path or target that does not exist. */
+export type LimboErrorCode = 'usage' | 'proc-unreadable' | 'snapshot-invalid' | 'io' | 'not-found';

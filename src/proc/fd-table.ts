@@ -16,6 +16,8 @@ export interface FdCandidate {
 /** One pass over an fd directory: how many fds it has, and the deleted candidates among them. */
 export interface FdTableScan {
   readonly count: number;
+  /** fds listed whose link the kernel refused (EACCES, EPERM): counted, what they hold unknown. */
+  readonly unreadable: number;
   readonly candidates: readonly FdCandidate[];
 }
 
@@ -36,6 +38,7 @@ export function scanFdTables(
       ok: true,
       value: {
         count: scan.count,
+        unreadable: scan.unreadable,
         candidates: scan.candidates.map((c) => ({
           fd: c.fd,
           name: c.target ? stripDeletedSuffix(c.target) : null,
@@ -62,9 +65,11 @@ export function scanFdTableJs(dir: string): ReadResult<FdTableScan> {
     return { ok: false, failure: classifyError(error) };
   }
   const candidates: FdCandidate[] = [];
+  let unreadable = 0;
   for (const entry of entries) {
     const path = `${dir}/${entry}`;
     const link = readLinkBytes(path);
+    if (!link.ok && link.failure === 'denied') unreadable++;
     if (!link.ok && link.failure !== 'too-long') continue;
     if (link.ok && !hasDeletedSuffix(link.value)) continue;
     const stat = statThrough(path);
@@ -76,7 +81,7 @@ export function scanFdTableJs(dir: string): ReadResult<FdTableScan> {
       stat: stat.value,
     });
   }
-  return { ok: true, value: { count: entries.length, candidates } };
+  return { ok: true, value: { count: entries.length, unreadable, candidates } };
 }
 
 /**
@@ -126,9 +131,11 @@ export function scanFdTableFullJs(dir: string): ReadResult<FdEntries> {
   const majors: number[] = [];
   const minors: number[] = [];
   const inos: bigint[] = [];
+  let unreadable = 0;
   for (const entry of entries) {
     const path = `${dir}/${entry}`;
     const link = readLinkBytes(path);
+    if (!link.ok && link.failure === 'denied') unreadable++;
     if (!link.ok && link.failure !== 'too-long') continue;
     const text = link.ok ? link.value.toString('latin1') : null;
     let mode = 0;
@@ -159,6 +166,8 @@ export function scanFdTableFullJs(dir: string): ReadResult<FdEntries> {
       majors: Uint32Array.from(majors),
       minors: Uint32Array.from(minors),
       inos: BigUint64Array.from(inos),
+      count: entries.length,
+      unreadable,
     },
   };
 }
@@ -177,5 +186,5 @@ export function candidatesOf(dir: string, entries: FdEntries): FdTableScan {
       stat: stat.value,
     });
   });
-  return { count: entries.fds.length, candidates };
+  return { count: entries.count, unreadable: entries.unreadable, candidates };
 }

@@ -8,9 +8,14 @@ import { readFileNr, readNrOpen } from '../proc/file-nr.js';
 import { fsTypeThrough, statThrough } from '../proc/file-stat.js';
 import type { MapEntry } from '../proc/maps.js';
 import { readSocketProtocolName, readSocketProtocols, type SocketProtocol } from '../proc/net-sockets.js';
+import { readStatus } from '../proc/status.js';
 import type { ProcessHandles, SystemHandles } from './types.js';
 
 const KCMP_FILE = 0;
+const ESRCH = 3;
+const EBADF = 9;
+
+type Kcmp = (p1: number, p2: number, type: number, a: number, b: number) => number;
 
 /** One descriptor, as the grouping into open file descriptions needs it. */
 interface Descriptor {
@@ -147,24 +152,57 @@ export class HandleScan {
     }
   }
 
-  /** Groups descriptors into descriptions and settles every count; returns per-process and system figures. */
-  finish(): { processes: Map<number, ProcessHandles>; system: SystemHandles } {
+  /**
+   * Groups descriptors into descriptions and settles every count; returns per-process and system
+   * figures, and the processes that exited while the scan ran (the caller drops them). A process
+   * that vanished is a normal event: its descriptors leave every group, and only a group kcmp
+   * refused is an estimate, so one exit never downgrades anyone else's count.
+   */
+  finish(): { processes: Map<number, ProcessHandles>; system: SystemHandles; vanished: ReadonlySet<number> } {
     this.nameUnlistedSockets();
+    const vanished = new Set<number>();
+    const closed = new Set<Descriptor>();
+    const kcmp = nativeAddon()?.kcmp;
+    const settledGroups: Descriptor[][][] = [];
+    let exact = true;
+    for (const group of this.groups.values()) {
+      let members = group;
+      let descriptions: Descriptor[][] | null;
+      for (;;) {
+        members = members.filter((m) => !vanished.has(m.pid) && !closed.has(m));
+        if (members.length <= 1) {
+          descriptions = members.length === 1 ? [members] : [];
+          break;
+        }
+        const split = splitDescriptions(members, kcmp);
+        if (split === null || !('gone' in split)) {
+          descriptions = split;
+          break;
+        }
+        for (const { member, errno } of split.gone) {
+          if (errno === ESRCH || this.hasExited(member.task)) vanished.add(member.pid);
+          else closed.add(member); // the fd was closed mid-scan: that descriptor is gone, not its process
+        }
+      }
+      if (descriptions === null) exact = false;
+      settledGroups.push(descriptions ?? estimateDescriptions(members));
+    }
     const openFilesOf = new Map<number, number>();
     let openFiles = 0;
-    let exact = true;
-    const kcmp = nativeAddon()?.kcmp;
-    for (const members of this.groups.values()) {
-      const descriptions = members.length === 1 ? [members] : splitDescriptions(members, kcmp);
-      if (descriptions === null) exact = false;
-      const settled = descriptions ?? estimateDescriptions(members);
-      openFiles += settled.length;
-      for (const description of settled) countDescription(description, openFilesOf);
+    for (const settled of settledGroups) {
+      for (const description of settled) {
+        // A process found gone in a later group leaves the descriptions counted before.
+        const live = description.filter((m) => !vanished.has(m.pid));
+        if (live.length === 0) continue;
+        openFiles++;
+        countDescription(live, openFilesOf);
+      }
     }
 
     const processes = new Map<number, ProcessHandles>();
     let shmAttachFiles = 0;
     for (const draft of this.drafts.values()) {
+      if (vanished.has(draft.pid)) continue;
       // fork copies an attach without a new struct file: it is the parent's, at the same address.
       const parent = this.drafts.get(draft.ppid);
       const parentIds = new Set(parent?.shmAttachIds ?? []);
@@ -187,7 +225,14 @@ export class HandleScan {
         fdsInFlight: this.countFdsInFlight(),
         shmAttachFiles,
       },
+      vanished,
     };
+  }
+
+  /** True when a task has exited (a zombie's fd table is gone: kcmp says EBADF, not ESRCH). */
+  private hasExited(task: number): boolean {
+    const status = readStatus(this.procRoot, task);
+    return !status.ok || status.value === null || status.value.state === 'Z' || status.value.state === 'X';
   }
 
   /**
@@ -321,25 +366,26 @@ export function readSystemCounts(procRoot: string): Pick<SystemHandles, 'fileNr'
 /**
  * Splits look-alike descriptors into open file descriptions with kcmp(KCMP_FILE), which orders
  * struct files, so a sort needs n·log n calls rather than n². Null when kcmp is unavailable or
- * refused (it needs ptrace access: root, or one's own dumpable processes).
+ * refused (it needs ptrace access: root, or one's own dumpable processes). When a call fails
+ * because a descriptor went away mid-scan (its process exited, or the fd was closed), returns
+ * the gone descriptors with kcmp's errno instead, so the caller can drop them and split again.
  */
 function splitDescriptions(
   members: Descriptor[],
-  kcmp: ((p1: number, p2: number, type: number, a: number, b: number) => number) | undefined,
-): Descriptor[][] | null {
+  kcmp: Kcmp | undefined,
+): Descriptor[][] | { gone: { member: Descriptor; errno: number }[] } | null {
   if (!kcmp) return null;
-  let failed = false;
+  let failedPair: [Descriptor, Descriptor] | null = null;
   const compare = (a: Descriptor, b: Descriptor): number => {
-    if (failed) return 0;
+    if (failedPair) return 0;
     const result = kcmp(a.task, b.task, KCMP_FILE, a.fd, b.fd);
     if (result === 0) return 0;
     if (result === 1) return -1;
     if (result === 2) return 1;
-    failed = true; // an error, or 3: unordered
+    failedPair = [a, b]; // an error, or 3: unordered
     return 0;
   };
   const sorted = [...members].sort(compare);
-  if (failed) return null;
   const descriptions: Descriptor[][] = [];
   for (const member of sorted) {
     const last = descriptions[descriptions.length - 1];
@@ -347,7 +393,13 @@ function splitDescriptions(
     if (last && head && compare(head, member) === 0) last.push(member);
     else descriptions.push([member]);
   }
-  return failed ? null : descriptions;
+  if (!failedPair) return descriptions;
+  // Which side failed: a descriptor compared with itself answers 0 while it exists.
+  const gone = (failedPair as [Descriptor, Descriptor])
+    .filter((member, i, pair) => i === 0 || member !== pair[0])
+    .map((member) => ({ member, errno: -kcmp(member.task, member.task, KCMP_FILE, member.fd, member.fd) }))
+    .filter(({ errno }) => errno === ESRCH || errno === EBADF);
+  return gone.length > 0 ? { gone } : null;
 }
 
 /**

@@ -54,6 +54,17 @@ const processSchema = object({
   exeKey: optional(nullable(string())),
   fdCount: countOrNull,
   readable: boolean(),
+  unreadable: optional(
+    array(enumOf(['fd-directory', 'fd-links', 'maps']), {
+      description: 'What was refused when readable is false: the fd directory, fd links, or maps.',
+    }),
+  ),
+  unreadableDescriptors: optional(
+    integer({
+      minimum: 0,
+      description: 'Descriptors counted whose files are unknown (their links or fd directory refused).',
+    }),
+  ),
   fds: array(
     object({
       fd: count,
@@ -168,6 +179,7 @@ export const snapshotJsonSchema = contract(
         unreadableProcesses: count,
         unreadablePids: array(integer()),
         unverifiedMappings: count,
+        vanishedProcesses: optional(count),
       }),
       system: optional(
         nullable(

@@ -2,7 +2,7 @@ import { readdirSync, readlinkSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { nativeAddon } from '../native.js';
 import { readCgroup, type CgroupPlacement } from '../proc/cgroup.js';
-import { classifyError } from '../core/errors.js';
+import { classifyError, LimboError } from '../core/errors.js';
 import {
   candidatesOf,
   scanFdTables,
@@ -22,6 +22,7 @@ import { readMaps, type MapEntry } from '../proc/maps.js';
 import { readMountinfo, type Mount } from '../proc/mountinfo.js';
 import { hasDeletedSuffix, stripDeletedSuffix } from '../proc/deleted-name.js';
 import { listPids } from '../proc/pids.js';
+import { procRootProblem } from '../proc/proc-root.js';
 import { readPasswd } from '../proc/passwd.js';
 import { readLinkBytes, readProcBytes, type ReadResult } from '../proc/read.js';
 import { readStatus, type ProcStatus } from '../proc/status.js';
@@ -33,6 +34,7 @@ import type {
   MountNamespace,
   ProcessRecord,
   Snapshot,
+  UnreadablePart,
 } from './types.js';
 
 /** Where to scan and how. */
@@ -48,14 +50,24 @@ export interface SnapshotOptions {
   readonly handles?: boolean;
   /** Where POSIX shared memory lives. Default "/dev/shm". */
   readonly devShm?: string;
+  /**
+   * Called once every fd table has been listed, before mappings are read and descriptors grouped:
+   * the window in which a process that exits must be dropped and counted, not misread. For tests.
+   */
+  readonly afterFdListing?: () => void;
 }
 
 const KCMP_FILES = 2;
 
-/** Scans every process once and returns what it found, as plain data. */
+/**
+ * Scans every process once and returns what it found, as plain data. Throws LimboError
+ * 'proc-unreadable' when `procRoot` is neither a proc filesystem nor a tree with its files.
+ */
 export function takeSnapshot(options: SnapshotOptions = {}): Snapshot {
   const started = performance.now();
   const procRoot = options.procRoot ?? '/proc';
+  const problem = procRootProblem(procRoot);
+  if (problem) throw new LimboError('proc-unreadable', problem);
   const scan = new Scan(procRoot, readPasswd(options.passwdPath));
   const hostMountNamespace = scan.mountNamespaceOf('self');
   const pending = listPids(procRoot)
@@ -65,12 +77,15 @@ export function takeSnapshot(options: SnapshotOptions = {}): Snapshot {
   const dirs = pending.flatMap((p) => p.tables.map((table) => `${table.dir}/fd`));
   const handleScan = options.handles ? new HandleScan(procRoot) : null;
   const scans = handleScan ? scanForHandles(handleScan, pending, dirs) : scanFdTables(dirs);
+  options.afterFdListing?.();
   let next = 0;
   for (const process of pending) {
     scan.recordProcess(process, scans.slice(next, next + process.tables.length), handleScan);
     next += process.tables.length;
   }
   const handles = handleScan?.finish() ?? null;
+  const vanished = handles?.vanished ?? new Set<number>();
+  const processes = scan.processes.filter((p) => !vanished.has(p.pid));
   const shmSegments = readSysvShm(procRoot);
   const posixShm = readPosixShm(options.devShm);
   return {
@@ -81,18 +96,19 @@ export function takeSnapshot(options: SnapshotOptions = {}): Snapshot {
     hostMountNamespace,
     scanMilliseconds: Math.round((performance.now() - started) * 10) / 10,
     processes: handles
-      ? scan.processes.map((p) => ({
+      ? processes.map((p) => ({
           ...p,
           handles: p.readable ? (handles.processes.get(p.pid) ?? null) : null,
         }))
-      : scan.processes,
-    files: [...scan.files.values()],
+      : processes,
+    files: vanished.size > 0 ? filesHeldBy(processes, scan.files) : [...scan.files.values()],
     mountNamespaces: [...scan.mountNamespaces.values()],
     incomplete: {
       scannerUid: process.geteuid?.() ?? -1,
-      unreadableProcesses: scan.unreadablePids.length,
-      unreadablePids: scan.unreadablePids,
+      unreadableProcesses: scan.unreadablePids.filter((pid) => !vanished.has(pid)).length,
+      unreadablePids: scan.unreadablePids.filter((pid) => !vanished.has(pid)),
       unverifiedMappings: scan.unverifiedMappings,
+      vanishedProcesses: scan.vanishedProcesses + vanished.size,
     },
     system: handles?.system ?? {
       ...readSystemCounts(procRoot),
@@ -104,6 +120,20 @@ export function takeSnapshot(options: SnapshotOptions = {}): Snapshot {
     shmSegments: shmSegments.ok ? shmSegments.value : null,
     posixShm: posixShm.ok ? posixShm.value : null,
   };
+}
+
+/** The files still held by the processes kept, once those that exited mid-scan are dropped. */
+function filesHeldBy(
+  processes: readonly ProcessRecord[],
+  files: ReadonlyMap<string, FileRecord>,
+): FileRecord[] {
+  const keys = new Set<string>();
+  for (const p of processes) {
+    for (const fd of p.fds) keys.add(fd.fileKey);
+    for (const mapping of p.mappings) keys.add(mapping.fileKey);
+    if (p.deletedExe) keys.add(p.deletedExe.fileKey);
+  }
+  return [...files.values()].filter((file) => keys.has(file.key));
 }
 
 /** The full scan of every table, fed to the handle ledger, with the deleted candidates drawn from it. */
@@ -157,6 +187,8 @@ class Scan {
   readonly mountNamespaces = new Map<string, MountNamespace>();
   readonly unreadablePids: number[] = [];
   unverifiedMappings = 0;
+  /** Processes listed in /proc that exited before the scan could read them. */
+  vanishedProcesses = 0;
   private readonly kcmp = nativeAddon()?.kcmp;
 
   constructor(
@@ -166,16 +198,22 @@ class Scan {
 
   /**
    * First pass over one process: who it is and which fd tables it has. A process that
-   * vanishes mid-way is dropped without a word; kernel threads hold no files.
+   * vanishes mid-way is dropped and counted; kernel threads hold no files.
    */
   identifyProcess(pid: number): PendingProcess | null {
     const base = `${this.procRoot}/${pid}`;
     const statusRead = readStatus(this.procRoot, pid);
-    if (!statusRead.ok || statusRead.value === null) return null;
+    if (!statusRead.ok || statusRead.value === null) {
+      if (!statusRead.ok && statusRead.failure === 'gone') this.vanishedProcesses++;
+      return null;
+    }
     const status = statusRead.value;
     if (status.kernelThread) return null;
     const commRead = readProcBytes(`${base}/comm`);
-    if (!commRead.ok) return null;
+    if (!commRead.ok) {
+      if (commRead.failure === 'gone') this.vanishedProcesses++;
+      return null;
+    }
     const cgroupRead = readCgroup(this.procRoot, pid);
     return {
       pid,
@@ -197,14 +235,20 @@ class Scan {
     const { pid, status, cgroup, tables } = pending;
     const fds: HeldFd[] = [];
     let fdCount: number | null = 0;
-    let denied = false;
+    let linksRead = 0;
+    let linksDenied = 0;
+    let dirDenied = false;
+    let gone = 0;
     tables.forEach((table, i) => {
       const scan = scans[i];
       if (!scan?.ok) {
-        if (scan?.failure === 'denied') denied = true;
+        if (scan?.failure === 'denied') dirDenied = true;
+        if (scan?.failure === 'gone') gone++;
         return;
       }
       fdCount = (fdCount ?? 0) + scan.value.count;
+      linksRead += scan.value.count - scan.value.unreadable;
+      linksDenied += scan.value.unreadable;
       for (const candidate of scan.value.candidates) {
         // Only the deleted candidates: how each holds its file (access, O_APPEND, offset) decides
         // what a truncation would do to it. One small read per held deleted file.
@@ -224,7 +268,16 @@ class Scan {
         });
       }
     });
-    if (denied) fdCount = countFds(`${this.procRoot}/${pid}/fd`);
+    if (gone === tables.length) {
+      this.vanishedProcesses++; // exited between its first pass and its fd scan
+      return;
+    }
+    // A refused fd directory still tells its fd count: st_size, readable by anyone.
+    if (dirDenied) fdCount = countFds(`${this.procRoot}/${pid}/fd`);
+    const unreadableDescriptors = dirDenied ? Math.max(0, (fdCount ?? 0) - linksRead) : linksDenied;
+    const unreadable: UnreadablePart[] = [];
+    if (dirDenied) unreadable.push('fd-directory');
+    if (linksDenied > 0) unreadable.push('fd-links');
 
     // When the main thread has exited, maps and exe are empty under /proc/PID: read a live thread's.
     const taskDir = tables[0]?.dir ?? `${this.procRoot}/${pid}`;
@@ -237,8 +290,8 @@ class Scan {
         ? ('denied' as const)
         : [];
     const deletedExe = this.readDeletedExe(pid, taskDir);
-    if (mappings === 'denied') denied = true;
-    if (denied) this.unreadablePids.push(pid);
+    if (mappings === 'denied') unreadable.push('maps');
+    if (unreadable.length > 0) this.unreadablePids.push(pid);
 
     this.processes.push({
       pid,
@@ -254,7 +307,9 @@ class Scan {
       container: cgroup?.container ?? null,
       exeKey: readExeKey(`${taskDir}/exe`),
       fdCount,
-      readable: !denied,
+      readable: unreadable.length === 0,
+      ...(unreadable.length > 0 ? { unreadable } : {}),
+      unreadableDescriptors,
       fds,
       mappings: mappings === 'denied' ? [] : mappings,
       deletedExe,

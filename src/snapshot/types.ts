@@ -57,6 +57,12 @@ export interface DeletedExe {
   readonly nameNowKey: string | null;
 }
 
+/**
+ * What the kernel refused about a process: its fd directory (another user's process without
+ * root), the links of fds it lists (a hardened or more privileged process), or its maps.
+ */
+export type UnreadablePart = 'fd-directory' | 'fd-links' | 'maps';
+
 /** One process as the scan saw it. */
 export interface ProcessRecord {
   readonly pid: number;
@@ -80,6 +86,10 @@ export interface ProcessRecord {
   readonly fdCount: number | null;
   /** True when fd/ and maps could be read: what it holds is known. */
   readonly readable: boolean;
+  /** What was refused when `readable` is false (absent in old snapshots). */
+  readonly unreadable?: readonly UnreadablePart[];
+  /** Descriptors counted whose files are unknown: links refused, or the whole fd directory (absent in old snapshots). */
+  readonly unreadableDescriptors?: number;
   readonly fds: readonly HeldFd[];
   readonly mappings: readonly HeldMapping[];
   /** Set when /proc/PID/exe names a deleted or replaced file (its text ends in " (deleted)"). */
@@ -105,6 +115,8 @@ export interface Incomplete {
   readonly unreadablePids: readonly number[];
   /** Mappings whose backing file could not be stat-ed (map_files denied). */
   readonly unverifiedMappings: number;
+  /** Processes that exited while the scan ran: dropped, never counted as unread (absent in old snapshots). */
+  readonly vanishedProcesses?: number;
 }
 
 /** Everything one scan of /proc found: plain data, written as JSON and read back unchanged. */
@@ -152,7 +164,10 @@ export interface SystemHandles {
   readonly nrOpen: number | null;
   /** Distinct open file descriptions behind every descriptor read; null unless counted (`handles: true`). */
   readonly openFiles: number | null;
-  /** True when every group of look-alike fds was told apart by kcmp(KCMP_FILE); false: an estimate. */
+  /**
+   * True when every group of look-alike fds was told apart by kcmp(KCMP_FILE); false: an estimate.
+   * A process that exited mid-scan is dropped from the groups and never makes them an estimate.
+   */
   readonly openFilesExact: boolean;
   /** Sum of `scm_fds` over unix sockets: fds in flight in SCM_RIGHTS messages (null unread). */
   readonly fdsInFlight: number | null;

@@ -26,6 +26,8 @@ export interface FilesystemMeasure {
   readonly hiddenBytes: number | null;
   /** Why hidden files were not looked at, when they were not. */
   readonly hiddenNote: string | null;
+  /** The mount points inside this filesystem whose directories the walk looked under. */
+  readonly coveringMounts?: readonly string[];
 }
 
 /** Filesystems that hold no files of their own: never reconciled. */
@@ -64,9 +66,12 @@ export function chooseMounts(mounts: readonly Mount[], paths: readonly string[])
     }
     return [...chosen.values()];
   }
+  // A mount over another at the same point hides it (mountinfo lists the covering one later):
+  // statfs there answers for the top one only, so the covered one would be listed twice over.
+  const top = new Map(mounts.map((mount) => [mount.mountPoint, mount]));
   const byDev = new Map<string, Mount>();
   for (const mount of mounts) {
-    if (PSEUDO.has(mount.fstype)) continue;
+    if (PSEUDO.has(mount.fstype) || top.get(mount.mountPoint) !== mount) continue;
     const seen = byDev.get(mount.dev);
     if (!seen || mount.mountPoint.length < seen.mountPoint.length) byDev.set(mount.dev, mount);
   }
@@ -105,6 +110,7 @@ export async function measureFilesystem(
         },
         hiddenBytes: hidden.hiddenAllocatedBytes,
         hiddenNote: null,
+        coveringMounts: covered,
       };
     }
   }

@@ -56,11 +56,20 @@ describe('limbo CLI', () => {
     [['deleted', '--pid', 'abc'], /--pid/],
     [['deleted', '--kind', 'socket'], /--kind takes one of file, tmpfile, memfd/],
     [['deleted', '--sort', 'age'], /--sort/],
-    [['deleted', '--mount', '/no/such/dir'], /--mount: cannot stat '\/no\/such\/dir'/],
     [['deleted', 'extra'], /unexpected argument 'extra'/],
     [['deleted', '--limit', '0'], /--limit takes a positive number/],
     [['frobnicate'], /unknown command 'frobnicate'/],
     [['restart', '--pid', '1'], /--pid/],
+    [['deleted', '--pid', '-1'], /--pid takes a process id, not '-1'/],
+    [['deleted', '--bogus\x1b[2J'], /unknown option '--bogus\\e\[2J'/],
+    [['deleted', '--all', '--limit', '3'], /--all and --limit contradict each other/],
+    [['--warn-held', '10G', '--crit-held', '1G'], /--warn-held is above --crit-held/],
+    [['--check', '--warn-percent', '99', '--crit-percent', '90'], /--warn-percent is above --crit-percent/],
+    [['serve', '--interval', '0'], /--interval takes a positive number, not '0'/],
+    [['serve', '--listen', '70000'], /--listen takes HOST:PORT/],
+    [['watch', '--from', 'snapshot.json'], /unknown option '--from'/],
+    [['watch', '--json'], /unknown option '--json'/],
+    [['serve', '--from', 'snapshot.json'], /unknown option '--from'/],
   ];
   for (const [args, message] of usageErrors) {
     it(`exits 2 with a clear message for: limbo ${args.join(' ')}`, () => {
@@ -70,6 +79,35 @@ describe('limbo CLI', () => {
       assert.equal(run.stdout, '');
     });
   }
+
+  const missing: [string[], RegExp][] = [
+    [['deleted', '--pid', '99999999'], /^limbo deleted: no process 99999999\n/],
+    [['deleted', '--user', 'no-such-user-limbo'], /^limbo deleted: no user 'no-such-user-limbo'\n/],
+    [['deleted', '--mount', '/no/such/dir'], /--mount: cannot stat '\/no\/such\/dir': ENOENT/],
+    [['reclaim', '--pid', '99999999', '--yes'], /^limbo reclaim: no process 99999999\n/],
+    [['df', '/no/such/path'], /cannot stat '\/no\/such\/path': ENOENT/],
+    [['links', '/no/such/path'], /cannot stat '\/no\/such\/path': ENOENT/],
+  ];
+  for (const [args, message] of missing) {
+    it(`exits 1 for what does not exist: limbo ${args.join(' ')}`, () => {
+      const run = runLimbo(args);
+      assert.equal(run.code, 1, run.stderr);
+      assert.match(run.stderr, message);
+    });
+  }
+
+  it('exits 1 when the descriptor to act on does not exist, and says no dry run took place', () => {
+    const reclaim = runLimbo(['reclaim', '99999999:3', '--yes', '--json']);
+    assert.equal(reclaim.code, 1, reclaim.stderr);
+    const report = JSON.parse(reclaim.stdout) as { dryRun: boolean; results: { status: string }[] };
+    assert.equal(report.dryRun, false);
+    assert.deepEqual(
+      report.results.map((r) => r.status),
+      ['skipped'],
+    );
+    assert.equal(runLimbo(['reclaim', '99999999:3', '--dry-run', '--json']).code, 1);
+    assert.equal(runLimbo(['close', '99999999:3', '--force', '--yes']).code, 1);
+  });
 
   it('exits 1 when a snapshot file cannot be read', () => {
     const run = runLimbo(['deleted', '--from', '/no/such/snapshot.json']);

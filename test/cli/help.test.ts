@@ -75,7 +75,10 @@ describe('limbo COMMAND --help', () => {
     ['reclaim', /^ {2}--pid N +every deleted file process N holds$/m],
     ['reclaim', /^ {2}--dry-run +show what would be truncated and freed; change nothing$/m],
     ['close', /^ {2}--dry-run +show what would be closed and freed; change nothing$/m],
-    ['snapshot', /^ {2}--proc DIR +the \/proc to read \(default \/proc\)$/m],
+    [
+      'snapshot',
+      /^ {2}--proc DIR +the \/proc to read: a proc filesystem, or a tree with PID\/status and sys\/fs\/file-nr \(default \/proc\)$/m,
+    ],
   ];
   for (const [command, line] of cases) {
     it(`${command}: ${line.source}`, () => {

@@ -280,11 +280,49 @@ describe('limbo deleted on real processes', () => {
       assert.equal(findFile(report, rootTruth.dev, rootTruth.inode), undefined, "root's file is not visible");
       assert.ok(report.incomplete.unreadableProcesses >= 1);
       assert.ok(report.incomplete.unreadablePids.includes(rootHolder.pid));
+      const named = report.incomplete.processes?.find((p) => p.pid === rootHolder.pid);
+      assert.deepEqual(named?.why, ['fd-directory', 'maps'], 'named, with what was refused');
 
       const table = runLimbo(['deleted'], { uid: nobody });
-      assert.match(table.stdout, /could not be read: run as root to see all/);
+      assert.match(
+        table.stdout,
+        /Partial view: \d+ process(es)? could not be read \(run as root to see them\)/,
+      );
     },
   );
+
+  it('says when a filter matches nothing while others are held', async () => {
+    const path = join(dir, 'plain.log');
+    const holder = await hold(['create', path, '4096', 'unlink', path]);
+    const run = runLimbo(['deleted', '--pid', String(holder.pid), '--kind', 'tmpfile']);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(
+      run.stdout,
+      new RegExp(
+        `^No deleted file matches --pid ${holder.pid} --kind tmpfile; [\\d,]+ others? (is|are) held\\.\n`,
+      ),
+    );
+  });
+
+  it('calls the files it left out "more", not "smaller", when sorted by path', async () => {
+    const a = join(dir, 'a-small.bin');
+    const b = join(dir, 'b-big.bin');
+    const holder = await hold([
+      'create',
+      a,
+      '4096',
+      'unlink',
+      a,
+      'create',
+      b,
+      String(1024 * 1024),
+      'unlink',
+      b,
+    ]);
+    const table = runLimbo(['deleted', '--pid', String(holder.pid), '--sort', 'path', '--limit', '1']);
+    assert.match(table.stdout, /a-small\.bin/);
+    assert.match(table.stdout, /\.\.\. 1 more file \(1\.0 MiB\) not shown: --all shows every file/);
+  });
 
   it('sums totals from the files it lists and applies the filters', async () => {
     const big = join(dir, 'big.bin');
@@ -341,10 +379,13 @@ describe('limbo deleted on real processes', () => {
     const run = runLimbo(['snapshot', '--output', saved]);
     assert.equal(run.code, 0, run.stderr);
     await holder.stop();
-    assert.equal(
-      limboDeleted(['--pid', String(holder.pid)]).files.length,
-      0,
-      'the live system no longer has it',
+    const live = runLimbo(['deleted', '--json', '--pid', String(holder.pid)]);
+    assert.equal(live.code, 1, 'the live system no longer has it');
+    assert.match(live.stderr, new RegExp(`no process ${holder.pid}`));
+    const table = runLimbo(['deleted', '--from', saved, '--pid', String(holder.pid)]).stdout;
+    assert.match(
+      table,
+      new RegExp(`\\nFrom snapshot ${saved} taken \\d{4}-\\d\\d-\\d\\dT[0-9:.]+Z on .+\\.\\n$`),
     );
     const replayed = limboDeleted(['--from', saved, '--pid', String(holder.pid)]);
     assert.deepEqual(

@@ -2,7 +2,7 @@
 // files, hard links, a deleted file still held open, and files hidden under a mount point.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { linkSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, linkSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -100,7 +100,8 @@ describe('limbo df on a real ext4 filesystem', { skip }, () => {
     assert.ok((fs.unexplained ?? -1) >= 0, `unexplained ${fs.unexplained} is metadata, never negative here`);
     assert.equal(fs.topHolders[0]?.pid, holders[0]?.pid);
     assert.match(fs.summary, /is held by 1 deleted file still open in holder/);
-    assert.match(fs.summary, /is hidden under mount points/);
+    assert.ok(fs.summary.includes(`is hidden under mount points (${join(mnt, 'covered')})`), fs.summary);
+    assert.deepEqual(fs.hiddenUnder, [join(mnt, 'covered')]);
     const [parent, child] = [holders[0]?.pid, holders[0]?.children[0]];
     assert.ok(
       fs.summary.includes(`for the biggest: restart holder master ${parent} and 1 worker (${child})`),
@@ -126,6 +127,20 @@ describe('limbo df on a real ext4 filesystem', { skip }, () => {
     );
     assert.ok(run.stdout.includes(`${mnt}: df `));
   });
+
+  it('as a normal user, never says no deleted file is held: a process it could not read may hold one', () => {
+    chmodSync(dir, 0o755);
+    const run = runLimbo(['df', '--json', mnt], { uid: 65534 });
+    assert.equal(run.code, 0, run.stderr);
+    const report = JSON.parse(run.stdout) as DfJson;
+    const fs = report.filesystems.find((f) => f.mount === mnt);
+    assert.equal(fs?.heldByDeleted, 0, "root's holder is out of sight");
+    assert.match(fs?.summary ?? '', /or held by a process limbo could not read/);
+    assert.doesNotMatch(fs?.summary ?? '', /no deleted file is held open/);
+    assert.ok(report.incomplete?.processes?.some((p) => p.pid === holders[0]?.pid));
+    assertMatchesSchema('limbo.df-1', report);
+    assert.match(runLimbo(['df', mnt], { uid: 65534 }).stdout, /\nPartial view: \d+ process/);
+  });
 });
 
 describe('limbo df without a walk', () => {
@@ -141,10 +156,32 @@ describe('limbo df without a walk', () => {
     }
   });
 
-  it('exits 2 for a path that does not exist', () => {
+  it(
+    'lists a mount point covered by another mount once, as the mount on top',
+    { skip: !isRoot && 'needs root to mount' },
+    () => {
+      const root = mkdtempSync(join(tmpdir(), 'limbo-overmount-'));
+      try {
+        execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'limbo-under', root]);
+        execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'limbo-over', root]);
+        const report = JSON.parse(runLimbo(['df', '--json']).stdout) as DfJson;
+        const listed = report.filesystems.filter((fs) => fs.mount === root);
+        assert.deepEqual(
+          listed.map((fs) => [fs.source, fs.size]),
+          [['limbo-over', 2 * 1024 * 1024]],
+        );
+      } finally {
+        execFileSync('umount', ['-l', root]);
+        execFileSync('umount', ['-l', root]);
+        rmSync(root, { recursive: true, force: true });
+      }
+    },
+  );
+
+  it('exits 1 for a path that does not exist, as links does', () => {
     const run = runLimbo(['df', '/no/such/path']);
-    assert.equal(run.code, 2);
-    assert.match(run.stderr, /cannot stat '\/no\/such\/path'/);
+    assert.equal(run.code, 1);
+    assert.match(run.stderr, /cannot stat '\/no\/such\/path': ENOENT/);
   });
 });
 

@@ -7,8 +7,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { HandlesJson } from '../../src/analyses/handles-json.js';
+import { takeSnapshot } from '../../src/snapshot/take-snapshot.js';
 import { startHolder, type Holder, type HolderOptions } from '../helpers/holder.js';
 import { runLimbo } from '../helpers/limbo.js';
+import { publicCopy } from '../helpers/paths.js';
 import { assertMatchesSchema } from '../helpers/schema.js';
 
 const isRoot = process.geteuid?.() === 0;
@@ -38,6 +40,16 @@ function fileNrAllocated(): number {
   return Number(readFileSync('/proc/sys/fs/file-nr', 'utf8').split(/\s+/)[0]);
 }
 
+/** Spins (the snapshot runs synchronously) until the killed child is a zombie: its fd table is gone. */
+function waitUntilZombie(pid: number): void {
+  const nap = new Int32Array(new SharedArrayBuffer(4));
+  for (;;) {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    if (stat[stat.lastIndexOf(')') + 2] === 'Z') return;
+    Atomics.wait(nap, 0, 0, 1);
+  }
+}
+
 before(() => {
   dir = mkdtempSync(join(tmpdir(), 'limbo-handles-'));
 });
@@ -61,6 +73,34 @@ describe('limbo handles on real processes', () => {
       assert.equal(entry.openFiles, fds - 1000, 'the 1,001 fds of the file are one description');
       assert.equal(report.ledger.openFilesExact, true);
       assert.ok(report.ledger.descriptors - report.ledger.openFiles >= 1000);
+    },
+  );
+
+  it(
+    'drops a holder that exits mid-scan as vanished, and every other group stays exact',
+    { skip: !isRoot && 'kcmp needs root here' },
+    async () => {
+      const stays = await hold(['create', join(dir, 'stays.log'), '10', 'dup', '1000']);
+      const exits = await hold(['create', join(dir, 'exits.log'), '10', 'dup', '5']);
+      const snapshot = takeSnapshot({
+        handles: true,
+        // Between the fd listing and the kcmp pass: the holder's fds were listed, now they are gone.
+        afterFdListing: () => {
+          process.kill(exits.pid, 'SIGKILL');
+          waitUntilZombie(exits.pid);
+        },
+      });
+      assert.equal(
+        snapshot.processes.some((p) => p.pid === exits.pid),
+        false,
+        'the exited holder is dropped',
+      );
+      assert.ok((snapshot.incomplete.vanishedProcesses ?? 0) >= 1, 'and counted as vanished');
+      assert.equal(snapshot.incomplete.unreadablePids.includes(exits.pid), false, 'not as unreadable');
+      assert.equal(snapshot.system?.openFilesExact, true, 'no other group became an estimate');
+      const entry = snapshot.processes.find((p) => p.pid === stays.pid);
+      const fds = readdirSync(`/proc/${stays.pid}/fd`).length;
+      assert.equal(entry?.handles?.openFiles, fds - 1000, 'the 1,001 fds of the file are one description');
     },
   );
 
@@ -120,7 +160,12 @@ describe('limbo handles on real processes', () => {
       assert.ok(fileNr.allocated !== null && ledger.unexplained !== null);
       assert.equal(
         ledger.unexplained,
-        fileNr.allocated - ledger.openFiles - ledger.mappings - ledger.shmSegments - ledger.shmAttachments,
+        fileNr.allocated -
+          ledger.openFiles -
+          (ledger.unreadableDescriptors ?? 0) -
+          ledger.mappings -
+          ledger.shmSegments -
+          ledger.shmAttachments,
       );
       // file-nr is system-wide and other processes come and go during a scan: a tolerance, not zero.
       assert.ok(
@@ -131,22 +176,68 @@ describe('limbo handles on real processes', () => {
   );
 
   it(
-    'shows counts without root, marking what needs it',
+    'shows counts without root, marking what needs it, and keeps them out of unexplained',
     { skip: !isRoot && 'needs root to switch users' },
     async () => {
       const holder = await hold(['create', join(dir, 'root-owned'), '1', 'dup', '20']);
       const run = runLimbo(['handles', '--json'], { uid: 65534 });
       assert.equal(run.code, 0, run.stderr);
       const report = JSON.parse(run.stdout) as HandlesJson;
+      const fds = readdirSync(`/proc/${holder.pid}/fd`).length;
       const entry = processOf(report, holder.pid);
-      assert.equal(
-        entry.fds,
-        readdirSync(`/proc/${holder.pid}/fd`).length,
-        'the fd count is readable by anyone',
-      );
+      assert.equal(entry.fds, fds, 'the fd count is readable by anyone');
       assert.equal(entry.openFiles, null);
       assert.ok(report.incomplete.unreadablePids.includes(holder.pid));
-      assert.match(runLimbo(['handles'], { uid: 65534 }).stdout, /open files and mappings \(\?\) need root/);
+      const named = report.incomplete.processes?.find((p) => p.pid === holder.pid);
+      assert.deepEqual(
+        named && { comm: named.comm, user: named.user, why: named.why, descriptors: named.descriptors },
+        { comm: 'holder', user: 'root', why: ['fd-directory', 'maps'], descriptors: fds },
+      );
+      const { ledger, fileNr } = report;
+      assert.ok((ledger.unreadableDescriptors ?? 0) >= fds, 'its fds are a ledger line of their own');
+      assert.equal(
+        ledger.unexplained,
+        (fileNr.allocated ?? 0) -
+          ledger.openFiles -
+          (ledger.unreadableDescriptors ?? 0) -
+          ledger.mappings -
+          ledger.shmSegments -
+          ledger.shmAttachments,
+        'and are kept out of unexplained',
+      );
+      assertMatchesSchema('limbo.handles-1', report);
+      const text = runLimbo(['handles'], { uid: 65534 }).stdout;
+      assert.match(text, /\+ unreadable fds/);
+      assert.match(text, /Partial view: \d+ process(es)? could not be read \(run as root to see them\)/);
+      assert.match(text, /\n {2}pid \d+ \(.+\): fd directory refused, maps refused, \d+ fds unknown\n/);
+    },
+  );
+
+  it(
+    'counts the fds of a process whose fd directory lists but whose links are refused',
+    { skip: !isRoot && 'needs root to grant a capability and switch users' },
+    async () => {
+      // The same user, but the holder has a capability the scanner lacks: ptrace access (and so
+      // every fd link) is refused while its fd directory, owned by that user, still lists.
+      const holder = await hold(['pipe', 'dup', '10'], {
+        binary: `${publicCopy()}test/fixtures/bin/holder`,
+        wrapper: [
+          'setpriv',
+          '--reuid=65534',
+          '--regid=65534',
+          '--clear-groups',
+          '--inh-caps=+net_bind_service',
+          '--ambient-caps=+net_bind_service',
+          '--',
+        ],
+      });
+      const fds = readdirSync(`/proc/${holder.pid}/fd`).length;
+      const report = JSON.parse(runLimbo(['handles', '--json'], { uid: 65534 }).stdout) as HandlesJson;
+      assert.equal(processOf(report, holder.pid).fds, fds, 'every listed fd is counted, not 0');
+      const named = report.incomplete.processes?.find((p) => p.pid === holder.pid);
+      assert.ok(named?.why.includes('fd-links'), JSON.stringify(named));
+      assert.equal(named?.descriptors, fds);
+      assert.ok((report.ledger.unreadableDescriptors ?? 0) >= fds);
     },
   );
 });

@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import {
+  chmodSync,
   existsSync,
   linkSync,
   mkdirSync,
@@ -338,6 +339,31 @@ describe('limbo links through the CLI (needs the wiring in src/cli/main.ts)', ()
     assert.match(groups.stdout, /1 hard-link group under/);
     assert.match(groups.stdout, /A backup of .* needs .* with hard links kept/);
   });
+
+  it(
+    'as a normal user never says no process holds a file: one it could not read may',
+    { skip: skip || (!isRoot && 'needs root to switch users') },
+    async () => {
+      const open = mkdtempSync(join(tmpdir(), 'limbo-links-public-'));
+      chmodSync(open, 0o755);
+      const path = join(open, 'held-by-root');
+      writeFileSync(path, Buffer.alloc(4096, 1));
+      chmodSync(path, 0o644);
+      await hold(['open', path]);
+      try {
+        const run = runLimbo(['links', path], { uid: 65534 });
+        assert.equal(run.code, 0, run.stderr);
+        assert.doesNotMatch(run.stdout, /no process holds it open/);
+        assert.match(
+          run.stdout,
+          /no process limbo could read holds it open \(\d+ process(es)? could not be read\)/,
+        );
+        assert.match(run.stdout, /frees 4\.0 KiB, unless a process limbo could not read holds it/);
+      } finally {
+        rmSync(open, { recursive: true, force: true });
+      }
+    },
+  );
 
   it('exits 2 without a PATH or with --from, and 1 for a path that does not exist', { skip }, () => {
     assert.equal(runLimbo(['links']).code, 2);

@@ -1,7 +1,7 @@
 // The report and `--check` on a machine loaded for the test: a deleted file held open, a process
 // near its fd limit, a replaced binary; and the quiet case on a snapshot of a quiet machine.
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -59,6 +59,18 @@ describe('limbo report on a loaded machine', () => {
 
     const table = runLimbo(['--warn-held', '1M']);
     assert.match(table.stdout, /next: limbo deleted --mount/);
+    // The first line counts exactly the findings listed under it, by severity.
+    const first = /^limbo: (WARNING|CRITICAL): (\d+) findings? \(([^)]*)\)\.\n/.exec(table.stdout);
+    assert.ok(first, table.stdout);
+    const marks = table.stdout.split('\n').filter((line) => /^( !|!!| ·) /.test(line));
+    assert.equal(Number(first[2]), marks.length, 'one finding per line below');
+    const bySeverity = (mark: string) => marks.filter((line) => line.startsWith(mark)).length;
+    const counted = Object.fromEntries(
+      (first[3] as string).split(', ').map((part) => [part.split(' ')[1], Number(part.split(' ')[0])]),
+    );
+    assert.equal(counted['critical'] ?? 0, bySeverity('!!'));
+    assert.equal((counted['warning'] ?? 0) + (counted['warnings'] ?? 0), bySeverity(' !'));
+    assert.equal(counted['info'] ?? 0, bySeverity(' ·'));
     assert.match(table.stdout, /next: limbo handles/);
 
     const warning = runLimbo(['--check', '--warn-held', '1M', '--crit-held', '100G', '--crit-percent', '99']);
@@ -106,6 +118,40 @@ describe('limbo report on a quiet machine', () => {
     const check = runLimbo(['--check', '--from', path]);
     assert.equal(check.code, 0, check.stderr);
     assert.match(check.stdout, /^LIMBO OK - nothing held, nothing leaking \| held=0B;/);
-    assert.match(runLimbo(['--from', path]).stdout, /^limbo: OK: nothing held, nothing leaking\./);
+    const replayed = runLimbo(['--from', path]).stdout;
+    assert.match(replayed, /^limbo: OK: nothing held, nothing leaking\./);
+    assert.ok(
+      replayed.endsWith(`\nFrom snapshot ${path} taken ${quiet.takenAt} on ${quiet.hostname}.\n`),
+      replayed,
+    );
+
+    // The same quiet machine seen by a normal user who could not read one process: not OK, UNKNOWN.
+    const partial: Snapshot = {
+      ...quiet,
+      incomplete: { ...quiet.incomplete, scannerUid: 1000, unreadableProcesses: 1, unreadablePids: [1] },
+    };
+    const partialPath = join(dir, 'partial.json');
+    writeFileSync(partialPath, stringifySnapshot(partial));
+    const unknown = runLimbo(['--check', '--from', partialPath]);
+    assert.equal(unknown.code, 3, unknown.stdout);
+    assert.match(
+      unknown.stdout,
+      /^LIMBO UNKNOWN - 1 process could not be read: run as root to check them \| held=0B;/,
+    );
+    assert.match(
+      runLimbo(['--from', partialPath]).stdout,
+      /^limbo: INFO: 1 finding, none above its warning threshold\./,
+    );
+  });
+
+  it('answers UNKNOWN with exit 3 when --proc is not a proc filesystem, never OK', () => {
+    const empty = join(dir, 'not-proc');
+    mkdirSync(empty);
+    const check = runLimbo(['--check', '--proc', empty]);
+    assert.equal(check.code, 3, check.stdout);
+    assert.match(check.stdout, /^LIMBO UNKNOWN - cannot scan .*not-proc: not a proc filesystem/);
+    const report = runLimbo(['--proc', empty]);
+    assert.equal(report.code, 1);
+    assert.match(report.stderr, /not a proc filesystem/);
   });
 });

@@ -102,6 +102,8 @@ describe('option parser: values given', () => {
     [['--sort', 'path'], { sort: 'path' }],
     [['--listen', '[::1]:80'], { listen: { host: '::1', port: 80 } }],
     [['--listen', '0.0.0.0:80'], { listen: { host: '0.0.0.0', port: 80 } }],
+    [['--listen', '9000'], { listen: { host: '127.0.0.1', port: 9000 } }],
+    [['--listen', ':9000'], { listen: { host: '127.0.0.1', port: 9000 } }],
     [['--tag', 'a'], { tag: ['a'] }],
     [['--tag', 'a', '--tag', 'b'], { tag: ['a', 'b'] }],
     [['--port', '80', '--port', '443'], { port: [80, 443] }],
@@ -150,12 +152,27 @@ describe('option parser: values refused', () => {
     });
   }
 
-  it('refuses an unknown flag, a missing value, a value given to a boolean and a stray argument', () => {
-    assert.match(usageError(['--bogus']), /Unknown option '--bogus'/);
-    assert.match(usageError(['--minSize', '1']), /Unknown option '--minSize'/);
-    assert.match(usageError(['--pid']), /argument missing/);
-    assert.match(usageError(['--verbose=yes']), /does not take an argument/);
+  it('refuses an unknown flag, a missing value, a value given to a boolean and a stray argument, in its own words', () => {
+    assert.equal(usageError(['--bogus']), "unknown option '--bogus'");
+    assert.equal(usageError(['--minSize', '1']), "unknown option '--minSize'");
+    assert.equal(usageError(['-x']), "unknown option '-x'");
+    assert.equal(usageError(['--pid']), '--pid takes a process id');
+    assert.equal(usageError(['--pid', '--verbose']), '--pid takes a process id');
+    assert.equal(usageError(['--kind']), '--kind takes one of file, tmpfile, memfd');
+    assert.equal(usageError(['--verbose=yes']), '--verbose takes no value');
     assert.equal(usageError(['extra']), "unexpected argument 'extra'");
+  });
+
+  it('takes a negative number as the value it refuses, never as a flag', () => {
+    assert.equal(usageError(['--pid', '-1']), "--pid takes a process id, not '-1'");
+    assert.equal(usageError(['--limit', '-3']), "--limit takes a positive number, not '-3'");
+    assert.equal(usageError(['--interval', '-0.5']), "--interval takes a positive number, not '-0.5'");
+  });
+
+  it('escapes what the user typed, as names are escaped', () => {
+    assert.equal(usageError(['--limit', 'x\x1b[31m']), "--limit takes a positive number, not 'x\\e[31m'");
+    assert.equal(usageError(['--b\nogus']), "unknown option '--b\\nogus'");
+    assert.equal(usageError(['ex\x07tra']), "unexpected argument 'ex\\x07tra'");
   });
 
   it('takes positionals only from a command that declares them', () => {
@@ -323,7 +340,10 @@ describe('help', () => {
       '--color WHEN',
       '--help',
     ]);
-    assert.match(help, /^ {2}--proc DIR +the \/proc to read \(default \/proc\)$/m);
+    assert.match(
+      help,
+      /^ {2}--proc DIR +the \/proc to read: a proc filesystem, or a tree with PID\/status and sys\/fs\/file-nr \(default \/proc\)$/m,
+    );
     assert.match(help, /^ {2}--sort KEY +an order \(one of size, path; default size\)$/m);
   });
 

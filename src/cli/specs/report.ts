@@ -11,7 +11,9 @@ export const reportSpec = defineCommand({
   usage:
     'limbo [report] [--check] [--warn-held SIZE] [--crit-held SIZE] [--warn-percent P] [--crit-percent P] [--json]',
   options: {
-    check: booleanOption('monitoring mode: print one Nagios-style line; exit 0 ok, 1 warning, 2 critical'),
+    check: booleanOption(
+      'monitoring mode: print one Nagios-style line; exit 0 ok, 1 warning, 2 critical, 3 unknown (could not look)',
+    ),
     warnHeld: sizeOption({
       value: 'SIZE',
       expects: 'a size such as 1G',

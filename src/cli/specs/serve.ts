@@ -2,7 +2,8 @@ import { booleanOption, customOption, defineCommand, numberOption, stringOption 
 
 /** "127.0.0.1:9469", "[::1]:9469", "0.0.0.0:80" or a bare port; null for anything else. */
 export function parseListen(text: string): { host: string; port: number } | null {
-  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]+))?:?(\d{1,5})$/.exec(text);
+  // A host is always followed by a colon, so "9000" is a port, never host "900" and port 0.
+  const match = /^(?:(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]+))?:)?(\d{1,5})$/.exec(text);
   const port = Number(match?.[3]);
   if (!match || !Number.isInteger(port) || port > 65535) return null;
   return { host: match[1] ?? match[2] ?? '127.0.0.1', port };
@@ -14,6 +15,8 @@ export const serveSpec = defineCommand({
   name: 'serve',
   summary: 'Serve Prometheus metrics, the JSON API and a live dashboard (read-only; loopback unless told).',
   usage: 'limbo serve [--listen HOST:PORT] [--token-file FILE] [--interval SECONDS] [--state-dir DIR]',
+  // It serves this machine, live, in every format at once: /metrics, the JSON API, the dashboard.
+  without: ['from', 'json'],
   options: {
     listen: customOption({
       value: 'HOST:PORT',

@@ -5,6 +5,8 @@ export const watchSpec = defineCommand({
   summary:
     'A live terminal view of the report with trends and leak flags (q quits); one plain view when not a TTY.',
   usage: 'limbo watch [--interval SECONDS] [--once]',
+  // A live view of this machine: a saved snapshot has no trend, and the view is for people.
+  without: ['from', 'json'],
   options: {
     interval: numberOption({
       value: 'SECONDS',
