@@ -4,6 +4,7 @@ import { readPasswd } from '../proc/passwd.js';
 import type { Snapshot } from '../snapshot/types.js';
 import { quote } from './options.js';
 import { LimboError } from '../core/errors.js';
+import { escapeName, shellWord } from '../format/escape.js';
 import { formatDev } from '../proc/file-stat.js';
 import { findMount, findMountByPath, readMountinfo, type Mount } from '../proc/mountinfo.js';
 import type { OptionValues } from './options.js';
@@ -31,9 +32,9 @@ export function toDeletedFilter(command: string, values: DeletedFilterValues): D
     if (real !== mount.mountPoint) {
       throw new LimboError(
         'usage',
-        `limbo ${command}: --mount ${quote(values.mount)}: not a mount point: it is on the filesystem mounted at ` +
-          `${mount.mountPoint} (${mount.fstype}, device ${mount.dev}), and --mount covers a whole filesystem. ` +
-          `Give --mount ${mount.mountPoint}, or --filesystem-of ${quote(values.mount)} to mean that filesystem`,
+        `limbo ${command}: --mount ${shellWord(values.mount)}: not a mount point: it is on the filesystem mounted at ` +
+          `${escapeName(Buffer.from(mount.mountPoint))} (${mount.fstype}, device ${mount.dev}), and --mount covers a whole filesystem. ` +
+          `Give --mount ${shellWord(mount.mountPoint)}, or --filesystem-of ${shellWord(values.mount)} to mean that filesystem`,
       );
     }
     filter.filesystem = { dev: mount.dev, mountPoint: mount.mountPoint, fstype: mount.fstype };
