@@ -1,6 +1,6 @@
 // Real processes in real kernel states: spawns test/fixtures/holder (see holder.c) and waits
 // until it reports READY, so a test can point limbo at it and compare with what the kernel says.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { formatDev } from '../../src/proc/file-stat.js';
 import { publicCopy, repoRoot } from './paths.js';
@@ -95,4 +95,18 @@ export function kernelStat(link: string): {
     allocated: Number(st.blocks) * 512,
     nlink: Number(st.nlink),
   };
+}
+
+/**
+ * Removes the SysV segments a holder created (IPC_RMID): a segment outlives its creator, so a test
+ * that made one for another purpose would otherwise leave an orphan on the machine after every run.
+ */
+export function removeSegments(holder: Holder): void {
+  for (const id of holder.shmids) {
+    try {
+      execFileSync('ipcrm', ['-m', String(id)], { stdio: 'ignore' });
+    } catch {
+      // already gone: its last attacher detached after an IPC_RMID of its own
+    }
+  }
 }

@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { holderBinary, startHolder, type Holder } from '../helpers/holder.js';
+import { holderBinary, removeSegments, startHolder, type Holder } from '../helpers/holder.js';
 import { runLimbo } from '../helpers/limbo.js';
 import { assertMatchesSchema } from '../helpers/schema.js';
 
@@ -72,6 +72,7 @@ before(async () => {
 after(async () => {
   if (!isRoot) return;
   await holder?.stop();
+  if (holder) removeSegments(holder);
   execFileSync('umount', ['-l', mount]);
   rmSync(dir, { recursive: true, force: true });
 });

@@ -7,7 +7,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { RestartJson } from '../../src/analyses/restart-json.js';
-import { holderBinary, kernelStat, startHolder, type Holder, type HolderOptions } from '../helpers/holder.js';
+import {
+  holderBinary,
+  kernelStat,
+  removeSegments,
+  startHolder,
+  type Holder,
+  type HolderOptions,
+} from '../helpers/holder.js';
 import { runLimbo } from '../helpers/limbo.js';
 
 let dir: string;
@@ -47,6 +54,7 @@ before(() => {
 
 after(async () => {
   await Promise.all(holders.map((holder) => holder.stop()));
+  holders.forEach(removeSegments);
   rmSync(dir, { recursive: true, force: true });
 });
 
