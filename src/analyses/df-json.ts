@@ -1,11 +1,7 @@
 import { commBytesSchema, commToJson, devJsonSchema } from '../format/json-fields.js';
 import type { DfReport } from './df.js';
 import { summarizeFilesystem } from './df-words.js';
-import {
-  incompleteToJson,
-  unreadableProcessesJsonSchema,
-  vanishedProcessesJsonSchema,
-} from './incomplete-json.js';
+import { incompleteToJson, scanIncompleteJsonSchema } from './incomplete-json.js';
 import {
   array,
   constant,
@@ -83,14 +79,7 @@ export const dfJsonSchema = contract(
           summary: string(),
         }),
       ),
-      incomplete: optional(
-        object({
-          unreadableProcesses: integer({ minimum: 0 }),
-          unreadablePids: array(integer()),
-          processes: optional(unreadableProcessesJsonSchema),
-          vanishedProcesses: optional(vanishedProcessesJsonSchema),
-        }),
-      ),
+      incomplete: optional(scanIncompleteJsonSchema),
     },
     { definitions: { bytes: bytesSchema, bytesOrNull: bytesOrNullSchema } },
   ),

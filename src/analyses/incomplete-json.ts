@@ -23,6 +23,14 @@ export const vanishedProcessesJsonSchema = integer({
   description: 'Processes that exited while the scan ran: left out, not unread.',
 });
 
+/** `incomplete` of a contract that added it whole within its version (limbo.df/1, limbo.report/1). */
+export const scanIncompleteJsonSchema = object({
+  unreadableProcesses: integer({ minimum: 0 }),
+  unreadablePids: array(integer()),
+  processes: optional(unreadableProcessesJsonSchema),
+  vanishedProcesses: optional(vanishedProcessesJsonSchema),
+});
+
 /** Those fields' values. */
 export function incompleteToJson(incomplete: IncompleteView): {
   processes: {

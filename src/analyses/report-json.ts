@@ -12,11 +12,7 @@ import {
   string,
   type Static,
 } from '../format/json-schema.js';
-import {
-  incompleteToJson,
-  unreadableProcessesJsonSchema,
-  vanishedProcessesJsonSchema,
-} from './incomplete-json.js';
+import { incompleteToJson, scanIncompleteJsonSchema } from './incomplete-json.js';
 
 const reclaimableSchema = integer({
   minimum: 0,
@@ -60,14 +56,7 @@ export const reportJsonSchema = contract(
     fileHandles: object({ allocated: nullable(integer()), max: nullable(integer()) }),
     restartProcesses: integer({ minimum: 0 }),
     orphanedShmBytes: integer({ minimum: 0 }),
-    incomplete: optional(
-      object({
-        unreadableProcesses: integer({ minimum: 0 }),
-        unreadablePids: array(integer()),
-        processes: optional(unreadableProcessesJsonSchema),
-        vanishedProcesses: optional(vanishedProcessesJsonSchema),
-      }),
-    ),
+    incomplete: optional(scanIncompleteJsonSchema),
   }),
 );
 
