@@ -1,5 +1,6 @@
 // Feeds every scan to the leak detector and keeps who each series is about, so `limbo serve`
 // and `limbo watch` report suspected leaks the same way.
+import { shellWord } from '../format/escape.js';
 import { LeakDetector, type LeakVerdict } from './leak-detector.js';
 import type { ScanResult } from './scan.js';
 
@@ -38,7 +39,7 @@ export class LeakWatch {
       const key = `${p.pid} ${p.comm}`;
       seen.add(key);
       const command = p.unit?.endsWith('.service')
-        ? `systemctl restart ${p.unit}`
+        ? `systemctl restart ${shellWord(p.unit)}`
         : `limbo handles (pid ${p.pid})`;
       this.about.set(key, {
         pid: p.pid,
