@@ -69,7 +69,7 @@ export const PROGRAMS: readonly ProgramEntry[] = [
     program: 'PostgreSQL',
     comms: ['postgres', 'postmaster'],
     reopenLogs: (_pid, user) => ({
-      command: `sudo -u ${shellWord(user)} psql -d postgres -c 'SELECT pg_rotate_logfile()'`,
+      command: `runuser -u ${shellWord(user)} -- psql -d postgres -c 'SELECT pg_rotate_logfile()'`,
       how: 'the PostgreSQL logger switches to a new file on pg_rotate_logfile() or `pg_ctl logrotate`, not on SIGHUP',
     }),
   },
@@ -267,7 +267,7 @@ function stepFor(
     if (backends.length > 0) {
       const sql = backends.map((pid) => `pg_terminate_backend(${pid})`).join(', ');
       return {
-        command: `sudo -u ${shellWord(first.user)} psql -d postgres -c 'SELECT ${sql}'`,
+        command: `runuser -u ${shellWord(first.user)} -- psql -d postgres -c 'SELECT ${sql}'`,
         text: `end the PostgreSQL ${backends.length === 1 ? 'backend' : 'backends'} ${backends.join(', ')} that ${backends.length === 1 ? 'holds' : 'hold'} this temporary file`,
         pids: backends,
         kind: 'terminate',

@@ -182,6 +182,8 @@ describe('real programs: what limbo sees, and what frees it', { skip: missing ??
   let pg: Postgres;
   let redis: Redis;
   let redisDir: string;
+  /** Where psql finds this instance: libpq's own variables, as an operator would set them. */
+  const pgEnv = () => ({ PGHOST: pg.socketDir, PGPORT: String(pg.port) });
 
   before(async () => {
     nginxDir = scratch('nginx');
@@ -370,8 +372,9 @@ describe('real programs: what limbo sees, and what frees it', { skip: missing ??
       'the logger appends',
     );
 
-    // limbo's advice: PostgreSQL's own rotation, not a signal. The command assumes the default
-    // socket and port (this instance has its own): the SQL it runs is sent here through pg.sql.
+    // limbo's advice: PostgreSQL's own rotation, not a signal. The command connects where libpq's
+    // defaults say: this instance, on a port and socket of its own, is named through PGHOST and
+    // PGPORT (which runuser passes on), and the command runs exactly as printed.
     const plan = reclaimPlan(file);
     assert.equal(plan.decision?.verdict, 'truncate');
     assert.equal(plan.release?.length, 1);
@@ -380,7 +383,7 @@ describe('real programs: what limbo sees, and what frees it', { skip: missing ??
     assert.deepEqual(step?.pids, [pg.logger]);
     assert.match(
       step?.command ?? '',
-      /^sudo -u postgres psql -d postgres -c 'SELECT pg_rotate_logfile\(\)'$/,
+      /^runuser -u postgres -- psql -d postgres -c 'SELECT pg_rotate_logfile\(\)'$/,
     );
     assert.match(step?.message ?? '', /pg_ctl logrotate/);
     assert.doesNotMatch(`${step?.command}`, /kill|HUP/);
@@ -400,7 +403,7 @@ describe('real programs: what limbo sees, and what frees it', { skip: missing ??
     }
     assert.equal(fdsOn(pg.logger, file.dev, file.inode as number).length, 1, 'HUP did not free it');
 
-    pg.sql(/-c '(.*)'$/.exec(step?.command ?? '')?.[1] as string); // limbo's SQL
+    run('sh', ['-c', step?.command as string], { env: pgEnv() }); // exactly what limbo printed
     await waitUntil(
       () => fdsOn(pg.logger, file.dev, file.inode as number).length === 0,
       'the logger to let go',
@@ -453,10 +456,10 @@ describe('real programs: what limbo sees, and what frees it', { skip: missing ??
     assert.match(step?.loses ?? '', /session ends/);
     assert.equal(
       step?.command,
-      `sudo -u postgres psql -d postgres -c 'SELECT pg_terminate_backend(${session.backend})'`,
+      `runuser -u postgres -- psql -d postgres -c 'SELECT pg_terminate_backend(${session.backend})'`,
     );
 
-    pg.sql(/-c '(.*)'$/.exec(step?.command ?? '')?.[1] as string); // limbo's SQL, on this instance's socket
+    run('sh', ['-c', step?.command as string], { env: pgEnv() }); // exactly what limbo printed
     await waitUntil(() => !isAlive(session.backend), 'the backend to exit', 30_000);
     assert.equal(limboLists(file), false);
     await session.close();

@@ -189,7 +189,7 @@ describe('the program table: each program gets its own release step, sent to the
         { pid: 900, comm: 'postgres', user: 'postgres' },
         { pid: 901, ppid: 900, comm: 'postgres', user: 'postgres', fds: [appendFd()] },
       ],
-      steps: [['reopen', "sudo -u postgres psql -d postgres -c 'SELECT pg_rotate_logfile()'", [901]]],
+      steps: [['reopen', "runuser -u postgres -- psql -d postgres -c 'SELECT pg_rotate_logfile()'", [901]]],
     },
     {
       name: "PostgreSQL backend's temp file: pg_terminate_backend(PID) of that backend",
@@ -199,7 +199,7 @@ describe('the program table: each program gets its own release step, sent to the
         { pid: 905, ppid: 900, comm: 'postgres', user: 'postgres', fds: [{ fd: 40, flags: O_RDWR }] },
       ],
       steps: [
-        ['terminate', "sudo -u postgres psql -d postgres -c 'SELECT pg_terminate_backend(905)'", [905]],
+        ['terminate', "runuser -u postgres -- psql -d postgres -c 'SELECT pg_terminate_backend(905)'", [905]],
       ],
     },
     {
