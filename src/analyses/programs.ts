@@ -69,7 +69,7 @@ export const PROGRAMS: readonly ProgramEntry[] = [
     program: 'PostgreSQL',
     comms: ['postgres', 'postmaster'],
     reopenLogs: (_pid, user) => ({
-      command: `sudo -u ${shellWord(user)} psql -d postgres -c 'SELECT pg_rotate_logfile()'`,
+      command: `runuser -u ${shellWord(user)} -- psql -d postgres -c 'SELECT pg_rotate_logfile()'`,
       how: 'the PostgreSQL logger switches to a new file on pg_rotate_logfile() or `pg_ctl logrotate`, not on SIGHUP',
     }),
   },
@@ -106,11 +106,18 @@ export function programOf(comm: Buffer): ProgramEntry | null {
  * Files programs keep as their durable state, by the program holding them and the file's name.
  * Truncating one destroys the program's data; each has the program's own safe step.
  */
-const DURABLE_STATE: readonly {
+interface DurableEntry {
   readonly comms: readonly string[] | null;
   readonly test: RegExp;
   readonly state: DurableState;
-}[] = [
+  /**
+   * The program's own step that makes it let go of the file without losing it, sent to the family;
+   * absent when only a restart does (and the restart is then what is advised).
+   */
+  readonly release?: { readonly command: string; readonly how: string };
+}
+
+const DURABLE_STATE: readonly DurableEntry[] = [
   {
     comms: ['redis-server'],
     test: /(\.aof|appendonly[^/]*)$/,
@@ -118,6 +125,13 @@ const DURABLE_STATE: readonly {
       program: 'Redis',
       what: "Redis's append-only file (its durability log)",
       safeStep: 'let Redis write a new one and drop this: redis-cli BGREWRITEAOF',
+    },
+    // A restart would reload from the AOF files still named, without what only this one holds.
+    release: {
+      command: 'redis-cli BGREWRITEAOF',
+      how:
+        'Redis rewrites its append-only file from memory and closes the old one, losing nothing ' +
+        '(add -p PORT, -s SOCKET or -a PASSWORD to redis-cli when this server needs them)',
     },
   },
   {
@@ -149,7 +163,8 @@ const DURABLE_STATE: readonly {
   },
   {
     comms: ['postgres', 'postmaster'],
-    test: /\/(base|global|pg_wal|pg_xlog|pg_xact|pg_multixact)\//,
+    // base/pgsql_tmp holds a backend's temporary files, not data: isPostgresTempFile.
+    test: /\/(base\/(?!pgsql_tmp\/)|(global|pg_wal|pg_xlog|pg_xact|pg_multixact)\/)/,
     state: {
       program: 'PostgreSQL',
       what: "PostgreSQL's data or write-ahead log (pg_wal)",
@@ -178,12 +193,16 @@ const DURABLE_STATE: readonly {
 
 /** What the file is to the program holding it, when it is one of the durable files limbo knows. */
 export function durableStateOf(name: Buffer | null, holders: readonly FileHolder[]): DurableState | null {
+  return durableEntryOf(name, holders)?.state ?? null;
+}
+
+function durableEntryOf(name: Buffer | null, holders: readonly FileHolder[]): DurableEntry | null {
   if (name === null) return null;
   const text = name.toString('latin1');
   for (const entry of DURABLE_STATE) {
     if (!entry.test.test(text)) continue;
     if (entry.comms === null || holders.some((h) => entry.comms?.includes(h.comm.toString('latin1')))) {
-      return entry.state;
+      return entry;
     }
   }
   return null;
@@ -248,13 +267,23 @@ function stepFor(
     if (backends.length > 0) {
       const sql = backends.map((pid) => `pg_terminate_backend(${pid})`).join(', ');
       return {
-        command: `sudo -u ${shellWord(first.user)} psql -d postgres -c 'SELECT ${sql}'`,
+        command: `runuser -u ${shellWord(first.user)} -- psql -d postgres -c 'SELECT ${sql}'`,
         text: `end the PostgreSQL ${backends.length === 1 ? 'backend' : 'backends'} ${backends.join(', ')} that ${backends.length === 1 ? 'holds' : 'hold'} this temporary file`,
         pids: backends,
         kind: 'terminate',
         loses: 'the session ends: its query, transaction and open cursors are lost',
       };
     }
+  }
+  const release = mapsIt ? undefined : durableEntryOf(context.name, members)?.release;
+  if (release) {
+    return {
+      command: release.command,
+      text: `make ${who} let go of it: ${release.how}`,
+      pids,
+      kind: 'reopen',
+      loses: null,
+    };
   }
   if (!mapsIt && program?.reopenLogs && isLogOf(context.name, members)) {
     const { command, how } = program.reopenLogs(family.topPid, first.user);

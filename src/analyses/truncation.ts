@@ -114,7 +114,7 @@ export function describeUse(
       const flags = use.flagsUnknown ? ' (its flags could not be read: judged as a reader)' : '';
       const holder = holders.find((h) => h.pid === use.pid);
       if (holder && programOf(holder.family.topComm)?.program === 'PostgreSQL' && isPostgresTempFile(name)) {
-        return `reads it back through fd ${use.fd}${flags}: this is a PostgreSQL temporary file (a sort, hash or WITH HOLD cursor): its next read fails ("could not read from ... temporary file") and the query or cursor errors`;
+        return `reads it back through fd ${use.fd}${flags}: this is a PostgreSQL temporary file (a sort, hash or WITH HOLD cursor): its next read fails ("could not read from ... temporary file") and the query or cursor errors, or it takes the cut for the end of the data and returns fewer rows without an error`;
       }
       return `reads it back through fd ${use.fd}${flags}: truncating destroys data it still reads, and its next reads come back short (end of file) or fail: a database, temporary file, cache or backup in progress then errors or silently misses data`;
     }

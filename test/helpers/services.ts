@@ -104,13 +104,14 @@ export async function stopPid(pid: number, signal: NodeJS.Signals = 'SIGTERM', m
 export function run(
   command: string,
   args: readonly string[],
-  options: { uid?: number; gid?: number } = {},
+  options: { uid?: number; gid?: number; env?: NodeJS.ProcessEnv } = {},
 ): string {
   const result = spawnSync(command, args, {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'pipe'],
     cwd: '/',
     ...options,
+    env: { ...process.env, ...options.env },
   });
   if (result.status !== 0) {
     throw new Error(`${command} ${args.join(' ')} exited ${result.status}: ${result.stdout}${result.stderr}`);
@@ -273,6 +274,8 @@ export interface Postgres {
   /** The logging collector ("postgres: logger"). */
   readonly logger: number;
   readonly port: number;
+  /** The directory of its Unix socket (-k): what PGHOST names for psql. */
+  readonly socketDir: string;
   readonly dataDir: string;
   /** The logging collector's file (logging_collector=on, one fixed name). */
   readonly log: string;
@@ -329,6 +332,7 @@ export async function startPostgres(dir: string): Promise<Postgres> {
     postmaster,
     logger,
     port,
+    socketDir: dir,
     dataDir,
     log: join(dir, 'log', 'postgresql.log'),
     sql: psql,

@@ -19,9 +19,11 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import type { ReclaimJson } from '../../src/actions/reclaim-json.js';
 import { formatDev } from '../../src/proc/file-stat.js';
 import { kernelStat } from '../helpers/holder.js';
-import { findFile, limboDeleted, type DeletedFileJson } from '../helpers/limbo.js';
+import { findFile, limboDeleted, runLimbo, type DeletedFileJson } from '../helpers/limbo.js';
+import { assertMatchesSchema } from '../helpers/schema.js';
 import { availableBytes, makeScratch, waitUntil, type Scratch } from '../helpers/scratch.js';
 import {
   childrenOf,
@@ -106,7 +108,23 @@ function assertLimboSees(
   return file;
 }
 
-/** True when limbo lists the file DEV:INODE as held now. */
+type ReclaimPlan = ReclaimJson['results'][number];
+
+/** What `limbo reclaim DEV:INODE --dry-run --json` plans for `file`: its verdict and its advice. */
+function reclaimPlan(file: DeletedFileJson): ReclaimPlan {
+  const run = runLimbo(['reclaim', `${file.dev}:${file.inode}`, '--dry-run', '--json']);
+  assert.ok(run.stdout.startsWith('{'), `JSON expected, got: ${run.stdout}${run.stderr}`);
+  const json = JSON.parse(run.stdout) as ReclaimJson;
+  assertMatchesSchema('limbo.reclaim-1', json);
+  assert.equal(json.results.length, 1);
+  return json.results[0] as ReclaimPlan;
+}
+
+/** The reason codes of a plan's verdict, with the pid each is about. */
+function reasonCodes(plan: ReclaimPlan): { code: string; pid: number | null }[] {
+  return (plan.decision?.reasons ?? []).map(({ code, pid }) => ({ code, pid }));
+}
+
 /** True when some fd of `pid` names a deleted file. */
 function holdsDeleted(pid: number): boolean {
   return readdirSync(`/proc/${pid}/fd`).some((entry) => {
@@ -164,6 +182,8 @@ describe('real programs: what limbo sees, and what frees it', { skip: missing ??
   let pg: Postgres;
   let redis: Redis;
   let redisDir: string;
+  /** Where psql finds this instance: libpq's own variables, as an operator would set them. */
+  const pgEnv = () => ({ PGHOST: pg.socketDir, PGPORT: String(pg.port) });
 
   before(async () => {
     nginxDir = scratch('nginx');
@@ -195,7 +215,7 @@ describe('real programs: what limbo sees, and what frees it', { skip: missing ??
     for (const made of scratches) made.remove();
   });
 
-  it('nginx: master and workers share a rotated-away access log; HUP to the workers frees nothing, `nginx -s reopen` frees it', async () => {
+  it('nginx: master and workers share a rotated-away access log; HUP to the workers frees nothing; limbo allows truncating it, and its USR1 to the master frees it', async () => {
     for (let i = 0; i < 50; i++) await nginx.request();
     unlinkSync(nginx.accessLog);
     const holders = [nginx.master, ...nginx.workers];
@@ -207,6 +227,22 @@ describe('real programs: what limbo sees, and what frees it', { skip: missing ??
       'nginx appends',
     );
 
+    // limbo's verdict: every holder only appends, nothing maps it: truncated without --force.
+    const plan = reclaimPlan(file);
+    assert.equal(plan.decision?.verdict, 'truncate');
+    assert.deepEqual(reasonCodes(plan), [{ code: 'appenders-only', pid: null }]);
+    assert.equal(plan.decision?.durableState, null);
+    // Its advice: the reopen goes to the master (USR1), and names every process that must let go.
+    assert.equal(plan.release?.length, 1);
+    const [step] = plan.release ?? [];
+    assert.equal(step?.kind, 'reopen');
+    assert.equal(step?.command, `kill -USR1 ${nginx.master}`, 'USR1 to the master, never the workers');
+    assert.deepEqual(
+      [...(step?.pids ?? [])].sort((a, b) => a - b),
+      [...holders].sort((a, b) => a - b),
+    );
+    assert.equal(step?.loses, null);
+
     for (const worker of nginx.workers) process.kill(worker, 'SIGHUP');
     await waitUntil(
       () => nginx.workers.every((pid) => !signalPending(pid, 1)),
@@ -217,7 +253,7 @@ describe('real programs: what limbo sees, and what frees it', { skip: missing ??
     assert.deepEqual(childrenOf(nginx.master), holders.slice(1), 'and the workers did not even restart');
 
     const freed = await freedBeyondNamedFiles(nginxDir, async () => {
-      run('/usr/sbin/nginx', [...nginx.args, '-s', 'reopen']);
+      run('sh', ['-c', step?.command as string]); // exactly what limbo printed
       await waitUntil(
         () => holders.every((pid) => fdsOn(pid, file.dev, file.inode as number).length === 0),
         'nginx to reopen its logs',
@@ -246,6 +282,24 @@ describe('real programs: what limbo sees, and what frees it', { skip: missing ??
       assert.ok(holder.mappings > 0);
     }
 
+    // limbo's verdict: mapped as code, never truncated; its advice: a restart, no signal.
+    const plan = reclaimPlan(file);
+    assert.equal(plan.decision?.verdict, 'never');
+    assert.deepEqual(
+      reasonCodes(plan).filter((r) => r.code === 'mapped-code'),
+      holders.map((pid) => ({ code: 'mapped-code', pid })),
+    );
+    assert.ok((plan.release?.length ?? 0) > 0);
+    for (const step of plan.release ?? []) {
+      assert.equal(step.kind, 'restart');
+      assert.doesNotMatch(`${step.command ?? ''} ${step.message}`, /\bkill\b|SIG|USR1|HUP|-s reopen/);
+    }
+    assert.deepEqual(
+      (plan.release ?? []).flatMap((step) => step.pids).sort((a, b) => a - b),
+      holders,
+      'every holder is named',
+    );
+
     process.kill(nginx.master, 'SIGUSR1'); // reopen logs
     for (const worker of nginx.workers) process.kill(worker, 'SIGHUP');
     await waitUntil(
@@ -272,7 +326,7 @@ describe('real programs: what limbo sees, and what frees it', { skip: missing ??
     assert.equal(freed, file.allocated, 'statfs: the restart gave the old library back');
   });
 
-  it('rsyslogd: holds the log logrotate removed; HUP frees it', async () => {
+  it('rsyslogd: holds the log logrotate removed; limbo allows truncating it, and its `kill -HUP` frees it', async () => {
     for (let i = 0; i < 20; i++) await rsyslog.send(`line ${'x'.repeat(200)}`);
     rsyslog.rotate(); // rotate 0: renamed to messages.1, then removed
     const rotated = `${rsyslog.log}.1`;
@@ -281,8 +335,16 @@ describe('real programs: what limbo sees, and what frees it', { skip: missing ??
     assert.equal(fdFlags(rsyslog.pid, fd).append, true);
     assert.equal(fdFlags(rsyslog.pid, fd).access, 'w');
 
+    const plan = reclaimPlan(file);
+    assert.equal(plan.decision?.verdict, 'truncate');
+    assert.deepEqual(reasonCodes(plan), [{ code: 'appenders-only', pid: null }]);
+    assert.deepEqual(
+      plan.release?.map(({ kind, command, pids }) => ({ kind, command, pids })),
+      [{ kind: 'reopen', command: `kill -HUP ${rsyslog.pid}`, pids: [rsyslog.pid] }],
+    );
+
     const freed = await freedBeyondNamedFiles(rsyslogDir, async () => {
-      process.kill(rsyslog.pid, 'SIGHUP');
+      run('sh', ['-c', plan.release?.[0]?.command as string]); // exactly what limbo printed
       await waitUntil(
         () => fdsOn(rsyslog.pid, file.dev, file.inode as number).length === 0,
         'rsyslogd to close it',
@@ -294,7 +356,7 @@ describe('real programs: what limbo sees, and what frees it', { skip: missing ??
     await rsyslog.send('after HUP'); // and it logs on, to a new file
   });
 
-  it('PostgreSQL: the logger holds its removed log; HUP does not free it, `pg_ctl logrotate` does', async () => {
+  it('PostgreSQL: the logger holds its removed log; HUP does not free it, the pg_rotate_logfile() limbo advises does', async () => {
     pg.sql("DO $$ BEGIN FOR i IN 1..200 LOOP RAISE LOG 'limbo test line %', i; END LOOP; END $$;");
     await waitUntil(
       () => readFileSync(pg.log, 'utf8').includes('limbo test line 200'),
@@ -309,6 +371,22 @@ describe('real programs: what limbo sees, and what frees it', { skip: missing ??
       { access: 'w', append: true, pos: 0 },
       'the logger appends',
     );
+
+    // limbo's advice: PostgreSQL's own rotation, not a signal. The command connects where libpq's
+    // defaults say: this instance, on a port and socket of its own, is named through PGHOST and
+    // PGPORT (which runuser passes on), and the command runs exactly as printed.
+    const plan = reclaimPlan(file);
+    assert.equal(plan.decision?.verdict, 'truncate');
+    assert.equal(plan.release?.length, 1);
+    const [step] = plan.release ?? [];
+    assert.equal(step?.kind, 'reopen');
+    assert.deepEqual(step?.pids, [pg.logger]);
+    assert.match(
+      step?.command ?? '',
+      /^runuser -u postgres -- psql -d postgres -c 'SELECT pg_rotate_logfile\(\)'$/,
+    );
+    assert.match(step?.message ?? '', /pg_ctl logrotate/);
+    assert.doesNotMatch(`${step?.command}`, /kill|HUP/);
 
     process.kill(pg.postmaster, 'SIGHUP'); // reload the configuration (the postmaster passes it on)
     process.kill(pg.logger, 'SIGHUP');
@@ -325,7 +403,7 @@ describe('real programs: what limbo sees, and what frees it', { skip: missing ??
     }
     assert.equal(fdsOn(pg.logger, file.dev, file.inode as number).length, 1, 'HUP did not free it');
 
-    pg.logrotate();
+    run('sh', ['-c', step?.command as string], { env: pgEnv() }); // exactly what limbo printed
     await waitUntil(
       () => fdsOn(pg.logger, file.dev, file.inode as number).length === 0,
       'the logger to let go',
@@ -335,7 +413,7 @@ describe('real programs: what limbo sees, and what frees it', { skip: missing ??
     assert.ok(statSync(pg.log).isFile(), 'it opened a new log under the same name');
   });
 
-  it("PostgreSQL: a WITH HOLD cursor's spilled tuplestore, removed while held, is read back with pread; pg_terminate_backend frees it", async () => {
+  it("PostgreSQL: a WITH HOLD cursor's spilled tuplestore, removed while held, is read back with pread; limbo asks for --force and its pg_terminate_backend frees it", async () => {
     const session = await pg.session();
     stops.push(() => session.close());
     const tmpDir = join(pg.dataDir, 'base', 'pgsql_tmp');
@@ -361,7 +439,27 @@ describe('real programs: what limbo sees, and what frees it', { skip: missing ??
     assert.equal((await session.query('FETCH ABSOLUTE 99999 FROM c;')).split('|')[0]?.trim(), '99999');
     assert.equal(fdFlags(session.backend, fd).pos, 0, 'pread: the offset never moves');
 
-    pg.sql(`SELECT pg_terminate_backend(${session.backend})`);
+    // limbo's verdict: the backend reads it back, so truncating loses data: --force only, and
+    // not PostgreSQL's data or WAL (a temporary file). Its advice: end that backend.
+    const plan = reclaimPlan(file);
+    assert.equal(plan.decision?.verdict, 'needs-force');
+    assert.deepEqual(reasonCodes(plan), [{ code: 'reads-data', pid: session.backend }]);
+    assert.match(
+      plan.decision?.reasons[0]?.message ?? '',
+      /temporary file.*could not read.*fewer rows without an error/,
+    );
+    assert.equal(plan.decision?.durableState, null);
+    assert.equal(plan.release?.length, 1);
+    const [step] = plan.release ?? [];
+    assert.equal(step?.kind, 'terminate');
+    assert.deepEqual(step?.pids, [session.backend]);
+    assert.match(step?.loses ?? '', /session ends/);
+    assert.equal(
+      step?.command,
+      `runuser -u postgres -- psql -d postgres -c 'SELECT pg_terminate_backend(${session.backend})'`,
+    );
+
+    run('sh', ['-c', step?.command as string], { env: pgEnv() }); // exactly what limbo printed
     await waitUntil(() => !isAlive(session.backend), 'the backend to exit', 30_000);
     assert.equal(limboLists(file), false);
     await session.close();
@@ -394,7 +492,7 @@ describe('real programs: what limbo sees, and what frees it', { skip: missing ??
     await session.close();
   });
 
-  it('Redis: a removed AOF stays open for appending; BGREWRITEAOF frees it', async () => {
+  it('Redis: a removed AOF stays open for appending; limbo asks for --force and its BGREWRITEAOF frees it', async () => {
     redis.cli('eval', "for i=1,20000 do redis.call('set','key'..i,string.rep('v',200)) end", '0');
     const aofDir = join(redis.dir, 'appendonlydir');
     const [incr] = readdirSync(aofDir).filter((entry) => entry.endsWith('.incr.aof'));
@@ -406,8 +504,22 @@ describe('real programs: what limbo sees, and what frees it', { skip: missing ??
     assert.deepEqual({ ...fdFlags(redis.pid, fd), pos: 0 }, { access: 'w', append: true, pos: 0 });
     assert.ok(file.allocated > 4 * 1024 * 1024, `${file.allocated} bytes`);
 
+    // limbo's verdict: it only appends, but it is Redis's durability log: --force only. Its
+    // advice: BGREWRITEAOF (the command assumes the default port; this instance has its own).
+    const plan = reclaimPlan(file);
+    assert.equal(plan.decision?.verdict, 'needs-force');
+    assert.deepEqual(reasonCodes(plan), [{ code: 'durable-state', pid: null }]);
+    assert.equal(plan.decision?.durableState?.program, 'Redis');
+    assert.match(plan.decision?.durableState?.what ?? '', /append-only file/);
+    assert.match(plan.decision?.durableState?.safeStep ?? '', /BGREWRITEAOF/);
+    assert.deepEqual(
+      plan.release?.map(({ kind, command, pids }) => ({ kind, command, pids })),
+      [{ kind: 'reopen', command: 'redis-cli BGREWRITEAOF', pids: [redis.pid] }],
+    );
+    assert.ok(plan.recoverFirst, 'recover offered first');
+
     const freed = await freedBeyondNamedFiles(redisDir, async () => {
-      assert.match(redis.cli('bgrewriteaof'), /rewriting started/);
+      assert.match(redis.cli(...(plan.release?.[0]?.command ?? '').split(' ').slice(1)), /rewriting started/);
       // The parent closes the old incremental file (in a background thread) when the rewrite
       // starts; the rewrite's forked child inherited it and holds it until it exits. Once the
       // rewrite is done the old base file is unlinked and closed in the background too: ask
@@ -425,7 +537,7 @@ describe('real programs: what limbo sees, and what frees it', { skip: missing ??
     assert.equal(freed, file.allocated, 'statfs: the space came back');
   });
 
-  it('SQLite in WAL mode: the database, its -wal and its -shm, removed while open, are all listed with their holder', async () => {
+  it('SQLite in WAL mode: the database, its -wal and its -shm, removed while open, are all listed with their holder; limbo asks for --force and offers recover', async () => {
     const dir = scratch('sqlite');
     const db = join(dir, 'app.db');
     const holder = await startSqliteHolder(db, 2000);
@@ -441,6 +553,22 @@ describe('real programs: what limbo sees, and what frees it', { skip: missing ??
     assert.ok((shm.holders[0]?.mappings ?? 0) > 0, 'the -shm is mapped shared');
     for (const file of [main, wal]) {
       assert.equal(fdFlags(holder.pid, file.holders[0]?.fds[0] as number).access, 'rw');
+    }
+    // limbo's verdict on the database and its -wal: read back, SQLite's state: --force only,
+    // with `limbo recover` offered first.
+    for (const file of [main, wal]) {
+      const plan = reclaimPlan(file);
+      assert.equal(plan.decision?.verdict, 'needs-force', String(file.path));
+      assert.deepEqual(
+        reasonCodes(plan).sort((a, b) => a.code.localeCompare(b.code)),
+        [
+          { code: 'durable-state', pid: null },
+          { code: 'reads-data', pid: holder.pid },
+        ],
+        String(file.path),
+      );
+      assert.match(plan.decision?.durableState?.what ?? '', /SQLite/, String(file.path));
+      assert.match(plan.recoverFirst ?? '', /^limbo recover /, String(file.path));
     }
     await holder.stop();
     assert.equal(limboLists(wal), false, 'exit frees them all');

@@ -176,7 +176,7 @@ describe('limbo reclaim decides from how each holder holds the file', () => {
         [
           'terminate',
           [backend],
-          `sudo -u root psql -d postgres -c 'SELECT pg_terminate_backend(${backend})'`,
+          `runuser -u root -- psql -d postgres -c 'SELECT pg_terminate_backend(${backend})'`,
         ],
       ],
     );

@@ -189,7 +189,7 @@ describe('the program table: each program gets its own release step, sent to the
         { pid: 900, comm: 'postgres', user: 'postgres' },
         { pid: 901, ppid: 900, comm: 'postgres', user: 'postgres', fds: [appendFd()] },
       ],
-      steps: [['reopen', "sudo -u postgres psql -d postgres -c 'SELECT pg_rotate_logfile()'", [901]]],
+      steps: [['reopen', "runuser -u postgres -- psql -d postgres -c 'SELECT pg_rotate_logfile()'", [901]]],
     },
     {
       name: "PostgreSQL backend's temp file: pg_terminate_backend(PID) of that backend",
@@ -199,7 +199,7 @@ describe('the program table: each program gets its own release step, sent to the
         { pid: 905, ppid: 900, comm: 'postgres', user: 'postgres', fds: [{ fd: 40, flags: O_RDWR }] },
       ],
       steps: [
-        ['terminate', "sudo -u postgres psql -d postgres -c 'SELECT pg_terminate_backend(905)'", [905]],
+        ['terminate', "runuser -u postgres -- psql -d postgres -c 'SELECT pg_terminate_backend(905)'", [905]],
       ],
     },
     {
@@ -209,9 +209,17 @@ describe('the program table: each program gets its own release step, sent to the
       steps: [['reopen', 'mysqladmin flush-logs', [700]]],
     },
     {
-      name: 'Redis has no log reopen: restart its service',
-      file: '/var/lib/redis/appendonly.aof',
+      name: 'Redis AOF: BGREWRITEAOF, not a restart (which reloads without this file)',
+      file: '/var/lib/redis/appendonlydir/appendonly.aof.1.incr.aof',
       processes: [{ pid: 800, comm: 'redis-server', unit: 'redis-server.service', fds: [appendFd()] }],
+      steps: [['reopen', 'redis-cli BGREWRITEAOF', [800]]],
+    },
+    {
+      name: 'Redis with another file: restart its service',
+      file: '/var/lib/redis/dump.rdb',
+      processes: [
+        { pid: 800, comm: 'redis-server', unit: 'redis-server.service', fds: [{ fd: 9, flags: O_RDONLY }] },
+      ],
       steps: [['restart', 'systemctl restart redis-server.service', [800]]],
     },
     {
@@ -370,6 +378,20 @@ describe('truncation decisions: holder → decision → why', () => {
         processes: [{ pid: 1, comm: 'redis-server', fds: [appendFd()] }],
         decision: 'needs-force',
         codes: ['durable-state'],
+      },
+      {
+        name: "a PostgreSQL backend's temp file under base/ → needs --force: read back, not PostgreSQL's data",
+        file: '/var/lib/postgresql/15/main/base/pgsql_tmp/pgsql_tmp905.3',
+        processes: [{ pid: 1, comm: 'postgres', fds: [{ fd: 40, flags: O_RDWR }] }],
+        decision: 'needs-force',
+        codes: ['reads-data'],
+      },
+      {
+        name: "PostgreSQL's data under base/ → durable state",
+        file: '/var/lib/postgresql/15/main/base/5/16384',
+        processes: [{ pid: 1, comm: 'postgres', fds: [{ fd: 40, flags: O_RDWR }] }],
+        decision: 'needs-force',
+        codes: ['durable-state', 'reads-data'],
       },
       {
         name: 'a SQLite -wal',
