@@ -13,6 +13,7 @@ import {
   unlinkSync,
   writeSync,
 } from 'node:fs';
+import { open, rename, unlink } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { LimboError } from '../core/errors.js';
 import type { ScanResult } from './scan.js';
@@ -33,6 +34,16 @@ export interface HistorySample {
 const TOP_PROCESSES = 10;
 /** About what a chart a thousand pixels wide can show. */
 const MAX_POINTS = 1000;
+
+/**
+ * The step for a span: whole seconds from one second on, whole tens of seconds from ten, so that scans
+ * a few milliseconds late do not change it (and with it every bucket) from one scan to the next.
+ */
+function steadyStep(rawMs: number): number {
+  if (rawMs <= 0) return 0;
+  if (rawMs < 1000) return Math.ceil(rawMs); // under 1,000 s of history: cheap to redo every time
+  return rawMs < 10_000 ? Math.ceil(rawMs / 1000) * 1000 : Math.ceil(rawMs / 10_000) * 10_000;
+}
 
 /** One sample per `stepMs` bucket of time: each field's highest value, at the bucket's last time. */
 function downsample(samples: readonly HistorySample[], stepMs: number): HistorySample[] {
@@ -102,6 +113,11 @@ export class History {
   private readonly file: string | null;
   private lastSave = 0;
   private added = 0;
+  /** The whole ring downsampled at `step`, for `view` (see wholeRing). */
+  private downsampled: { step: number; buckets: HistorySample[] } | null = null;
+  /** Bumped by every write of the state file, so an older background write never replaces a newer one. */
+  private saves = 0;
+  private saving = false;
   /** Why the last write of the state file failed, or null; a failed write never stops a scan. */
   saveError: string | null = null;
 
@@ -119,12 +135,15 @@ export class History {
     this.added++;
     this.ring.push(sample);
     if (this.ring.length > this.capacity) this.ring.splice(0, this.ring.length - this.capacity);
-    if (sample.t - this.lastSave >= 60_000) {
-      try {
-        this.flush();
-      } catch (error) {
-        this.saveError = (error as Error).message;
-      }
+    if (sample.t - this.lastSave >= 60_000 && !this.saving && this.file) {
+      // In the background: a day of samples is megabytes to write and fsync, and the event loop
+      // serves /metrics meanwhile.
+      this.lastSave = Date.now();
+      this.saving = true;
+      this.saveInBackground()
+        .then(() => (this.saveError = null))
+        .catch((error: unknown) => (this.saveError = (error as Error).message))
+        .finally(() => (this.saving = false));
     }
   }
 
@@ -157,8 +176,41 @@ export class History {
     const from = this.ring.findIndex((sample) => sample.t > sinceMs);
     const picked = from < 0 ? [] : this.ring.slice(from);
     const span = picked.length < 2 ? 0 : (picked.at(-1) as HistorySample).t - (picked[0] as HistorySample).t;
-    const step = Math.max(stepMs, Math.ceil(span / maxPoints));
-    return { stepMs: step, samples: step <= 0 ? picked : downsample(picked, step) };
+    const step = Math.max(stepMs, steadyStep(span / maxPoints));
+    if (step <= 0) return { stepMs: step, samples: picked };
+    if (from === 0) return { stepMs: step, samples: this.wholeRing(step) };
+    return { stepMs: step, samples: downsample(picked, step) };
+  }
+
+  /**
+   * The whole ring downsampled, kept between calls: buckets are aligned to multiples of the step
+   * in absolute time, so a new scan changes only the last bucket and the oldest sample leaving
+   * the ring only the first. Each call merges those two buckets again instead of the whole day
+   * (17,280 samples at the default interval), which kept the server's event loop busy for tens of
+   * milliseconds after every scan, delaying /metrics.
+   */
+  private wholeRing(step: number): HistorySample[] {
+    const bucketOf = (sample: HistorySample) => Math.floor(sample.t / step);
+    const cache = this.downsampled;
+    const first = this.ring[0] as HistorySample;
+    if (!cache || cache.step !== step || cache.buckets.length === 0) {
+      const buckets = downsample(this.ring, step);
+      this.downsampled = { step, buckets };
+      return buckets;
+    }
+    const { buckets } = cache;
+    // Drop buckets now wholly older than the ring; rebuild the oldest one left and the newest one.
+    while (buckets.length > 0 && bucketOf(buckets[0] as HistorySample) < bucketOf(first)) buckets.shift();
+    const lastKept = buckets.length > 0 ? bucketOf(buckets.at(-1) as HistorySample) : -Infinity;
+    const oldest = buckets.length > 0 ? bucketOf(buckets[0] as HistorySample) : -Infinity;
+    if (buckets.length > 0) buckets.pop();
+    const tail = this.ring.filter((sample) => bucketOf(sample) >= lastKept);
+    buckets.push(...downsample(tail, step));
+    if (buckets.length > 1 && oldest === bucketOf(first)) {
+      const head = this.ring.filter((sample) => bucketOf(sample) === oldest);
+      buckets[0] = downsample(head, step)[0] as HistorySample;
+    }
+    return buckets.slice();
   }
 
   private load(): void {
@@ -182,8 +234,43 @@ export class History {
     }
   }
 
+  /** What `save` does, off the event loop but for the JSON text; a newer save wins the rename. */
+  private async saveInBackground(): Promise<void> {
+    if (!this.file) return;
+    const generation = ++this.saves;
+    const dir = dirname(this.file);
+    const temporary = join(dir, `.history.json.${randomBytes(8).toString('hex')}.tmp`);
+    const data = JSON.stringify({ schema: 'limbo.history/1', samples: this.ring });
+    const handle = await open(
+      temporary,
+      constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
+      0o600,
+    );
+    try {
+      await handle.writeFile(data);
+      await handle.sync();
+    } catch (error) {
+      await handle.close();
+      await unlink(temporary);
+      throw error;
+    }
+    await handle.close();
+    if (generation !== this.saves) {
+      await unlink(temporary); // flush() wrote newer samples meanwhile
+      return;
+    }
+    await rename(temporary, this.file);
+    const dirHandle = await open(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+    try {
+      await dirHandle.sync();
+    } finally {
+      await dirHandle.close();
+    }
+  }
+
   private save(): void {
     if (!this.file) return;
+    this.saves++;
     const dir = dirname(this.file);
     // A name no one can have planted (O_EXCL), and never through a link (O_NOFOLLOW).
     const temporary = join(dir, `.history.json.${randomBytes(8).toString('hex')}.tmp`);
