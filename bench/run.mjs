@@ -613,6 +613,19 @@ async function sectionHandles(ctx) {
 // ---------------------------------------------------------------------------------------
 // Section: serve (bounded loopback load on /metrics while the 100,000-fd load is open)
 
+/** The address a `limbo serve` child prints once it listens; rejects if it exits first. */
+function serveUrl(child) {
+  return new Promise((resolve, reject) => {
+    let stderr = '';
+    child.stderr.on('data', (chunk) => {
+      stderr += chunk;
+      const match = /listening on (http:\/\/\S+)/.exec(stderr);
+      if (match) resolve(match[1]);
+    });
+    child.on('exit', (code) => reject(new Error(`serve exited ${code}: ${stderr}`)));
+  });
+}
+
 /**
  * Starts `limbo serve` on a free loopback port, then 10 connections request /metrics back to back
  * for 20 s (loopback only, bounded in count and time). Passes with zero errors, scans far fewer
@@ -623,15 +636,7 @@ async function sectionServe(_ctx) {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   try {
-    const url = await new Promise((resolve, reject) => {
-      let stderr = '';
-      child.stderr.on('data', (chunk) => {
-        stderr += chunk;
-        const match = /listening on (http:\/\/\S+)/.exec(stderr);
-        if (match) resolve(match[1]);
-      });
-      child.on('exit', (code) => reject(new Error(`serve exited ${code}: ${stderr}`)));
-    });
+    const url = await serveUrl(child);
     const rssKiB = () =>
       Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? 0);
     const scans = async () =>
@@ -737,15 +742,7 @@ async function sectionHistory(ctx) {
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
   try {
-    const url = await new Promise((resolve, reject) => {
-      let stderr = '';
-      child.stderr.on('data', (chunk) => {
-        stderr += chunk;
-        const match = /listening on (http:\/\/\S+)/.exec(stderr);
-        if (match) resolve(match[1]);
-      });
-      child.on('exit', (code) => reject(new Error(`serve exited ${code}: ${stderr}`)));
-    });
+    const url = await serveUrl(child);
     const peakMiB = () =>
       Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
     const first = await (await fetch(`${url}/api/history`)).text();
