@@ -6,7 +6,7 @@ import { quote } from './options.js';
 import { LimboError } from '../core/errors.js';
 import { escapeName, shellWord } from '../format/escape.js';
 import { formatDev } from '../proc/file-stat.js';
-import { findMount, findMountByPath, readMountinfo, type Mount } from '../proc/mountinfo.js';
+import { findMountOfPath, readMountinfo, type Mount } from '../proc/mountinfo.js';
 import type { OptionValues } from './options.js';
 import type { DELETED_FILTER_OPTIONS } from './specs/option-groups.js';
 
@@ -66,9 +66,7 @@ function filesystemHolding(command: string, flag: string, path: string): { mount
     );
   }
   const mounts = readMountinfo('/proc', 'self');
-  const mount = mounts.ok
-    ? (findMount(mounts.value, dev, real) ?? findMountByPath(mounts.value, real))
-    : null;
+  const mount = mounts.ok ? findMountOfPath(mounts.value, dev, real) : null;
   return {
     mount: mount ?? { mountId: 0, parentId: 0, dev, root: '/', mountPoint: real, fstype: '?', source: '?' },
     real,

@@ -88,6 +88,14 @@ export function findMountByPath(mounts: readonly Mount[], path: string): Mount |
   return best;
 }
 
+/**
+ * The mount holding a file with st_dev `dev` at `path`: by its device, else (btrfs) by its path.
+ * One rule for every command that starts from a path the person gave.
+ */
+export function findMountOfPath(mounts: readonly Mount[], dev: string, path: string): Mount | null {
+  return findMount(mounts, dev, path) ?? findMountByPath(mounts, path);
+}
+
 function isUnder(path: string, mountPoint: string): boolean {
   return mountPoint === '/' || path === mountPoint || path.startsWith(`${mountPoint}/`);
 }

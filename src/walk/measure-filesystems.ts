@@ -2,7 +2,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { statfsSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { formatDev } from '../proc/file-stat.js';
-import { findMount, findMountByPath, type Mount } from '../proc/mountinfo.js';
+import { findMountOfPath, type Mount } from '../proc/mountinfo.js';
 import { walkTree, type WalkResult } from './walk-tree.js';
 
 /** statfs of one filesystem, in bytes. */
@@ -61,7 +61,7 @@ export function chooseMounts(mounts: readonly Mount[], paths: readonly string[])
     const chosen = new Map<string, Mount>();
     for (const path of paths) {
       const dev = formatDev(statSync(path, { bigint: true }).dev);
-      const mount = findMount(mounts, dev, path) ?? findMountByPath(mounts, path);
+      const mount = findMountOfPath(mounts, dev, path);
       if (mount && !chosen.has(mount.dev)) chosen.set(mount.dev, mount);
     }
     return [...chosen.values()];
