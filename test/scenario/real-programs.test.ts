@@ -37,6 +37,7 @@ import {
   startSqliteHolder,
   type Nginx,
   type Postgres,
+  type PsqlSession,
   type Redis,
   type Rsyslog,
 } from '../helpers/services.js';
@@ -184,6 +185,24 @@ describe('real programs: what limbo sees, and what frees it', { skip: missing ??
   let redisDir: string;
   /** Where psql finds this instance: libpq's own variables, as an operator would set them. */
   const pgEnv = () => ({ PGHOST: pg.socketDir, PGPORT: String(pg.port) });
+  /**
+   * A session whose WITH HOLD cursor spilled its tuplestore to base/pgsql_tmp, that file then
+   * removed. PostgreSQL keeps the spill file by name (pgsql_tmpPID.N) and removes it itself on
+   * CLOSE: deleted-while-held happens only when someone else removes it (a cleanup job, an operator).
+   */
+  const spillRemovedCursor = async (): Promise<{ session: PsqlSession; path: string }> => {
+    const session = await pg.session();
+    stops.push(() => session.close());
+    const tmpDir = join(pg.dataDir, 'base', 'pgsql_tmp');
+    await session.query(
+      "BEGIN; DECLARE c CURSOR WITH HOLD FOR SELECT g, repeat('x', 100) FROM generate_series(1, 100000) g; COMMIT;",
+    );
+    const [name] = readdirSync(tmpDir).filter((entry) => entry.startsWith(`pgsql_tmp${session.backend}.`));
+    assert.ok(name, 'the cursor spilled to base/pgsql_tmp');
+    const path = join(tmpDir, name);
+    unlinkSync(path);
+    return { session, path };
+  };
 
   before(async () => {
     nginxDir = scratch('nginx');
@@ -414,18 +433,7 @@ describe('real programs: what limbo sees, and what frees it', { skip: missing ??
   });
 
   it("PostgreSQL: a WITH HOLD cursor's spilled tuplestore, removed while held, is read back with pread; limbo asks for --force and its pg_terminate_backend frees it", async () => {
-    const session = await pg.session();
-    stops.push(() => session.close());
-    const tmpDir = join(pg.dataDir, 'base', 'pgsql_tmp');
-    await session.query(
-      "BEGIN; DECLARE c CURSOR WITH HOLD FOR SELECT g, repeat('x', 100) FROM generate_series(1, 100000) g; COMMIT;",
-    );
-    // PostgreSQL keeps the spill file by name (pgsql_tmpPID.N) and removes it itself on CLOSE:
-    // deleted-while-held happens only when someone else removes it (a cleanup job, an operator).
-    const [name] = readdirSync(tmpDir).filter((entry) => entry.startsWith(`pgsql_tmp${session.backend}.`));
-    assert.ok(name, 'the cursor spilled to base/pgsql_tmp');
-    const path = join(tmpDir, name);
-    unlinkSync(path);
+    const { session, path } = await spillRemovedCursor();
     const file = assertLimboSees(path, [session.backend]);
     const fd = file.holders[0]?.fds[0] as number;
     assert.ok(file.allocated > 5 * 1024 * 1024, `${file.allocated} bytes`);
@@ -466,16 +474,7 @@ describe('real programs: what limbo sees, and what frees it', { skip: missing ??
   });
 
   it('PostgreSQL: truncating that file under the backend (what reclaim does) loses the rows: an error, or no rows and no error', async () => {
-    const session = await pg.session();
-    stops.push(() => session.close());
-    const tmpDir = join(pg.dataDir, 'base', 'pgsql_tmp');
-    await session.query(
-      "BEGIN; DECLARE c CURSOR WITH HOLD FOR SELECT g, repeat('x', 100) FROM generate_series(1, 100000) g; COMMIT;",
-    );
-    const [name] = readdirSync(tmpDir).filter((entry) => entry.startsWith(`pgsql_tmp${session.backend}.`));
-    assert.ok(name);
-    const path = join(tmpDir, name);
-    unlinkSync(path);
+    const { session, path } = await spillRemovedCursor();
     assert.equal((await session.query('FETCH ABSOLUTE 10 FROM c;')).split('|')[0], '10');
     const fd = openSync(`/proc/${session.backend}/fd/${deletedFd(session.backend, path)}`, 'r+');
     ftruncateSync(fd, 0);
