@@ -1000,7 +1000,49 @@ async function sectionExtents(ctx) {
 // Main
 
 /** Sections that need no process load (they run before it is built). */
-const WITHOUT_LOAD = new Set(['walk', 'extents', 'history']);
+// ---------------------------------------------------------------------------------------
+// Section: leaks (the leak detector's verdicts over a half-hour window, as limbo serve runs it)
+
+/**
+ * 1,000 series (one per process) of 361 samples each, a half hour at the 5 s interval, one in
+ * ten growing; times `verdicts()` over them, the work each scan of `limbo serve` adds.
+ * Target: under 1 s (median of --runs).
+ */
+async function sectionLeaks(ctx) {
+  const { LeakDetector } = await import(join(ROOT, 'dist/serve/leak-detector.js'));
+  const t0 = Date.UTC(2026, 0, 1);
+  const times = [];
+  let suspected = 0;
+  for (let run = 0; run <= ctx.options.runs; run++) {
+    const detector = new LeakDetector();
+    for (let second = 0; second <= 1800; second += 5) {
+      for (let i = 0; i < 1000; i++) {
+        detector.observe(
+          `pid ${i}`,
+          'fds',
+          t0 + second * 1000,
+          i % 10 === 0 ? 100 + second / 10 : 100 + (i % 7),
+        );
+      }
+    }
+    const started = performance.now();
+    suspected = detector.verdicts(t0 + 1800 * 1000).filter((v) => v.suspected).length;
+    if (run > 0) times.push(performance.now() - started); // run 0 is the warm-up
+  }
+  const p50 = median(times);
+  console.log(
+    `  verdicts over 1,000 series x 361 samples: median ${p50.toFixed(1)} ms, ${suspected} suspected`,
+  );
+  const targets = [{ name: 'verdicts under 1 s', pass: p50 < 1000, detail: `${p50.toFixed(1)} ms` }];
+  console.log('Targets:');
+  for (const t of targets) console.log(`  ${t.pass ? 'PASS' : 'MISS'}  ${t.name}: ${t.detail}`);
+  return {
+    ok: suspected === 100,
+    report: { schema: 'limbo.bench.leaks/1', series: 1000, samples: 361, medianMs: p50, suspected, targets },
+  };
+}
+
+const WITHOUT_LOAD = new Set(['walk', 'extents', 'history', 'leaks']);
 
 const SECTIONS = {
   deleted: sectionDeleted,
@@ -1009,6 +1051,7 @@ const SECTIONS = {
   history: sectionHistory,
   walk: sectionWalk,
   extents: sectionExtents,
+  leaks: sectionLeaks,
 };
 
 async function main() {

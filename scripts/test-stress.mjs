@@ -5,7 +5,7 @@
 // first failing run's.
 //
 //   npm run test:stress [-- WORD...]   WORDs are passed to each `npm test` run, as to npm test
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 
 const root = new URL('..', import.meta.url).pathname;
 const RUNS = 3;
@@ -43,11 +43,36 @@ function stopLoad() {
     }
   }
 }
+// The test run is awaited, not run synchronously, so that a signal is handled at once: the load
+// and the run in progress (its whole process group) stop, instead of after the run ends.
+let running = null;
 process.on('exit', stopLoad);
 for (const signal of ['SIGINT', 'SIGTERM']) {
   process.on(signal, () => {
     stopLoad();
+    if (running) {
+      try {
+        process.kill(-running.pid, signal);
+      } catch {
+        // already gone
+      }
+    }
     process.exit(130);
+  });
+}
+
+/** One `npm test` run in its own process group; resolves with its exit code. */
+function runSuite() {
+  return new Promise((resolve) => {
+    running = spawn('npm', ['test', ...(words.length > 0 ? ['--', ...words] : [])], {
+      cwd: root,
+      stdio: 'inherit',
+      detached: true,
+    });
+    running.once('exit', (code, signal) => {
+      running = null;
+      resolve(code ?? (signal ? 1 : 0));
+    });
   });
 }
 
@@ -55,12 +80,8 @@ let failed = 0;
 for (let run = 1; run <= RUNS; run++) {
   console.log(`test:stress: run ${run} of ${RUNS}: npm test ${words.join(' ')}`);
   const started = Date.now();
-  const result = spawnSync('npm', ['test', ...(words.length > 0 ? ['--', ...words] : [])], {
-    cwd: root,
-    stdio: 'inherit',
-  });
+  const code = await runSuite();
   const seconds = ((Date.now() - started) / 1000).toFixed(0);
-  const code = result.status ?? 1;
   console.log(`test:stress: run ${run} ${code === 0 ? 'passed' : `failed (exit ${code})`} in ${seconds} s`);
   if (code !== 0 && failed === 0) failed = code;
 }

@@ -26,6 +26,7 @@ import {
   unreadableProcessesJsonSchema,
   vanishedProcessesJsonSchema,
 } from './incomplete-json.js';
+import { scanSourceJsonSchema } from './source-json.js';
 
 /** `mountBytes`, beside `mount` wherever a mount point's bytes are not valid UTF-8. */
 const mountBytesSchema = string({
@@ -121,6 +122,7 @@ export const deletedJsonSchema = contract(
         }),
       ),
     }),
+    source: optional(scanSourceJsonSchema),
     incomplete: object({
       unreadableProcesses: integer({ minimum: 0 }),
       unreadablePids: array(integer()),

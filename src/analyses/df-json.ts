@@ -14,6 +14,7 @@ import {
   string,
   type Static,
 } from '../format/json-schema.js';
+import { scanSourceJsonSchema } from './source-json.js';
 
 const bytesSchema = integer({ minimum: 0 });
 const bytesOrNullSchema = nullable(integer({ minimum: 0 }));
@@ -79,6 +80,7 @@ export const dfJsonSchema = contract(
           summary: string(),
         }),
       ),
+      source: optional(scanSourceJsonSchema),
       incomplete: optional(scanIncompleteJsonSchema),
     },
     { definitions: { bytes: bytesSchema, bytesOrNull: bytesOrNullSchema } },

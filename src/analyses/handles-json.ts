@@ -22,6 +22,7 @@ import {
   string,
   type Static,
 } from '../format/json-schema.js';
+import { scanSourceJsonSchema } from './source-json.js';
 
 const countSchema = integer({ minimum: 0 });
 const countOrNullSchema = nullable(integer({ minimum: 0 }));
@@ -87,6 +88,7 @@ export const handlesJsonSchema = contract(
           fix: string(),
         }),
       ),
+      source: optional(scanSourceJsonSchema),
       incomplete: object({
         unreadableProcesses: ref('count', countSchema),
         unreadablePids: array(integer()),

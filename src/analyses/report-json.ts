@@ -13,6 +13,7 @@ import {
   type Static,
 } from '../format/json-schema.js';
 import { incompleteToJson, scanIncompleteJsonSchema } from './incomplete-json.js';
+import { scanSourceJsonSchema } from './source-json.js';
 
 const reclaimableSchema = integer({
   minimum: 0,
@@ -56,6 +57,7 @@ export const reportJsonSchema = contract(
     fileHandles: object({ allocated: nullable(integer()), max: nullable(integer()) }),
     restartProcesses: integer({ minimum: 0 }),
     orphanedShmBytes: integer({ minimum: 0 }),
+    source: optional(scanSourceJsonSchema),
     incomplete: optional(scanIncompleteJsonSchema),
   }),
 );

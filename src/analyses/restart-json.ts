@@ -20,6 +20,7 @@ import {
   unreadableProcessesJsonSchema,
   vanishedProcessesJsonSchema,
 } from './incomplete-json.js';
+import { scanSourceJsonSchema } from './source-json.js';
 
 /** The documented `limbo.restart/1` JSON (docs/json.md). */
 export const restartJsonSchema = contract(
@@ -66,6 +67,7 @@ export const restartJsonSchema = contract(
         ),
       }),
     ),
+    source: optional(scanSourceJsonSchema),
     incomplete: object({
       unreadableProcesses: integer({ minimum: 0 }),
       unreadablePids: array(integer()),

@@ -30,6 +30,7 @@ import {
   unreadableProcessesJsonSchema,
   vanishedProcessesJsonSchema,
 } from './incomplete-json.js';
+import { scanSourceJsonSchema } from './source-json.js';
 
 interface StatusTotalJson {
   readonly segments: number;
@@ -154,6 +155,7 @@ export const shmJsonSchema = contract(
         deletedSize: ref('bytes', bytesSchema),
         deletedAllocated: ref('bytes', bytesSchema),
       }),
+      source: optional(scanSourceJsonSchema),
       incomplete: object({
         sysvUnreadable: boolean(),
         devShmUnreadable: boolean(),

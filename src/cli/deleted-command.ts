@@ -16,7 +16,7 @@ import { LimboError } from '../core/errors.js';
 import { EXTENT_WALK_MAX, EXTENT_WALK_MIN_BYTES, type SharingUnknown } from '../proc/extent-sharing.js';
 import { checkFilterSubjects, toDeletedFilter } from './deleted-filter.js';
 import type { Io } from './io.js';
-import { loadSnapshot, withReplayNote } from './load-snapshot.js';
+import { loadSnapshot, withReplayNote, withSource } from './load-snapshot.js';
 import type { ValuesOf } from './options.js';
 import { DELETED_TABLE_LIMIT, type deletedSpec } from './specs/deleted.js';
 
@@ -36,7 +36,9 @@ export function runDeleted(values: ValuesOf<typeof deletedSpec>, io: Io): number
   if (values.json) {
     // In JSON the limit is a filter, so totals stay the sum of the files listed.
     const report = findDeletedFiles(snapshot, limit === undefined ? filter : { ...filter, limit });
-    io.stdout.write(`${JSON.stringify(deletedReportToJson(report), null, 2)}\n`);
+    io.stdout.write(
+      `${JSON.stringify(withSource(deletedReportToJson(report), values, snapshot), null, 2)}\n`,
+    );
   } else {
     const report = findDeletedFiles(snapshot, filter);
     const unmatched =

@@ -8,7 +8,7 @@ import { formatBytes } from '../format/size.js';
 import { LimboError } from '../core/errors.js';
 import { chooseMounts, measureFilesystem, type FilesystemMeasure } from '../walk/measure-filesystems.js';
 import type { Io } from './io.js';
-import { loadSnapshot } from './load-snapshot.js';
+import { loadSnapshot, withSource } from './load-snapshot.js';
 import { quote, type ValuesOf } from './options.js';
 import type { dfSpec } from './specs/df.js';
 
@@ -47,7 +47,8 @@ export async function runDf(values: ValuesOf<typeof dfSpec>, io: Io, paths: stri
     if (measure) measures.push(measure);
   }
   const report = reconcileFilesystems(snapshot, measures);
-  if (values.json) io.stdout.write(`${JSON.stringify(dfReportToJson(report), null, 2)}\n`);
+  if (values.json)
+    io.stdout.write(`${JSON.stringify(withSource(dfReportToJson(report), values, snapshot), null, 2)}\n`);
   else io.stdout.write(renderDf(report, paletteFor(io.stdout, io.env)));
   return 0;
 }

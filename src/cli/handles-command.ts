@@ -7,7 +7,7 @@ import { escapeName } from '../format/escape.js';
 import { LimboError } from '../core/errors.js';
 import { nativeAddon } from '../native.js';
 import type { Io } from './io.js';
-import { loadSnapshot, withReplayNote } from './load-snapshot.js';
+import { loadSnapshot, withReplayNote, withSource } from './load-snapshot.js';
 import type { ValuesOf } from './options.js';
 import { HANDLES_TOP, type handlesSpec } from './specs/handles.js';
 
@@ -23,7 +23,9 @@ export function runHandles(values: ValuesOf<typeof handlesSpec>, io: Io): number
   }
   const report = explainHandles(snapshot, warnPercent === undefined ? {} : { warnPercent });
   if (values.json)
-    io.stdout.write(`${JSON.stringify(handleReportToJson(report, top ?? Infinity), null, 2)}\n`);
+    io.stdout.write(
+      `${JSON.stringify(withSource(handleReportToJson(report, top ?? Infinity), values, snapshot), null, 2)}\n`,
+    );
   else {
     const c = paletteFor(io.stdout, io.env);
     io.stdout.write(withReplayNote(renderHandles(report, c, top ?? HANDLES_TOP), values, snapshot));

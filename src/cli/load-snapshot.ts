@@ -4,6 +4,7 @@ import { escapeName } from '../format/escape.js';
 import { parseSnapshot } from '../snapshot/snapshot-json.js';
 import { takeSnapshot } from '../snapshot/take-snapshot.js';
 import type { Snapshot } from '../snapshot/types.js';
+import { sourceToJson } from '../analyses/source-json.js';
 import type { CommonValues } from './options.js';
 
 /** The snapshot a command works on: a saved one (--from), or a fresh scan of --proc. */
@@ -59,4 +60,13 @@ function replayNote(values: Pick<CommonValues, 'from'>, snapshot: Snapshot): str
 export function withReplayNote(text: string, values: Pick<CommonValues, 'from'>, snapshot: Snapshot): string {
   const note = replayNote(values, snapshot);
   return note === null ? text : `${text}\n${note}\n`;
+}
+
+/** A JSON output with `source` last: live, or the snapshot it replays (file, time, host). */
+export function withSource<T extends object>(
+  json: T,
+  values: Pick<CommonValues, 'from'>,
+  snapshot: Snapshot,
+): T & { source: ReturnType<typeof sourceToJson> } {
+  return { ...json, source: sourceToJson(snapshot, values.from) };
 }

@@ -5,7 +5,7 @@ import { reportToJson } from '../analyses/report-json.js';
 import { paletteFor, type Palette } from '../format/color.js';
 import { formatBytes } from '../format/size.js';
 import type { Io } from './io.js';
-import { loadSnapshot, withReplayNote } from './load-snapshot.js';
+import { loadSnapshot, withReplayNote, withSource } from './load-snapshot.js';
 import type { ValuesOf } from './options.js';
 import type { reportSpec } from './specs/report.js';
 
@@ -35,7 +35,8 @@ export function runReport(values: ValuesOf<typeof reportSpec>, io: Io): number {
   if (values.check) return runCheck(values, thresholds, io);
   const snapshot = loadSnapshot(values);
   const report = buildReport(snapshot, thresholds);
-  if (values.json) io.stdout.write(`${JSON.stringify(reportToJson(report), null, 2)}\n`);
+  if (values.json)
+    io.stdout.write(`${JSON.stringify(withSource(reportToJson(report), values, snapshot), null, 2)}\n`);
   else io.stdout.write(withReplayNote(renderReport(report, paletteFor(io.stdout, io.env)), values, snapshot));
   return 0;
 }

@@ -5,7 +5,7 @@ import { paletteFor, type Palette } from '../format/color.js';
 import { escapeName } from '../format/escape.js';
 import { describeFamily } from '../analyses/programs.js';
 import type { Io } from './io.js';
-import { loadSnapshot, withReplayNote } from './load-snapshot.js';
+import { loadSnapshot, withReplayNote, withSource } from './load-snapshot.js';
 import type { ValuesOf } from './options.js';
 import type { restartSpec } from './specs/restart.js';
 
@@ -13,7 +13,10 @@ import type { restartSpec } from './specs/restart.js';
 export function runRestart(values: ValuesOf<typeof restartSpec>, io: Io): number {
   const snapshot = loadSnapshot(values);
   const report = findRestartNeeded(snapshot, { includeData: values.all });
-  if (values.json) io.stdout.write(`${JSON.stringify(restartReportToJson(report), null, 2)}\n`);
+  if (values.json)
+    io.stdout.write(
+      `${JSON.stringify(withSource(restartReportToJson(report), values, snapshot), null, 2)}\n`,
+    );
   else
     io.stdout.write(
       withReplayNote(renderRestartTable(report, paletteFor(io.stdout, io.env)), values, snapshot),

@@ -12,7 +12,7 @@ import { escapeName } from '../format/escape.js';
 import { formatBytes } from '../format/size.js';
 import { readPasswd } from '../proc/passwd.js';
 import type { Io } from './io.js';
-import { loadSnapshot, withReplayNote } from './load-snapshot.js';
+import { loadSnapshot, withReplayNote, withSource } from './load-snapshot.js';
 import type { ValuesOf } from './options.js';
 import type { shmSpec } from './specs/shm.js';
 
@@ -27,7 +27,8 @@ export function runShm(values: ValuesOf<typeof shmSpec>, io: Io): number {
   // there, owners are named only from the snapshot's own processes, else shown as uids.
   const users = values.from !== undefined ? undefined : readPasswd();
   const report = findSharedMemory(snapshot, { ...(users ? { users } : {}), ...(status ? { status } : {}) });
-  if (values.json) io.stdout.write(`${JSON.stringify(shmReportToJson(report), null, 2)}\n`);
+  if (values.json)
+    io.stdout.write(`${JSON.stringify(withSource(shmReportToJson(report), values, snapshot), null, 2)}\n`);
   else
     io.stdout.write(withReplayNote(renderShmTable(report, paletteFor(io.stdout, io.env)), values, snapshot));
   return 0;

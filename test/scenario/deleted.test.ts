@@ -2,12 +2,14 @@
 // the kernel itself reports through /proc for the same file.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { kernelStat, startHolder, type Holder, type HolderOptions } from '../helpers/holder.js';
+import type { DeletedJson } from '../../src/analyses/deleted-json.js';
 import { findFile, limboDeleted, runLimbo } from '../helpers/limbo.js';
+import { assertMatchesSchema } from '../helpers/schema.js';
 
 const isRoot = process.geteuid?.() === 0;
 let dir: string;
@@ -392,6 +394,36 @@ describe('limbo deleted on real processes', () => {
       replayed.files.map((f) => f.path),
       [path],
     );
+    const snapshot = JSON.parse(readFileSync(saved, 'utf8')) as { takenAt: string; hostname: string };
+    assert.deepEqual(
+      replayed.source,
+      { kind: 'snapshot', file: saved, takenAt: snapshot.takenAt, hostname: snapshot.hostname },
+      'the JSON names the snapshot it replays, as the table does',
+    );
+    assertMatchesSchema('limbo.deleted-1', replayed);
+    const withHandles = join(dir, 'snapshot-handles.json');
+    assert.equal(runLimbo(['snapshot', '--handles', '--output', withHandles]).code, 0);
+    const handlesTakenAt = (JSON.parse(readFileSync(withHandles, 'utf8')) as { takenAt: string }).takenAt;
+    for (const [command, file, takenAt] of [
+      ['report', saved, snapshot.takenAt],
+      ['restart', saved, snapshot.takenAt],
+      ['shm', saved, snapshot.takenAt],
+      ['handles', withHandles, handlesTakenAt],
+    ] as const) {
+      const other = runLimbo([command, '--json', '--from', file]);
+      assert.equal(other.code, 0, other.stderr);
+      const json = JSON.parse(other.stdout) as { schema: string; source?: { kind: string; takenAt: string } };
+      assert.deepEqual(
+        [json.source?.kind, json.source?.takenAt],
+        ['snapshot', takenAt],
+        `${command} --json --from names the snapshot`,
+      );
+      assertMatchesSchema(json.schema.replace('/', '-'), json);
+    }
+    // df always measures the live filesystems (it refuses --from): its source says so.
+    const df = JSON.parse(runLimbo(['df', '--json', dir]).stdout) as { source?: { kind: string } };
+    assert.equal(df.source?.kind, 'live');
+    assert.equal((JSON.parse(runLimbo(['deleted', '--json']).stdout) as DeletedJson).source?.kind, 'live');
     writeFileSync(join(dir, 'not-a-snapshot.json'), '{"schema":"other"}');
     const bad = runLimbo(['deleted', '--from', join(dir, 'not-a-snapshot.json')]);
     assert.equal(bad.code, 1);

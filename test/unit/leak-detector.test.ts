@@ -314,7 +314,7 @@ describe('LeakDetector: bounded memory', () => {
     assert.equal(detector.stats().series, 1);
   });
 
-  it('judges 1,000 half-hour series of 360 samples in well under a second', () => {
+  it('judges 1,000 half-hour series of 361 samples, each on its own (its speed: npm run bench leaks)', () => {
     const detector = new LeakDetector();
     for (let second = 0; second <= 1800; second += 5) {
       for (let i = 0; i < 1000; i++) {
@@ -326,12 +326,13 @@ describe('LeakDetector: bounded memory', () => {
         );
       }
     }
-    const started = performance.now();
     const verdicts = detector.verdicts(T0 + 1800 * 1000);
-    const elapsed = performance.now() - started;
     assert.equal(verdicts.length, 1000);
-    assert.equal(verdicts.filter((v) => v.suspected).length, 100);
-    assert.ok(elapsed < 1000, `${elapsed.toFixed(0)} ms`);
+    assert.deepEqual(
+      verdicts.filter((v) => v.suspected).map((v) => v.key),
+      Array.from({ length: 100 }, (_, k) => `pid ${k * 10}`),
+      'exactly the growing tenth',
+    );
   });
 });
 
