@@ -253,11 +253,14 @@ function renderHolder(holder: DeletedHolder, hostMountNamespace: string | null):
   return parts.join(' ');
 }
 
-/** What makes the holders of the biggest files let go: one step per process family, deduplicated. */
+/**
+ * What makes the holders of the biggest files let go: one step per process family, deduplicated.
+ * A file that holds no blocks frees nothing when let go: no step is spent on it.
+ */
 function stepsForBiggest(snapshot: Snapshot, report: DeletedReport): ReleaseStep[] {
   const seen = new Set<string>();
   const steps: ReleaseStep[] = [];
-  for (const file of report.files.slice(0, 5)) {
+  for (const file of report.files.filter((f) => f.allocatedBytes > 0).slice(0, 5)) {
     for (const step of releaseSteps(findFileHolders(snapshot, file.key), { name: file.name })) {
       const key = `${step.text}\0${step.command ?? ''}`;
       // A restart already named covers every later file of the same processes.
@@ -274,6 +277,7 @@ function stepsForBiggest(snapshot: Snapshot, report: DeletedReport): ReleaseStep
 }
 
 function nextSteps(steps: readonly ReleaseStep[], c: Palette): string[] {
+  if (steps.length === 0) return ['Nothing to free: these files hold no blocks.'];
   const lines = ['Next: the space returns only when every holder lets go of the file. For the biggest:'];
   for (const step of steps.slice(0, 8)) {
     lines.push(

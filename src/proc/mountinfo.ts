@@ -96,6 +96,23 @@ export function findMountOfPath(mounts: readonly Mount[], dev: string, path: str
   return findMount(mounts, dev, path) ?? findMountByPath(mounts, path);
 }
 
+/**
+ * The mount whose mount point is the longest prefix of `path`, whatever its device; of mounts
+ * stacked on one point, the last listed (the one on top). For a path whose st_dev is unknown or
+ * names no mount.
+ */
+export function findMountContaining(mounts: readonly Mount[], path: string): Mount | null {
+  let best: Mount | null = null;
+  for (const mount of mounts) {
+    if (
+      isUnder(path, mount.mountPoint) &&
+      (best === null || mount.mountPoint.length >= best.mountPoint.length)
+    )
+      best = mount;
+  }
+  return best;
+}
+
 function isUnder(path: string, mountPoint: string): boolean {
   return mountPoint === '/' || path === mountPoint || path.startsWith(`${mountPoint}/`);
 }

@@ -24,7 +24,7 @@ import { LimboError } from '../core/errors.js';
 import { isDirectoryMode } from '../proc/file-mode.js';
 import { formatDev } from '../proc/file-stat.js';
 import { findInodeHolders, type InodeTarget } from '../proc/inode-holders.js';
-import { findMount, readMountinfo, type Mount } from '../proc/mountinfo.js';
+import { findMount, findMountContaining, readMountinfo, type Mount } from '../proc/mountinfo.js';
 import { walkTree } from './walk-tree.js';
 
 /** What `limbo links` was asked. */
@@ -179,7 +179,7 @@ class FactsCache {
   of(path: Buffer, dev: string): InternalFacts {
     const text = path.toString('utf8');
     // btrfs reports a per-subvolume st_dev that mountinfo never shows: fall back to the mount holding the path.
-    const mount = findMount(this.mounts, dev, text) ?? containingMount(this.mounts, text);
+    const mount = findMount(this.mounts, dev, text) ?? findMountContaining(this.mounts, text);
     const fstype = mount?.fstype ?? null;
     let extDriver: 'ext4' | 'ext2' | null = null;
     if (fstype !== null && isExtType(fstype)) {
@@ -269,17 +269,6 @@ export function searchRootFor(path: Buffer, dev: string, mounts: readonly Mount[
 function parentOf(path: Buffer): Buffer {
   const slash = path.lastIndexOf(SLASH);
   return slash <= 0 ? Buffer.from('/') : path.subarray(0, slash);
-}
-
-/** The mount whose mount point is the longest prefix of `path`, whatever its device. */
-function containingMount(mounts: readonly Mount[], path: string): Mount | null {
-  let best: Mount | null = null;
-  for (const mount of mounts) {
-    const fits =
-      mount.mountPoint === '/' || path === mount.mountPoint || path.startsWith(`${mount.mountPoint}/`);
-    if (fits && (best === null || mount.mountPoint.length >= best.mountPoint.length)) best = mount;
-  }
-  return best;
 }
 
 /** Walks one tree collecting every name of its multiply-linked files, timed. */

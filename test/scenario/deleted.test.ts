@@ -91,6 +91,16 @@ describe('limbo deleted on real processes', () => {
     assert.equal(findFile(limboDeleted(), truth.dev, truth.inode), undefined);
   });
 
+  it('spends no next step on a held file that holds no blocks', async () => {
+    const empty = join(dir, 'empty.log');
+    const holder = await hold(['create', empty, '0', 'unlink', empty]);
+    const table = runLimbo(['deleted', '--pid', String(holder.pid)]);
+    assert.equal(table.code, 0, table.stderr);
+    assert.match(table.stdout, /empty\.log/);
+    assert.match(table.stdout, /\nNothing to free: these files hold no blocks\.\n/);
+    assert.doesNotMatch(table.stdout, /For the biggest|restart|kill /i);
+  });
+
   it('tells size from allocated space for a sparse file', async () => {
     const path = join(dir, 'sparse.img');
     const holder = await hold(['sparse', path, String(1024 ** 3), '8192', 'unlink', path]);

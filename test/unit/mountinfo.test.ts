@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { findMount, parseMountinfo, type Mount } from '../../src/proc/mountinfo.js';
+import { findMount, findMountContaining, parseMountinfo, type Mount } from '../../src/proc/mountinfo.js';
 
 // Captured from `unshare -m` after mounting tmpfs on awkward names, a shared/slave pair and bind
 // mounts (one line describing the capturing sandbox was dropped). limbo reads /proc text as
@@ -309,5 +309,25 @@ describe('findMount among bind mounts that share one dev', () => {
 
   it('returns null for an empty table', () => {
     assert.equal(findMount([], '8:1', '/'), null);
+  });
+});
+
+describe('findMountContaining', () => {
+  const root = mount({ mountId: 1, dev: '8:1', mountPoint: '/' });
+  const data = mount({ mountId: 2, dev: '8:2', mountPoint: '/data' });
+  const over = mount({ mountId: 3, dev: '0:50', mountPoint: '/data' });
+  const cases: [string, string, number][] = [
+    ['the root for a path under no other mount', '/etc/passwd', 1],
+    ['the mount point itself', '/data', 3],
+    ['the top of two mounts stacked on one point', '/data/f', 3],
+    ['not a sibling that only starts like the mount point', '/database/f', 1],
+  ];
+  for (const [name, path, expected] of cases) {
+    it(`finds ${name}`, () => {
+      assert.equal(findMountContaining([root, data, over], path)?.mountId, expected);
+    });
+  }
+  it('finds nothing in an empty table', () => {
+    assert.equal(findMountContaining([], '/x'), null);
   });
 });
