@@ -85,23 +85,6 @@ const LIMBO_PORT = 9469;
  * once, so a 1 s scrape never waits on a scan, however loaded the machine.
  */
 const LIMBO_INTERVAL = 2;
-/**
- * Run as pid 1 of a node (argv: the scratch mount to keep, then the server's command): leaves the
- * node the mounts a host has (/, /proc, /sys, /dev and below) and the test's scratch tmpfs, then
- * execs the server. Whatever else this machine has mounted stays out of the node, so another
- * test's hung FUSE mount cannot hang the node's scans. Its mount namespace is private: the
- * host's mounts are untouched.
- */
-const NODE_MOUNTS = `
-  keep=$0
-  for mount in $(awk '{ print $5 }' /proc/self/mountinfo | sort -r); do
-    case "$mount" in
-      /|/proc|/proc/*|/sys|/sys/*|/dev|/dev/*|"$keep") ;;
-      *) umount -l "$mount" 2>/dev/null || true ;;
-    esac
-  done
-  exec "$@"`;
-
 interface FleetNode {
   readonly name: string;
   readonly address: string;
@@ -365,9 +348,8 @@ describe('a simulated fleet: limbo on three nodes, Prometheus, Alertmanager', { 
         '--mount-proc',
         '--ipc',
         '--kill-child',
-        'sh',
-        '-c',
-        NODE_MOUNTS,
+        // The node keeps a host's own mounts and the scratch tmpfs, nothing else of this machine's.
+        `${repoRoot}test/fixtures/host-mounts-only.sh`,
         scratch.dir,
         process.execPath,
         `${repoRoot}bin/limbo.js`,
