@@ -1135,6 +1135,8 @@ async function sectionFleet(ctx) {
           cpuSecondsPerScan: scanCpuSeconds / scans,
           cpuSecondsPerScrape: serverCpu / scrapes,
           scanDurationSeconds: Number(/^limbo_scan_duration_seconds (\S+)$/m.exec(text)?.[1]),
+          // A scan reads every process on the machine, the load's and any other: its size then.
+          fileHandlesAllocated: Number(/^limbo_file_handles_allocated (\S+)$/m.exec(text)?.[1]),
         };
         nodes.push({ text });
       }
@@ -1150,7 +1152,8 @@ async function sectionFleet(ctx) {
   const cpu = report.node[20].cpu;
   console.log(
     `  node at --interval 15: ${cpu.cpuSecondsPerScan.toFixed(3)} CPU s per scan (${cpu.scans} scans), ` +
-      `${(cpu.cpuSecondsPerScrape * 1000).toFixed(2)} CPU ms per scrape answered`,
+      `${(cpu.cpuSecondsPerScrape * 1000).toFixed(2)} CPU ms per scrape answered ` +
+      `(the machine had ${cpu.fileHandlesAllocated} file handles allocated)`,
   );
   console.log('  series per metric at --top 20:');
   for (const [name, count] of Object.entries(report.node[20].byMetric))
