@@ -3,7 +3,7 @@
 // everything lsof finds. Run as root (to see every process) via `npm run bench`, which
 // builds dist/ first.
 //
-//   node bench/run.mjs [SECTION...] [--runs N] [--procs N] [--files N] [--deleted N] [--bytes N]
+//   node bench/run.mjs [SECTION...] [--runs N] [--procs N] [--files N] [--deleted N] [--bytes N] [--targets N]
 //
 // The load (see bench/load.c) is built once and shared by every section. A section is a
 // function taking the context and returning { ok, report }; add one to SECTIONS to benchmark
@@ -24,6 +24,8 @@ import {
   statSync,
   writeFileSync,
 } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
+import { createServer as createNetServer } from 'node:net';
 import { cpus, release, tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -43,13 +45,14 @@ const TARGET_RSS_MIB = 100;
 
 function usage() {
   return [
-    'usage: node bench/run.mjs [SECTION...] [--runs N] [--procs N] [--files N] [--deleted N] [--bytes N]',
+    'usage: node bench/run.mjs [SECTION...] [--runs N] [--procs N] [--files N] [--deleted N] [--bytes N] [--targets N]',
     `sections: ${Object.keys(SECTIONS).join(', ')} (default: all)`,
     '  --runs N     measured runs per tool, after one warm-up (default 5, or $LIMBO_BENCH_RUNS)',
     '  --procs N    load processes (default 100)',
     '  --files N    open regular files per load process (default 1000)',
     '  --deleted N  of those, files deleted while open (default 20)',
     '  --bytes N    data written to each deleted file (default 4096)',
+    '  --targets N  fleet: simulated nodes a real Prometheus scrapes every second (default 200)',
   ].join('\n');
 }
 
@@ -62,6 +65,7 @@ function parseOptions() {
       files: { type: 'string', default: '1000' },
       deleted: { type: 'string', default: '20' },
       bytes: { type: 'string', default: '4096' },
+      targets: { type: 'string', default: '200' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -80,6 +84,7 @@ function parseOptions() {
     files: count('files', 1),
     deleted: count('deleted', 0),
     bytes: count('bytes', 0),
+    targets: count('targets', 1),
     sections: positionals.length > 0 ? positionals : Object.keys(SECTIONS),
   };
   if (options.deleted > options.files) usageError('--deleted cannot exceed --files');
@@ -997,6 +1002,292 @@ async function sectionExtents(ctx) {
 }
 
 // ---------------------------------------------------------------------------------------
+// Section: fleet (what a fleet of nodes costs: series, bytes and CPU per scrape, Prometheus)
+
+/** User plus system CPU seconds of a process (from /proc/PID/stat), or 0 once it has gone. */
+function cpuSeconds(pid) {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8')
+      .replace(/^.*\) /, '')
+      .split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in USER_HZ (100)
+  } catch {
+    return 0;
+  }
+}
+
+/** The pids of a process and its children (limbo serve scans in a child process). */
+function processTree(pid) {
+  let children = [];
+  try {
+    children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+  } catch {
+    // gone
+  }
+  return [pid, ...children.map(Number).flatMap(processTree)];
+}
+
+/** Samples per metric family in a Prometheus text exposition. */
+function seriesByMetric(body) {
+  const counts = {};
+  for (const line of body.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue;
+    const name = /^[a-zA-Z_:][a-zA-Z0-9_:]*/.exec(line)?.[0];
+    if (name) counts[name] = (counts[name] ?? 0) + 1;
+  }
+  return counts;
+}
+
+async function promQuery(url, query) {
+  const body = await (await fetch(`${url}/api/v1/query?query=${encodeURIComponent(query)}`)).json();
+  if (body.status !== 'success') throw new Error(`${query}: ${body.error}`);
+  return body.data.result;
+}
+
+/**
+ * The cost of a fleet, in three parts, on the process load:
+ * 1. one node: `limbo serve --top N` (N = 5, 20, 100) on this machine's /proc; series per metric
+ *    and bytes per scrape, in both formats;
+ * 2. the node's CPU at the DaemonSet's settings (--interval 15): CPU per scan (the scanning child)
+ *    and per scrape answered (the server, 200 scrapes from the cached scan);
+ * 3. Prometheus: a real one scrapes --targets simulated nodes every second, each serving the
+ *    --top 20 body from part 1 under its own node label (one target at 1 s ingests what 30 nodes
+ *    at the DaemonSet's 30 s do), with alerts.yml loaded; its CPU, memory per head series and
+ *    each alert rule's evaluation time, read from its own metrics and /api/v1/rules.
+ */
+async function sectionFleet(ctx) {
+  const prometheusBinary = which('prometheus');
+  const nodes = [];
+  const report = { schema: 'limbo.bench.fleet/1', node: {}, prometheus: null };
+
+  // 1. Series and bytes per node, by --top.
+  for (const top of [5, 20, 100]) {
+    // In a mount namespace with this host's own mounts only: a hung FUSE mount another process
+    // left behind would fail every scan.
+    const child = spawn(
+      'unshare',
+      [
+        '--mount',
+        join(ROOT, 'test/fixtures/host-mounts-only.sh'),
+        '',
+        ...LIMBO,
+        'serve',
+        '--listen',
+        '127.0.0.1:0',
+        '--interval',
+        '15',
+        // Measured for cost, not speed: on a shared 2-core machine a 100,000-fd scan can pass the
+        // default 10 s.
+        '--scan-timeout',
+        '120',
+        '--top',
+        String(top),
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    const undo = onTeardown(() => child.kill('SIGKILL'));
+    try {
+      const url = await serveUrl(child);
+      const response = await fetch(`${url}/metrics`);
+      const text = await response.text();
+      if (response.status !== 200) throw new Error(`/metrics answered ${response.status}: ${text}`);
+      const openMetrics = await (
+        await fetch(`${url}/metrics`, { headers: { Accept: 'application/openmetrics-text; version=1.0.0' } })
+      ).text();
+      const byMetric = seriesByMetric(text);
+      const series = Object.values(byMetric).reduce((a, b) => a + b, 0);
+      const entry = {
+        top,
+        series,
+        byMetric,
+        bytes: { text: Buffer.byteLength(text), openMetrics: Buffer.byteLength(openMetrics) },
+      };
+      if (top === 20) {
+        // 2. CPU at the DaemonSet's settings: scans (the child) and scrapes answered (the server).
+        const tree = () => processTree(child.pid);
+        const scansOf = async () =>
+          Number(/^limbo_scans_total (\d+)$/m.exec(await (await fetch(`${url}/metrics`)).text())?.[1]);
+        // Aligned on scan boundaries (the scanning child idles between scans): CPU over two scans.
+        const scanCpu = () =>
+          tree()
+            .slice(1)
+            .reduce((sum, pid) => sum + cpuSeconds(pid), 0);
+        const nextScan = async (after) => {
+          const deadline = Date.now() + 120_000;
+          for (;;) {
+            const count = await scansOf();
+            if (count > after) return count;
+            if (Date.now() > deadline) throw new Error('no scan in 120 s');
+            await new Promise((resolve) => setTimeout(resolve, 200));
+          }
+        };
+        const first = await nextScan(await scansOf());
+        const cpuAtFirst = scanCpu();
+        const last = await nextScan(await nextScan(first));
+        const scans = last - first;
+        const scanCpuSeconds = scanCpu() - cpuAtFirst;
+        const serverCpu0 = cpuSeconds(child.pid);
+        const scrapes = 200;
+        for (let i = 0; i < scrapes; i++) await (await fetch(`${url}/metrics`)).text();
+        const serverCpu = cpuSeconds(child.pid) - serverCpu0;
+        entry.cpu = {
+          scans,
+          cpuSecondsPerScan: scanCpuSeconds / scans,
+          cpuSecondsPerScrape: serverCpu / scrapes,
+          scanDurationSeconds: Number(/^limbo_scan_duration_seconds (\S+)$/m.exec(text)?.[1]),
+          // A scan reads every process on the machine, the load's and any other: its size then.
+          fileHandlesAllocated: Number(/^limbo_file_handles_allocated (\S+)$/m.exec(text)?.[1]),
+        };
+        nodes.push({ text });
+      }
+      report.node[top] = entry;
+      console.log(
+        `  --top ${String(top).padStart(3)}: ${series} series, ${entry.bytes.text} bytes (text), ${entry.bytes.openMetrics} bytes (OpenMetrics)`,
+      );
+    } finally {
+      child.kill('SIGTERM');
+      undo();
+    }
+  }
+  const cpu = report.node[20].cpu;
+  console.log(
+    `  node at --interval 15: ${cpu.cpuSecondsPerScan.toFixed(3)} CPU s per scan (${cpu.scans} scans), ` +
+      `${(cpu.cpuSecondsPerScrape * 1000).toFixed(2)} CPU ms per scrape answered ` +
+      `(the machine had ${cpu.fileHandlesAllocated} file handles allocated)`,
+  );
+  console.log('  series per metric at --top 20:');
+  for (const [name, count] of Object.entries(report.node[20].byMetric))
+    console.log(`    ${String(count).padStart(4)}  ${name}`);
+
+  // 3. Prometheus scraping simulated nodes.
+  if (!prometheusBinary) {
+    console.log('  prometheus not installed: the Prometheus part is left out');
+    return { ok: true, report };
+  }
+  const targets = ctx.options.targets;
+  const body = nodes[0].text;
+  const server = createHttpServer((_request, response) => {
+    response.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' });
+    response.end(body);
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  onTeardown(() => server.close());
+  const exporter = `127.0.0.1:${server.address().port}`;
+  const dir = join(ctx.workDir, 'prometheus');
+  mkdirSync(dir);
+  writeFileSync(
+    join(dir, 'prometheus.yml'),
+    JSON.stringify({
+      global: { scrape_interval: '1s', evaluation_interval: '1s' },
+      rule_files: [join(ROOT, 'deploy/prometheus/alerts.yml')],
+      scrape_configs: [
+        {
+          job_name: 'limbo',
+          static_configs: Array.from({ length: targets }, (_, i) => ({
+            targets: [exporter],
+            labels: { node: `node-${i}` },
+          })),
+        },
+      ],
+    }),
+  );
+  const port = await new Promise((resolve) => {
+    const probe = createNetServer().listen(0, '127.0.0.1', () => {
+      const { port } = probe.address();
+      probe.close(() => resolve(port));
+    });
+  });
+  const prometheus = spawn(
+    prometheusBinary,
+    [
+      `--config.file=${join(dir, 'prometheus.yml')}`,
+      `--storage.tsdb.path=${join(dir, 'tsdb')}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+    ],
+    { stdio: 'ignore' },
+  );
+  onTeardown(() => prometheus.kill('SIGKILL'));
+  const url = `http://127.0.0.1:${port}`;
+  const seriesPerNode = report.node[20].series;
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const up = await promQuery(url, 'sum(up{job="limbo"})').catch(() => []);
+    if (Number(up[0]?.value[1]) === targets) break;
+    if (Date.now() > deadline) throw new Error('Prometheus did not scrape every simulated node');
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  await new Promise((resolve) => setTimeout(resolve, 10_000)); // past the first head growth
+  // Prometheus's own metrics, read from its /metrics (no job scrapes it): a family's samples summed.
+  const own = async () => {
+    const text = await (await fetch(`${url}/metrics`)).text();
+    return (name) =>
+      [...text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'gm'))].reduce(
+        (sum, match) => sum + Number(match[1]),
+        0,
+      );
+  };
+  const window = 30;
+  const cpu0 = cpuSeconds(prometheus.pid);
+  const samples0 = (await own())('prometheus_tsdb_head_samples_appended_total');
+  // Each rule's last evaluation time, sampled once a second over the window: the median per rule.
+  const evaluations = new Map();
+  const groupDurations = [];
+  for (let second = 0; second < window; second++) {
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const groups = (await (await fetch(`${url}/api/v1/rules`)).json()).data.groups;
+    for (const group of groups) {
+      groupDurations.push(group.evaluationTime);
+      for (const rule of group.rules) {
+        evaluations.set(rule.name, [...(evaluations.get(rule.name) ?? []), rule.evaluationTime]);
+      }
+    }
+  }
+  const cpu1 = cpuSeconds(prometheus.pid);
+  const after = await own();
+  const samples = after('prometheus_tsdb_head_samples_appended_total') - samples0;
+  const headSeries = after('prometheus_tsdb_head_series');
+  const rss = after('process_resident_memory_bytes');
+  const heap = after('go_memstats_heap_inuse_bytes');
+  const scrapeSeconds = Number(
+    (await promQuery(url, 'avg(scrape_duration_seconds{job="limbo"})'))[0]?.value[1],
+  );
+  const rules = [...evaluations].map(([name, times]) => ({ name, medianEvaluationSeconds: median(times) }));
+  const groupSeconds = median(groupDurations);
+  prometheus.kill('SIGTERM');
+  server.close();
+  report.prometheus = {
+    version: firstLine([prometheusBinary, '--version']),
+    targets,
+    seriesPerNode,
+    scrapeInterval: '1s',
+    windowSeconds: window,
+    headSeries,
+    samplesPerSecond: samples / window,
+    cpuSecondsPerSecond: (cpu1 - cpu0) / window,
+    cpuSecondsPerMillionSamples: ((cpu1 - cpu0) / samples) * 1e6,
+    residentBytes: rss,
+    heapInUseBytes: heap,
+    residentBytesPerHeadSeries: rss / headSeries,
+    avgScrapeDurationSeconds: scrapeSeconds,
+    ruleGroupSeconds: groupSeconds,
+    rules,
+  };
+  const p = report.prometheus;
+  console.log(
+    `  Prometheus, ${targets} simulated nodes at 1 s (${headSeries} head series): ${p.samplesPerSecond.toFixed(0)} samples/s, ` +
+      `${p.cpuSecondsPerSecond.toFixed(3)} CPU s/s (${p.cpuSecondsPerMillionSamples.toFixed(1)} CPU s per million samples), ` +
+      `RSS ${(rss / 2 ** 20).toFixed(0)} MiB (${(p.residentBytesPerHeadSeries / 1024).toFixed(1)} KiB per head series), ` +
+      `scrape ${(scrapeSeconds * 1000).toFixed(1)} ms`,
+  );
+  console.log(
+    `  alert rules (median of ${window} evaluations): the group ${(groupSeconds * 1000).toFixed(2)} ms; per rule:`,
+  );
+  for (const rule of rules)
+    console.log(`    ${(rule.medianEvaluationSeconds * 1000).toFixed(3)} ms  ${rule.name}`);
+  return { ok: true, report };
+}
+
+// ---------------------------------------------------------------------------------------
 // Main
 
 /** Sections that need no process load (they run before it is built). */
@@ -1052,6 +1343,7 @@ const SECTIONS = {
   walk: sectionWalk,
   extents: sectionExtents,
   leaks: sectionLeaks,
+  fleet: sectionFleet,
 };
 
 async function main() {
