@@ -390,6 +390,17 @@ function judgeRisks(
       reason: `no process holds ${key} now: the last holder closed it, which gave its space back`,
     };
   }
+  if (candidate.kind === 'mqueue') {
+    return {
+      ...candidate,
+      holders,
+      risks,
+      via,
+      verdict: 'refused',
+      reason:
+        'a POSIX message queue (removed with mq_unlink), not a file: truncation does not apply; its messages are freed when every holder closes it',
+    };
+  }
   if (candidate.allocatedBytes === 0) {
     return {
       ...candidate,
@@ -408,17 +419,6 @@ function judgeRisks(
       via,
       verdict: 'skipped',
       reason: `all ${formatBytes(candidate.allocatedBytes)} of its blocks are shared with other files (reflinks, snapshots): truncating it would free nothing`,
-    };
-  }
-  if (candidate.kind === 'mqueue') {
-    return {
-      ...candidate,
-      holders,
-      risks,
-      via,
-      verdict: 'refused',
-      reason:
-        'a POSIX message queue (removed with mq_unlink), not a file: truncation does not apply; its messages are freed when every holder closes it',
     };
   }
   const seen = candidate.seen ?? readIdentity(viaLink(procRoot, via), key);
@@ -596,7 +596,7 @@ function truncateOpen(
   meter: SpaceMeter,
 ): ReclaimResult {
   const before = fstatSync(writeFd, { bigint: true });
-  if (keyOf(before) !== handle.key || before.nlink !== 0n) {
+  if (keyOf(before) !== handle.key || linkedRefusal(Number(before.nlink), candidate.kind) !== null) {
     return toResult(candidate, 'refused', 'the file changed between the two opens: not touched');
   }
   const sealed = sealRefusal(writeFd, candidate);
