@@ -12,7 +12,6 @@ import { incompleteOf, type IncompleteView } from './incomplete.js';
 
 import type { DeletedKind, DeletedSort } from './choices.js';
 
-export { upperMountOf } from '../proc/mountinfo.js';
 export { DELETED_KINDS, DELETED_SORTS, type DeletedKind, type DeletedSort } from './choices.js';
 
 /** A process that keeps a deleted file alive, through fds, mappings or both. */

@@ -1,6 +1,7 @@
 import type { FilesystemMeasure } from '../walk/measure-filesystems.js';
 import type { Snapshot } from '../snapshot/types.js';
-import { DELETED_KINDS, findDeletedFiles, upperMountOf } from './deleted.js';
+import { upperMountOf } from '../proc/mountinfo.js';
+import { DELETED_KINDS, findDeletedFiles } from './deleted.js';
 import { findFileHolders } from './holders.js';
 import { releaseSteps, type ReleaseStep } from './programs.js';
 import { incompleteOf, type IncompleteView } from './incomplete.js';
