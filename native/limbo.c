@@ -243,10 +243,34 @@ out:
   return result;
 }
 
-/* Keeps links ending in " (deleted)", and those too long to read (ENAMETOOLONG) whose file has nlink 0. */
+/* True when the last component has exactly `digits` lowercase hex digits after `prefix`. */
+static bool is_hex_name(const char *base, size_t len, const char *prefix, size_t digits) {
+  size_t plen = strlen(prefix);
+  if (len != plen + digits || memcmp(base, prefix, plen) != 0) return false;
+  for (size_t i = plen; i < len; i++)
+    if (!((base[i] >= '0' && base[i] <= '9') || (base[i] >= 'a' && base[i] <= 'f'))) return false;
+  return true;
+}
+
+/*
+ * A silly rename's name (src/proc/deleted-name.ts sillyRenamerOf): libfuse's
+ * ".fuse_hidden" + 16 hex digits, the NFS client's ".nfs" + 24.
+ */
+static bool is_silly_name(const char *target, size_t n) {
+  const char *slash = memrchr(target, '/', n);
+  const char *base = slash ? slash + 1 : target;
+  size_t len = n - (size_t)(base - target);
+  return is_hex_name(base, len, ".fuse_hidden", 16) || is_hex_name(base, len, ".nfs", 24);
+}
+
+/*
+ * Keeps links ending in " (deleted)" or naming a silly-renamed file, and those too long to read
+ * (ENAMETOOLONG) whose file has nlink 0.
+ */
 static bool keep_candidate(int dfd, const char *name, const char *target, ssize_t n, void *item) {
   bool too_long = n < 0;
-  if (!too_long && ((size_t)n < DELETED_LEN || memcmp(target + n - DELETED_LEN, DELETED_SUFFIX, DELETED_LEN) != 0))
+  if (!too_long && ((size_t)n < DELETED_LEN || memcmp(target + n - DELETED_LEN, DELETED_SUFFIX, DELETED_LEN) != 0) &&
+      !is_silly_name(target, (size_t)n))
     return false;
   candidate_t *c = item;
   if (fstatat(dfd, name, &c->st, 0) < 0) return false;

@@ -41,6 +41,7 @@ for (const source of readdirSync(join(root, 'test/fixtures')).filter((f) => f.en
     `test/fixtures/bin/${name}`,
     `test/fixtures/${source}`,
     '-ldl',
+    '-lrt',
   ]);
 }
 

@@ -1,3 +1,4 @@
+import { DELETED_KINDS } from '../analyses/choices.js';
 import { base64JsonSchema, devJsonSchema, inodeJsonSchema } from '../format/json-fields.js';
 import {
   holderToJson,
@@ -43,7 +44,7 @@ export const reclaimJsonSchema = contract(
           inode: oneOf([ref('inode', inodeJsonSchema), nullType()]),
           path: nullable(string()),
           pathBytes: optional(base64JsonSchema),
-          kind: enumOf(['file', 'tmpfile', 'memfd', null]),
+          kind: enumOf([...DELETED_KINDS, null]),
           status: enumOf(['truncated', 'refused', 'skipped']),
           reason: nullable(string()),
           expectedBytes: integer({

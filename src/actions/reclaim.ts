@@ -214,7 +214,12 @@ export function previewReclaim(plan: ReclaimPlan): ReclaimReport {
     results: plan.candidates.map((candidate) => {
       const status: ReclaimStatus =
         candidate.verdict === 'ready' || candidate.verdict === 'skipped' ? 'skipped' : 'refused';
-      const reason = candidate.verdict === 'ready' ? 'dry run: would be truncated' : candidate.reason;
+      const reason =
+        candidate.verdict !== 'ready'
+          ? candidate.reason
+          : candidate.kind === 'silly-renamed'
+            ? 'dry run: would be truncated through its holder; its hidden name stays, empty, until the last holder closes it and the filesystem removes it'
+            : 'dry run: would be truncated';
       return toResult(candidate, status, reason);
     }),
     filesystems: [],
@@ -230,10 +235,21 @@ export function previewReclaim(plan: ReclaimPlan): ReclaimReport {
 export function executeReclaim(plan: ReclaimPlan, fresh?: Snapshot): ReclaimReport {
   const now = fresh ?? takeSnapshot({ procRoot: plan.procRoot });
   const meter = new SpaceMeter();
+  // A silly-renamed file may be linked again under its hidden name (nlink reads 1 either way):
+  // only one the fresh scan still finds silly-renamed is truncated.
+  const sillyNow = plan.candidates.some((candidate) => candidate.kind === 'silly-renamed')
+    ? new Set(findDeletedFiles(now, { kind: 'silly-renamed' }).files.map((file) => file.key))
+    : new Set<string>();
   const results = plan.candidates.map((candidate) =>
-    candidate.verdict === 'ready'
-      ? reclaimOne(candidate, now, plan, meter)
-      : toResult(candidate, candidate.verdict === 'skipped' ? 'skipped' : 'refused', candidate.reason),
+    candidate.verdict !== 'ready'
+      ? toResult(candidate, candidate.verdict === 'skipped' ? 'skipped' : 'refused', candidate.reason)
+      : candidate.kind === 'silly-renamed' && !sillyNow.has(candidate.key as string)
+        ? toResult(
+            candidate,
+            'refused',
+            'no longer a silly-renamed file held open (closed, or its hidden name was removed or linked elsewhere): not touched',
+          )
+        : reclaimOne(candidate, now, plan, meter),
   );
   return { dryRun: false, covers: plan.covers, results, filesystems: meter.finish() };
 }
@@ -287,8 +303,8 @@ function planDescriptor(
       reason: `fd ${target.fd} of pid ${target.pid} is ${describeFileType(stat.value.mode)}, not a regular file: only regular files are truncated`,
     };
   }
-  if (stat.value.nlink > 0)
-    return { ...described, verdict: 'refused', reason: stillLinked(stat.value.nlink) };
+  const linkRefusal = linkedRefusal(Number(stat.value.nlink), described.kind);
+  if (linkRefusal) return { ...described, verdict: 'refused', reason: linkRefusal };
   return judgeRisks(described, snapshot, procRoot, force);
 }
 
@@ -374,6 +390,17 @@ function judgeRisks(
       reason: `no process holds ${key} now: the last holder closed it, which gave its space back`,
     };
   }
+  if (candidate.kind === 'mqueue') {
+    return {
+      ...candidate,
+      holders,
+      risks,
+      via,
+      verdict: 'refused',
+      reason:
+        'a POSIX message queue (removed with mq_unlink), not a file: truncation does not apply; its messages are freed when every holder closes it',
+    };
+  }
   if (candidate.allocatedBytes === 0) {
     return {
       ...candidate,
@@ -439,7 +466,8 @@ function reclaimOne(
   const via: Via | null = candidate.byDescriptor ? candidate.via : chooseVia(holders);
   if (via === null) {
     const record = now.files.find((f) => f.key === key);
-    if (record && record.nlink > 0) return toResult(current, 'refused', stillLinked(record.nlink));
+    const linked = record ? linkedRefusal(record.nlink, candidate.kind) : null;
+    if (linked) return toResult(current, 'refused', linked);
     return toResult(
       current,
       'skipped',
@@ -508,8 +536,16 @@ function identityRefusal(handle: PathHandle, candidate: ReclaimCandidate, where:
   return (
     rebornReason(stat, candidate.bornNs, where) ??
     unbornChange(stat, candidate.seen, where) ??
-    (stat.nlink !== 0n ? stillLinked(Number(stat.nlink)) : null)
+    linkedRefusal(Number(stat.nlink), candidate.kind)
   );
+}
+
+/**
+ * Why a file's link count forbids truncating it: a deleted file has none; a silly-renamed one has
+ * at most its hidden name (the attribute cache reads 0 or 1). More means another name shares it.
+ */
+function linkedRefusal(nlink: number, kind: DeletedKind | null): string | null {
+  return nlink > (kind === 'silly-renamed' ? 1 : 0) ? stillLinked(nlink) : null;
 }
 
 /**
@@ -560,7 +596,7 @@ function truncateOpen(
   meter: SpaceMeter,
 ): ReclaimResult {
   const before = fstatSync(writeFd, { bigint: true });
-  if (keyOf(before) !== handle.key || before.nlink !== 0n) {
+  if (keyOf(before) !== handle.key || linkedRefusal(Number(before.nlink), candidate.kind) !== null) {
     return toResult(candidate, 'refused', 'the file changed between the two opens: not touched');
   }
   const sealed = sealRefusal(writeFd, candidate);

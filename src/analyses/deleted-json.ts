@@ -7,6 +7,7 @@ import {
 } from '../format/json-fields.js';
 import { isUtf8 } from 'node:buffer';
 import type { DeletedReport } from './deleted.js';
+import { DELETED_KINDS } from './choices.js';
 import { EXTENT_WALK_MAX, EXTENT_WALK_MIN_BYTES, SHARING_UNKNOWNS } from '../proc/extent-sharing.js';
 import {
   array,
@@ -53,7 +54,10 @@ export const deletedJsonSchema = contract(
             contentEncoding: 'base64',
           }),
         ),
-        kind: enumOf(['file', 'tmpfile', 'memfd']),
+        kind: enumOf(DELETED_KINDS, {
+          description:
+            'file; tmpfile (O_TMPFILE); memfd (RAM); silly-renamed (a FUSE or NFS client renamed it to a hidden name, now its path, see sillyRename); mqueue (a POSIX message queue removed with mq_unlink: kernel memory, nothing to truncate).',
+        }),
         size: integer({ minimum: 0 }),
         allocated: integer({ minimum: 0 }),
         reclaimable: optional(
@@ -89,6 +93,53 @@ export const deletedJsonSchema = contract(
             mountNamespace: nullable(string()),
           }),
           { minItems: 1 },
+        ),
+        overlay: optional(
+          nullable(
+            object(
+              {
+                mount: string(),
+                mountBytes: optional(mountBytesSchema),
+                upperDir: string(),
+              },
+              {
+                description:
+                  "The overlay mount its holder wrote and holds it through; mount and fstype then name the filesystem of the overlay's upperdir, where its blocks are. null otherwise.",
+              },
+            ),
+          ),
+        ),
+        sillyRename: optional(
+          nullable(
+            object(
+              {
+                by: enumOf(['fuse', 'nfs']),
+                deletedPath: nullable(
+                  string({
+                    description:
+                      "The name it was opened by, now unlinked (what a FUSE holder's fd reads); null when the fd reads the hidden name (NFS).",
+                  }),
+                ),
+                backingHolders: array(
+                  object({
+                    pid: integer({ minimum: 1 }),
+                    comm: string(),
+                    commBytes: optional(commBytesSchema),
+                    fds: array(integer({ minimum: 0 })),
+                    path: string(),
+                  }),
+                  {
+                    description:
+                      'Processes holding its backing file under the same hidden name on the filesystem underneath (the FUSE daemon): they let go when its last holder closes it.',
+                  },
+                ),
+              },
+              {
+                description:
+                  'For kind silly-renamed: the filesystem keeps the file under its hidden name (path) until its last holder closes it, then removes it. null otherwise.',
+              },
+            ),
+          ),
         ),
       }),
     ),
@@ -171,6 +222,25 @@ export function deletedReportToJson(report: DeletedReport): DeletedJson {
         container: holder.container,
         mountNamespace: holder.mountNamespace,
       })),
+      overlay: file.overlay
+        ? {
+            mount: file.overlay.mount,
+            ...mountBytesToJson(file.overlay.mountBytes),
+            upperDir: file.overlay.upperDir,
+          }
+        : null,
+      sillyRename: file.sillyRename
+        ? {
+            by: file.sillyRename.by,
+            deletedPath: file.sillyRename.deletedName?.toString('utf8') ?? null,
+            backingHolders: file.sillyRename.backingHolders.map((holder) => ({
+              pid: holder.pid,
+              ...commToJson(holder.comm),
+              fds: [...holder.fds],
+              path: holder.name.toString('utf8'),
+            })),
+          }
+        : null,
     })),
     totals: {
       files: report.totals.files,

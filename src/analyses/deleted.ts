@@ -1,5 +1,11 @@
 import { canShareExtents, type SharingUnknown } from '../proc/extent-sharing.js';
-import { findMount, findMountByPath, type Mount } from '../proc/mountinfo.js';
+import { findMount, findMountByPath, upperMountOf, type Mount } from '../proc/mountinfo.js';
+import {
+  sillyRenamerOf,
+  sillyRenamerOfFilesystem,
+  stripDeletedSuffix,
+  type SillyRenamer,
+} from '../proc/deleted-name.js';
 import { isRegularMode } from '../proc/file-mode.js';
 import type { FileRecord, ProcessRecord, Snapshot } from '../snapshot/types.js';
 import { incompleteOf, type IncompleteView } from './incomplete.js';
@@ -53,6 +59,47 @@ export interface DeletedFile {
   /** RAM (tmpfs, memfd), not disk. */
   readonly ramBacked: boolean;
   readonly holders: readonly DeletedHolder[];
+  /**
+   * The overlay mount its holder reached it through, when `mount` is the overlay's upper layer's
+   * filesystem (where its blocks are); null otherwise.
+   */
+  readonly overlay: OverlayView | null;
+  /** For kind `silly-renamed`: who renamed it, and who else keeps it; null for every other kind. */
+  readonly sillyRename: SillyRename | null;
+}
+
+/** The overlay mount a deleted file was written and held through. */
+export interface OverlayView {
+  /** The overlay's mount point, as the first holder sees it. */
+  readonly mount: string;
+  readonly mountBytes?: Buffer;
+  /** Its `upperdir=`: the directory whose filesystem holds the file's blocks. */
+  readonly upperDir: string;
+}
+
+/**
+ * A file a FUSE filesystem (libfuse without hard_remove) or an NFS client renamed to a hidden
+ * name when it was unlinked while open. The filesystem removes that name when the last holder
+ * closes the file; until then the hidden name is visible (du and ls count it).
+ */
+export interface SillyRename {
+  readonly by: SillyRenamer;
+  /** The name the holder opened it by, now unlinked (FUSE: what its fd reads); null when unknown (NFS moves the name). */
+  readonly deletedName: Buffer | null;
+  /**
+   * Processes that hold the hidden file on the filesystem underneath (the FUSE daemon keeps its
+   * backing file open): not holders of the file itself; they let go when its last holder closes it.
+   */
+  readonly backingHolders: readonly BackingHolder[];
+}
+
+/** A process holding a silly-renamed file's backing file (same hidden name and size, another filesystem). */
+export interface BackingHolder {
+  readonly pid: number;
+  readonly comm: Buffer;
+  readonly fds: readonly number[];
+  /** The backing file's name as it sees it. */
+  readonly name: Buffer;
 }
 
 export interface MountTotal {
@@ -105,6 +152,8 @@ export interface DeletedFilter {
   /** At least this many bytes allocated. */
   readonly minAllocatedBytes?: number;
   readonly kind?: DeletedKind;
+  /** Only these kinds (with `kind`, both must hold). */
+  readonly kinds?: readonly DeletedKind[];
   readonly sort?: DeletedSort;
   /** Keep only the first N after sorting; totals then cover just those. */
   readonly limit?: number;
@@ -128,7 +177,14 @@ export function findDeletedFiles(snapshot: Snapshot, filter: DeletedFilter = {})
 
   const holderOf = (key: string, name: Buffer | null, process: ProcessRecord): HolderDraft | null => {
     const file = fileByKey.get(key);
-    if (!file || file.nlink !== 0 || !isRegularMode(file.mode)) return null;
+    if (!file || !isRegularMode(file.mode)) return null;
+    // A silly-renamed file is still linked under its hidden name: nlink reads 0 or 1 with the
+    // attribute cache, so its name and filesystem decide, never nlink.
+    if (
+      file.nlink !== 0 &&
+      sillyNameOf(file, name, namespaces.get(process.mountNamespace ?? '') ?? []) === null
+    )
+      return null;
     let group = groups.get(key);
     if (!group) {
       group = { file, name, holders: new Map() };
@@ -165,12 +221,13 @@ export function findDeletedFiles(snapshot: Snapshot, filter: DeletedFilter = {})
       snapshot,
     );
     if (placed === null) continue;
-    const ramBacked = placed.kind === 'memfd' || RAM_FILESYSTEMS.has(placed.fstype ?? '');
+    const ramBacked =
+      placed.kind === 'memfd' || placed.kind === 'mqueue' || RAM_FILESYSTEMS.has(placed.fstype ?? '');
     files.push({
       key: file.key,
       dev: file.dev,
       ino: file.ino,
-      name,
+      name: placed.silly?.name ?? name,
       kind: placed.kind,
       sizeBytes: file.sizeBytes,
       allocatedBytes: file.allocatedBytes,
@@ -195,6 +252,15 @@ export function findDeletedFiles(snapshot: Snapshot, filter: DeletedFilter = {})
           tids: [...draft.tids].sort((a, b) => a - b),
         }))
         .sort((a, b) => a.pid - b.pid),
+      overlay: placed.overlay ?? null,
+      sillyRename: placed.silly
+        ? {
+            by: placed.silly.by,
+            deletedName: placed.silly.name.equals(name ?? Buffer.alloc(0)) ? null : name,
+            backingHolders:
+              placed.silly.by === 'fuse' ? findBackingHolders(snapshot, file, placed.silly.name) : [],
+          }
+        : null,
     });
   }
 
@@ -236,13 +302,23 @@ interface HolderDraft {
   readonly tids: Set<number>;
 }
 
+/** Where a deleted file is, and what kind it is. */
+interface Placement {
+  readonly kind: DeletedKind;
+  readonly mount: string | null;
+  readonly mountBytes?: Buffer;
+  readonly fstype: string | null;
+  readonly overlay?: OverlayView;
+  readonly silly?: { readonly by: SillyRenamer; readonly name: Buffer };
+}
+
 /** Kind, mount and filesystem of a deleted file; null for what is not a deleted file at all (SysV shm). */
 function placeFile(
   file: FileRecord,
   name: Buffer | null,
   mounts: readonly Mount[],
   snapshot: Snapshot,
-): { kind: DeletedKind; mount: string | null; mountBytes?: Buffer; fstype: string | null } | null {
+): Placement | null {
   const text = name?.toString('utf8') ?? '';
   const hostMounts =
     snapshot.mountNamespaces.find((ns) => ns.id === snapshot.hostMountNamespace)?.mounts ?? [];
@@ -254,16 +330,75 @@ function placeFile(
     if (text.startsWith('/memfd:')) return { kind: 'memfd', mount: null, fstype: 'tmpfs' };
     // SysV shm ("/SYSV%08x") and shared anonymous memory ("/dev/zero") are not deleted files.
     if (file.dev === INTERNAL_SHMEM_DEV) return null;
+    // mq_open's queues live on the kernel's internal mqueue mount unless /dev/mqueue is mounted.
+    if (file.statfsType === 'mqueue') return { kind: 'mqueue', mount: null, fstype: 'mqueue' };
     return { kind: 'file', mount: null, fstype: null };
   }
+  const silly = sillyNameOf(file, name, [mount]);
+  if (silly) return { ...at(mount), kind: 'silly-renamed', silly };
+  if (mount.fstype === 'mqueue' || file.statfsType === 'mqueue') return { ...at(mount), kind: 'mqueue' };
   const base = text.slice(text.lastIndexOf('/') + 1);
   const tmpfile = /^#\d+$/.test(base) && BigInt(base.slice(1)) === file.ino;
+  const kind = tmpfile ? 'tmpfile' : 'file';
+  const upper = upperMountOf(mount, mounts === hostMounts ? mounts : [...mounts, ...hostMounts]);
+  if (upper === null) return { ...at(mount), kind };
   return {
-    kind: tmpfile ? 'tmpfile' : 'file',
+    ...at(upper),
+    kind,
+    overlay: {
+      mount: mount.mountPoint,
+      ...(mount.mountPointBytes ? { mountBytes: mount.mountPointBytes } : {}),
+      upperDir: mount.upperDir as string,
+    },
+  };
+}
+
+function at(mount: Mount): { mount: string; mountBytes?: Buffer; fstype: string } {
+  return {
     mount: mount.mountPoint,
     ...(mount.mountPointBytes ? { mountBytes: mount.mountPointBytes } : {}),
     fstype: mount.fstype,
   };
+}
+
+/**
+ * The hidden name of a silly-renamed file and who renamed it: the name the scan found beside its
+ * deleted one (FUSE), or the name its fd reads now (NFS moves the name; so does a FUSE file opened
+ * by its hidden name), on a filesystem that renames so. null for any other file.
+ */
+function sillyNameOf(
+  file: FileRecord,
+  name: Buffer | null,
+  mounts: readonly Mount[],
+): { by: SillyRenamer; name: Buffer } | null {
+  const text = name?.toString('utf8') ?? '';
+  const renamer = sillyRenamerOfFilesystem(findMount(mounts, file.dev, text)?.fstype ?? null);
+  if (renamer === null) return null;
+  if (renamer === 'fuse' && file.sillyName) return { by: renamer, name: file.sillyName };
+  return name !== null && sillyRenamerOf(name) === renamer ? { by: renamer, name } : null;
+}
+
+/**
+ * The processes that hold a silly-renamed FUSE file's backing file: a file on another
+ * filesystem under the same hidden name, of the same size (the FUSE daemon keeps it open).
+ */
+function findBackingHolders(snapshot: Snapshot, file: FileRecord, hiddenName: Buffer): BackingHolder[] {
+  const base = hiddenName.subarray(hiddenName.lastIndexOf(0x2f) + 1);
+  const fileByKey = new Map(snapshot.files.map((f) => [f.key, f]));
+  const found: BackingHolder[] = [];
+  for (const process of snapshot.processes) {
+    const fds = process.fds.filter((fd) => {
+      const backing = fileByKey.get(fd.fileKey);
+      if (!backing || backing.dev === file.dev || backing.sizeBytes !== file.sizeBytes || fd.name === null)
+        return false;
+      const held = stripDeletedSuffix(fd.name);
+      return held.subarray(held.lastIndexOf(0x2f) + 1).equals(base);
+    });
+    const first = fds[0];
+    if (first?.name)
+      found.push({ pid: process.pid, comm: process.comm, fds: fds.map((fd) => fd.fd), name: first.name });
+  }
+  return found;
 }
 
 function matches(filter: DeletedFilter): (file: DeletedFile) => boolean {
@@ -276,7 +411,8 @@ function matches(filter: DeletedFilter): (file: DeletedFile) => boolean {
       file.dev === filter.filesystem.dev ||
       file.mount === filter.filesystem.mountPoint) &&
     (filter.minAllocatedBytes === undefined || file.allocatedBytes >= filter.minAllocatedBytes) &&
-    (filter.kind === undefined || file.kind === filter.kind);
+    (filter.kind === undefined || file.kind === filter.kind) &&
+    (filter.kinds === undefined || filter.kinds.includes(file.kind));
 }
 
 function sortFiles(files: DeletedFile[], sort: DeletedSort): DeletedFile[] {

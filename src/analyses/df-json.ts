@@ -59,6 +59,20 @@ export const dfJsonSchema = contract(
                 'The mount points that cover directories of this filesystem: hiddenUnderMounts lies under them.',
             }),
           ),
+          sillyRenamed: optional(
+            integer({
+              minimum: 0,
+              description:
+                'Allocated bytes of files a FUSE or NFS client renamed to a hidden name when they were unlinked while open: a walk sees them under that name, so they are in visible, not in heldByDeleted; closing their holders frees them.',
+            }),
+          ),
+          sillyRenamedFiles: optional(integer({ minimum: 0 })),
+          overlays: optional(
+            array(string(), {
+              description:
+                "Overlay mounts whose upperdir is on this filesystem: statfs on them answers with this filesystem's numbers, and files deleted through them are counted here.",
+            }),
+          ),
           unexplained: nullable(integer()),
           walkErrors: ref('bytesOrNull', bytesOrNullSchema),
           topHolders: array(
@@ -109,6 +123,9 @@ export function dfReportToJson(report: DfReport): DfJson {
       visible: fs.visibleBytes,
       hiddenUnderMounts: fs.hiddenUnderMountsBytes,
       hiddenUnder: [...fs.coveringMounts],
+      sillyRenamed: fs.sillyRenamedBytes,
+      sillyRenamedFiles: fs.sillyRenamedFiles,
+      overlays: [...fs.overlays],
       unexplained: fs.unexplainedBytes,
       walkErrors: fs.walkErrors,
       topHolders: fs.topHolders.map((h) => ({

@@ -8,6 +8,29 @@ import type { FilesystemReconciliation } from './df.js';
  * 17.6 GiB is held by 3 deleted files still open in nginx (pid 812, ...)". Names are escaped.
  */
 export function summarizeFilesystem(fs: FilesystemReconciliation): string {
+  return [mainSentence(fs), ...notes(fs)].join(' ');
+}
+
+/** What the main sentence leaves out: silly-renamed files counted as visible, and the overlays writing here. */
+function notes(fs: FilesystemReconciliation): string[] {
+  const lines: string[] = [];
+  if (fs.sillyRenamedFiles > 0) {
+    const files = fs.sillyRenamedFiles === 1 ? 'file' : 'files';
+    lines.push(
+      `${formatBytes(fs.sillyRenamedBytes)} of it is ${fs.sillyRenamedFiles} silly-renamed ${files} (.fuse_hidden*, .nfs*) still open: counted as visible under ${fs.sillyRenamedFiles === 1 ? 'its hidden name' : 'their hidden names'}, freed when ${fs.sillyRenamedFiles === 1 ? 'its' : 'their'} holders close ${fs.sillyRenamedFiles === 1 ? 'it' : 'them'} (limbo deleted --kind silly-renamed --mount ${shellWord(fs.mount)}).`,
+    );
+  }
+  if (fs.overlays.length > 0) {
+    const shown = fs.overlays.slice(0, 3).map((m) => escapeName(Buffer.from(m)));
+    const more = fs.overlays.length > 3 ? `, and ${fs.overlays.length - 3} more` : '';
+    lines.push(
+      `Overlay ${fs.overlays.length === 1 ? 'mount' : 'mounts'} ${shown.join(', ')}${more} ${fs.overlays.length === 1 ? 'keeps its' : 'keep their'} upper layer here: ${fs.overlays.length === 1 ? 'its' : 'their'} df numbers are this filesystem's, and files deleted through ${fs.overlays.length === 1 ? 'it' : 'them'} are counted here.`,
+    );
+  }
+  return lines;
+}
+
+function mainSentence(fs: FilesystemReconciliation): string {
   const where = escapeName(Buffer.from(fs.mount));
   const parts = [`${where}: df ${formatBytes(fs.usedBytes)} used`];
   if (fs.visibleBytes !== null) parts.push(`, du sees ${formatBytes(fs.visibleBytes)}`);

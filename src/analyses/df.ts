@@ -1,6 +1,7 @@
 import type { FilesystemMeasure } from '../walk/measure-filesystems.js';
 import type { Snapshot } from '../snapshot/types.js';
-import { findDeletedFiles } from './deleted.js';
+import { upperMountOf } from '../proc/mountinfo.js';
+import { DELETED_KINDS, findDeletedFiles } from './deleted.js';
 import { findFileHolders } from './holders.js';
 import { releaseSteps, type ReleaseStep } from './programs.js';
 import { incompleteOf, type IncompleteView } from './incomplete.js';
@@ -53,6 +54,18 @@ export interface FilesystemReconciliation {
   readonly hiddenNote: string | null;
   /** Processes the scan could not read: deleted files they hold are in `unexplainedBytes`, not `heldByDeleted`. */
   readonly unreadableProcesses: number;
+  /**
+   * Files a FUSE or NFS client renamed to a hidden name when they were unlinked while open: a walk
+   * sees them under that name (they are in visibleBytes, never in heldByDeletedBytes); closing
+   * their holders frees them.
+   */
+  readonly sillyRenamedFiles: number;
+  readonly sillyRenamedBytes: number;
+  /**
+   * Overlay mounts whose upper layer is on this filesystem: files written through them use its
+   * blocks, and statfs on them answers with its numbers.
+   */
+  readonly overlays: readonly string[];
 }
 
 export interface DfReport {
@@ -70,9 +83,23 @@ export function reconcileFilesystems(snapshot: Snapshot, measures: readonly File
 
 function reconcile(snapshot: Snapshot, measure: FilesystemMeasure): FilesystemReconciliation {
   const { mount, space, walk, hiddenBytes } = measure;
-  const deleted = findDeletedFiles(snapshot, {
+  const onFilesystem = findDeletedFiles(snapshot, {
     filesystem: { dev: mount.dev, mountPoint: mount.mountPoint },
   });
+  // A silly-renamed file still has a name here: du counts it, so it is visible, not held.
+  const silly = onFilesystem.files.filter((file) => file.kind === 'silly-renamed');
+  const deleted = findDeletedFiles(snapshot, {
+    filesystem: { dev: mount.dev, mountPoint: mount.mountPoint },
+    kinds: DELETED_KINDS.filter((kind) => kind !== 'silly-renamed'),
+  });
+  const hostMounts =
+    snapshot.mountNamespaces.find((ns) => ns.id === snapshot.hostMountNamespace)?.mounts ?? [];
+  const overlays = hostMounts
+    .filter((m) => {
+      const upper = upperMountOf(m, hostMounts);
+      return upper !== null && upper.dev === mount.dev && upper.mountPoint === mount.mountPoint;
+    })
+    .map((m) => m.mountPoint);
   const holders = new Map<
     number,
     {
@@ -133,5 +160,8 @@ function reconcile(snapshot: Snapshot, measure: FilesystemMeasure): FilesystemRe
     releaseSteps: biggest ? releaseSteps(findFileHolders(snapshot, biggest.key), { name: biggest.name }) : [],
     hiddenNote: measure.hiddenNote,
     unreadableProcesses: snapshot.incomplete.unreadableProcesses,
+    sillyRenamedFiles: silly.length,
+    sillyRenamedBytes: silly.reduce((sum, file) => sum + file.allocatedBytes, 0),
+    overlays,
   };
 }

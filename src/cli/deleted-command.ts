@@ -105,12 +105,16 @@ export function renderDeletedTable(
           reclaimableSuffix(totals),
       ),
       '',
-      c.dim(
-        `${'ALLOCATED'.padStart(10)}  ${'SIZE'.padStart(10)}  ${'KIND'.padEnd(7)}  ${'DEV:INODE'.padEnd(16)}  NAME`,
-      ),
     );
     const shown = report.files.slice(0, limit);
-    for (const file of shown) lines.push(...renderFile(file, report.hostMountNamespace, c, familyOf));
+    const kindWidth = Math.max(7, ...shown.map((file) => file.kind.length));
+    lines.push(
+      c.dim(
+        `${'ALLOCATED'.padStart(10)}  ${'SIZE'.padStart(10)}  ${'KIND'.padEnd(kindWidth)}  ${'DEV:INODE'.padEnd(16)}  NAME`,
+      ),
+    );
+    for (const file of shown)
+      lines.push(...renderFile(file, report.hostMountNamespace, c, familyOf, kindWidth));
     const hidden = report.files.slice(shown.length);
     if (hidden.length > 0) {
       const bytes = hidden.reduce((sum, file) => sum + file.allocatedBytes, 0);
@@ -128,7 +132,9 @@ export function renderDeletedTable(
       m.mount === null
         ? m.fstype === null
           ? '(unmounted)'
-          : '(memfd)'
+          : m.fstype === 'mqueue'
+            ? '(mqueue)'
+            : '(memfd)'
         : escapeName(m.mountBytes ?? Buffer.from(m.mount)),
     );
     // A long mount point widens the column for every row, so the columns stay aligned.
@@ -162,14 +168,16 @@ function renderFile(
   hostMountNamespace: string | null,
   c: Palette,
   familyOf: ((pid: number) => ProcessFamily) | null,
+  kindWidth = 7,
 ): string[] {
   const name = file.name === null ? c.yellow('(name longer than PATH_MAX)') : escapeName(file.name);
   const head =
     `${formatBytes(file.allocatedBytes).padStart(10)}  ${formatBytes(file.sizeBytes).padStart(10)}  ` +
-    `${file.kind.padEnd(7)}  ${`${file.dev}:${file.ino}`.padEnd(16)}  ${name}`;
+    `${file.kind.padEnd(kindWidth)}  ${`${file.dev}:${file.ino}`.padEnd(16)}  ${name}`;
   const lines = [head];
   const sharing = sharingNote(file);
   if (sharing !== null) lines.push(c.yellow(`${' '.repeat(12)}${sharing}`));
+  for (const note of kindNotes(file)) lines.push(c.dim(`${' '.repeat(12)}${note}`));
   const shown = file.holders.slice(0, MAX_HOLDERS_SHOWN);
   for (const holder of shown) {
     lines.push(c.dim(`${' '.repeat(12)}held by `) + renderHolder(holder, hostMountNamespace));
@@ -191,6 +199,35 @@ function renderFile(
     if (pids.length > 1) lines.push(c.dim(`${' '.repeat(12)}one family: ${describeFamily(family, pids)}`));
   }
   return lines;
+}
+
+/** What a file's kind or view changes: where its blocks are, what name it has now, what frees it. */
+function kindNotes(file: DeletedFile): string[] {
+  const notes: string[] = [];
+  if (file.overlay) {
+    notes.push(
+      `through overlay ${escapeName(file.overlay.mountBytes ?? Buffer.from(file.overlay.mount))}: its blocks are on ${escapeName(Buffer.from(file.mount ?? '?'))} (${file.fstype ?? '?'}, upperdir ${escapeName(Buffer.from(file.overlay.upperDir))})`,
+    );
+  }
+  const silly = file.sillyRename;
+  if (silly) {
+    const by = silly.by === 'fuse' ? 'the FUSE filesystem (libfuse)' : 'the NFS client';
+    if (silly.deletedName) notes.push(`deleted as ${escapeName(silly.deletedName)}`);
+    notes.push(
+      `renamed by ${by} instead of removed: the hidden name stays until every holder closes it, then ${silly.by === 'fuse' ? 'FUSE' : 'NFS'} removes it`,
+    );
+    for (const backing of silly.backingHolders) {
+      notes.push(
+        `backing file kept by ${backing.pid} ${escapeName(backing.comm)} ${backing.fds.length === 1 ? 'fd' : 'fds'} ${backing.fds.join(',')}: ${escapeName(backing.name)} (the FUSE daemon; it lets go at the last close)`,
+      );
+    }
+  }
+  if (file.kind === 'mqueue') {
+    notes.push(
+      'a POSIX message queue removed with mq_unlink: its messages are kernel memory (no blocks); closing every holder frees it, there is nothing to truncate',
+    );
+  }
+  return notes;
 }
 
 /** Why a file's shared blocks are unknown, in words. */

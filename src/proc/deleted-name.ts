@@ -21,3 +21,31 @@ export function stripDeletedSuffix<T extends Buffer | string>(name: T): T {
   if (typeof name === 'string') return name.slice(0, -DELETED_SUFFIX.length) as T;
   return Buffer.from(name.subarray(0, name.length - SUFFIX_BYTES.length)) as T;
 }
+
+/**
+ * Who renames an unlinked open file instead of removing it, by the name it gets: libfuse's
+ * high-level API without `hard_remove` (lib/fuse.c hidden_name: ".fuse_hidden%08x%08x") and the
+ * NFS client (fs/nfs/unlink.c nfs_sillyrename: ".nfs%016llx%08x"). The file keeps that name,
+ * in the same directory, until its last close, when the filesystem removes it.
+ */
+export type SillyRenamer = 'fuse' | 'nfs';
+
+const SILLY_NAMES: readonly [SillyRenamer, RegExp][] = [
+  ['fuse', /^\.fuse_hidden[0-9a-f]{16}$/],
+  ['nfs', /^\.nfs[0-9a-f]{24}$/],
+];
+
+/** Which silly rename made the last component of `name` (bytes, or a latin1 string); null for any other name. */
+export function sillyRenamerOf(name: Buffer | string): SillyRenamer | null {
+  const text = typeof name === 'string' ? name : name.toString('latin1');
+  const base = text.slice(text.lastIndexOf('/') + 1);
+  for (const [renamer, pattern] of SILLY_NAMES) if (pattern.test(base)) return renamer;
+  return null;
+}
+
+/** The silly rename a filesystem type does: FUSE ("fuse", "fuse.SUBTYPE", "fuseblk") and NFS ("nfs", "nfs4"). */
+export function sillyRenamerOfFilesystem(fstype: string | null): SillyRenamer | null {
+  if (fstype === null) return null;
+  if (fstype === 'fuse' || fstype === 'fuseblk' || fstype.startsWith('fuse.')) return 'fuse';
+  return fstype === 'nfs' || fstype === 'nfs4' ? 'nfs' : null;
+}

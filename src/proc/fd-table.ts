@@ -1,11 +1,14 @@
 import { readdirSync } from 'node:fs';
 import { nativeAddon, nativeThreads, type NativeAddon, type NativeFullScan } from '../native.js';
 import { classifyError } from '../core/errors.js';
-import { hasDeletedSuffix, stripDeletedSuffix } from './deleted-name.js';
+import { hasDeletedSuffix, sillyRenamerOf, stripDeletedSuffix } from './deleted-name.js';
 import { statThrough, type FileStat } from './file-stat.js';
 import { readLinkBytes, type ReadResult } from './read.js';
 
-/** A descriptor whose file may be deleted: its link ends in " (deleted)" or could not be read. */
+/**
+ * A descriptor whose file may be deleted: its link ends in " (deleted)", names a silly-renamed
+ * file (`.fuse_hidden…`, `.nfs…`: see sillyRenamerOf), or could not be read.
+ */
 export interface FdCandidate {
   readonly fd: number;
   /** The link's bytes without the " (deleted)" suffix; null when longer than PATH_MAX. */
@@ -71,7 +74,7 @@ export function scanFdTableJs(dir: string): ReadResult<FdTableScan> {
     const link = readLinkBytes(path);
     if (!link.ok && link.failure === 'denied') unreadable++;
     if (!link.ok && link.failure !== 'too-long') continue;
-    if (link.ok && !hasDeletedSuffix(link.value)) continue;
+    if (link.ok && !isCandidateName(link.value)) continue;
     const stat = statThrough(path);
     if (!stat.ok) continue;
     if (!link.ok && stat.value.nlink !== 0) continue;
@@ -82,6 +85,11 @@ export function scanFdTableJs(dir: string): ReadResult<FdTableScan> {
     });
   }
   return { ok: true, value: { count: entries.length, unreadable, candidates } };
+}
+
+/** A link worth a stat: " (deleted)", or a silly rename's name (the addon's keep_candidate). */
+function isCandidateName(link: Buffer | string): boolean {
+  return hasDeletedSuffix(link) || sillyRenamerOf(link) !== null;
 }
 
 /**
@@ -176,7 +184,7 @@ export function scanFdTableFullJs(dir: string): ReadResult<FdEntries> {
 export function candidatesOf(dir: string, entries: FdEntries): FdTableScan {
   const candidates: FdCandidate[] = [];
   entries.links.forEach((link, i) => {
-    if (link !== null && !hasDeletedSuffix(link)) return;
+    if (link !== null && !isCandidateName(link)) return;
     const bytes = link === null ? null : Buffer.from(link, 'latin1');
     const stat = statThrough(`${dir}/${entries.fds[i]}`);
     if (!stat.ok || (bytes === null && stat.value.nlink !== 0)) return;

@@ -15,6 +15,14 @@ export interface Mount {
   readonly mountPointBytes?: Buffer;
   readonly fstype: string;
   readonly source: string;
+  /**
+   * overlayfs: its `upperdir=` super option, as the mounting namespace named it. A file written
+   * through the overlay reports the overlay's st_dev, but its blocks live on the filesystem that
+   * holds this directory, and statfs on the overlay answers with that filesystem's numbers.
+   */
+  readonly upperDir?: string;
+  /** st_dev ("MAJ:MIN") of upperDir, stat-ed when the snapshot was taken; absent when unknown. */
+  readonly upperDev?: string;
 }
 
 /** Parses /proc/PID/mountinfo, skipping lines it cannot read. */
@@ -28,7 +36,7 @@ export function parseMountinfo(text: string): Mount[] {
     const right = line.slice(separator + 3).split(' ');
     if (left.length < 6 || right.length < 2) continue;
     const [mountId, parentId, dev, root, mountPoint] = left as [string, string, string, string, string];
-    const [fstype, source] = right as [string, string];
+    const [fstype, source, superOptions = ''] = right as [string, string, string?];
     if (!/^\d+$/.test(mountId) || !/^\d+$/.test(parentId) || !/^\d+:\d+$/.test(dev)) continue;
     const pointBytes = unescapeOctalBytes(mountPoint);
     mounts.push({
@@ -40,9 +48,20 @@ export function parseMountinfo(text: string): Mount[] {
       ...(isUtf8(pointBytes) ? {} : { mountPointBytes: pointBytes }),
       fstype: unescapeOctal(fstype),
       source: unescapeOctal(source),
+      ...upperDirOf(fstype, superOptions),
     });
   }
   return mounts;
+}
+
+/**
+ * An overlay's `upperdir=` from its super options (fs/overlayfs/params.c prints each path with
+ * seq_show_option, which escapes commas, '=', spaces and backslashes as \ooo, so a comma splits).
+ */
+function upperDirOf(fstype: string, superOptions: string): { upperDir?: string } {
+  if (fstype !== 'overlay') return {};
+  const option = superOptions.split(',').find((o) => o.startsWith('upperdir='));
+  return option ? { upperDir: unescapeOctal(option.slice('upperdir='.length)) } : {};
 }
 
 /** Reads and parses /proc/PID/mountinfo. */
@@ -111,6 +130,16 @@ export function findMountContaining(mounts: readonly Mount[], path: string): Mou
       best = mount;
   }
   return best;
+}
+
+/**
+ * The mount of an overlay's upper layer: the filesystem that holds the blocks of every file
+ * written through the overlay (the overlay's own st_dev is anonymous). null for any other mount,
+ * and for an overlay whose upper directory's device was not read.
+ */
+export function upperMountOf(mount: Mount, mounts: readonly Mount[]): Mount | null {
+  if (mount.fstype !== 'overlay' || mount.upperDir === undefined || mount.upperDev === undefined) return null;
+  return findMountOfPath(mounts, mount.upperDev, mount.upperDir);
 }
 
 function isUnder(path: string, mountPoint: string): boolean {

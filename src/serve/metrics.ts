@@ -62,11 +62,17 @@ export function metricFamilies(scan: ScanResult, context: MetricsContext, top: n
   });
   // A mount point is kernel bytes too, escaped like a comm (one-to-one: a newline and a backslash
   // followed by "n" stay apart). Mount points are absolute, so "(memfd)" names no mount.
-  const mountLabel = (m: { readonly mount: string | null; readonly mountBytes?: string }): LabelValue =>
+  const mountLabel = (m: {
+    readonly mount: string | null;
+    readonly mountBytes?: string;
+    readonly fstype: string | null;
+  }): LabelValue =>
     m.mountBytes !== undefined
       ? Buffer.from(m.mountBytes, 'base64')
       : m.mount === null
-        ? '(memfd)'
+        ? m.fstype === 'mqueue'
+          ? '(mqueue)'
+          : '(memfd)'
         : Buffer.from(m.mount, 'utf8');
   const one = (value: number | null) => (value === null ? [] : [{ labels: {}, value }]);
   // A comm is raw bytes from the kernel: as a Buffer it is shown escaped, as on a terminal.

@@ -155,6 +155,8 @@ export const snapshotJsonSchema = contract(
               unknown: enumOf([...SHARING_UNKNOWNS, null]),
             }),
           ),
+          sillyName: optional(name),
+          statfsType: optional(enumOf(['mqueue'])),
         }),
       ),
       mountNamespaces: array(
@@ -170,6 +172,13 @@ export const snapshotJsonSchema = contract(
               mountPointBytes: optional(base64JsonSchema),
               fstype: string(),
               source: string(),
+              upperDir: optional(
+                string({
+                  description:
+                    'overlayfs: its upperdir= option, where the blocks of files written through it live.',
+                }),
+              ),
+              upperDev: optional(devJsonSchema),
             }),
           ),
         }),
@@ -218,7 +227,11 @@ type JsonName = Static<typeof nameSchema>;
 export function stringifySnapshot(snapshot: Snapshot): string {
   const json: SnapshotJson = {
     ...snapshot,
-    files: snapshot.files.map((file) => ({ ...file, ino: file.ino.toString() })),
+    files: snapshot.files.map(({ sillyName, ...file }) => ({
+      ...file,
+      ino: file.ino.toString(),
+      ...(sillyName ? { sillyName: encodeName(sillyName) } : {}),
+    })),
     mountNamespaces: snapshot.mountNamespaces.map((ns) => ({
       ...ns,
       mounts: ns.mounts.map(({ mountPointBytes, ...mount }) =>
@@ -261,7 +274,11 @@ export function parseSnapshot(text: string): Snapshot {
   const json = data as SnapshotJson;
   return {
     ...json,
-    files: json.files.map((file) => ({ ...file, ino: BigInt(file.ino) })),
+    files: json.files.map(({ sillyName, ...file }) => ({
+      ...file,
+      ino: BigInt(file.ino),
+      ...(sillyName === undefined ? {} : { sillyName: decodeName(sillyName) }),
+    })),
     mountNamespaces: json.mountNamespaces.map((ns) => ({
       ...ns,
       mounts: ns.mounts.map(({ mountPointBytes, ...mount }) =>

@@ -16,11 +16,17 @@ import { readLimits } from '../proc/limits.js';
 import { readFdInfo } from '../proc/fdinfo.js';
 import { HandleScan, readSystemCounts } from './handle-scan.js';
 import { readExtentSharing } from '../proc/extent-sharing.js';
-import { formatDev, statThrough, type FileStat } from '../proc/file-stat.js';
+import { formatDev, fsTypeThrough, statThrough, type FileStat } from '../proc/file-stat.js';
+import { MQUEUE_MAGIC } from '../proc/fd-kind.js';
 import { isRegularMode } from '../proc/file-mode.js';
 import { readMaps, type MapEntry } from '../proc/maps.js';
-import { readMountinfo, type Mount } from '../proc/mountinfo.js';
-import { hasDeletedSuffix, stripDeletedSuffix } from '../proc/deleted-name.js';
+import { findMount, readMountinfo, type Mount } from '../proc/mountinfo.js';
+import {
+  hasDeletedSuffix,
+  sillyRenamerOf,
+  sillyRenamerOfFilesystem,
+  stripDeletedSuffix,
+} from '../proc/deleted-name.js';
 import { listPids } from '../proc/pids.js';
 import { procRootProblem } from '../proc/proc-root.js';
 import { readPasswd } from '../proc/passwd.js';
@@ -190,6 +196,10 @@ class Scan {
   /** Processes listed in /proc that exited before the scan could read them. */
   vanishedProcesses = 0;
   private readonly kcmp = nativeAddon()?.kcmp;
+  /** Per anonymous device ("0:N"): whether statfs says it is a POSIX mqueue filesystem. */
+  private readonly mqueueDevices = new Map<string, boolean>();
+  /** Files whose FUSE hidden name was looked for already. */
+  private readonly sillyLooked = new Set<string>();
 
   constructor(
     private readonly procRoot: string,
@@ -258,10 +268,12 @@ class Scan {
           candidate.fd,
         );
         const value = info.ok ? info.value : null;
+        const fileKey = this.recordFile(candidate.stat, `${table.dir}/fd/${candidate.fd}`);
+        this.findSillyName(pid, pending.mountNamespace, fileKey, candidate.name);
         fds.push({
           fd: candidate.fd,
           tid: table.tid,
-          fileKey: this.recordFile(candidate.stat, `${table.dir}/fd/${candidate.fd}`),
+          fileKey,
           name: candidate.name,
           flags: value?.flags ?? null,
           posBytes: value?.pos ?? null,
@@ -439,10 +451,80 @@ class Scan {
   private recordFile(stat: FileStat, link: string): string {
     const key = `${stat.dev}:${stat.ino}`;
     if (this.files.has(key)) return key;
+    const deleted = stat.nlink === 0 && isRegularMode(stat.mode);
     // Only a deleted regular file is worth a FIEMAP: its blocks are what limbo reports.
-    const sharing = stat.nlink === 0 && isRegularMode(stat.mode) ? readExtentSharing(link, stat) : null;
-    this.files.set(key, { key, ...stat, ...(sharing ? { extentSharing: sharing } : {}) });
+    const sharing = deleted ? readExtentSharing(link, stat) : null;
+    const mqueue = deleted && stat.dev.startsWith('0:') && this.isMqueueDevice(stat.dev, link);
+    this.files.set(key, {
+      key,
+      ...stat,
+      ...(sharing ? { extentSharing: sharing } : {}),
+      ...(mqueue ? { statfsType: 'mqueue' as const } : {}),
+    });
     return key;
+  }
+
+  /**
+   * Whether an anonymous device is a POSIX message queue filesystem (mq_open's files are regular,
+   * and read " (deleted)" with nlink 0 once mq_unlink ran): one statfs per device.
+   */
+  private isMqueueDevice(dev: string, link: string): boolean {
+    let known = this.mqueueDevices.get(dev);
+    if (known === undefined) {
+      const type = fsTypeThrough(link);
+      if (!type.ok) return false; // the fd went away: ask again at the next file on this device
+      known = type.value === MQUEUE_MAGIC;
+      this.mqueueDevices.set(dev, known);
+    }
+    return known;
+  }
+
+  /**
+   * FUSE's silly rename: libfuse renames a file unlinked while open to `.fuse_hidden…` in the
+   * same directory, while the holder's fd keeps the old name with " (deleted)". Finds that name
+   * (as the holder sees it, through its root) by (dev, ino) among the directory's hidden files.
+   */
+  private findSillyName(pid: number, namespace: string | null, key: string, name: Buffer | null): void {
+    const file = this.files.get(key);
+    if (name === null || file === undefined || this.sillyLooked.has(key) || !isRegularMode(file.mode)) return;
+    this.sillyLooked.add(key);
+    const mounts = this.mountNamespaces.get(namespace ?? '')?.mounts ?? [];
+    const mount = findMount(mounts, file.dev, name.toString('utf8'));
+    if (sillyRenamerOfFilesystem(mount?.fstype ?? null) !== 'fuse' || sillyRenamerOf(name) !== null) return;
+    const dir = name.subarray(0, name.lastIndexOf(0x2f) + 1);
+    const root = Buffer.from(`${this.procRoot}/${pid}/root`);
+    let entries: Buffer[];
+    try {
+      entries = readdirSync(Buffer.concat([root, dir]), { encoding: 'buffer' });
+    } catch {
+      return;
+    }
+    for (const entry of entries) {
+      if (sillyRenamerOf(entry) !== 'fuse') continue;
+      const path = Buffer.concat([dir, entry]);
+      try {
+        const st = statSync(Buffer.concat([root, path]), { bigint: true });
+        if (`${formatDev(st.dev)}:${st.ino}` !== key) continue;
+      } catch {
+        continue;
+      }
+      this.files.set(key, { ...file, sillyName: path });
+      return;
+    }
+  }
+
+  /**
+   * An overlay mount with the device of its upper directory, stat-ed inside the namespace that
+   * named it (through the process's root): where the blocks of files written through it live.
+   */
+  private withUpperDev(pid: number | 'self', mount: Mount): Mount {
+    if (mount.upperDir === undefined) return mount;
+    try {
+      const st = statSync(`${this.procRoot}/${pid}/root${mount.upperDir}`, { bigint: true });
+      return { ...mount, upperDev: formatDev(st.dev) };
+    } catch {
+      return mount;
+    }
   }
 
   /** The mount namespace id of a process, reading its mount table the first time it is seen. */
@@ -455,7 +537,10 @@ class Scan {
     }
     if (!this.mountNamespaces.has(id)) {
       const mounts = readMountinfo(this.procRoot, pid);
-      this.mountNamespaces.set(id, { id, mounts: mounts.ok ? mounts.value : ([] as Mount[]) });
+      this.mountNamespaces.set(id, {
+        id,
+        mounts: mounts.ok ? mounts.value.map((mount) => this.withUpperDev(pid, mount)) : ([] as Mount[]),
+      });
     }
     return id;
   }

@@ -21,6 +21,14 @@ export interface FileRecord {
    * btrfs, ...); absent elsewhere, and in snapshots taken before limbo read it.
    */
   readonly extentSharing?: ExtentSharing;
+  /**
+   * FUSE: the `.fuse_hidden…` name libfuse gave this file when it was unlinked while open, as its
+   * first holder sees it, found beside its deleted name with the same (dev, ino). The holder's fd
+   * still reads the old name with " (deleted)", and nlink reads 0 or 1 with the attribute cache.
+   */
+  readonly sillyName?: Buffer;
+  /** What statfs calls the filesystem of a deleted file on a device no mount shows: a POSIX message queue. */
+  readonly statfsType?: 'mqueue';
 }
 
 /** A descriptor that refers to a candidate file. */

@@ -2,7 +2,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { statfsSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { formatDev } from '../proc/file-stat.js';
-import { findMountOfPath, type Mount } from '../proc/mountinfo.js';
+import { findMountOfPath, upperMountOf, type Mount } from '../proc/mountinfo.js';
 import { walkTree, type WalkResult } from './walk-tree.js';
 
 /** statfs of one filesystem, in bytes. */
@@ -61,7 +61,9 @@ export function chooseMounts(mounts: readonly Mount[], paths: readonly string[])
     const chosen = new Map<string, Mount>();
     for (const path of paths) {
       const dev = formatDev(statSync(path, { bigint: true }).dev);
-      const mount = findMountOfPath(mounts, dev, path);
+      const found = findMountOfPath(mounts, dev, path);
+      // An overlay's space is its upper layer's filesystem's: statfs on it answers with those numbers.
+      const mount = found && (upperMountOf(found, mounts) ?? found);
       if (mount && !chosen.has(mount.dev)) chosen.set(mount.dev, mount);
     }
     return [...chosen.values()];
@@ -72,6 +74,8 @@ export function chooseMounts(mounts: readonly Mount[], paths: readonly string[])
   const byDev = new Map<string, Mount>();
   for (const mount of mounts) {
     if (PSEUDO.has(mount.fstype) || top.get(mount.mountPoint) !== mount) continue;
+    // Listed as its upper layer's filesystem, whose numbers statfs gives for it.
+    if (upperMountOf(mount, mounts) !== null) continue;
     const seen = byDev.get(mount.dev);
     if (!seen || mount.mountPoint.length < seen.mountPoint.length) byDev.set(mount.dev, mount);
   }

@@ -40,7 +40,7 @@ describe('limbo completion bash', () => {
     [['limbo', 'deleted', '--ki'], ['--kind']],
     [
       ['limbo', 'deleted', '--kind', ''],
-      ['file', 'tmpfile', 'memfd'],
+      ['file', 'tmpfile', 'memfd', 'silly-renamed', 'mqueue'],
     ],
     [
       ['limbo', 'deleted', '--color', '=', 'a'],
@@ -82,7 +82,13 @@ describe('limbo completion fish', () => {
         .map((l) => l.split('\t')[0]);
     };
     assert.deepEqual(lines('limbo del'), ['deleted']);
-    assert.deepEqual(lines('limbo deleted --kind ').sort(), ['file', 'memfd', 'tmpfile']);
+    assert.deepEqual(lines('limbo deleted --kind ').sort(), [
+      'file',
+      'memfd',
+      'mqueue',
+      'silly-renamed',
+      'tmpfile',
+    ]);
     assert.deepEqual(lines('limbo deleted --color=n'), ['--color=never']);
     assert.deepEqual(lines('limbo --crit-h'), ['--crit-held']);
   });
@@ -107,7 +113,10 @@ describe('limbo completion zsh', () => {
     const run = spawnSync('zsh', ['-f', '-c', program], { encoding: 'utf8' });
     assert.equal(run.status, 0, run.stderr);
     const out = run.stdout.split('\n');
-    assert.ok(out.includes('--kind=[only this kind]:KIND:(file tmpfile memfd)'), run.stdout);
+    assert.ok(
+      out.includes('--kind=[only this kind]:KIND:(file tmpfile memfd silly-renamed mqueue)'),
+      run.stdout,
+    );
     assert.ok(
       out.includes(
         '--from=[analyse a snapshot saved by `limbo snapshot` instead of this machine]:FROM:_files',

@@ -52,7 +52,7 @@ describe('limbo --help', () => {
 
 describe('limbo COMMAND --help', () => {
   const cases: [string, RegExp][] = [
-    ['deleted', /^ {2}--kind K +only this kind \(one of file, tmpfile, memfd\)$/m],
+    ['deleted', /^ {2}--kind K +only this kind \(one of file, tmpfile, memfd, silly-renamed, mqueue\)$/m],
     [
       'deleted',
       /^ {2}--sort KEY +order by KEY \(one of allocated, size, holders, path; default allocated\)$/m,

@@ -153,6 +153,9 @@ describe('native addon parity: scanFdDirs and scanFdDirsFull against their JavaS
       'tmpfile', dir, '3000',
       'open', '/dev/null',
       'pipe',
+      'create', join(dir, '.fuse_hidden0000000200000001'), '10',
+      'create', join(dir, '.nfs000000000123abcd00000001'), '10',
+      'create', join(dir, '.nfs000000000123abcd0000001'), '10',
       'mkcd', dir, ...deep.flat(), 'create', 'deep.log', '8192', 'unlink', 'deep.log',
     ]); // prettier-ignore
     forked = await hold([
@@ -180,8 +183,18 @@ describe('native addon parity: scanFdDirs and scanFdDirsFull against their JavaS
     assert.ok(first?.ok);
     // a.log and its 2 dups, "named (deleted)" (live, but its text says deleted), linked (unlinked
     // under the opened name, alive under another), the odd name, the memfd, the O_TMPFILE file,
-    // and the file past PATH_MAX (no readable name, nlink 0).
-    assert.equal(first.value.candidates.length, 9);
+    // the file past PATH_MAX (no readable name, nlink 0), and the two live files named as FUSE and
+    // NFS name silly-renamed ones (not the one an NFS client would never make: 23 hex digits).
+    assert.equal(first.value.candidates.length, 11);
+    assert.deepEqual(
+      first.value.candidates
+        .map((c) => c.name?.toString() ?? '')
+        .filter((name) => name.startsWith(`${join(scratch.dir, 'fds')}/.`))
+        .sort(),
+      ['.fuse_hidden0000000200000001', '.nfs000000000123abcd00000001'].map((name) =>
+        join(scratch.dir, 'fds', name),
+      ),
+    );
     const tooLong = first.value.candidates.find((c) => c.name === null);
     assert.ok(tooLong, 'the file past PATH_MAX is a candidate though readlink fails');
     assert.equal(tooLong.stat.nlink, 0);
