@@ -16,6 +16,7 @@ import {
 import { open, rename, unlink } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { LimboError } from '../core/errors.js';
+import { processKey } from './process-key.js';
 import type { ScanResult } from './scan.js';
 
 /** One point of the recorded time series: what the dashboard charts and the leak detector reads. */
@@ -26,7 +27,10 @@ export interface HistorySample {
   readonly heldByMount: Readonly<Record<string, number>>;
   readonly handlesAllocated: number | null;
   readonly handlesMax: number | null;
-  /** The processes with most fds at that time: "pid comm" → fds. */
+  /**
+   * The processes with most fds at that time: "PID:START COMM" → fds, START its start time in
+   * clock ticks since boot, so a reused pid is a new key ("PID COMM" in history saved before).
+   */
   readonly topFds: Readonly<Record<string, number>>;
   readonly scanSeconds: number;
 }
@@ -96,7 +100,7 @@ export function sampleOf(scan: ScanResult): HistorySample {
   for (const m of scan.deleted.totals.byMount) heldByMount[m.mount ?? '(memfd)'] = m.allocated;
   const topFds: Record<string, number> = {};
   for (const p of scan.handles.processes.slice(0, TOP_PROCESSES)) {
-    if (p.fds !== null) topFds[`${p.pid} ${p.comm}`] = p.fds;
+    if (p.fds !== null) topFds[`${processKey(p)} ${p.comm}`] = p.fds;
   }
   return {
     t: scan.takenAt,
