@@ -26,7 +26,7 @@ import {
 } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
 import { createServer as createNetServer } from 'node:net';
-import { cpus, release, tmpdir } from 'node:os';
+import { cpus, loadavg, release, tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -714,14 +714,42 @@ async function sectionServe(_ctx) {
   }
 }
 
+/**
+ * A scraper on its own: `node -e SCRAPER URL DEADLINE` requests URL once a second until DEADLINE
+ * (unix ms) and prints `{ metricsMs, errors }`, each request timed from its start to the body's last byte.
+ */
+const SCRAPER = `
+const [url, deadline] = process.argv.slice(1);
+// Node loads its HTTP client on the first fetch (hundreds of ms on a busy machine): a warm-up
+// request, so the first scrape times the server and not that.
+await (await fetch(new URL('/healthz', url))).text();
+const metricsMs = [];
+let errors = 0;
+while (Date.now() < Number(deadline)) {
+  const started = performance.now();
+  try {
+    const response = await fetch(url);
+    await response.text();
+    if (response.status !== 200) errors++;
+  } catch {
+    errors++;
+  }
+  metricsMs.push(performance.now() - started);
+  await new Promise((r) => setTimeout(r, Math.max(0, 1000 - (performance.now() - started))));
+}
+process.stdout.write(JSON.stringify({ metricsMs, errors }));
+`;
+
 // ---------------------------------------------------------------------------------------
 // Section: history (a day of history under ten dashboard clients, with a scraper)
 
 /**
  * Starts `limbo serve` with 24 h of history at the default 5 s interval (17,280 samples written
- * to its state directory first), then for 20 s ten connections request /api/history back to back
- * while a scraper requests /metrics once a second. Targets: /metrics p99 under 100 ms and the
- * server's peak RSS (VmHWM) under 200 MiB.
+ * to its state directory first), then, from its first scan on, for 20 s ten connections request
+ * /api/history back to back while a scraper in a process of its own requests /metrics once a
+ * second. Targets: /metrics p99 under 100 ms and the server's peak RSS (VmHWM) under 200 MiB.
+ * The load average is printed and recorded: on a machine busy with other work, every process
+ * here waits for a CPU, and the slowest of 20 scrapes shows it.
  */
 async function sectionHistory(ctx) {
   const stateDir = join(ctx.workDir, 'history-state');
@@ -751,28 +779,31 @@ async function sectionHistory(ctx) {
     const peakMiB = () =>
       Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
     const first = await (await fetch(`${url}/api/history`)).text();
+    // Timed from the first scan on: before it there is nothing to scrape but the wait for it.
+    await (await fetch(`${url}/metrics`)).text();
     const seconds = 20;
     const deadline = Date.now() + seconds * 1000;
+    // The scraper is a process of its own, as Prometheus is: in this one, its timer and its
+    // responses would wait behind the ten clients' JSON (this process's event loop measured
+    // a p99 delay of 95 ms, max 460 ms, while the server answered every /metrics in < 25 ms).
+    const scraper = spawn(
+      process.execPath,
+      ['--input-type=module', '-e', SCRAPER, `${url}/metrics`, String(deadline)],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
+    const scraped = new Promise((resolve, reject) => {
+      let out = '';
+      scraper.stdout.on('data', (chunk) => (out += chunk));
+      scraper.on('exit', (code) =>
+        code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`scraper exited ${code}`)),
+      );
+    });
     let historyRequests = 0;
     let errors = 0;
-    const metricsMs = [];
-    const scraper = (async () => {
-      while (Date.now() < deadline) {
-        const started = performance.now();
-        try {
-          const response = await fetch(`${url}/metrics`);
-          await response.text();
-          if (response.status !== 200) errors++;
-        } catch {
-          errors++;
-        }
-        metricsMs.push(performance.now() - started);
-        await new Promise((r) => setTimeout(r, Math.max(0, 1000 - (performance.now() - started))));
-      }
-    })();
-    await Promise.all([
-      scraper,
-      ...Array.from({ length: 10 }, async () => {
+    await Promise.all(
+      Array.from({ length: 10 }, async () => {
         while (Date.now() < deadline) {
           try {
             const response = await fetch(`${url}/api/history`);
@@ -784,14 +815,17 @@ async function sectionHistory(ctx) {
           historyRequests++;
         }
       }),
-    ]);
+    );
+    const { metricsMs, errors: scrapeErrors } = await scraped;
+    errors += scrapeErrors;
     const sorted = [...metricsMs].sort((a, b) => a - b);
     const p99 = sorted[Math.min(sorted.length - 1, Math.ceil(sorted.length * 0.99) - 1)];
     const peak = peakMiB();
+    const load = loadavg()[0];
     console.log(
       `  /api/history: ${(first.length / 1024).toFixed(0)} KiB, ${historyRequests} requests in ${seconds} s over 10 connections; ` +
         `/metrics: ${metricsMs.length} scrapes, median ${median(metricsMs).toFixed(1)} ms, p99 ${p99.toFixed(1)} ms; ` +
-        `${errors} errors; server peak RSS ${peak.toFixed(1)} MiB`,
+        `${errors} errors; server peak RSS ${peak.toFixed(1)} MiB; load average ${load.toFixed(1)} on ${cpus().length} CPUs`,
     );
     const targets = [
       { name: 'zero errors', pass: errors === 0, detail: `${errors}` },
@@ -810,6 +844,7 @@ async function sectionHistory(ctx) {
         metricsMedianMs: median(metricsMs),
         metricsP99Ms: p99,
         peakRssMiB: peak,
+        loadAverage: load,
         errors,
         targets,
       },

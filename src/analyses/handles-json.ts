@@ -63,6 +63,15 @@ export const handlesJsonSchema = contract(
       processes: array(
         object({
           pid: integer({ minimum: 1 }),
+          startTicks: optional(
+            nullable(
+              integer({
+                minimum: 0,
+                description:
+                  'When it started, in clock ticks since boot (/proc/PID/stat field 22): with the pid, one process, even once the pid is reused; null when unknown (a snapshot from before limbo read it).',
+              }),
+            ),
+          ),
           comm: string(),
           commBytes: optional(commBytesSchema),
           user: string(),
@@ -126,6 +135,7 @@ export function handleReportToJson(report: HandleReport, limit = Infinity): Hand
     anonInodes: report.anonInodes,
     processes: report.processes.slice(0, limit).map((p) => ({
       pid: p.pid,
+      startTicks: p.startTicks,
       ...commToJson(p.comm),
       user: p.user,
       unit: p.unit,

@@ -35,6 +35,8 @@ export interface HandleLedger {
 /** One process's share of the ledger. Fields needing root are null when it could not be read. */
 export interface ProcessHandleUse {
   readonly pid: number;
+  /** Clock ticks since boot when it started: with the pid, its identity; null when unknown. */
+  readonly startTicks: number | null;
   readonly comm: Buffer;
   readonly user: string;
   readonly unit: string | null;
@@ -149,6 +151,7 @@ function useOf(process: ProcessRecord): ProcessHandleUse {
   const fds = process.fdCount;
   return {
     pid: process.pid,
+    startTicks: process.startTicks ?? null,
     comm: process.comm,
     user: process.user,
     unit: process.unit,

@@ -3,6 +3,7 @@
 // that talks about holders builds them here, so the same process is described, grouped and
 // judged the same way everywhere. Pure: no /proc reads.
 import type { ProcessRecord, Snapshot } from '../snapshot/types.js';
+import { userManagerOf } from '../proc/cgroup.js';
 
 const O_ACCMODE = 0o3;
 const O_WRONLY = 0o1;
@@ -232,9 +233,8 @@ export function serviceOf(
   const unit = process.unit;
   // The user manager itself: restarting it would end every service of that user.
   if (!unit?.endsWith('.service') || /^user@\d+\.service$/.test(unit)) return null;
-  const manager = process.cgroup === null ? null : /\/user@(\d+)\.service\//.exec(process.cgroup);
-  if (manager) {
-    const uid = Number(manager[1]);
+  const uid = process.cgroup === null ? null : userManagerOf(process.cgroup);
+  if (uid !== null) {
     return { unit, user: { uid, name: uid === process.uid ? process.user : String(uid) } };
   }
   return { unit, user: null };

@@ -42,10 +42,22 @@ export function readCgroup(procRoot: string, pid: number): ReadResult<CgroupPlac
   return read.ok ? { ok: true, value: parseCgroup(read.value) } : read;
 }
 
+/**
+ * The uid whose systemd user manager (user@UID.service) holds this cgroup path in its subtree, or
+ * null: a unit found below it is that user's, which only that manager can restart.
+ */
+export function userManagerOf(path: string): number | null {
+  const match = /\/user@(\d+)\.service(?:\/|$)/.exec(path);
+  return match ? Number(match[1]) : null;
+}
+
 function findUnit(path: string): string | null {
   const parts = path.split('/');
   for (let i = parts.length - 1; i >= 0; i--) {
     const part = parts[i] ?? '';
+    // The user manager itself runs in user@UID.service/init.scope: its unit is user@UID.service.
+    if (part === 'init.scope' && /^user@\d+\.service$/.test(parts[i - 1] ?? ''))
+      return parts[i - 1] as string;
     if (/\.(service|scope)$/.test(part) && !/^(docker|cri-containerd|crio|libpod|containerd)-/.test(part))
       return part;
   }

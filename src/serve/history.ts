@@ -16,6 +16,7 @@ import {
 import { open, rename, unlink } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { LimboError } from '../core/errors.js';
+import { processKey } from './process-key.js';
 import type { ScanResult } from './scan.js';
 
 /** One point of the recorded time series: what the dashboard charts and the leak detector reads. */
@@ -26,12 +27,21 @@ export interface HistorySample {
   readonly heldByMount: Readonly<Record<string, number>>;
   readonly handlesAllocated: number | null;
   readonly handlesMax: number | null;
-  /** The processes with most fds at that time: "pid comm" → fds. */
+  /**
+   * The processes with most fds at that time: "PID:START COMM" → fds, START its start time in
+   * clock ticks since boot, so a reused pid is a new key ("PID COMM" in history saved before).
+   */
   readonly topFds: Readonly<Record<string, number>>;
   readonly scanSeconds: number;
 }
 
 const TOP_PROCESSES = 10;
+/**
+ * Samples per piece of the state file. A day at 5 s is 17,280 samples, 7 MB of JSON: stringified
+ * whole it held the event loop for 90–170 ms (then as long again to encode), once a minute,
+ * and a scrape arriving then waited for it. A piece of 500 takes a few milliseconds.
+ */
+const SAVE_CHUNK = 500;
 /** About what a chart a thousand pixels wide can show. */
 const MAX_POINTS = 1000;
 
@@ -90,7 +100,7 @@ export function sampleOf(scan: ScanResult): HistorySample {
   for (const m of scan.deleted.totals.byMount) heldByMount[m.mount ?? '(memfd)'] = m.allocated;
   const topFds: Record<string, number> = {};
   for (const p of scan.handles.processes.slice(0, TOP_PROCESSES)) {
-    if (p.fds !== null) topFds[`${p.pid} ${p.comm}`] = p.fds;
+    if (p.fds !== null) topFds[`${processKey(p)} ${p.comm}`] = p.fds;
   }
   return {
     t: scan.takenAt,
@@ -234,20 +244,21 @@ export class History {
     }
   }
 
-  /** What `save` does, off the event loop but for the JSON text; a newer save wins the rename. */
+  /** What `save` does, off the event loop but for the JSON text, made a piece at a time; a newer save wins the rename. */
   private async saveInBackground(): Promise<void> {
     if (!this.file) return;
     const generation = ++this.saves;
     const dir = dirname(this.file);
     const temporary = join(dir, `.history.json.${randomBytes(8).toString('hex')}.tmp`);
-    const data = JSON.stringify({ schema: 'limbo.history/1', samples: this.ring });
+    const samples = this.ring.slice(); // samples are never changed, only added and dropped
     const handle = await open(
       temporary,
       constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
       0o600,
     );
     try {
-      await handle.writeFile(data);
+      // A piece at a time, each write a turn of the event loop.
+      for (const piece of stateFilePieces(samples)) await handle.writeFile(piece); // from the current position
       await handle.sync();
     } catch (error) {
       await handle.close();
@@ -280,8 +291,10 @@ export class History {
       0o600,
     );
     try {
-      const data = Buffer.from(JSON.stringify({ schema: 'limbo.history/1', samples: this.ring }));
-      for (let written = 0; written < data.length;) written += writeSync(fd, data, written);
+      for (const piece of stateFilePieces(this.ring)) {
+        const data = Buffer.from(piece);
+        for (let written = 0; written < data.length;) written += writeSync(fd, data, written);
+      }
       fsyncSync(fd);
     } catch (error) {
       closeSync(fd);
@@ -297,6 +310,16 @@ export class History {
       closeSync(dirFd);
     }
   }
+}
+
+/** `{"schema":"limbo.history/1","samples":[...]}` in pieces of SAVE_CHUNK samples. */
+function* stateFilePieces(samples: readonly HistorySample[]): Generator<string> {
+  yield '{"schema":"limbo.history/1","samples":[';
+  for (let i = 0; i < samples.length; i += SAVE_CHUNK) {
+    const part = JSON.stringify(samples.slice(i, i + SAVE_CHUNK));
+    yield `${i === 0 ? '' : ','}${part.slice(1, -1)}`;
+  }
+  yield ']}';
 }
 
 /**

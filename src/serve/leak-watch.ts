@@ -1,7 +1,7 @@
 // Feeds every scan to the leak detector and keeps who each series is about, so `limbo serve`
 // and `limbo watch` report suspected leaks the same way.
-import { shellWord } from '../format/escape.js';
 import { LeakDetector, type LeakVerdict } from './leak-detector.js';
+import { processKey } from './process-key.js';
 import type { ScanResult } from './scan.js';
 
 /** A leak verdict with the process it concerns and what to run next. */
@@ -36,11 +36,10 @@ export class LeakWatch {
     const seen = new Set<string>();
     for (const p of scan.handles.processes) {
       if (p.fds === null) continue;
-      const key = `${p.pid} ${p.comm}`;
+      const key = processKey(p);
       seen.add(key);
-      const command = p.unit?.endsWith('.service')
-        ? `systemctl restart ${shellWord(p.unit)}`
-        : `limbo handles (pid ${p.pid})`;
+      // A unit under a user manager is restarted through it, a container by its runtime.
+      const command = scan.restartCommands[p.pid] ?? `limbo handles (pid ${p.pid})`;
       this.about.set(key, {
         pid: p.pid,
         comm: p.comm,

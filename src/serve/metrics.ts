@@ -4,6 +4,7 @@ import type { SharedScanner } from './shared-scanner.js';
 import type { ScanResult } from './scan.js';
 import {
   CONTENT_TYPES,
+  type ExpositionFormat,
   type LabelValue,
   type MetricFamily,
   negotiateFormat,
@@ -14,7 +15,7 @@ import {
 export interface MetricsContext {
   readonly scanner: SharedScanner;
   readonly history: History;
-  /** The leak detector's current verdicts, with who they are about. */
+  /** The leak detector's verdicts at the last scan, with who they are about. */
   readonly leaks: () => readonly LeakView[];
 }
 
@@ -216,16 +217,34 @@ function commOf(process: { readonly comm: string; readonly commBytes?: string })
     : Buffer.from(process.commBytes, 'base64');
 }
 
-/** /metrics: Prometheus text, or OpenMetrics when the Accept header asks for it. */
-export function renderMetrics(
-  scan: ScanResult,
-  context: MetricsContext,
-  accept: string | undefined,
-  top: number,
-): { body: string; contentType: string } {
-  const format = negotiateFormat(accept);
-  return {
-    body: renderExposition(metricFamilies(scan, context, top), format),
-    contentType: CONTENT_TYPES[format],
-  };
+/**
+ * /metrics bodies, rendered once per scan and format: a scrape between two scans costs a lookup,
+ * not a render (and the bytes are encoded once, not on every write). A failed scan changes
+ * `limbo_scan_errors_total` without a new scan, so it renders again.
+ */
+export class MetricsCache {
+  private scan: ScanResult | null = null;
+  private failures = -1;
+  private readonly bodies = new Map<ExpositionFormat, Buffer>();
+
+  constructor(
+    private readonly context: MetricsContext,
+    private readonly top: number,
+  ) {}
+
+  /** Prometheus text, or OpenMetrics when the Accept header asks for it. */
+  render(scan: ScanResult, accept: string | undefined): { body: Buffer; contentType: string } {
+    if (scan !== this.scan || this.context.scanner.failures !== this.failures) {
+      this.scan = scan;
+      this.failures = this.context.scanner.failures;
+      this.bodies.clear();
+    }
+    const format = negotiateFormat(accept);
+    let body = this.bodies.get(format);
+    if (body === undefined) {
+      body = Buffer.from(renderExposition(metricFamilies(scan, this.context, this.top), format));
+      this.bodies.set(format, body);
+    }
+    return { body, contentType: CONTENT_TYPES[format] };
+  }
 }

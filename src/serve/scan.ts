@@ -1,5 +1,7 @@
 import { deletedReportToJson, type DeletedJson } from '../analyses/deleted-json.js';
 import { findDeletedFiles } from '../analyses/deleted.js';
+import { serviceOf } from '../analyses/holders.js';
+import { restartCommand } from '../analyses/programs.js';
 import { dfReportToJson, type DfJson } from '../analyses/df-json.js';
 import { reconcileFilesystems } from '../analyses/df.js';
 import { handleReportToJson, type HandlesJson } from '../analyses/handles-json.js';
@@ -12,6 +14,7 @@ import { shmReportToJson, type ShmJson } from '../analyses/shm-json.js';
 import { findSharedMemory } from '../analyses/shm.js';
 import { readPasswd } from '../proc/passwd.js';
 import { takeSnapshot } from '../snapshot/take-snapshot.js';
+import type { ProcessRecord } from '../snapshot/types.js';
 import { chooseMounts, readSpace } from '../walk/measure-filesystems.js';
 
 /** Everything one scan found, as the CLI's JSON contracts: what /api serves and /metrics exposes. */
@@ -26,6 +29,12 @@ export interface ScanResult {
   /** statfs and held bytes per filesystem (no walk: a server must not walk disks every few seconds). */
   readonly df: DfJson;
   readonly report: ReportJson;
+  /**
+   * What restarts each process that has a manager, by pid (`systemctl restart UNIT`, through the
+   * user manager for a user's unit, or the container's restart), as `limbo reclaim` advises it:
+   * what the leak suspects suggest. Not served.
+   */
+  readonly restartCommands: Readonly<Record<number, string>>;
 }
 
 /** One full scan: a snapshot with handle counts, and every analysis over it. Synchronous: run it in a worker. */
@@ -49,6 +58,16 @@ export function scanSystem(procRoot = '/proc'): ScanResult {
     restart: restartReportToJson(findRestartNeeded(snapshot)),
     df: dfReportToJson(reconcileFilesystems(snapshot, measures)),
     report: reportToJson(buildReport(snapshot)),
+    restartCommands: restartCommandsOf(snapshot.processes),
   };
   return { ...result, durationSeconds: (performance.now() - started) / 1000 };
+}
+
+function restartCommandsOf(processes: readonly ProcessRecord[]): Record<number, string> {
+  const commands: Record<number, string> = {};
+  for (const p of processes) {
+    const command = restartCommand({ service: serviceOf(p), container: p.container, cgroup: p.cgroup });
+    if (command !== null) commands[p.pid] = command;
+  }
+  return commands;
 }

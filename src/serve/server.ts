@@ -6,8 +6,8 @@ import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LimboError } from '../core/errors.js';
 import { History, sampleOf } from './history.js';
-import { LeakWatch } from './leak-watch.js';
-import { renderMetrics, type MetricsContext } from './metrics.js';
+import { LeakWatch, type LeakView } from './leak-watch.js';
+import { MetricsCache, type MetricsContext } from './metrics.js';
 import { ScanUnavailableError, SharedScanner } from './shared-scanner.js';
 
 /** How `limbo serve` runs. */
@@ -54,7 +54,7 @@ const API = ['deleted', 'handles', 'shm', 'restart', 'df', 'report'] as const;
 
 /**
  * Starts the exporter and dashboard. Read-only by construction: only GET and HEAD are served, and
- * no route acts on the system. Scans run in a worker thread, shared between every client.
+ * no route acts on the system. Scans run in a child process, shared between every client.
  */
 export async function startServer(options: ServeOptions): Promise<RunningServer> {
   if (options.token === null && !isLoopback(options.host) && options.allowNoToken !== true) {
@@ -70,7 +70,10 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   );
   const clients = new Set<ServerResponse>();
   const leakWatch = new LeakWatch();
-  const leaks = () => leakWatch.leaks(Date.now());
+  // Evaluated once per scan, at its time: the verdicts describe that scan, like every other value
+  // served, and a scrape between scans must not redo a Theil–Sen fit for every series.
+  let verdicts: readonly LeakView[] = [];
+  const leaks = () => verdicts;
   const scanTimeoutMs = options.scanTimeoutMs ?? 10_000;
   const staleMs = 3 * Math.max(options.intervalMs, scanTimeoutMs);
   const scanner = new SharedScanner(
@@ -79,6 +82,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     (scan) => {
       history.add(sampleOf(scan));
       leakWatch.observe(scan);
+      verdicts = leakWatch.leaks(scan.takenAt);
       const event = `event: scan\ndata: ${JSON.stringify({ takenAt: scan.takenAt, status: scan.report.status })}\n\n`;
       for (const client of clients) client.write(event);
     },
@@ -86,8 +90,10 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     options.intervalMs,
   );
   const context: MetricsContext = { scanner, history, leaks };
-  let historyCache: { version: number; body: string } | null = null;
-  const apiBodies = new WeakMap<object, Map<string, string>>();
+  const metrics = new MetricsCache(context, options.top);
+  // Bodies kept as bytes: a 400 KiB string would be encoded again on every write.
+  let historyCache: { version: number; body: Buffer } | null = null;
+  const apiBodies = new WeakMap<object, Map<string, Buffer>>();
 
   const server: Server = createServer((request, response) => {
     handle(request, response).catch((error: unknown) => {
@@ -151,7 +157,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     const path = url.pathname;
     if (path === '/metrics') {
       const scan = await scanner.get();
-      const { body, contentType } = renderMetrics(scan, context, request.headers.accept, options.top);
+      const { body, contentType } = metrics.render(scan, request.headers.accept);
       return send(response, 200, contentType, body);
     }
     const api = /^\/api\/([a-z]+)$/.exec(path)?.[1];
@@ -164,22 +170,24 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
         return send(response, 200, 'application/json; charset=utf-8', historyCache.body);
       }
       const view = history.view(query.sinceMs, query.stepMs);
-      const body = `${JSON.stringify({
-        schema: 'limbo.history/1',
-        intervalMs: options.intervalMs,
-        stepMs: view.stepMs,
-        samples: view.samples,
-        leaks: leaks().filter((leak) => leak.suspected),
-      })}\n`;
+      const body = Buffer.from(
+        `${JSON.stringify({
+          schema: 'limbo.history/1',
+          intervalMs: options.intervalMs,
+          stepMs: view.stepMs,
+          samples: view.samples,
+          leaks: leaks().filter((leak) => leak.suspected),
+        })}\n`,
+      );
       if (cacheable) historyCache = { version: history.version, body };
       return send(response, 200, 'application/json; charset=utf-8', body);
     }
     if (api && (API as readonly string[]).includes(api)) {
       const scan = await scanner.get();
       // Serialised once per scan, however many clients ask.
-      const bodies = apiBodies.get(scan) ?? new Map<string, string>();
+      const bodies = apiBodies.get(scan) ?? new Map<string, Buffer>();
       apiBodies.set(scan, bodies);
-      const body = bodies.get(api) ?? `${JSON.stringify(scan[api as (typeof API)[number]])}\n`;
+      const body = bodies.get(api) ?? Buffer.from(`${JSON.stringify(scan[api as (typeof API)[number]])}\n`);
       bodies.set(api, body);
       return send(response, 200, 'application/json; charset=utf-8', body);
     }

@@ -43,6 +43,14 @@ const processSchema = object({
   pid: integer({ minimum: 1 }),
   ppid: count,
   comm: name,
+  startTicks: optional(
+    nullable(
+      integer({
+        minimum: 0,
+        description: 'When it started, in clock ticks since boot (/proc/PID/stat field 22).',
+      }),
+    ),
+  ),
   uid: count,
   user: string(),
   state: string(),

@@ -31,6 +31,7 @@ import { listPids } from '../proc/pids.js';
 import { procRootProblem } from '../proc/proc-root.js';
 import { readPasswd } from '../proc/passwd.js';
 import { readLinkBytes, readProcBytes, type ReadResult } from '../proc/read.js';
+import { readStat } from '../proc/stat.js';
 import { readStatus, type ProcStatus } from '../proc/status.js';
 import type {
   DeletedExe,
@@ -180,6 +181,7 @@ interface PendingProcess {
   readonly pid: number;
   readonly status: ProcStatus;
   readonly comm: Buffer;
+  readonly startTicks: number | null;
   readonly cgroup: CgroupPlacement | null;
   readonly mountNamespace: string | null;
   readonly tables: readonly { dir: string; tid: number | null }[];
@@ -225,10 +227,12 @@ class Scan {
       return null;
     }
     const cgroupRead = readCgroup(this.procRoot, pid);
+    const stat = readStat(this.procRoot, pid);
     return {
       pid,
       status,
       comm: commRead.value.subarray(0, Math.max(0, commRead.value.length - 1)),
+      startTicks: stat.ok ? (stat.value?.startTicks ?? null) : null,
       cgroup: cgroupRead.ok ? cgroupRead.value : null,
       mountNamespace: this.mountNamespaceOf(pid),
       tables: this.fdTables(pid, status),
@@ -309,6 +313,7 @@ class Scan {
       pid,
       ppid: status.ppid,
       comm: pending.comm,
+      startTicks: pending.startTicks,
       uid: status.euid,
       user: this.users.get(status.euid) ?? String(status.euid),
       state: status.state,
@@ -351,7 +356,7 @@ class Scan {
       if (tid === pid) continue;
       const sharesTable = representatives.some((other) => this.sameFdTable(pid, other, tid));
       if (sharesTable) continue;
-      if (mainExited && isZombieTask(`${base}/task/${tid}`)) continue;
+      if (mainExited && isZombieTask(this.procRoot, pid, tid)) continue;
       representatives.push(tid);
       tables.push({ dir: `${base}/task/${tid}`, tid });
     }
@@ -562,11 +567,9 @@ function countFds(dir: string): number | null {
   }
 }
 
-function isZombieTask(dir: string): boolean {
-  const stat = readProcBytes(`${dir}/stat`);
-  if (!stat.ok) return true;
-  const close = stat.value.lastIndexOf(')');
-  return stat.value[close + 2] === 0x5a; // 'Z'
+function isZombieTask(procRoot: string, pid: number, tid: number): boolean {
+  const stat = readStat(procRoot, pid, tid);
+  return !stat.ok || stat.value?.state === 'Z';
 }
 
 /** map_files gives the exact name (maps escapes only newlines); it needs CAP_SYS_ADMIN to read. */

@@ -76,6 +76,12 @@ export interface ProcessRecord {
   readonly pid: number;
   readonly ppid: number;
   readonly comm: Buffer;
+  /**
+   * When it started, in clock ticks since boot (/proc/PID/stat field 22): with the pid, the
+   * identity of a process, which a reused pid does not share. null when unreadable, absent in
+   * older snapshots.
+   */
+  readonly startTicks?: number | null;
   readonly uid: number;
   readonly user: string;
   readonly state: string;

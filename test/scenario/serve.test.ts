@@ -497,6 +497,86 @@ describe('limbo serve', () => {
     assert.equal((await fetch(`${server.url}/api/history?step=soon`)).status, 400);
   });
 
+  it('starts a fresh series when a pid comes back to a new process (a pid namespace of its own)', async (t) => {
+    if (process.getuid?.() !== 0) {
+      return t.skip('needs root: a pid namespace, and ns_last_pid to hand the same pid out again');
+    }
+    // In a pid namespace of its own, with its own /proc, nothing else takes pids: the shell ends
+    // `sleep` A, then sets ns_last_pid so that the next fork, `sleep` B, gets A's pid back.
+    const port = await freePort();
+    const go = join(dir, 'reuse-go');
+    execFileSync('mkfifo', [go]);
+    const script = [
+      `"$0" "$1" serve --listen 127.0.0.1:${port} --interval 1 &`,
+      'sleep 1000 & A=$!',
+      'echo "A=$A"',
+      'read line < "$2"',
+      'kill $A; wait $A',
+      'echo $((A - 1)) > /proc/sys/kernel/ns_last_pid',
+      'sleep 1000 & B=$!',
+      'echo "B=$B"',
+      'wait',
+    ].join('\n');
+    const child = spawn(
+      'unshare',
+      [
+        '--pid',
+        '--fork',
+        '--kill-child',
+        '--mount-proc',
+        'sh',
+        '-c',
+        script,
+        process.execPath,
+        `${repoRoot}bin/limbo.js`,
+        go,
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    // unshare ignores SIGTERM while it waits; SIGKILL ends it, and --kill-child the namespace.
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    t.after(() => {
+      child.kill('SIGKILL');
+      return exited;
+    });
+    let out = '';
+    child.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    const url = `http://127.0.0.1:${port}`;
+    type Handles = { processes: { pid: number; comm: string; startTicks?: number | null }[] };
+    type History = { samples: { t: number; topFds: Record<string, number> }[] };
+    const pidOf = async (name: string) => {
+      const match = new RegExp(`^${name}=(\\d+)$`, 'm').exec(out);
+      return match ? Number(match[1]) : null;
+    };
+    const startOf = async (pid: number) => {
+      const handles = (await (await fetch(`${url}/api/handles`)).json()) as Handles;
+      return handles.processes.find((p) => p.pid === pid && p.comm === 'sleep')?.startTicks ?? null;
+    };
+    const inHistory = async (key: string) => {
+      const history = (await (await fetch(`${url}/api/history`)).json()) as History;
+      return history.samples.some((s) => key in s.topFds) ? history : null;
+    };
+    const a = await until('sleep A', () => pidOf('A'));
+    const startA = await until('A in a scan', () => startOf(a));
+    await until('A in the history', () => inHistory(`${a}:${startA} sleep`));
+    writeFileSync(go, 'go\n');
+    const b = await until('sleep B', () => pidOf('B'));
+    assert.equal(b, a, 'the namespace handed the same pid out again');
+    const startB = await until('B in a scan', async () => {
+      const start = await startOf(b);
+      return start !== null && start !== startA ? start : null;
+    });
+    assert.ok(startB > startA);
+    const history = await until('B in the history', () => inHistory(`${b}:${startB} sleep`));
+    // Two series for one pid, one after the other: the new process does not continue the old one.
+    const old = `${a}:${startA} sleep`;
+    const fresh = `${b}:${startB} sleep`;
+    const lastOld = Math.max(...history.samples.filter((s) => old in s.topFds).map((s) => s.t));
+    const firstFresh = Math.min(...history.samples.filter((s) => fresh in s.topFds).map((s) => s.t));
+    assert.ok(lastOld < firstFresh, 'the old series ends before the new one begins');
+    assert.ok(history.samples.every((s) => !(old in s.topFds && fresh in s.topFds)));
+  });
+
   it('refuses a state directory another user could turn against root', async (t) => {
     if (process.getuid?.() !== 0) return t.skip('handing a directory to another user needs root');
     const victim = join(dir, 'victim');

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseCgroup, type CgroupPlacement } from '../../src/proc/cgroup.js';
+import { parseCgroup, userManagerOf, type CgroupPlacement } from '../../src/proc/cgroup.js';
 
 // A container id: 64 lowercase hex digits.
 const id = '4f3c2b1a0e9d8c7b'.repeat(4);
@@ -109,6 +109,15 @@ describe('parseCgroup', () => {
       },
     ],
     [
+      "a user's systemd manager itself (user@UID.service/init.scope): the manager's unit",
+      '0::/user.slice/user-1000.slice/user@1000.service/init.scope\n',
+      {
+        path: '/user.slice/user-1000.slice/user@1000.service/init.scope',
+        unit: 'user@1000.service',
+        container: null,
+      },
+    ],
+    [
       'rootful podman (machine.slice/libpod-<id>.scope)',
       `0::/machine.slice/libpod-${id}.scope/container\n`,
       { path: `/machine.slice/libpod-${id}.scope/container`, unit: null, container: id },
@@ -150,4 +159,16 @@ describe('parseCgroup', () => {
       assert.equal(parseCgroup(text), null);
     });
   }
+});
+
+describe('userManagerOf', () => {
+  const cases: [string, number | null][] = [
+    ['/user.slice/user-1000.slice/user@1000.service/app.slice/x.service', 1000],
+    ['/user.slice/user-1000.slice/user@1000.service/init.scope', 1000],
+    ['/user.slice/user-1000.slice/user@1000.service', 1000],
+    ['/user.slice/user-1000.slice/session-3.scope', null],
+    ['/system.slice/user@1000.service.d/x.service', null],
+    ['/system.slice/nginx.service', null],
+  ];
+  for (const [path, uid] of cases) it(path, () => assert.equal(userManagerOf(path), uid));
 });

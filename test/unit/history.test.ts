@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { History, type HistorySample } from '../../src/serve/history.js';
 
@@ -61,5 +64,51 @@ describe('History.view kept between scans', () => {
       checked++;
     }
     assert.equal(checked, 500);
+  });
+});
+
+describe('History state file', () => {
+  // Written in pieces of 500 samples (so that a day of history never holds the event loop for
+  // long): 1,234 samples cross two piece boundaries and end in a partial piece.
+  const many = (count: number, from: number) =>
+    Array.from({ length: count }, (_, i) => ({
+      ...sample(from + i * 5000, i),
+      topFds: { [`${i}:${i * 7} worker ${i}`]: i },
+    }));
+
+  it('reads back exactly what flush wrote', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'limbo-history-'));
+    try {
+      const written = new History(5000, dir);
+      for (const s of many(1234, 1_700_000_000_000)) written.add(s);
+      written.flush();
+      assert.deepEqual(new History(5000, dir).samples(), written.samples());
+      assert.equal(JSON.parse(readFileSync(join(dir, 'history.json'), 'utf8')).schema, 'limbo.history/1');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('reads back exactly what the background save wrote', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'limbo-history-'));
+    try {
+      const first = new History(5000, dir);
+      for (const s of many(1233, 1_700_000_000_000)) first.add(s);
+      first.flush();
+      // A sample a minute past the last save starts a background save of the whole ring.
+      const history = new History(5000, dir);
+      history.add({ ...sample(Date.now() + 120_000, 1), topFds: {} });
+      const deadline = Date.now() + 10_000;
+      let saved: unknown[] = [];
+      while (saved.length !== 1234 && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        saved = (JSON.parse(readFileSync(join(dir, 'history.json'), 'utf8')) as { samples: unknown[] })
+          .samples;
+      }
+      assert.equal(history.saveError, null);
+      assert.deepEqual(saved, history.samples());
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

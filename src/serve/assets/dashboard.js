@@ -153,7 +153,7 @@
 
   const palette = ['#5c6bc0', '#e53935', '#43a047', '#fb8c00', '#8e24aa', '#00897b', '#6d4c41', '#546e7a'];
 
-  function chart(id, keys, data, format) {
+  function chart(id, keys, data, format, labelOf = (key) => key) {
     const target = document.getElementById(id);
     const width = Math.max(320, target.clientWidth || 380);
     const opts = {
@@ -162,7 +162,7 @@
       series: [
         {},
         ...keys.map((k, i) => ({
-          label: k,
+          label: labelOf(k),
           stroke: palette[i % palette.length],
           width: 2,
           value: (u, v) => (v === null ? '–' : format(v)),
@@ -194,7 +194,15 @@
     };
     chart('chart-handles', handles.keys, handles.data, (v) => Math.round(v).toLocaleString());
     const fds = series(samples, (s) => s.topFds);
-    chart('chart-fds', fds.keys, fds.data, (v) => Math.round(v).toLocaleString());
+    // A key is "PID:START COMM" (START in clock ticks since boot), so a reused pid draws a new
+    // line; the legend says "PID COMM".
+    chart(
+      'chart-fds',
+      fds.keys,
+      fds.data,
+      (v) => Math.round(v).toLocaleString(),
+      (key) => key.replace(/^(\d+):\d+ /, '$1 '),
+    );
   }
 
   // The history is fetched whole (downsampled by the server) once, then only what is new.
