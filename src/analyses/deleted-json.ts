@@ -25,6 +25,7 @@ import {
   incompleteToJson,
   unreadableProcessesJsonSchema,
   vanishedProcessesJsonSchema,
+  scannerJsonSchema,
 } from './incomplete-json.js';
 
 /** `mountBytes`, beside `mount` wherever a mount point's bytes are not valid UTF-8. */
@@ -127,6 +128,7 @@ export const deletedJsonSchema = contract(
       unverifiedMappings: integer({ minimum: 0 }),
       processes: optional(unreadableProcessesJsonSchema),
       vanishedProcesses: optional(vanishedProcessesJsonSchema),
+      scanner: optional(scannerJsonSchema),
     }),
   }),
 );
