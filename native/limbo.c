@@ -26,6 +26,9 @@
 #include <linux/fs.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
+#ifdef LIMBO_BPF
+#include "bpf-scan.h"
+#endif
 
 #define DELETED_SUFFIX " (deleted)"
 #define DELETED_LEN (sizeof(DELETED_SUFFIX) - 1)
@@ -971,6 +974,9 @@ static napi_value init(napi_env env, napi_value exports) {
       {"fileExtents", NULL, file_extents, NULL, NULL, NULL, napi_default, NULL},
       {"walkTree", NULL, walk_tree, NULL, NULL, NULL, napi_default, NULL},
       {"walkProgress", NULL, walk_progress, NULL, NULL, NULL, napi_default, NULL},
+#ifdef LIMBO_BPF
+      {"bpfScanFds", NULL, bpf_scan_fds, NULL, NULL, NULL, napi_default, NULL},
+#endif
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
   return exports;

@@ -65,6 +65,37 @@ export interface NativeWalk {
   readonly linked: { path: Buffer; ino: bigint; nlink: number; allocated: number }[];
 }
 
+/** A fd the BPF iterator found whose file may be deleted (native/scan.bpf.c), with its kernel facts. */
+export interface BpfCandidate {
+  readonly tid: number;
+  readonly fd: number;
+  /** The task's struct files_struct: which fd table. */
+  readonly files: bigint;
+  /** The struct file: which open file description. */
+  readonly file: bigint;
+  readonly ino: bigint;
+  readonly major: number;
+  readonly minor: number;
+  readonly nlink: number;
+  readonly mode: number;
+  readonly sizeBytes: number;
+  readonly posBytes: number;
+  /** f_flags with O_CLOEXEC, as fdinfo shows them. */
+  readonly flags: number;
+}
+
+/** One run of the task_file iterator: each visited task's fd table and fd count, and the candidates. */
+export type BpfFdScan =
+  | {
+      /** Tasks visited, tids ascending (in the initial pid namespace). */
+      readonly tids: Uint32Array;
+      readonly files: BigUint64Array;
+      readonly counts: Uint32Array;
+      /** Each fd table's once, though several tasks share it. */
+      readonly candidates: readonly BpfCandidate[];
+    }
+  | { readonly error: string; readonly errno: number };
+
 /** The functions native/limbo.c exports. */
 export interface NativeAddon {
   /** Scans each fd directory on up to `threads` threads; results in the order of `dirs`. */
@@ -102,6 +133,8 @@ export interface NativeAddon {
   ):
     | { readonly major: number; readonly minor: number; readonly ino: bigint; readonly extents: Float64Array }
     | NativeError;
+  /** The BPF scanner: present only when the addon was built with clang, bpftool and libbpf. */
+  bpfScanFds?(): BpfFdScan;
 }
 
 let loaded: NativeAddon | null | undefined;

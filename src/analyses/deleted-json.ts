@@ -26,6 +26,7 @@ import {
   incompleteToJson,
   unreadableProcessesJsonSchema,
   vanishedProcessesJsonSchema,
+  scannerJsonSchema,
 } from './incomplete-json.js';
 import { scanSourceJsonSchema } from './source-json.js';
 
@@ -180,6 +181,7 @@ export const deletedJsonSchema = contract(
       unverifiedMappings: integer({ minimum: 0 }),
       processes: optional(unreadableProcessesJsonSchema),
       vanishedProcesses: optional(vanishedProcessesJsonSchema),
+      scanner: optional(scannerJsonSchema),
     }),
   }),
 );

@@ -4,6 +4,7 @@ import {
   incompleteToJson,
   unreadableProcessesJsonSchema,
   vanishedProcessesJsonSchema,
+  scannerJsonSchema,
 } from './incomplete-json.js';
 import { describeHandleWarning } from './handles-words.js';
 import {
@@ -103,6 +104,7 @@ export const handlesJsonSchema = contract(
         unreadablePids: array(integer()),
         processes: optional(unreadableProcessesJsonSchema),
         vanishedProcesses: optional(vanishedProcessesJsonSchema),
+        scanner: optional(scannerJsonSchema),
       }),
     },
     { definitions: { count: countSchema, countOrNull: countOrNullSchema, counts: countsSchema } },

@@ -23,12 +23,24 @@ export const vanishedProcessesJsonSchema = integer({
   description: 'Processes that exited while the scan ran: left out, not unread.',
 });
 
+export const scannerJsonSchema = object(
+  {
+    name: enumOf(['proc', 'bpf']),
+    reason: string(),
+  },
+  {
+    description:
+      'Who read the fd tables and why: proc (every fd link through /proc) or bpf (the kernel tables walked by BPF iterators); absent when replaying a snapshot taken before limbo had a choice.',
+  },
+);
+
 /** `incomplete` of a contract that added it whole within its version (limbo.df/1, limbo.report/1). */
 export const scanIncompleteJsonSchema = object({
   unreadableProcesses: integer({ minimum: 0 }),
   unreadablePids: array(integer()),
   processes: optional(unreadableProcessesJsonSchema),
   vanishedProcesses: optional(vanishedProcessesJsonSchema),
+  scanner: optional(scannerJsonSchema),
 });
 
 /** Those fields' values. */
@@ -42,6 +54,7 @@ export function incompleteToJson(incomplete: IncompleteView): {
     descriptors: number | null;
   }[];
   vanishedProcesses: number;
+  scanner?: { name: 'proc' | 'bpf'; reason: string };
 } {
   return {
     processes: incomplete.processes.map((p) => ({
@@ -52,5 +65,6 @@ export function incompleteToJson(incomplete: IncompleteView): {
       descriptors: p.descriptors,
     })),
     vanishedProcesses: incomplete.vanishedProcesses,
+    ...(incomplete.scanner ? { scanner: { ...incomplete.scanner } } : {}),
   };
 }

@@ -19,6 +19,7 @@ import {
   incompleteToJson,
   unreadableProcessesJsonSchema,
   vanishedProcessesJsonSchema,
+  scannerJsonSchema,
 } from './incomplete-json.js';
 import { scanSourceJsonSchema } from './source-json.js';
 
@@ -73,6 +74,7 @@ export const restartJsonSchema = contract(
       unreadablePids: array(integer()),
       processes: optional(unreadableProcessesJsonSchema),
       vanishedProcesses: optional(vanishedProcessesJsonSchema),
+      scanner: optional(scannerJsonSchema),
     }),
   }),
 );

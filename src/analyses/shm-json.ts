@@ -29,6 +29,7 @@ import {
   incompleteToJson,
   unreadableProcessesJsonSchema,
   vanishedProcessesJsonSchema,
+  scannerJsonSchema,
 } from './incomplete-json.js';
 import { scanSourceJsonSchema } from './source-json.js';
 
@@ -164,6 +165,7 @@ export const shmJsonSchema = contract(
         unseenAttaches: integer({ minimum: 0 }),
         processes: optional(unreadableProcessesJsonSchema),
         vanishedProcesses: optional(vanishedProcessesJsonSchema),
+        scanner: optional(scannerJsonSchema),
       }),
     },
     { definitions: { key: keySchema, time: timeSchema, bytes: bytesSchema, statusTotal: statusTotalSchema } },

@@ -9,10 +9,10 @@ import type { CommonValues } from './options.js';
 
 /** The snapshot a command works on: a saved one (--from), or a fresh scan of --proc. */
 export function loadSnapshot(
-  values: Pick<CommonValues, 'from' | 'proc'>,
+  values: Pick<CommonValues, 'from' | 'proc' | 'scanner'>,
   options: { handles?: boolean } = {},
 ): Snapshot {
-  const { from, proc } = values;
+  const { from, proc, scanner } = values;
   if (from !== undefined) {
     const named = escapeName(Buffer.from(from));
     let text: string;
@@ -35,7 +35,7 @@ export function loadSnapshot(
     }
   }
   try {
-    return takeSnapshot({ procRoot: proc, handles: options.handles ?? false });
+    return takeSnapshot({ procRoot: proc, handles: options.handles ?? false, scanner });
   } catch (error) {
     throw new LimboError(
       'proc-unreadable',

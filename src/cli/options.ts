@@ -231,6 +231,11 @@ export const COMMON_OPTIONS = {
     help: 'the /proc to read: a proc filesystem, or a tree with PID/status and sys/fs/file-nr',
     default: '/proc',
   }),
+  scanner: enumOption(['auto', 'proc', 'bpf'], {
+    value: 'NAME',
+    help: 'who reads the fd tables: proc links, bpf iterators in the kernel (root, BTF), auto: bpf where it works',
+    default: 'auto',
+  }),
   color: enumOption(['auto', 'always', 'never'], {
     value: 'WHEN',
     help: 'colour the output: auto is a terminal without NO_COLOR',

@@ -10,6 +10,13 @@ export async function runServe(values: ValuesOf<typeof serveSpec>, io: Io): Prom
   const { host, port } = values.listen;
   let token: string | null = null;
   const { tokenFile, top } = values;
+  // Every scan of the server keeps the handle ledger, which only the /proc scanner reads.
+  if (values.scanner === 'bpf') {
+    throw new LimboError(
+      'usage',
+      'limbo serve: --scanner bpf does not serve the handle ledger every scan keeps',
+    );
+  }
   if (tokenFile !== undefined) {
     try {
       token = readFileSync(tokenFile, 'utf8').trim();

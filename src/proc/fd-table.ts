@@ -14,6 +14,9 @@ export interface FdCandidate {
   /** The link's bytes without the " (deleted)" suffix; null when longer than PATH_MAX. */
   readonly name: Buffer | null;
   readonly stat: FileStat;
+  /** open(2) flags and offset when the scanner already has them (BPF); else read from fdinfo. */
+  readonly flags?: number;
+  readonly posBytes?: number;
 }
 
 /** One pass over an fd directory: how many fds it has, and the deleted candidates among them. */
@@ -70,19 +73,9 @@ export function scanFdTableJs(dir: string): ReadResult<FdTableScan> {
   const candidates: FdCandidate[] = [];
   let unreadable = 0;
   for (const entry of entries) {
-    const path = `${dir}/${entry}`;
-    const link = readLinkBytes(path);
-    if (!link.ok && link.failure === 'denied') unreadable++;
-    if (!link.ok && link.failure !== 'too-long') continue;
-    if (link.ok && !isCandidateName(link.value)) continue;
-    const stat = statThrough(path);
-    if (!stat.ok) continue;
-    if (!link.ok && stat.value.nlink !== 0) continue;
-    candidates.push({
-      fd: Number(entry),
-      name: link.ok ? stripDeletedSuffix(link.value) : null,
-      stat: stat.value,
-    });
+    const read = readCandidate(dir, Number(entry));
+    if (read === 'denied') unreadable++;
+    else if (read !== null) candidates.push(read);
   }
   return { ok: true, value: { count: entries.length, unreadable, candidates } };
 }
@@ -90,6 +83,23 @@ export function scanFdTableJs(dir: string): ReadResult<FdTableScan> {
 /** A link worth a stat: " (deleted)", or a silly rename's name (the addon's keep_candidate). */
 function isCandidateName(link: Buffer | string): boolean {
   return hasDeletedSuffix(link) || sillyRenamerOf(link) !== null;
+}
+
+/**
+ * One fd of an fd directory, kept when it is a deleted candidate: its link ends in " (deleted)"
+ * or carries a silly rename's name, or is too long to read and its file has nlink 0. 'denied'
+ * when the kernel refused the link.
+ */
+export function readCandidate(dir: string, fd: number): FdCandidate | 'denied' | null {
+  const path = `${dir}/${fd}`;
+  const link = readLinkBytes(path);
+  if (!link.ok && link.failure === 'denied') return 'denied';
+  if (!link.ok && link.failure !== 'too-long') return null;
+  if (link.ok && !isCandidateName(link.value)) return null;
+  const stat = statThrough(path);
+  if (!stat.ok) return null;
+  if (!link.ok && stat.value.nlink !== 0) return null;
+  return { fd, name: link.ok ? stripDeletedSuffix(link.value) : null, stat: stat.value };
 }
 
 /**

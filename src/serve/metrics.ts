@@ -185,8 +185,8 @@ export function metricFamilies(scan: ScanResult, context: MetricsContext, top: n
     ),
     gauge(
       'limbo_scan_duration_seconds',
-      'How long the last scan took.',
-      [{ labels: {}, value: scan.durationSeconds }],
+      'How long the last scan took, by the scanner that read the fd tables (proc or bpf).',
+      [{ labels: { scanner: scan.handles.incomplete.scanner?.name ?? 'proc' }, value: scan.durationSeconds }],
       'seconds',
     ),
     gauge(

@@ -146,6 +146,15 @@ export const snapshotJsonSchema = contract(
       procRoot: string(),
       hostMountNamespace: nullable(string()),
       scanMilliseconds: number({ minimum: 0 }),
+      scanner: optional(
+        object({
+          name: enumOf(['proc', 'bpf'], {
+            description:
+              'proc: every fd link read through /proc; bpf: the kernel tables walked by BPF iterators.',
+          }),
+          reason: string({ description: 'Why this scanner was used.' }),
+        }),
+      ),
       processes: array(processSchema),
       files: array(
         object({

@@ -7,14 +7,16 @@ import {
   candidatesOf,
   scanFdTables,
   scanFdTablesFull,
+  type FdCandidate,
   type FdEntries,
   type FdTableScan,
 } from '../proc/fd-table.js';
 import { readPosixShm } from '../proc/posix-shm.js';
 import { readSysvShm } from '../proc/sysvipc-shm.js';
 import { readLimits } from '../proc/limits.js';
-import { readFdInfo } from '../proc/fdinfo.js';
+import { readFdInfo, type FdOwner } from '../proc/fdinfo.js';
 import { HandleScan, readSystemCounts } from './handle-scan.js';
+import { bpfTableScans, chooseScanner, type ScannerRequest } from './bpf-fd-scan.js';
 import { readExtentSharing } from '../proc/extent-sharing.js';
 import { formatDev, fsTypeThrough, statThrough, type FileStat } from '../proc/file-stat.js';
 import { MQUEUE_MAGIC } from '../proc/fd-kind.js';
@@ -40,6 +42,7 @@ import type {
   HeldMapping,
   MountNamespace,
   ProcessRecord,
+  ScannerUsed,
   Snapshot,
   UnreadablePart,
 } from './types.js';
@@ -62,6 +65,12 @@ export interface SnapshotOptions {
    * the window in which a process that exits must be dropped and counted, not misread. For tests.
    */
   readonly afterFdListing?: () => void;
+  /**
+   * Who reads the fd tables: `proc` (every link through /proc), `bpf` (BPF iterators in the
+   * kernel: root, BTF and the addon built with it; throws where it cannot run), or `auto`
+   * (default): BPF where it works, else /proc. The handle ledger always reads /proc.
+   */
+  readonly scanner?: ScannerRequest;
 }
 
 const KCMP_FILES = 2;
@@ -83,7 +92,17 @@ export function takeSnapshot(options: SnapshotOptions = {}): Snapshot {
   // Every fd table of every process in one batch: the native scanner spreads it over the cores.
   const dirs = pending.flatMap((p) => p.tables.map((table) => `${table.dir}/fd`));
   const handleScan = options.handles ? new HandleScan(procRoot) : null;
-  const scans = handleScan ? scanForHandles(handleScan, pending, dirs) : scanFdTables(dirs);
+  const scanner = handleScan
+    ? ledgerScanner(options.scanner ?? 'auto')
+    : chooseScanner(options.scanner ?? 'auto', procRoot);
+  const scans = handleScan
+    ? scanForHandles(handleScan, pending, dirs)
+    : scanner.tables
+      ? bpfTableScans(
+          scanner.tables,
+          pending.flatMap((p) => p.tables.map((table) => ({ dir: table.dir, tid: table.tid ?? p.pid }))),
+        )
+      : scanFdTables(dirs);
   options.afterFdListing?.();
   let next = 0;
   for (const process of pending) {
@@ -102,6 +121,7 @@ export function takeSnapshot(options: SnapshotOptions = {}): Snapshot {
     procRoot,
     hostMountNamespace,
     scanMilliseconds: Math.round((performance.now() - started) * 10) / 10,
+    scanner: scanner.used,
     processes: handles
       ? processes.map((p) => ({
           ...p,
@@ -127,6 +147,13 @@ export function takeSnapshot(options: SnapshotOptions = {}): Snapshot {
     shmSegments: shmSegments.ok ? shmSegments.value : null,
     posixShm: posixShm.ok ? posixShm.value : null,
   };
+}
+
+/** The handle ledger types every fd and groups descriptions from /proc: the BPF scanner does not serve it. */
+function ledgerScanner(request: ScannerRequest): { used: ScannerUsed; tables: null } {
+  if (request === 'bpf')
+    throw new LimboError('usage', '--scanner bpf does not serve the handle ledger: use proc or auto');
+  return { used: { name: 'proc', reason: 'the handle ledger reads every fd through /proc' }, tables: null };
 }
 
 /** The files still held by the processes kept, once those that exited mid-scan are dropped. */
@@ -264,14 +291,6 @@ class Scan {
       linksRead += scan.value.count - scan.value.unreadable;
       linksDenied += scan.value.unreadable;
       for (const candidate of scan.value.candidates) {
-        // Only the deleted candidates: how each holds its file (access, O_APPEND, offset) decides
-        // what a truncation would do to it. One small read per held deleted file.
-        const info = readFdInfo(
-          this.procRoot,
-          table.tid === null ? pid : `${pid}/task/${table.tid}`,
-          candidate.fd,
-        );
-        const value = info.ok ? info.value : null;
         const fileKey = this.recordFile(candidate.stat, `${table.dir}/fd/${candidate.fd}`);
         this.findSillyName(pid, pending.mountNamespace, fileKey, candidate.name);
         fds.push({
@@ -279,8 +298,7 @@ class Scan {
           tid: table.tid,
           fileKey,
           name: candidate.name,
-          flags: value?.flags ?? null,
-          posBytes: value?.pos ?? null,
+          ...this.howHeld(candidate, table.tid === null ? pid : `${pid}/task/${table.tid}`),
         });
       }
     });
@@ -333,6 +351,20 @@ class Scan {
       fdLimit: pending.fdLimit,
       handles: null,
     });
+  }
+
+  /**
+   * How a deleted candidate holds its file (access, O_APPEND, offset): it decides what a
+   * truncation would do to it. The BPF scanner read them in the kernel; else one small fdinfo
+   * read per held deleted file.
+   */
+  private howHeld(candidate: FdCandidate, task: FdOwner): Pick<HeldFd, 'flags' | 'posBytes'> {
+    if (candidate.flags !== undefined)
+      return { flags: candidate.flags, posBytes: candidate.posBytes ?? null };
+    const info = readFdInfo(this.procRoot, task, candidate.fd);
+    return info.ok && info.value
+      ? { flags: info.value.flags, posBytes: info.value.pos }
+      : { flags: null, posBytes: null };
   }
 
   /**

@@ -133,6 +133,13 @@ export interface Incomplete {
   readonly vanishedProcesses?: number;
 }
 
+/** Which scanner read the fd tables, and why it was the one. */
+export interface ScannerUsed {
+  /** `proc`: every fd link read through /proc; `bpf`: the kernel's tables walked by BPF iterators. */
+  readonly name: 'proc' | 'bpf';
+  readonly reason: string;
+}
+
 /** Everything one scan of /proc found: plain data, written as JSON and read back unchanged. */
 export interface Snapshot {
   readonly schema: 'limbo.snapshot/1';
@@ -142,6 +149,8 @@ export interface Snapshot {
   /** The mount namespace limbo itself ran in. */
   readonly hostMountNamespace: string | null;
   readonly scanMilliseconds: number;
+  /** The scanner used (absent in snapshots taken before limbo had a choice: /proc). */
+  readonly scanner?: ScannerUsed;
   readonly processes: readonly ProcessRecord[];
   readonly files: readonly FileRecord[];
   readonly mountNamespaces: readonly MountNamespace[];

@@ -13,7 +13,7 @@ const pkg = JSON.parse(readFileSync(`${repoRoot}package.json`, 'utf8')) as { nam
 
 /** What the tarball may hold: what runs, the addon's sources, the docs and the man page. */
 const ALLOWED =
-  /^(package\.json|README\.md|LICENSE|binding\.gyp|scripts\/build-native\.mjs|bin\/limbo\.js|man\/limbo\.1|native\/[^/]+\.c|dist\/.+\.(js|d\.ts)|dist\/serve\/assets\/[^/]+|docs\/.+\.(md|json))$/;
+  /^(package\.json|README\.md|LICENSE|binding\.gyp|scripts\/build-native\.mjs|bin\/limbo\.js|man\/limbo\.1|native\/[^/]+\.[ch]|dist\/.+\.(js|d\.ts)|dist\/serve\/assets\/[^/]+|docs\/.+\.(md|json))$/;
 
 function npm(args: readonly string[], cwd: string): SpawnSyncReturns<string> {
   const run = spawnSync('npm', ['--no-fund', '--no-audit', '--no-update-notifier', ...args], {

@@ -1,0 +1,240 @@
+/*
+ * The user-space half of the BPF scanner (native/scan.bpf.c): loads the program with libbpf
+ * from the skeleton built into this addon, runs the task_file iterator once per scan and
+ * turns its records into what src/snapshot/bpf-scan.ts needs: every fd table's fd count and
+ * the fds whose file may be deleted. Built only where clang, bpftool and libbpf-dev are
+ * present (scripts/build-native.mjs); limbo.c registers bpfScanFds only then.
+ */
+#include <errno.h>
+#include <node_api.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "scan-records.h"
+#include "scan.skel.h"
+
+#include "bpf-scan.h"
+
+/* The kernel's dev_t (include/linux/kdev_t.h MINORBITS 20), not user space's. */
+#define KERNEL_MAJOR(dev) ((dev) >> 20)
+#define KERNEL_MINOR(dev) ((dev) & 0xfffff)
+
+/* Loaded and attached once per process: a scan only creates a new iterator from the link. */
+static struct limbo_scan *skeleton;
+static struct bpf_link *task_file_link;
+static int load_errno;
+
+/* libbpf prints its own diagnostics; limbo reports the errno and falls back to /proc instead. */
+static int quiet(enum libbpf_print_level level, const char *format, va_list args) {
+  (void)level;
+  (void)format;
+  (void)args;
+  return 0;
+}
+
+static int ensure_loaded(void) {
+  if (task_file_link) return 0;
+  if (load_errno) return load_errno;
+  libbpf_set_print(quiet);
+  skeleton = limbo_scan__open_and_load();
+  if (!skeleton) {
+    load_errno = errno ? errno : EINVAL;
+    return load_errno;
+  }
+  task_file_link = bpf_program__attach_iter(skeleton->progs.limbo_task_file, NULL);
+  if (!task_file_link) {
+    load_errno = errno ? errno : EINVAL;
+    limbo_scan__destroy(skeleton);
+    skeleton = NULL;
+  }
+  return load_errno;
+}
+
+/* Reads the whole iterator output into a malloc'd buffer. */
+static int read_iterator(char **out, size_t *out_len) {
+  int fd = bpf_iter_create(bpf_link__fd(task_file_link));
+  if (fd < 0) return errno;
+  size_t cap = 1 << 20, len = 0;
+  char *buf = malloc(cap);
+  int err = buf ? 0 : ENOMEM;
+  while (!err) {
+    if (cap - len < 65536) {
+      char *grown = realloc(buf, cap * 2);
+      if (!grown) {
+        err = ENOMEM;
+        break;
+      }
+      buf = grown;
+      cap *= 2;
+    }
+    ssize_t n = read(fd, buf + len, cap - len);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) err = errno;
+    if (n <= 0) break;
+    len += (size_t)n;
+  }
+  close(fd);
+  if (err) {
+    free(buf);
+    return err;
+  }
+  *out = buf;
+  *out_len = len;
+  return 0;
+}
+
+typedef struct {
+  __u32 tid;
+  __u64 files;
+  __u32 count;
+} table_t;
+
+typedef struct {
+  __u32 tid;
+  __u32 fd;
+  __u64 files;
+  struct limbo_file_record file;
+} candidate_t;
+
+/* Whether `files` was already walked under an earlier task (threads of a process whose leader exited). */
+static bool seen_before(const table_t *tables, size_t n, __u64 files) {
+  for (size_t i = 0; i + 1 < n; i++)
+    if (tables[i].files == files) return true;
+  return false;
+}
+
+#define CHECK(call)                                                   \
+  do {                                                                \
+    if ((call) != napi_ok) goto fail;                                 \
+  } while (0)
+
+static napi_value number(napi_env env, double value) {
+  napi_value v;
+  return napi_create_double(env, value, &v) == napi_ok ? v : NULL;
+}
+
+static napi_value bigint(napi_env env, __u64 value) {
+  napi_value v;
+  return napi_create_bigint_uint64(env, value, &v) == napi_ok ? v : NULL;
+}
+
+static int set(napi_env env, napi_value obj, const char *key, napi_value v) {
+  return v && napi_set_named_property(env, obj, key, v) == napi_ok ? 0 : -1;
+}
+
+static napi_value candidate_to_js(napi_env env, const candidate_t *c) {
+  napi_value obj;
+  if (napi_create_object(env, &obj) != napi_ok) return NULL;
+  if (set(env, obj, "tid", number(env, c->tid)) || set(env, obj, "fd", number(env, c->fd)) ||
+      set(env, obj, "files", bigint(env, c->files)) || set(env, obj, "file", bigint(env, c->file.file)) ||
+      set(env, obj, "ino", bigint(env, c->file.ino)) ||
+      set(env, obj, "major", number(env, KERNEL_MAJOR(c->file.dev))) ||
+      set(env, obj, "minor", number(env, KERNEL_MINOR(c->file.dev))) ||
+      set(env, obj, "nlink", number(env, c->file.nlink)) || set(env, obj, "mode", number(env, c->file.mode)) ||
+      set(env, obj, "sizeBytes", number(env, (double)c->file.size)) ||
+      set(env, obj, "posBytes", number(env, (double)c->file.pos)) ||
+      set(env, obj, "flags", number(env, c->file.flags)))
+    return NULL;
+  return obj;
+}
+
+/*
+ * bpfScanFds(): { tids: Uint32Array, files: BigUint64Array, counts: Uint32Array, candidates }
+ * or { error, errno }. One entry per task the iterator visited (tids ascending); candidates are
+ * the fds whose file may be deleted, each fd table's once (a table shared by several visited
+ * tasks is listed under the first).
+ */
+napi_value bpf_scan_fds(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value result = NULL;
+  char *buf = NULL;
+  size_t len = 0;
+  table_t *tables = NULL;
+  candidate_t *cands = NULL;
+  size_t ntables = 0, tcap = 0, ncands = 0, ccap = 0;
+  int err = ensure_loaded();
+  if (!err) err = read_iterator(&buf, &len);
+  if (err) {
+    napi_value code;
+    if (napi_create_object(env, &result) != napi_ok) return NULL;
+    if (napi_create_string_utf8(env, strerror(err), NAPI_AUTO_LENGTH, &code) != napi_ok) return NULL;
+    if (set(env, result, "error", code) || set(env, result, "errno", number(env, err))) return NULL;
+    return result;
+  }
+  bool duplicate = false;
+  for (size_t off = 0; off + sizeof(struct limbo_fd_record) <= len;) {
+    struct limbo_fd_record fd;
+    memcpy(&fd, buf + off, sizeof fd);
+    off += sizeof fd;
+    if (ntables == 0 || tables[ntables - 1].tid != fd.tid) {
+      if (ntables == tcap) {
+        tcap = tcap ? tcap * 2 : 1024;
+        table_t *grown = realloc(tables, tcap * sizeof *tables);
+        if (!grown) goto oom;
+        tables = grown;
+      }
+      tables[ntables++] = (table_t){fd.tid, fd.files, 0};
+      duplicate = seen_before(tables, ntables, fd.files);
+    }
+    tables[ntables - 1].count++;
+    if (!(fd.fd & LIMBO_FD_FILE_FOLLOWS)) continue;
+    if (off + sizeof(struct limbo_file_record) > len) break;
+    if (!duplicate) {
+      if (ncands == ccap) {
+        ccap = ccap ? ccap * 2 : 256;
+        candidate_t *grown = realloc(cands, ccap * sizeof *cands);
+        if (!grown) goto oom;
+        cands = grown;
+      }
+      candidate_t *c = &cands[ncands++];
+      c->tid = fd.tid;
+      c->fd = fd.fd & ~LIMBO_FD_FILE_FOLLOWS;
+      c->files = fd.files;
+      memcpy(&c->file, buf + off, sizeof c->file);
+    }
+    off += sizeof(struct limbo_file_record);
+  }
+  free(buf);
+  buf = NULL;
+
+  napi_value tids_buf, files_buf, counts_buf, tids, files, counts, list;
+  void *tids_data, *files_data, *counts_data;
+  size_t n = ntables ? ntables : 1;
+  CHECK(napi_create_arraybuffer(env, n * 4, &tids_data, &tids_buf));
+  CHECK(napi_create_arraybuffer(env, n * 8, &files_data, &files_buf));
+  CHECK(napi_create_arraybuffer(env, n * 4, &counts_data, &counts_buf));
+  CHECK(napi_create_typedarray(env, napi_uint32_array, ntables, tids_buf, 0, &tids));
+  CHECK(napi_create_typedarray(env, napi_biguint64_array, ntables, files_buf, 0, &files));
+  CHECK(napi_create_typedarray(env, napi_uint32_array, ntables, counts_buf, 0, &counts));
+  for (size_t i = 0; i < ntables; i++) {
+    ((__u32 *)tids_data)[i] = tables[i].tid;
+    ((__u64 *)files_data)[i] = tables[i].files;
+    ((__u32 *)counts_data)[i] = tables[i].count;
+  }
+  CHECK(napi_create_array_with_length(env, ncands, &list));
+  for (size_t i = 0; i < ncands; i++) {
+    napi_value c = candidate_to_js(env, &cands[i]);
+    if (!c) goto fail;
+    CHECK(napi_set_element(env, list, (uint32_t)i, c));
+  }
+  CHECK(napi_create_object(env, &result));
+  if (set(env, result, "tids", tids) || set(env, result, "files", files) || set(env, result, "counts", counts) ||
+      set(env, result, "candidates", list))
+    goto fail;
+  free(tables);
+  free(cands);
+  return result;
+oom:
+  napi_throw_error(env, NULL, "limbo native: out of memory");
+fail:
+  free(buf);
+  free(tables);
+  free(cands);
+  return NULL;
+}

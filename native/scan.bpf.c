@@ -1,0 +1,100 @@
+/*
+ * limbo's kernel-side fd scan: a BPF iterator over every (task, fd, struct file) of the tasks
+ * in the reader's pid namespace (kernel/bpf/task_iter.c skips a thread whose fd table is its
+ * leader's, so each table is walked once unless the leader has exited). It writes one short
+ * record per fd, so user space counts every table exactly, and after it a long record for each
+ * fd whose file may be deleted. The test is a superset of the /proc scanner's: user space reads
+ * the few links found and applies the /proc scanner's own rule (src/proc/fd-table.ts), so both
+ * scanners keep the same files. Built with clang -target bpf against a vmlinux.h that
+ * bpftool dumps at build time (CO-RE: field offsets are relocated at load on any kernel with BTF).
+ *
+ * Every record of one fd is written in one run of the program: when the seq_file buffer
+ * overflows, the kernel drops that run's output and runs it again for the same fd
+ * (kernel/bpf/bpf_iter.c bpf_seq_read), so the program keeps no state between runs.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_helpers.h>
+
+#include "scan-records.h"
+
+char LICENSE[] SEC("license") = "GPL"; /* bpf_seq_write is GPL-only */
+
+/* include/uapi/linux/magic.h: the pseudo filesystems whose files d_path names "... (deleted)". */
+#define TMPFS_MAGIC 0x01021994
+#define HUGETLBFS_MAGIC 0x958458f6
+#define SECRETMEM_MAGIC 0x5345434d
+
+#define DELETED_SUFFIX " (deleted)"
+#define DELETED_LEN (sizeof(DELETED_SUFFIX) - 1)
+
+/* Whether the dentry's own name ends in " (deleted)": a live file may really be called that. */
+static bool name_ends_deleted(struct dentry *dentry) {
+  __u32 len = dentry->d_name.len;
+  char tail[DELETED_LEN];
+  if (len < DELETED_LEN) return false;
+  if (bpf_probe_read_kernel(tail, sizeof tail, dentry->d_name.name + len - DELETED_LEN)) return false;
+  for (int i = 0; i < (int)DELETED_LEN; i++)
+    if (tail[i] != DELETED_SUFFIX[i]) return false;
+  return true;
+}
+
+/*
+ * Whether readlink could end in " (deleted)" or the file has no link left: nlink 0 (unlinked
+ * files, memfd, O_TMPFILE), an unlinked dentry (fs/d_path.c appends the suffix when
+ * d_unlinked: unhashed and not a root), a pseudo file of shmem, hugetlbfs or secretmem (their
+ * d_dname appends it), or a name that carries it.
+ */
+static bool may_be_deleted(struct file *file) {
+  struct inode *inode = file->f_inode;
+  struct dentry *dentry = file->f_path.dentry;
+  if (!inode || !dentry) return false;
+  if (inode->i_nlink == 0) return true;
+  bool is_root = dentry->d_parent == dentry;
+  if (!is_root && !dentry->d_hash.pprev) return true;
+  if (is_root) {
+    unsigned long magic = inode->i_sb->s_magic;
+    if (magic == TMPFS_MAGIC || magic == HUGETLBFS_MAGIC || magic == SECRETMEM_MAGIC) return true;
+  }
+  return name_ends_deleted(dentry);
+}
+
+/* Whether fd has its close-on-exec bit set in the table: fdinfo adds O_CLOEXEC to the flags then. */
+static bool close_on_exec(struct files_struct *files, __u32 fd) {
+  unsigned long *bits = BPF_CORE_READ(files, fdt, close_on_exec);
+  unsigned long word = 0;
+  if (!bits || bpf_probe_read_kernel(&word, sizeof word, bits + fd / 64)) return false;
+  return (word >> (fd % 64)) & 1;
+}
+
+SEC("iter/task_file")
+int limbo_task_file(struct bpf_iter__task_file *ctx) {
+  struct seq_file *seq = ctx->meta->seq;
+  struct task_struct *task = ctx->task;
+  struct file *file = ctx->file;
+  if (!task || !file) return 0;
+
+  struct limbo_fd_record fd = {
+      .tid = task->pid,
+      .fd = ctx->fd,
+      .files = (__u64)task->files,
+  };
+  bool candidate = may_be_deleted(file);
+  if (candidate) fd.fd |= LIMBO_FD_FILE_FOLLOWS;
+  bpf_seq_write(seq, &fd, sizeof fd);
+  if (!candidate) return 0;
+
+  struct inode *inode = file->f_inode;
+  struct limbo_file_record rec = {
+      .file = (__u64)file,
+      .ino = inode->i_ino,
+      .size = inode->i_size,
+      .pos = file->f_pos,
+      .dev = inode->i_sb->s_dev,
+      .nlink = inode->i_nlink,
+      .mode = inode->i_mode,
+      .flags = file->f_flags | (close_on_exec(task->files, ctx->fd) ? LIMBO_O_CLOEXEC : 0),
+  };
+  bpf_seq_write(seq, &rec, sizeof rec);
+  return 0;
+}
