@@ -40,10 +40,27 @@ static bool name_ends_deleted(struct dentry *dentry) {
 }
 
 /*
+ * Whether the dentry's name is a silly rename's: NFS renames an unlinked open file to
+ * .nfsXXXXXXXXXXXXXXXXXXXXXXXX (the fd then carries that name, hashed, with nlink 1 while it is
+ * cached) and libfuse to .fuse_hiddenXXXXXXXXXXXXXXXX. User space applies the exact rule
+ * (src/proc/deleted-name.ts); here a prefix is enough.
+ */
+static bool name_is_silly(struct dentry *dentry) {
+  char head[13] = {};
+  if (bpf_probe_read_kernel_str(head, sizeof head, dentry->d_name.name) < 5) return false;
+  if (head[0] != '.') return false;
+  if (head[1] == 'n' && head[2] == 'f' && head[3] == 's') return true;
+  const char fuse[] = ".fuse_hidden";
+  for (int i = 1; i < (int)sizeof fuse - 1; i++)
+    if (head[i] != fuse[i]) return false;
+  return true;
+}
+
+/*
  * Whether readlink could end in " (deleted)" or the file has no link left: nlink 0 (unlinked
  * files, memfd, O_TMPFILE), an unlinked dentry (fs/d_path.c appends the suffix when
  * d_unlinked: unhashed and not a root), a pseudo file of shmem, hugetlbfs or secretmem (their
- * d_dname appends it), or a name that carries it.
+ * d_dname appends it), a name that carries it, or a silly rename's name.
  */
 static bool may_be_deleted(struct file *file) {
   struct inode *inode = file->f_inode;
@@ -56,7 +73,7 @@ static bool may_be_deleted(struct file *file) {
     unsigned long magic = inode->i_sb->s_magic;
     if (magic == TMPFS_MAGIC || magic == HUGETLBFS_MAGIC || magic == SECRETMEM_MAGIC) return true;
   }
-  return name_ends_deleted(dentry);
+  return name_ends_deleted(dentry) || name_is_silly(dentry);
 }
 
 /* Whether fd has its close-on-exec bit set in the table: fdinfo adds O_CLOEXEC to the flags then. */
