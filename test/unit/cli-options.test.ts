@@ -209,6 +209,7 @@ describe('option parser: flags not given', () => {
       json: false,
       from: undefined,
       proc: '/proc',
+      scanner: 'auto',
       color: 'auto',
       help: false,
     });
@@ -337,6 +338,7 @@ describe('help', () => {
       '--json',
       '--from FILE',
       '--proc DIR',
+      '--scanner NAME',
       '--color WHEN',
       '--help',
     ]);
