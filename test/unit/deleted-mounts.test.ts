@@ -7,7 +7,8 @@ import { deletedReportToJson } from '../../src/analyses/deleted-json.js';
 import { buildReport } from '../../src/analyses/report.js';
 import { describeFinding } from '../../src/analyses/report-words.js';
 import { parseMountinfo } from '../../src/proc/mountinfo.js';
-import type { ProcessRecord, Snapshot } from '../../src/snapshot/types.js';
+import type { Snapshot } from '../../src/snapshot/types.js';
+import { processRecord } from '../helpers/records.js';
 
 // Two tmpfs mounts at /srv/\xff and /srv/\xfe (latin1 text, as limbo reads /proc), and / itself.
 const mounts = parseMountinfo(
@@ -18,29 +19,13 @@ const mounts = parseMountinfo(
   ].join('\n'),
 );
 
-const holder: ProcessRecord = {
-  pid: 500,
-  ppid: 1,
+const holder = processRecord(500, {
   comm: Buffer.from('writer'),
-  uid: 0,
-  user: 'root',
-  state: 'S',
-  threads: 1,
-  mountNamespace: 'mnt:[1]',
-  cgroup: null,
-  unit: null,
-  container: null,
-  fdCount: 2,
-  readable: true,
   fds: [
     { fd: 3, tid: null, fileKey: '0:40:7', name: Buffer.from('/srv/\xff/a.log', 'latin1') },
     { fd: 4, tid: null, fileKey: '0:41:7', name: Buffer.from('/srv/\xfe/b.log', 'latin1') },
   ],
-  mappings: [],
-  deletedExe: null,
-  handles: null,
-  fdLimit: null,
-};
+});
 
 const snapshot: Snapshot = {
   schema: 'limbo.snapshot/1',

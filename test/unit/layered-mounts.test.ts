@@ -10,6 +10,7 @@ import { sillyRenamerOf, sillyRenamerOfFilesystem } from '../../src/proc/deleted
 import { parseMountinfo } from '../../src/proc/mountinfo.js';
 import { parseSnapshot, stringifySnapshot } from '../../src/snapshot/snapshot-json.js';
 import type { FileRecord, HeldFd, ProcessRecord, Snapshot } from '../../src/snapshot/types.js';
+import { processRecord } from '../helpers/records.js';
 
 const mountinfo = [
   '27 1 254:0 / / rw,relatime - ext4 /dev/vda rw',
@@ -38,26 +39,7 @@ function file(key: string, fields: Partial<FileRecord> = {}): FileRecord {
 }
 
 function process(pid: number, comm: string, fds: HeldFd[]): ProcessRecord {
-  return {
-    pid,
-    ppid: 1,
-    comm: Buffer.from(comm),
-    uid: 0,
-    user: 'root',
-    state: 'S',
-    threads: 1,
-    mountNamespace: 'mnt:[1]',
-    cgroup: null,
-    unit: null,
-    container: null,
-    fdCount: fds.length,
-    readable: true,
-    fds,
-    mappings: [],
-    deletedExe: null,
-    handles: null,
-    fdLimit: null,
-  };
+  return processRecord(pid, { comm: Buffer.from(comm), fds });
 }
 
 function fd(n: number, fileKey: string, name: string): HeldFd {

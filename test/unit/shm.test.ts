@@ -6,6 +6,7 @@ import { shmReportToJson } from '../../src/analyses/shm-json.js';
 import type { Mount } from '../../src/proc/mountinfo.js';
 import { parseSysvShm } from '../../src/proc/sysvipc-shm.js';
 import type { HeldMapping, ProcessRecord, Snapshot } from '../../src/snapshot/types.js';
+import { processRecord as makeProcessRecord } from '../helpers/records.js';
 
 // The captured table (see test/unit/sysvipc-shm.test.ts): shmid 0 key 0x1234abcd attached,
 // shmid 1 key 0xdeadbeef orphaned, shmid 2 removed while attached (key reads 0), shmid 3 locked
@@ -29,27 +30,7 @@ function processRecord(
   pid: number,
   fields: Partial<ProcessRecord> & { mappings?: readonly HeldMapping[] } = {},
 ): ProcessRecord {
-  return {
-    pid,
-    ppid: 1,
-    comm: Buffer.from(`proc${pid}`),
-    uid: 0,
-    user: 'root',
-    state: 'S',
-    threads: 1,
-    mountNamespace: 'mnt:[1]',
-    cgroup: null,
-    unit: null,
-    container: null,
-    fdCount: 3,
-    readable: true,
-    fds: [],
-    mappings: [],
-    deletedExe: null,
-    fdLimit: null,
-    handles: null,
-    ...fields,
-  };
+  return makeProcessRecord(pid, { fdCount: 3, ...fields });
 }
 
 function mount(fields: Partial<Mount> & Pick<Mount, 'mountId' | 'parentId' | 'dev' | 'mountPoint'>): Mount {
