@@ -51,6 +51,8 @@ const processSchema = object({
   cgroup: nullable(string()),
   unit: nullable(string()),
   container: nullable(string()),
+  root: optional(nullable(string())),
+  nsPid: optional(nullable(integer({ minimum: 1 }))),
   exeKey: optional(nullable(string())),
   fdCount: countOrNull,
   readable: boolean(),
@@ -160,6 +162,7 @@ export const snapshotJsonSchema = contract(
       mountNamespaces: array(
         object({
           id: string(),
+          pid: optional(integer({ minimum: 1 })),
           mounts: array(
             object({
               mountId: count,

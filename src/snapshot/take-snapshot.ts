@@ -175,6 +175,7 @@ interface PendingProcess {
   readonly status: ProcStatus;
   readonly comm: Buffer;
   readonly cgroup: CgroupPlacement | null;
+  readonly root: string | null;
   readonly mountNamespace: string | null;
   readonly tables: readonly { dir: string; tid: number | null }[];
   readonly fdLimit: ProcessRecord['fdLimit'];
@@ -215,7 +216,14 @@ class Scan {
       return null;
     }
     const cgroupRead = readCgroup(this.procRoot, pid);
+    let root: string | null;
+    try {
+      root = readlinkSync(`${base}/root`);
+    } catch {
+      root = null;
+    }
     return {
+      root,
       pid,
       status,
       comm: commRead.value.subarray(0, Math.max(0, commRead.value.length - 1)),
@@ -305,6 +313,8 @@ class Scan {
       cgroup: cgroup?.path ?? null,
       unit: cgroup?.unit ?? null,
       container: cgroup?.container ?? null,
+      root: pending.root,
+      nsPid: status.nsPids.at(-1) ?? null,
       exeKey: readExeKey(`${taskDir}/exe`),
       fdCount,
       readable: unreadable.length === 0,
@@ -455,7 +465,11 @@ class Scan {
     }
     if (!this.mountNamespaces.has(id)) {
       const mounts = readMountinfo(this.procRoot, pid);
-      this.mountNamespaces.set(id, { id, mounts: mounts.ok ? mounts.value : ([] as Mount[]) });
+      this.mountNamespaces.set(id, {
+        id,
+        mounts: mounts.ok ? mounts.value : ([] as Mount[]),
+        ...(pid === 'self' ? {} : { pid }),
+      });
     }
     return id;
   }

@@ -78,6 +78,14 @@ export interface ProcessRecord {
   readonly unit: string | null;
   readonly container: string | null;
   /**
+   * Its root directory (readlink /proc/PID/root, as limbo sees it): a chroot's or a container's
+   * root; "/" also when the root is out of limbo's sight (after pivot_root in another mount
+   * namespace). null when unreadable, absent in older snapshots.
+   */
+  readonly root?: string | null;
+  /** Its pid inside its own pid namespace (the last NSpid of status); null when unreadable, absent in older snapshots. */
+  readonly nsPid?: number | null;
+  /**
    * Its executable's identity ("MAJ:MIN:INODE" of /proc/PID/exe): a worker forked from its master
    * runs the same one. null when unreadable, absent in older snapshots.
    */
@@ -104,6 +112,11 @@ export interface ProcessRecord {
 export interface MountNamespace {
   readonly id: string;
   readonly mounts: readonly Mount[];
+  /**
+   * The process whose mountinfo was read: mount points are relative to its root, and
+   * /proc/PID/root/MOUNTPOINT reaches them from the host. Absent in older snapshots.
+   */
+  readonly pid?: number;
 }
 
 /** What the scan could not see. */
