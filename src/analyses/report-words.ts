@@ -23,7 +23,9 @@ export function sharedWords(heldBytes: number, reclaimableBytes: number): string
 export function describeFinding(finding: Finding): FindingWords {
   switch (finding.kind) {
     case 'deleted-held': {
-      const where = escapeName(finding.mountBytes ?? Buffer.from(finding.mount));
+      const where =
+        escapeName(finding.mountBytes ?? Buffer.from(finding.mount)) +
+        (finding.mountNamespace ? ` (in ${finding.mountNamespace})` : '');
       const top = finding.topHolder;
       const steps = finding.releaseSteps ?? [];
       const holders = steps.reduce((sum, step) => sum + step.pids.length, 0);
@@ -41,7 +43,14 @@ export function describeFinding(finding: Finding): FindingWords {
           only ??
           (finding.mount === '(memfd)'
             ? 'limbo deleted --kind memfd'
-            : `limbo deleted --mount ${shellWord(finding.mountBytes ?? Buffer.from(finding.mount))}`),
+            : // The host's name for the filesystem: a container's own mount point means another one here.
+              finding.mountPath
+              ? `limbo deleted --mount ${shellWord(finding.mountPath)}`
+              : finding.mountNamespace === undefined
+                ? `limbo deleted --mount ${shellWord(finding.mountBytes ?? Buffer.from(finding.mount))}`
+                : top
+                  ? `limbo deleted --pid ${top.pid}`
+                  : 'limbo deleted'),
       };
     }
     case 'system-file-max':

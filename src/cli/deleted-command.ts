@@ -68,6 +68,7 @@ function noMatch(values: ValuesOf<typeof deletedSpec>, others: number): string |
     values.pid !== undefined ? `--pid ${values.pid}` : null,
     values.user !== undefined ? `--user ${escapeName(Buffer.from(values.user))}` : null,
     values.mount !== undefined ? `--mount ${escapeName(Buffer.from(values.mount))}` : null,
+    values.container !== undefined ? `--container ${escapeName(Buffer.from(values.container))}` : null,
     values.minSize !== undefined ? `--min-size ${formatBytes(values.minSize)}` : null,
     values.kind !== undefined ? `--kind ${values.kind}` : null,
   ].filter((flag) => flag !== null);

@@ -1,4 +1,5 @@
 import { isUtf8 } from 'node:buffer';
+import { posix } from 'node:path';
 import { readProcText, type ReadResult } from './read.js';
 
 /** One line of /proc/PID/mountinfo. */
@@ -111,4 +112,17 @@ function unescapeOctalBytes(field: string): Buffer {
 /** A field as text: its bytes decoded as UTF-8, last. */
 function unescapeOctal(field: string): string {
   return unescapeOctalBytes(field).toString('utf8');
+}
+
+/**
+ * `/proc/PID/root/INNER`: a path on the host into the root of process PID, which reaches its
+ * mount namespace's mounts. INNER is normalised ("/" for the root itself, no trailing slash, no
+ * "." or ".." left); null for any other path.
+ */
+export function parseProcRootPath(path: string): { pid: number; inner: string } | null {
+  const match = /^\/proc\/([1-9]\d*)\/root(\/.*)?$/.exec(path);
+  if (!match) return null;
+  const inner = posix.normalize(match[2] ?? '/').replace(/(.)\/+$/, '$1');
+  if (inner.startsWith('/..')) return null;
+  return { pid: Number(match[1]), inner };
 }
