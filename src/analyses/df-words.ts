@@ -8,7 +8,11 @@ import type { FilesystemReconciliation } from './df.js';
  * 17.6 GiB is held by 3 deleted files still open in nginx (pid 812, ...)". Names are escaped.
  */
 export function summarizeFilesystem(fs: FilesystemReconciliation): string {
-  const where = escapeName(Buffer.from(fs.mount));
+  const where =
+    escapeName(Buffer.from(fs.mount)) +
+    (fs.mountNamespace === null
+      ? ''
+      : ` (mount ${fs.mountId} of ${fs.mountNamespace}, measured at ${escapeName(Buffer.from(fs.mountPath))})`);
   const parts = [`${where}: df ${formatBytes(fs.usedBytes)} used`];
   if (fs.visibleBytes !== null) parts.push(`, du sees ${formatBytes(fs.visibleBytes)}`);
   // With processes unread, a deleted file one of them holds is unseen: never claim there is none.
@@ -57,7 +61,7 @@ export function summarizeFilesystem(fs: FilesystemReconciliation): string {
       step.command ? `${step.command} (${step.text})` : step.text,
     );
     const release = steps.length > 0 ? `; for the biggest: ${steps.join(', and ')}` : '';
-    parts.push(` — limbo deleted --mount ${shellWord(fs.mount)} shows them${release}`);
+    parts.push(` — limbo deleted --mount ${shellWord(fs.mountPath)} shows them${release}`);
   }
   return `${parts.join('')}.`;
 }

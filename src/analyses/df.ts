@@ -18,7 +18,14 @@ export interface SpaceHolder {
 
 /** One filesystem's reconciliation of df and du, in bytes. */
 export interface FilesystemReconciliation {
+  /** The mount point, as its own mount namespace sees it. */
   readonly mount: string;
+  /** The mount namespace of a mount private to another namespace (a container's); null for the host's. */
+  readonly mountNamespace: string | null;
+  /** Its mount id in that namespace's mountinfo. */
+  readonly mountId: number;
+  /** The path on the host it was measured at, and that --mount takes: the mount point, or /proc/PID/root/MOUNTPOINT. */
+  readonly mountPath: string;
   readonly source: string;
   readonly fstype: string;
   readonly dev: string;
@@ -71,7 +78,11 @@ export function reconcileFilesystems(snapshot: Snapshot, measures: readonly File
 function reconcile(snapshot: Snapshot, measure: FilesystemMeasure): FilesystemReconciliation {
   const { mount, space, walk, hiddenBytes } = measure;
   const deleted = findDeletedFiles(snapshot, {
-    filesystem: { dev: mount.dev, mountPoint: mount.mountPoint },
+    filesystem: {
+      dev: mount.dev,
+      mountPoint: mount.mountPoint,
+      ...(measure.mountNamespace ? { mountNamespace: measure.mountNamespace } : {}),
+    },
   });
   const holders = new Map<
     number,
@@ -113,6 +124,9 @@ function reconcile(snapshot: Snapshot, measure: FilesystemMeasure): FilesystemRe
   const unexplained = visible === null ? null : space.usedBytes - visible - held - (hiddenBytes ?? 0);
   return {
     mount: mount.mountPoint,
+    mountNamespace: measure.mountNamespace ?? null,
+    mountId: mount.mountId,
+    mountPath: measure.at ?? mount.mountPoint,
     source: mount.source,
     fstype: mount.fstype,
     dev: mount.dev,

@@ -28,6 +28,21 @@ export interface FilesystemMeasure {
   readonly hiddenNote: string | null;
   /** The mount points inside this filesystem whose directories the walk looked under. */
   readonly coveringMounts?: readonly string[];
+  /** Where it was measured from the host when not at its mount point: /proc/PID/root/MOUNTPOINT. */
+  readonly at?: string;
+  /** The mount namespace of a mount private to another namespace (a container's); absent for the host's. */
+  readonly mountNamespace?: string;
+}
+
+/** A mount to measure: the host's own, or one private to another mount namespace, reached through /proc/PID/root. */
+export interface MountSite {
+  readonly mount: Mount;
+  /** The path to measure it at: its mount point, or /proc/PID/root/MOUNTPOINT. */
+  readonly at: string;
+  /** Set for a mount of another mount namespace. */
+  readonly mountNamespace?: string;
+  /** The mounts of its namespace (for what covers its directories). */
+  readonly mounts: readonly Mount[];
 }
 
 /** Filesystems that hold no files of their own: never reconciled. */
@@ -79,6 +94,31 @@ export function chooseMounts(mounts: readonly Mount[], paths: readonly string[])
 }
 
 /**
+ * The filesystems mounted only in other mount namespaces (a container's private tmpfs or
+ * volume): real filesystems whose device no host mount shows, once per device, each reached
+ * through /proc/PID/root of the process whose mountinfo listed it.
+ */
+export function choosePrivateMounts(
+  namespaces: readonly { readonly id: string; readonly mounts: readonly Mount[]; readonly pid?: number }[],
+  hostMounts: readonly Mount[],
+): MountSite[] {
+  const seen = new Set(hostMounts.map((mount) => mount.dev));
+  const sites: MountSite[] = [];
+  for (const namespace of namespaces) {
+    if (namespace.pid === undefined || namespace.mounts === hostMounts) continue;
+    const top = new Map(namespace.mounts.map((mount) => [mount.mountPoint, mount]));
+    for (const mount of namespace.mounts) {
+      if (PSEUDO.has(mount.fstype) || top.get(mount.mountPoint) !== mount || seen.has(mount.dev)) continue;
+      const at = `/proc/${namespace.pid}/root${mount.mountPoint === '/' ? '' : mount.mountPoint}`;
+      if ((readSpace(at)?.sizeBytes ?? 0) === 0) continue;
+      seen.add(mount.dev);
+      sites.push({ mount, at, mountNamespace: namespace.id, mounts: namespace.mounts });
+    }
+  }
+  return sites;
+}
+
+/**
  * Measures one filesystem: statfs always; with `walk`, a du-style walk; and as root, the files
  * that mounts hide, by walking the filesystem's own tree through a non-recursive bind mount made
  * in a private mount namespace of a child process (the host's mounts are never touched).
@@ -86,8 +126,17 @@ export function chooseMounts(mounts: readonly Mount[], paths: readonly string[])
 export async function measureFilesystem(
   mount: Mount,
   allMounts: readonly Mount[],
-  options: { walk: boolean; onProgress?: (files: number) => void },
+  options: {
+    walk: boolean;
+    onProgress?: (files: number) => void;
+    /** Measure at this path instead of the mount point (/proc/PID/root/MOUNTPOINT). */
+    at?: string;
+    mountNamespace?: string;
+  },
 ): Promise<FilesystemMeasure | null> {
+  if (options.at !== undefined && options.at !== mount.mountPoint) {
+    return measurePrivate(mount, options.at, options);
+  }
   const space = readSpace(mount.mountPoint);
   if (!space) return null;
   if (!options.walk)
@@ -132,6 +181,35 @@ export async function measureFilesystem(
     walk: { visibleBytes: walked.allocatedBytes, errors: walked.errors, files: walked.files },
     hiddenBytes: covered.length === 0 ? 0 : null,
     hiddenNote: note,
+  };
+}
+
+/**
+ * A mount of another mount namespace, measured through /proc/PID/root: statfs there, and a walk
+ * from there. Hidden files are not looked at: a bind mount cannot be made across namespaces.
+ */
+async function measurePrivate(
+  mount: Mount,
+  at: string,
+  options: { walk: boolean; onProgress?: (files: number) => void; mountNamespace?: string },
+): Promise<FilesystemMeasure | null> {
+  const space = readSpace(at);
+  if (!space) return null;
+  const base = {
+    mount,
+    space,
+    at,
+    ...(options.mountNamespace ? { mountNamespace: options.mountNamespace } : {}),
+  };
+  if (!options.walk) return { ...base, walk: null, hiddenBytes: null, hiddenNote: 'not walked (use --walk)' };
+  const walked = await walkTree(at, options.onProgress ? { onProgress: options.onProgress } : {});
+  if ('failure' in walked)
+    return { ...base, walk: null, hiddenBytes: null, hiddenNote: `walk failed: ${walked.failure}` };
+  return {
+    ...base,
+    walk: { visibleBytes: walked.allocatedBytes, errors: walked.errors, files: walked.files },
+    hiddenBytes: null,
+    hiddenNote: 'a mount of another mount namespace: files under its own mounts are not looked at',
   };
 }
 
