@@ -10,6 +10,7 @@ import { familyIndex, findFileHolders, type ProcessFamily } from '../analyses/ho
 import { describeFamily, releaseSteps, type ReleaseStep } from '../analyses/programs.js';
 import type { Snapshot } from '../snapshot/types.js';
 import { paletteFor, type Palette } from '../format/color.js';
+import { shortContainerId } from '../format/container.js';
 import { escapeName } from '../format/escape.js';
 import { formatBytes } from '../format/size.js';
 import { LimboError } from '../core/errors.js';
@@ -272,11 +273,6 @@ function renderHolder(holder: DeletedHolder, hostMountNamespace: string | null):
     parts.push(`[${holder.mountNamespace}]`);
   }
   return parts.join(' ');
-}
-
-/** docker's short form of a 64-hex id (12 digits); a name (LXC, systemd-nspawn) whole. */
-export function shortContainerId(id: string): string {
-  return /^[0-9a-f]{64}$/.test(id) ? id.slice(0, 12) : id;
 }
 
 /**
