@@ -26,6 +26,7 @@ import {
   incompleteToJson,
   unreadableProcessesJsonSchema,
   vanishedProcessesJsonSchema,
+  unansweredMountsJsonSchema,
 } from './incomplete-json.js';
 
 /** `mountBytes`, beside `mount` wherever a mount point's bytes are not valid UTF-8. */
@@ -191,6 +192,7 @@ export const deletedJsonSchema = contract(
       unverifiedMappings: integer({ minimum: 0 }),
       processes: optional(unreadableProcessesJsonSchema),
       vanishedProcesses: optional(vanishedProcessesJsonSchema),
+      unansweredMounts: optional(unansweredMountsJsonSchema),
     }),
   }),
 );

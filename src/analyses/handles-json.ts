@@ -4,6 +4,7 @@ import {
   incompleteToJson,
   unreadableProcessesJsonSchema,
   vanishedProcessesJsonSchema,
+  unansweredMountsJsonSchema,
 } from './incomplete-json.js';
 import { describeHandleWarning } from './handles-words.js';
 import {
@@ -92,6 +93,7 @@ export const handlesJsonSchema = contract(
         unreadablePids: array(integer()),
         processes: optional(unreadableProcessesJsonSchema),
         vanishedProcesses: optional(vanishedProcessesJsonSchema),
+        unansweredMounts: optional(unansweredMountsJsonSchema),
       }),
     },
     { definitions: { count: countSchema, countOrNull: countOrNullSchema, counts: countsSchema } },

@@ -1,4 +1,4 @@
-import type { Snapshot, UnreadablePart } from '../snapshot/types.js';
+import type { Snapshot, UnansweredMount, UnreadablePart } from '../snapshot/types.js';
 
 /** A process limbo could not read, named: who, what was refused, how many descriptors it left unknown. */
 export interface UnreadableProcess {
@@ -21,6 +21,8 @@ export interface IncompleteView {
   /** Processes that exited while the scan ran: dropped, not unread. */
   readonly vanishedProcesses: number;
   readonly unverifiedMappings: number;
+  /** FUSE and network mounts that did not answer in time: skipped, nothing on them stat-ed. */
+  readonly unansweredMounts: readonly UnansweredMount[];
 }
 
 /** The snapshot's `incomplete`, with each unreadable process named from the scan's own record. */
@@ -44,5 +46,6 @@ export function incompleteOf(snapshot: Snapshot): IncompleteView {
     processes,
     vanishedProcesses: incomplete.vanishedProcesses ?? 0,
     unverifiedMappings: incomplete.unverifiedMappings,
+    unansweredMounts: incomplete.unansweredMounts ?? [],
   };
 }

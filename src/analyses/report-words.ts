@@ -73,6 +73,21 @@ export function describeFinding(finding: Finding): FindingWords {
         message: `${finding.processes} ${finding.processes === 1 ? 'process runs' : 'processes run'} deleted or replaced code (upgraded but not restarted)`,
         command: finding.groupCommand ?? 'limbo restart',
       };
+    case 'mount-unanswered': {
+      const where =
+        escapeName(Buffer.from(finding.mount)) +
+        (finding.mountNamespace ? ` (in ${finding.mountNamespace})` : '');
+      const seconds = Math.round(finding.waitedMilliseconds / 100) / 10;
+      const skipped =
+        finding.skipped > 0
+          ? `; ${finding.skipped} ${finding.skipped === 1 ? 'descriptor' : 'descriptors'} on it not checked`
+          : '';
+      return {
+        message: `could not read ${where} (${finding.fstype}): no answer in ${seconds} s, skipped${skipped}: its daemon or server is stopped or unreachable`,
+        // No command: findmnt -T, df or ls on it would wait just the same.
+        command: null,
+      };
+    }
     case 'partial-view': {
       const n = finding.unreadableProcesses;
       const count = `${n} ${n === 1 ? 'process' : 'processes'}`;

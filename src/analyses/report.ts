@@ -56,6 +56,15 @@ export type FindingFacts =
       readonly groupCommand: string | null;
     }
   | {
+      /** A FUSE or network mount that did not answer statfs in time: skipped, not waited for. */
+      readonly kind: 'mount-unanswered';
+      readonly mount: string;
+      readonly fstype: string;
+      readonly mountNamespace: string | null;
+      readonly waitedMilliseconds: number;
+      readonly skipped: number;
+    }
+  | {
       readonly kind: 'partial-view';
       readonly unreadableProcesses: number;
       /** True when even root was refused: `sudo` would not help. */
@@ -207,6 +216,17 @@ export function buildReport(snapshot: Snapshot, thresholds: ReportThresholds = D
     });
   }
 
+  for (const m of snapshot.incomplete.unansweredMounts ?? []) {
+    findings.push({
+      severity: 'warning',
+      kind: 'mount-unanswered',
+      mount: m.mountPoint,
+      fstype: m.fstype,
+      mountNamespace: m.mountNamespace,
+      waitedMilliseconds: m.waitedMilliseconds,
+      skipped: m.skipped,
+    });
+  }
   const { unreadableProcesses, scannerUid } = snapshot.incomplete;
   if (unreadableProcesses > 0) {
     findings.push({ severity: 'info', kind: 'partial-view', unreadableProcesses, asRoot: scannerUid === 0 });

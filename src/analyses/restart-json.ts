@@ -19,6 +19,7 @@ import {
   incompleteToJson,
   unreadableProcessesJsonSchema,
   vanishedProcessesJsonSchema,
+  unansweredMountsJsonSchema,
 } from './incomplete-json.js';
 
 /** The documented `limbo.restart/1` JSON (docs/json.md). */
@@ -71,6 +72,7 @@ export const restartJsonSchema = contract(
       unreadablePids: array(integer()),
       processes: optional(unreadableProcessesJsonSchema),
       vanishedProcesses: optional(vanishedProcessesJsonSchema),
+      unansweredMounts: optional(unansweredMountsJsonSchema),
     }),
   }),
 );

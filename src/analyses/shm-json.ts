@@ -29,6 +29,7 @@ import {
   incompleteToJson,
   unreadableProcessesJsonSchema,
   vanishedProcessesJsonSchema,
+  unansweredMountsJsonSchema,
 } from './incomplete-json.js';
 
 interface StatusTotalJson {
@@ -162,6 +163,7 @@ export const shmJsonSchema = contract(
         unseenAttaches: integer({ minimum: 0 }),
         processes: optional(unreadableProcessesJsonSchema),
         vanishedProcesses: optional(vanishedProcessesJsonSchema),
+        unansweredMounts: optional(unansweredMountsJsonSchema),
       }),
     },
     { definitions: { key: keySchema, time: timeSchema, bytes: bytesSchema, statusTotal: statusTotalSchema } },

@@ -1,7 +1,9 @@
 import { reconcileFilesystems, type DfReport } from '../analyses/df.js';
 import { dfReportToJson } from '../analyses/df-json.js';
 import { summarizeFilesystem } from '../analyses/df-words.js';
-import { describeIncomplete } from '../analyses/incomplete-words.js';
+import { describeIncomplete, describeUnansweredMount } from '../analyses/incomplete-words.js';
+import { resolve } from 'node:path';
+import type { UnansweredMount } from '../snapshot/types.js';
 import { paletteFor, type Palette } from '../format/color.js';
 import { escapeName } from '../format/escape.js';
 import { formatBytes } from '../format/size.js';
@@ -38,16 +40,17 @@ function sitesOf(path: string, hostMounts: readonly Mount[]): MountSite[] {
   if (!mounts.ok) return [];
   const mount = findMountOfPath(mounts.value, dev, through.inner);
   if (!mount) return [];
-  let namespace: string | null = null;
+  let namespace: string | null;
   try {
     namespace = readlinkSync(`/proc/${through.pid}/ns/mnt`);
   } catch {
     namespace = null;
   }
   const hostNamespace = readlinkSync('/proc/self/ns/mnt');
-  // The host's own mount, reached through a process that shares limbo's namespace and root.
-  if (namespace === hostNamespace && hostMounts.includes(mount))
-    return [{ mount, at: mount.mountPoint, mounts: hostMounts }];
+  // A process of limbo's own namespace: the host's mount, as a plain path names it.
+  if (namespace === hostNamespace) {
+    return chooseMounts(hostMounts, [path]).map((m) => ({ mount: m, at: m.mountPoint, mounts: hostMounts }));
+  }
   const at = `/proc/${through.pid}/root${mount.mountPoint === '/' ? '' : mount.mountPoint}`;
   return [
     {
@@ -59,6 +62,20 @@ function sitesOf(path: string, hostMounts: readonly Mount[]): MountSite[] {
   ];
 }
 
+/**
+ * A path on a mount that did not answer is refused before anything stats it: the stat would
+ * wait for ever. Its words are the ones `incomplete` uses.
+ */
+function refuseUnanswered(path: string, unanswered: readonly UnansweredMount[]): void {
+  const absolute = resolve(path);
+  const silent = unanswered.find(
+    (m) =>
+      m.mountNamespace === null &&
+      (absolute === m.mountPoint || absolute.startsWith(m.mountPoint === '/' ? '/' : `${m.mountPoint}/`)),
+  );
+  if (silent) throw new LimboError('io', `limbo df: ${describeUnansweredMount(silent)}`);
+}
+
 /** `limbo df`: one reconciliation per filesystem, and one sentence each. */
 export async function runDf(values: ValuesOf<typeof dfSpec>, io: Io, paths: string[]): Promise<number> {
   if (values.from !== undefined) {
@@ -67,17 +84,21 @@ export async function runDf(values: ValuesOf<typeof dfSpec>, io: Io, paths: stri
   const snapshot = loadSnapshot(values);
   const hostMounts =
     snapshot.mountNamespaces.find((ns) => ns.id === snapshot.hostMountNamespace)?.mounts ?? [];
+  // Mounts that did not answer during the scan: named in `incomplete`, never asked again.
+  const unanswered = snapshot.incomplete.unansweredMounts ?? [];
+  const silent = new Set(unanswered.map((m) => m.dev));
+  for (const path of paths) refuseUnanswered(path, unanswered);
   let sites: MountSite[];
   try {
     sites =
       paths.length === 0
         ? [
-            ...chooseMounts(hostMounts, []).map((mount) => ({
+            ...chooseMounts(hostMounts, [], silent).map((mount) => ({
               mount,
               at: mount.mountPoint,
               mounts: hostMounts,
             })),
-            ...choosePrivateMounts(snapshot.mountNamespaces, hostMounts),
+            ...choosePrivateMounts(snapshot.mountNamespaces, hostMounts, silent),
           ]
         : paths.flatMap((path) => sitesOf(path, hostMounts));
   } catch (error) {
@@ -102,6 +123,7 @@ export async function runDf(values: ValuesOf<typeof dfSpec>, io: Io, paths: stri
     const measure = await measureFilesystem(site.mount, site.mounts, {
       walk,
       at: site.at,
+      silent: unanswered.filter((m) => m.mountNamespace === null).map((m) => m.mountPoint),
       ...(site.mountNamespace ? { mountNamespace: site.mountNamespace } : {}),
       ...(onProgress ? { onProgress } : {}),
     });

@@ -209,6 +209,11 @@ export function metricFamilies(scan: ScanResult, context: MetricsContext, top: n
       })),
     ),
     gauge(
+      'limbo_mounts_unanswered',
+      'FUSE and network mounts that did not answer statfs within the time limit in the last scan: skipped, their files not counted.',
+      [{ labels: {}, value: deleted.incomplete.unansweredMounts?.length ?? 0 }],
+    ),
+    gauge(
       'limbo_scan_duration_seconds',
       'How long the last scan took.',
       [{ labels: {}, value: scan.durationSeconds }],

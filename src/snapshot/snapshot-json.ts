@@ -183,6 +183,19 @@ export const snapshotJsonSchema = contract(
         unreadablePids: array(integer()),
         unverifiedMappings: count,
         vanishedProcesses: optional(count),
+        unansweredMounts: optional(
+          array(
+            object({
+              mountPoint: string(),
+              fstype: string(),
+              dev: devJsonSchema,
+              mountNamespace: nullable(string()),
+              path: string(),
+              waitedMilliseconds: count,
+              skipped: count,
+            }),
+          ),
+        ),
       }),
       system: optional(
         nullable(

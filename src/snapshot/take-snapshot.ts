@@ -9,7 +9,9 @@ import {
   scanFdTablesFull,
   type FdEntries,
   type FdTableScan,
+  type SkipLink,
 } from '../proc/fd-table.js';
+import { MOUNT_ANSWER_TIMEOUT_MS, mayNotAnswer, probeMounts } from '../proc/mount-probe.js';
 import { readPosixShm } from '../proc/posix-shm.js';
 import { readSysvShm } from '../proc/sysvipc-shm.js';
 import { readLimits } from '../proc/limits.js';
@@ -34,6 +36,7 @@ import type {
   MountNamespace,
   ProcessRecord,
   Snapshot,
+  UnansweredMount,
   UnreadablePart,
 } from './types.js';
 
@@ -55,6 +58,8 @@ export interface SnapshotOptions {
    * the window in which a process that exits must be dropped and counted, not misread. For tests.
    */
   readonly afterFdListing?: () => void;
+  /** How long a FUSE or network mount has to answer statfs before it is skipped. Default 5 s. */
+  readonly mountTimeoutMs?: number;
 }
 
 const KCMP_FILES = 2;
@@ -75,8 +80,16 @@ export function takeSnapshot(options: SnapshotOptions = {}): Snapshot {
     .filter((p): p is PendingProcess => p !== null);
   // Every fd table of every process in one batch: the native scanner spreads it over the cores.
   const dirs = pending.flatMap((p) => p.tables.map((table) => `${table.dir}/fd`));
+  // Before any stat: which FUSE and network mounts answer. A stat on one that does not would never return.
+  scan.findUnansweredMounts(hostMountNamespace, options.mountTimeoutMs ?? MOUNT_ANSWER_TIMEOUT_MS);
+  const namespaceOfDir = pending.flatMap((p) => p.tables.map(() => p.mountNamespace));
+  const skip: SkipLink | null = scan.unanswered.length
+    ? (i, target) => scan.onUnansweredMount(namespaceOfDir[i] ?? null, target)
+    : null;
   const handleScan = options.handles ? new HandleScan(procRoot) : null;
-  const scans = handleScan ? scanForHandles(handleScan, pending, dirs) : scanFdTables(dirs);
+  const scans = handleScan
+    ? scanForHandles(handleScan, pending, dirs, skip)
+    : scanFdTables(dirs, nativeAddon(), skip);
   options.afterFdListing?.();
   let next = 0;
   for (const process of pending) {
@@ -109,6 +122,7 @@ export function takeSnapshot(options: SnapshotOptions = {}): Snapshot {
       unreadablePids: scan.unreadablePids.filter((pid) => !vanished.has(pid)),
       unverifiedMappings: scan.unverifiedMappings,
       vanishedProcesses: scan.vanishedProcesses + vanished.size,
+      ...(scan.unanswered.length > 0 ? { unansweredMounts: scan.unansweredRecords() } : {}),
     },
     system: handles?.system ?? {
       ...readSystemCounts(procRoot),
@@ -141,8 +155,9 @@ function scanForHandles(
   handleScan: HandleScan,
   pending: readonly PendingProcess[],
   dirs: readonly string[],
+  skip: SkipLink | null,
 ): ReadResult<FdTableScan>[] {
-  const full = scanFdTablesFull(dirs);
+  const full = scanFdTablesFull(dirs, nativeAddon(), skip);
   const scans: ReadResult<FdTableScan>[] = [];
   let next = 0;
   for (const process of pending) {
@@ -156,7 +171,11 @@ function scanForHandles(
         continue;
       }
       handleScan.addTable(process.pid, table.tid ?? process.pid, result.value);
-      scans.push({ ok: true, value: candidatesOf(dir, result.value) });
+      const index = next - 1;
+      scans.push({
+        ok: true,
+        value: candidatesOf(dir, result.value, skip ? (target) => skip(index, target) : null),
+      });
     }
   }
   return scans;
@@ -190,6 +209,8 @@ class Scan {
   unverifiedMappings = 0;
   /** Processes listed in /proc that exited before the scan could read them. */
   vanishedProcesses = 0;
+  /** FUSE and network mounts that did not answer statfs in time: nothing on them is stat-ed. */
+  readonly unanswered: Silent[] = [];
   private readonly kcmp = nativeAddon()?.kcmp;
 
   constructor(
@@ -293,11 +314,11 @@ class Scan {
     const maps = readMaps(`${taskDir}/maps`, handleScan === null);
     if (maps.ok) handleScan?.addMaps(pid, maps.value);
     const mappings = maps.ok
-      ? this.recordMappings(pid, maps.value)
+      ? this.recordMappings(pid, maps.value, pending.mountNamespace)
       : maps.failure === 'denied'
         ? ('denied' as const)
         : [];
-    const deletedExe = this.readDeletedExe(pid, taskDir);
+    const deletedExe = this.readDeletedExe(pid, taskDir, pending.mountNamespace);
     if (mappings === 'denied') unreadable.push('maps');
     if (unreadable.length > 0) this.unreadablePids.push(pid);
 
@@ -315,7 +336,7 @@ class Scan {
       container: cgroup?.container ?? null,
       root: pending.root,
       nsPid: status.nsPids.at(-1) ?? null,
-      exeKey: readExeKey(`${taskDir}/exe`),
+      exeKey: this.readExeKey(`${taskDir}/exe`, pending.mountNamespace),
       fdCount,
       readable: unreadable.length === 0,
       ...(unreadable.length > 0 ? { unreadable } : {}),
@@ -374,10 +395,11 @@ class Scan {
    * SysV shm attaches ("/SYSV%08x", inode = shmid) are kept by their maps identity, unstat-ed:
    * they are not files, and a thousand attaches should not cost a thousand stats.
    */
-  private recordMappings(pid: number, entries: readonly MapEntry[]): HeldMapping[] {
+  private recordMappings(pid: number, entries: readonly MapEntry[], namespace: string | null): HeldMapping[] {
     const mappings: HeldMapping[] = [];
     for (const entry of entries) {
       if (!hasDeletedSuffix(entry.path)) continue;
+      if (this.unanswered.length > 0 && this.onUnansweredMount(namespace, entry.path)) continue;
       if (entry.path.subarray(0, 5).toString('latin1') === '/SYSV') {
         const fileKey = `${entry.dev}:${entry.inode}`;
         mappings.push({
@@ -412,9 +434,10 @@ class Scan {
   }
 
   /** The running executable, when its name carries " (deleted)": deleted, or replaced by rename-over. */
-  private readDeletedExe(pid: number, dir: string): DeletedExe | null {
+  private readDeletedExe(pid: number, dir: string, namespace: string | null): DeletedExe | null {
     const link = readLinkBytes(`${dir}/exe`);
     if (!link.ok || !hasDeletedSuffix(link.value)) return null;
+    if (this.unanswered.length > 0 && this.onUnansweredMount(namespace, link.value)) return null;
     const stat = statThrough(`${dir}/exe`);
     if (!stat.ok) return null;
     const fileKey = this.recordFile(stat.value, `${dir}/exe`);
@@ -433,6 +456,8 @@ class Scan {
   private keyAtName(pid: number, linkText: Buffer, fileKey: string): string | null {
     const keyAt = (name: Buffer): string | null => {
       if (name[0] !== 0x2f) return null;
+      // Inside another root the host's mount points do not apply; a name on a silent mount is not looked up.
+      if (this.unanswered.some((silent) => silent.holds(name))) return null;
       try {
         const st = statSync(Buffer.concat([Buffer.from(`${this.procRoot}/${pid}/root`), name]), {
           bigint: true,
@@ -443,6 +468,83 @@ class Scan {
       }
     };
     return keyAt(linkText) === fileKey ? fileKey : keyAt(stripDeletedSuffix(linkText));
+  }
+
+  /** The identity of a process's executable; null for zombies, denied reads, and one on a silent mount. */
+  private readExeKey(link: string, namespace: string | null): string | null {
+    if (this.unanswered.length > 0) {
+      const text = readLinkBytes(link);
+      if (!text.ok || this.onUnansweredMount(namespace, stripDeletedSuffix(text.value))) return null;
+    }
+    const stat = statThrough(link);
+    return stat.ok ? `${stat.value.dev}:${stat.value.ino}` : null;
+  }
+
+  /**
+   * Probes every FUSE and network mount of every mount namespace seen (once per device, all at
+   * once, in a child process) and keeps those that did not answer in `timeoutMs`.
+   */
+  findUnansweredMounts(hostNamespace: string | null, timeoutMs: number): void {
+    const byDev = new Map<string, string>();
+    const sites: { namespace: MountNamespace; mount: Mount; path: string }[] = [];
+    for (const namespace of this.mountNamespaces.values()) {
+      const host = namespace.id === hostNamespace;
+      if (!host && namespace.pid === undefined) continue;
+      for (const mount of namespace.mounts) {
+        if (!mayNotAnswer(mount.fstype)) continue;
+        const inner = mount.mountPoint === '/' ? '' : mount.mountPoint;
+        const path = host ? mount.mountPoint : `${this.procRoot}/${namespace.pid}/root${inner}`;
+        sites.push({ namespace, mount, path });
+        if (!byDev.has(mount.dev)) byDev.set(mount.dev, path);
+      }
+    }
+    if (sites.length === 0) return;
+    const answers = probeMounts([...byDev.values()], timeoutMs);
+    for (const site of sites) {
+      const answer = answers.get(byDev.get(site.mount.dev) ?? '');
+      if (answer?.answered !== false) continue;
+      this.unanswered.push(
+        new Silent(
+          site.mount,
+          site.namespace.id === hostNamespace ? null : site.namespace.id,
+          site.path,
+          timeoutMs,
+        ),
+      );
+    }
+  }
+
+  /**
+   * The mounts that did not answer, once per filesystem: another namespace's copy of a host
+   * mount (every unshare copies them) is the host's one, its skipped descriptors added to it.
+   */
+  unansweredRecords(): UnansweredMount[] {
+    const byDev = new Map<string, UnansweredMount>();
+    // The host's own first, so a filesystem is named by its mount point on the host.
+    const ordered = [...this.unanswered].sort(
+      (a, b) => Number(a.namespace !== null) - Number(b.namespace !== null),
+    );
+    for (const silent of ordered) {
+      const record = silent.record();
+      const seen = byDev.get(record.dev);
+      byDev.set(record.dev, seen ? { ...seen, skipped: seen.skipped + record.skipped } : record);
+    }
+    return [...byDev.values()];
+  }
+
+  /**
+   * True when `target` (an fd link or a mapping's name, as a process of `namespace` shows it) is
+   * on a mount that did not answer: it must not be stat-ed, and it is counted there.
+   */
+  onUnansweredMount(namespace: string | null, target: Buffer): boolean {
+    for (const silent of this.unanswered) {
+      if (silent.namespace !== null && silent.namespace !== namespace) continue;
+      if (silent.holds(target)) {
+        silent.skipped++;
+        return true;
+      }
+    }
+    return false;
   }
 
   /** Records a file the first time it is seen; `link` is the /proc link it was stat-ed through. */
@@ -475,10 +577,38 @@ class Scan {
   }
 }
 
-/** The identity of a process's executable; null for kernel threads' peers, zombies and denied reads. */
-function readExeKey(link: string): string | null {
-  const stat = statThrough(link);
-  return stat.ok ? `${stat.value.dev}:${stat.value.ino}` : null;
+/** A mount that did not answer, and what the scan left unread on it. */
+class Silent {
+  skipped = 0;
+  private readonly prefix: Buffer;
+
+  constructor(
+    readonly mount: Mount,
+    readonly namespace: string | null,
+    readonly path: string,
+    readonly waitedMilliseconds: number,
+  ) {
+    this.prefix = mount.mountPointBytes ?? Buffer.from(mount.mountPoint);
+  }
+
+  /** Whether a name is the mount point or under it. */
+  holds(name: Buffer): boolean {
+    const p = this.prefix;
+    if (p.length === 1) return name[0] === 0x2f;
+    return name.subarray(0, p.length).equals(p) && (name.length === p.length || name[p.length] === 0x2f);
+  }
+
+  record(): UnansweredMount {
+    return {
+      mountPoint: this.mount.mountPoint,
+      fstype: this.mount.fstype,
+      dev: this.mount.dev,
+      mountNamespace: this.namespace,
+      path: this.path,
+      waitedMilliseconds: this.waitedMilliseconds,
+      skipped: this.skipped,
+    };
+  }
 }
 
 /** The fd count of any process, readable without privileges: st_size of its fd directory. */

@@ -130,6 +130,26 @@ export interface Incomplete {
   readonly unverifiedMappings: number;
   /** Processes that exited while the scan ran: dropped, never counted as unread (absent in old snapshots). */
   readonly vanishedProcesses?: number;
+  /** Mounts that did not answer statfs in time: nothing on them was stat-ed (absent in old snapshots). */
+  readonly unansweredMounts?: readonly UnansweredMount[];
+}
+
+/**
+ * A mount whose filesystem did not answer (a stopped FUSE daemon, an NFS server gone): limbo
+ * skipped every call on it and names it, instead of waiting for ever.
+ */
+export interface UnansweredMount {
+  readonly mountPoint: string;
+  readonly fstype: string;
+  readonly dev: string;
+  /** Its mount namespace; null when it is limbo's own. */
+  readonly mountNamespace: string | null;
+  /** The path limbo asked: the mount point, or /proc/PID/root/MOUNTPOINT for another namespace's. */
+  readonly path: string;
+  /** How long limbo waited for statfs, in milliseconds. */
+  readonly waitedMilliseconds: number;
+  /** Descriptors and mappings whose files on it were not stat-ed: what they hold is unknown. */
+  readonly skipped: number;
 }
 
 /** Everything one scan of /proc found: plain data, written as JSON and read back unchanged. */

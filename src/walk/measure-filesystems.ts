@@ -3,6 +3,7 @@ import { statfsSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { formatDev } from '../proc/file-stat.js';
 import { findMountOfPath, type Mount } from '../proc/mountinfo.js';
+import { mayNotAnswer, probeMounts } from '../proc/mount-probe.js';
 import { walkTree, type WalkResult } from './walk-tree.js';
 
 /** statfs of one filesystem, in bytes. */
@@ -51,6 +52,16 @@ const PSEUDO = new Set([
   'bpf', 'configfs', 'fusectl', 'autofs', 'binfmt_misc', 'nsfs', 'rpc_pipefs', 'selinuxfs', 'efivarfs',
 ]); // prettier-ignore
 
+/**
+ * The space of the filesystem at `path`, from statfs; for a FUSE or network filesystem (`fstype`)
+ * asked in a child process with a time limit (mount-probe.ts): null when it does not answer.
+ */
+export function readSpaceOf(path: string, fstype: string): FilesystemSpace | null {
+  if (!mayNotAnswer(fstype)) return readSpace(path);
+  const answer = probeMounts([path]).get(path);
+  return answer?.answered ? answer.space : null;
+}
+
 /** The space of the filesystem at `path`, from statfs. */
 export function readSpace(path: string): FilesystemSpace | null {
   try {
@@ -71,7 +82,11 @@ export function readSpace(path: string): FilesystemSpace | null {
  * The filesystems to reconcile: those holding `paths`, or every real one (one mount per device,
  * the one with the shortest mount point, and only those with a size).
  */
-export function chooseMounts(mounts: readonly Mount[], paths: readonly string[]): Mount[] {
+export function chooseMounts(
+  mounts: readonly Mount[],
+  paths: readonly string[],
+  silent: ReadonlySet<string> = new Set(),
+): Mount[] {
   if (paths.length > 0) {
     const chosen = new Map<string, Mount>();
     for (const path of paths) {
@@ -86,11 +101,19 @@ export function chooseMounts(mounts: readonly Mount[], paths: readonly string[])
   const top = new Map(mounts.map((mount) => [mount.mountPoint, mount]));
   const byDev = new Map<string, Mount>();
   for (const mount of mounts) {
-    if (PSEUDO.has(mount.fstype) || top.get(mount.mountPoint) !== mount) continue;
+    // A mount that did not answer is named in `incomplete`, and never asked again.
+    if (PSEUDO.has(mount.fstype) || top.get(mount.mountPoint) !== mount || silent.has(mount.dev)) continue;
     const seen = byDev.get(mount.dev);
     if (!seen || mount.mountPoint.length < seen.mountPoint.length) byDev.set(mount.dev, mount);
   }
-  return [...byDev.values()].filter((mount) => (readSpace(mount.mountPoint)?.sizeBytes ?? 0) > 0);
+  const chosen = [...byDev.values()];
+  // FUSE and network filesystems answer in a child, all at once, within the time limit.
+  const probed = probeMounts(chosen.filter((m) => mayNotAnswer(m.fstype)).map((m) => m.mountPoint));
+  return chosen.filter((mount) => {
+    const answer = probed.get(mount.mountPoint);
+    const space = answer === undefined ? readSpace(mount.mountPoint) : answer.answered ? answer.space : null;
+    return (space?.sizeBytes ?? 0) > 0;
+  });
 }
 
 /**
@@ -101,8 +124,9 @@ export function chooseMounts(mounts: readonly Mount[], paths: readonly string[])
 export function choosePrivateMounts(
   namespaces: readonly { readonly id: string; readonly mounts: readonly Mount[]; readonly pid?: number }[],
   hostMounts: readonly Mount[],
+  silent: ReadonlySet<string> = new Set(),
 ): MountSite[] {
-  const seen = new Set(hostMounts.map((mount) => mount.dev));
+  const seen = new Set([...hostMounts.map((mount) => mount.dev), ...silent]);
   const sites: MountSite[] = [];
   for (const namespace of namespaces) {
     if (namespace.pid === undefined || namespace.mounts === hostMounts) continue;
@@ -110,7 +134,7 @@ export function choosePrivateMounts(
     for (const mount of namespace.mounts) {
       if (PSEUDO.has(mount.fstype) || top.get(mount.mountPoint) !== mount || seen.has(mount.dev)) continue;
       const at = `/proc/${namespace.pid}/root${mount.mountPoint === '/' ? '' : mount.mountPoint}`;
-      if ((readSpace(at)?.sizeBytes ?? 0) === 0) continue;
+      if ((readSpaceOf(at, mount.fstype)?.sizeBytes ?? 0) === 0) continue;
       seen.add(mount.dev);
       sites.push({ mount, at, mountNamespace: namespace.id, mounts: namespace.mounts });
     }
@@ -132,12 +156,14 @@ export async function measureFilesystem(
     /** Measure at this path instead of the mount point (/proc/PID/root/MOUNTPOINT). */
     at?: string;
     mountNamespace?: string;
+    /** Mount points that did not answer: a walk that would stat one is not made. */
+    silent?: readonly string[];
   },
 ): Promise<FilesystemMeasure | null> {
   if (options.at !== undefined && options.at !== mount.mountPoint) {
     return measurePrivate(mount, options.at, options);
   }
-  const space = readSpace(mount.mountPoint);
+  const space = readSpaceOf(mount.mountPoint, mount.fstype);
   if (!space) return null;
   if (!options.walk)
     return { mount, space, walk: null, hiddenBytes: null, hiddenNote: 'not walked (use --walk)' };
@@ -162,6 +188,18 @@ export async function measureFilesystem(
         coveringMounts: covered,
       };
     }
+  }
+  // A plain walk stats every mount point it meets (the stat crosses into the mount): one that
+  // does not answer would hold it for ever. The bind mount above shows them as plain directories.
+  const stuck = (options.silent ?? []).find((point) => isUnder(point, mount.mountPoint));
+  if (stuck !== undefined) {
+    return {
+      mount,
+      space,
+      walk: null,
+      hiddenBytes: null,
+      hiddenNote: `not walked: ${stuck} under it does not answer (as root the walk goes around it)`,
+    };
   }
   const walked = await walkTree(
     mount.mountPoint,
@@ -193,7 +231,7 @@ async function measurePrivate(
   at: string,
   options: { walk: boolean; onProgress?: (files: number) => void; mountNamespace?: string },
 ): Promise<FilesystemMeasure | null> {
-  const space = readSpace(at);
+  const space = readSpaceOf(at, mount.fstype);
   if (!space) return null;
   const base = {
     mount,
