@@ -117,12 +117,13 @@ function unescapeOctal(field: string): string {
 /**
  * `/proc/PID/root/INNER`: a path on the host into the root of process PID, which reaches its
  * mount namespace's mounts. INNER is normalised ("/" for the root itself, no trailing slash, no
- * "." or ".." left); null for any other path.
+ * "." left); null for any other path, and for one with ".." (it would climb out of that root).
  */
 export function parseProcRootPath(path: string): { pid: number; inner: string } | null {
   const match = /^\/proc\/([1-9]\d*)\/root(\/.*)?$/.exec(path);
   if (!match) return null;
+  // ".." after the magic link climbs out of the process's root, into limbo's view: not this form.
+  if ((match[2] ?? '').split('/').includes('..')) return null;
   const inner = posix.normalize(match[2] ?? '/').replace(/(.)\/+$/, '$1');
-  if (inner.startsWith('/..')) return null;
   return { pid: Number(match[1]), inner };
 }

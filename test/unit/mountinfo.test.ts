@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { findMount, parseMountinfo, type Mount } from '../../src/proc/mountinfo.js';
+import { findMount, parseMountinfo, parseProcRootPath, type Mount } from '../../src/proc/mountinfo.js';
 
 // Captured from `unshare -m` after mounting tmpfs on awkward names, a shared/slave pair and bind
 // mounts (one line describing the capturing sandbox was dropped). limbo reads /proc text as
@@ -310,4 +310,26 @@ describe('findMount among bind mounts that share one dev', () => {
   it('returns null for an empty table', () => {
     assert.equal(findMount([], '8:1', '/'), null);
   });
+});
+
+describe('parseProcRootPath', () => {
+  const cases: [string, { pid: number; inner: string } | null][] = [
+    ['/proc/4242/root/data', { pid: 4242, inner: '/data' }],
+    ['/proc/4242/root/data/', { pid: 4242, inner: '/data' }],
+    ['/proc/4242/root', { pid: 4242, inner: '/' }],
+    ['/proc/4242/root/', { pid: 4242, inner: '/' }],
+    ['/proc/4242/root/var/./lib//data', { pid: 4242, inner: '/var/lib/data' }],
+    ['/proc/4242/root/var/../etc', null],
+    ['/proc/4242/root/../../etc', null],
+    ['/proc/self/root/data', null],
+    ['/proc/0/root/data', null],
+    ['/proc/4242/cwd/data', null],
+    ['/data', null],
+    ['/proc/4242/rootfs', null],
+  ];
+  for (const [path, expected] of cases) {
+    it(`reads ${path}`, () => {
+      assert.deepEqual(parseProcRootPath(path), expected);
+    });
+  }
 });
