@@ -123,7 +123,17 @@ export const reclaimJsonSchema = contract(
       covers: optional(
         nullable(
           object(
-            { dev: devJsonSchema, mount: string(), fstype: nullable(string()) },
+            {
+              dev: devJsonSchema,
+              mount: string(),
+              fstype: nullable(string()),
+              mountNamespace: optional(
+                string({
+                  description:
+                    "The mount namespace mount is in, when not limbo's own (--mount /proc/PID/root/MOUNTPOINT).",
+                }),
+              ),
+            },
             { description: 'The filesystem --mount or --filesystem-of chose files on; null without one.' },
           ),
         ),
@@ -201,7 +211,12 @@ export function reclaimReportToJson(report: ReclaimReport): ReclaimJson {
       recoverFirst: result.recoverFirst,
     })),
     covers: report.covers
-      ? { dev: report.covers.dev, mount: report.covers.mountPoint, fstype: report.covers.fstype }
+      ? {
+          dev: report.covers.dev,
+          mount: report.covers.mountPoint,
+          fstype: report.covers.fstype,
+          ...(report.covers.mountNamespace ? { mountNamespace: report.covers.mountNamespace } : {}),
+        }
       : null,
     filesystems: report.filesystems.map((fs) => ({
       dev: fs.dev,

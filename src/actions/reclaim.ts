@@ -119,6 +119,8 @@ export interface ReclaimCoverage {
   readonly dev: string;
   readonly mountPoint: string;
   readonly fstype: string | null;
+  /** The mount namespace of the mount point when it is not limbo's own (a container's private mount). */
+  readonly mountNamespace?: string;
 }
 
 export interface ReclaimPlan {
@@ -201,7 +203,12 @@ export function planReclaim(
   }
   const filesystem = request.filter?.filesystem;
   const covers = filesystem
-    ? { dev: filesystem.dev, mountPoint: filesystem.mountPoint, fstype: filesystem.fstype ?? null }
+    ? {
+        dev: filesystem.dev,
+        mountPoint: filesystem.mountPoint,
+        fstype: filesystem.fstype ?? null,
+        ...(filesystem.mountNamespace ? { mountNamespace: filesystem.mountNamespace } : {}),
+      }
     : null;
   return { candidates, covers, force, procRoot };
 }

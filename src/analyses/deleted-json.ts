@@ -8,6 +8,7 @@ import {
 import { isUtf8 } from 'node:buffer';
 import type { DeletedReport } from './deleted.js';
 import { DELETED_KINDS } from './choices.js';
+import { CONTAINER_RUNTIMES } from '../proc/cgroup.js';
 import { EXTENT_WALK_MAX, EXTENT_WALK_MIN_BYTES, SHARING_UNKNOWNS } from '../proc/extent-sharing.js';
 import {
   array,
@@ -27,6 +28,7 @@ import {
   unreadableProcessesJsonSchema,
   vanishedProcessesJsonSchema,
   scannerJsonSchema,
+  unansweredMountsJsonSchema,
 } from './incomplete-json.js';
 import { scanSourceJsonSchema } from './source-json.js';
 
@@ -35,6 +37,25 @@ const mountBytesSchema = string({
   description: "Base64 of the mount point's exact bytes; present only when they are not valid UTF-8.",
   contentEncoding: 'base64',
 });
+
+/** Base64 of a path's exact bytes, beside it only when they are not valid UTF-8. */
+const pathBytesSchema = string({
+  description:
+    'Base64 of the exact bytes of the field it follows; present only when they are not valid UTF-8.',
+  contentEncoding: 'base64',
+});
+const mountNamespaceSchema = nullable(
+  string({
+    description:
+      "The mount namespace whose mount table placed the file (mnt:[…]): the host's, or a holder's own for a mount private to it; null for memfd.",
+  }),
+);
+const mountPathSchema = nullable(
+  string({
+    description:
+      'A path on the host that names this filesystem, for --mount and df: its mount point where the host mounts it, else /proc/PID/root/MOUNTPOINT through a process of its mount namespace; null for memfd.',
+  }),
+);
 
 /** The documented `limbo.deleted/1` JSON (docs/json.md): stable field names, bytes and counts as numbers. */
 export const deletedJsonSchema = contract(
@@ -77,6 +98,12 @@ export const deletedJsonSchema = contract(
         ),
         mount: nullable(string()),
         mountBytes: optional(mountBytesSchema),
+        mountNamespace: optional(mountNamespaceSchema),
+        mountId: optional(
+          nullable(integer({ minimum: 0, description: "The mount's id in that namespace's mountinfo." })),
+        ),
+        mountPath: optional(mountPathSchema),
+        mountPathBytes: optional(pathBytesSchema),
         fstype: nullable(string()),
         ramBacked: boolean(),
         holders: array(
@@ -91,7 +118,42 @@ export const deletedJsonSchema = contract(
             tids: array(integer({ minimum: 1 })),
             unit: nullable(string()),
             container: nullable(string()),
+            containerRuntime: optional(
+              enumOf([...CONTAINER_RUNTIMES, null], {
+                description: 'The runtime that made its container, from its cgroup path; null outside one.',
+              }),
+            ),
+            podUid: optional(
+              nullable(
+                string({ description: 'The Kubernetes pod UID of its container; null outside a pod.' }),
+              ),
+            ),
             mountNamespace: nullable(string()),
+            root: optional(
+              nullable(
+                string({
+                  description:
+                    'Its root directory as limbo sees it (readlink /proc/PID/root): a chroot or container root; "/" also when out of sight (pivot_root). null when unreadable.',
+                }),
+              ),
+            ),
+            nsPid: optional(
+              nullable(
+                integer({
+                  minimum: 1,
+                  description: 'Its pid inside its own pid namespace (the last NSpid); null when unknown.',
+                }),
+              ),
+            ),
+            pathInRoot: optional(
+              nullable(
+                string({
+                  description:
+                    "The file's name as this holder sees it, relative to its root (a container's own path); null when longer than PATH_MAX.",
+                }),
+              ),
+            ),
+            pathInRootBytes: optional(pathBytesSchema),
           }),
           { minItems: 1 },
         ),
@@ -164,6 +226,9 @@ export const deletedJsonSchema = contract(
         object({
           mount: nullable(string()),
           mountBytes: optional(mountBytesSchema),
+          mountNamespace: optional(mountNamespaceSchema),
+          mountPath: optional(mountPathSchema),
+          mountPathBytes: optional(pathBytesSchema),
           fstype: nullable(string()),
           ramBacked: boolean(),
           files: integer({ minimum: 1 }),
@@ -182,6 +247,7 @@ export const deletedJsonSchema = contract(
       processes: optional(unreadableProcessesJsonSchema),
       vanishedProcesses: optional(vanishedProcessesJsonSchema),
       scanner: optional(scannerJsonSchema),
+      unansweredMounts: optional(unansweredMountsJsonSchema),
     }),
   }),
 );
@@ -192,6 +258,16 @@ export { inodeToJson } from '../format/json-fields.js';
 
 function mountBytesToJson(bytes: Buffer | undefined): { mountBytes?: string } {
   return bytes ? { mountBytes: bytes.toString('base64') } : {};
+}
+
+/** `{ [field]: text }`, with `[field]Bytes` beside it when the bytes are not valid UTF-8. */
+function pathToJson<K extends string>(
+  field: K,
+  bytes: Buffer | null,
+): Record<K, string | null> & Partial<Record<`${K}Bytes`, string>> {
+  const json: Record<string, string | null> = { [field]: bytes === null ? null : bytes.toString('utf8') };
+  if (bytes !== null && !isUtf8(bytes)) json[`${field}Bytes`] = bytes.toString('base64');
+  return json as Record<K, string | null> & Partial<Record<`${K}Bytes`, string>>;
 }
 
 /** Converts a report to the `limbo.deleted/1` contract. */
@@ -210,6 +286,9 @@ export function deletedReportToJson(report: DeletedReport): DeletedJson {
       reclaimableUnknownReason: file.reclaimableUnknownReason,
       mount: file.mount,
       ...mountBytesToJson(file.mountBytes),
+      mountNamespace: file.mountNamespace,
+      mountId: file.mountId,
+      ...pathToJson('mountPath', file.mountPath),
       fstype: file.fstype,
       ramBacked: file.ramBacked,
       holders: file.holders.map((holder) => ({
@@ -222,7 +301,12 @@ export function deletedReportToJson(report: DeletedReport): DeletedJson {
         tids: holder.tids,
         unit: holder.unit,
         container: holder.container,
+        containerRuntime: holder.containerRuntime,
+        podUid: holder.podUid,
         mountNamespace: holder.mountNamespace,
+        root: holder.root,
+        nsPid: holder.nsPid,
+        ...pathToJson('pathInRoot', holder.pathInRoot),
       })),
       overlay: file.overlay
         ? {
@@ -255,6 +339,8 @@ export function deletedReportToJson(report: DeletedReport): DeletedJson {
       byMount: report.totals.byMount.map((m) => ({
         mount: m.mount,
         ...mountBytesToJson(m.mountBytes),
+        mountNamespace: m.mountNamespace,
+        ...pathToJson('mountPath', m.mountPath),
         fstype: m.fstype,
         ramBacked: m.ramBacked,
         files: m.files,

@@ -1,3 +1,4 @@
+import { findContainer, type ContainerRuntime } from '../proc/cgroup.js';
 import { canShareExtents, type SharingUnknown } from '../proc/extent-sharing.js';
 import { findMount, findMountByPath, upperMountOf, type Mount } from '../proc/mountinfo.js';
 import {
@@ -7,7 +8,7 @@ import {
   type SillyRenamer,
 } from '../proc/deleted-name.js';
 import { isRegularMode } from '../proc/file-mode.js';
-import type { FileRecord, ProcessRecord, Snapshot } from '../snapshot/types.js';
+import type { FileRecord, MountNamespace, ProcessRecord, Snapshot } from '../snapshot/types.js';
 import { incompleteOf, type IncompleteView } from './incomplete.js';
 
 import type { DeletedKind, DeletedSort } from './choices.js';
@@ -22,8 +23,18 @@ export interface DeletedHolder {
   readonly uid: number;
   readonly unit: string | null;
   readonly container: string | null;
+  /** The runtime that made its container (from the cgroup path); null outside a container. */
+  readonly containerRuntime: ContainerRuntime | null;
+  /** The Kubernetes pod UID of its container; null outside a pod. */
+  readonly podUid: string | null;
   /** Its mount namespace ("mnt:[4026532…]"); paths are as seen from there. */
   readonly mountNamespace: string | null;
+  /** Its root directory as limbo sees it (a chroot's, a container's); null when unknown. */
+  readonly root: string | null;
+  /** Its pid inside its own pid namespace (1 for a container's init); null when unknown. */
+  readonly nsPid: number | null;
+  /** The file's name as this holder sees it, relative to its root; null when longer than PATH_MAX. */
+  readonly pathInRoot: Buffer | null;
   /** Its fd numbers for this file, ascending. */
   readonly fds: readonly number[];
   /** How many of its memory mappings (VMAs) map this file. */
@@ -55,6 +66,16 @@ export interface DeletedFile {
   readonly mount: string | null;
   /** The mount point's exact bytes, present only when they are not valid UTF-8. */
   readonly mountBytes?: Buffer;
+  /** The mount namespace whose mount table placed it (the host's, or a holder's own); null for memfd. */
+  readonly mountNamespace: string | null;
+  /** The mount's id in that table (mountinfo's first field); null for memfd. */
+  readonly mountId: number | null;
+  /**
+   * A path on the host that names the filesystem, for `--mount` and `df`: the mount point
+   * where the host mounts it, else /proc/PID/root/MOUNTPOINT through a process of its mount
+   * namespace; null for memfd, or a saved snapshot that does not say which process to go through.
+   */
+  readonly mountPath: Buffer | null;
   readonly fstype: string | null;
   /** RAM (tmpfs, memfd), not disk. */
   readonly ramBacked: boolean;
@@ -106,6 +127,10 @@ export interface MountTotal {
   readonly mount: string | null;
   /** The mount point's exact bytes, present only when they are not valid UTF-8. */
   readonly mountBytes?: Buffer;
+  /** As DeletedFile.mountNamespace. */
+  readonly mountNamespace: string | null;
+  /** As DeletedFile.mountPath: a path that names this filesystem on the host. */
+  readonly mountPath: Buffer | null;
   readonly fstype: string | null;
   readonly ramBacked: boolean;
   readonly files: number;
@@ -148,7 +173,15 @@ export interface DeletedFilter {
    * Files on this filesystem: its device, or placed on its mount point (btrfs files report
    * another st_dev than mountinfo shows).
    */
-  readonly filesystem?: { readonly dev: string; readonly mountPoint: string; readonly fstype?: string };
+  readonly filesystem?: {
+    readonly dev: string;
+    readonly mountPoint: string;
+    readonly fstype?: string;
+    /** The mount namespace whose mount point it is; the host's when absent. */
+    readonly mountNamespace?: string;
+  };
+  /** Files held by a process of this container: its id, a unique prefix of it, or its name. */
+  readonly container?: string;
   /** At least this many bytes allocated. */
   readonly minAllocatedBytes?: number;
   readonly kind?: DeletedKind;
@@ -214,12 +247,7 @@ export function findDeletedFiles(snapshot: Snapshot, filter: DeletedFilter = {})
   const files: DeletedFile[] = [];
   for (const { file, name, holders } of groups.values()) {
     const first = [...holders.values()][0]?.process;
-    const placed = placeFile(
-      file,
-      name,
-      first ? (namespaces.get(first.mountNamespace ?? '') ?? []) : [],
-      snapshot,
-    );
+    const placed = placeFile(file, name, first?.mountNamespace ?? null, snapshot);
     if (placed === null) continue;
     const ramBacked =
       placed.kind === 'memfd' || placed.kind === 'mqueue' || RAM_FILESYSTEMS.has(placed.fstype ?? '');
@@ -236,6 +264,9 @@ export function findDeletedFiles(snapshot: Snapshot, filter: DeletedFilter = {})
         : reclaimableOf(file, placed.fstype)),
       mount: placed.mount,
       ...(placed.mountBytes ? { mountBytes: placed.mountBytes } : {}),
+      mountNamespace: placed.mountNamespace,
+      mountId: placed.mountId,
+      mountPath: placed.mountPath,
       fstype: placed.fstype,
       ramBacked,
       holders: [...holders.values()]
@@ -246,7 +277,11 @@ export function findDeletedFiles(snapshot: Snapshot, filter: DeletedFilter = {})
           uid: draft.process.uid,
           unit: draft.process.unit,
           container: draft.process.container,
+          ...containerOf(draft.process.cgroup),
           mountNamespace: draft.process.mountNamespace,
+          root: draft.process.root ?? null,
+          nsPid: draft.process.nsPid ?? null,
+          pathInRoot: name === null ? null : pathInRoot(name, draft.process.root ?? null),
           fds: [...draft.fds].sort((a, b) => a - b),
           mappings: draft.mappings,
           tids: [...draft.tids].sort((a, b) => a - b),
@@ -264,7 +299,10 @@ export function findDeletedFiles(snapshot: Snapshot, filter: DeletedFilter = {})
     });
   }
 
-  const kept = sortFiles(files.filter(matches(filter)), filter.sort ?? 'allocated').slice(0, filter.limit);
+  const kept = sortFiles(
+    files.filter(matches(filter, snapshot.hostMountNamespace)),
+    filter.sort ?? 'allocated',
+  ).slice(0, filter.limit);
   return {
     files: kept,
     hostMountNamespace: snapshot.hostMountNamespace,
@@ -302,48 +340,63 @@ interface HolderDraft {
   readonly tids: Set<number>;
 }
 
-/** Where a deleted file is, and what kind it is. */
+/** Where a deleted file lives: its kind, its mount (in which namespace's table), and a host path to it. */
 interface Placement {
   readonly kind: DeletedKind;
   readonly mount: string | null;
   readonly mountBytes?: Buffer;
+  readonly mountNamespace: string | null;
+  readonly mountId: number | null;
+  readonly mountPath: Buffer | null;
   readonly fstype: string | null;
   readonly overlay?: OverlayView;
   readonly silly?: { readonly by: SillyRenamer; readonly name: Buffer };
 }
 
-/** Kind, mount and filesystem of a deleted file; null for what is not a deleted file at all (SysV shm). */
+/**
+ * Kind, mount and filesystem of a deleted file, placed in the mount table of its first holder's
+ * namespace, else the host's; null for what is not a deleted file at all (SysV shm).
+ */
 function placeFile(
   file: FileRecord,
   name: Buffer | null,
-  mounts: readonly Mount[],
+  namespaceId: string | null,
   snapshot: Snapshot,
 ): Placement | null {
   const text = name?.toString('utf8') ?? '';
-  const hostMounts =
-    snapshot.mountNamespaces.find((ns) => ns.id === snapshot.hostMountNamespace)?.mounts ?? [];
-  const mount =
-    findMount(mounts, file.dev, text) ??
-    (mounts === hostMounts ? null : findMount(hostMounts, file.dev, text)) ??
-    findMountByPath(mounts, text);
+  const host = snapshot.mountNamespaces.find((ns) => ns.id === snapshot.hostMountNamespace);
+  const own = snapshot.mountNamespaces.find((ns) => ns.id === namespaceId) ?? host;
+  const ownMounts = own?.mounts ?? [];
+  const hostMounts = host?.mounts ?? [];
+  let namespace = own;
+  let mount = findMount(ownMounts, file.dev, text);
+  if (mount === null && own !== host) {
+    mount = findMount(hostMounts, file.dev, text);
+    if (mount !== null) namespace = host;
+  }
+  mount ??= findMountByPath(ownMounts, text);
   if (mount === null) {
-    if (text.startsWith('/memfd:')) return { kind: 'memfd', mount: null, fstype: 'tmpfs' };
+    const none = { mount: null, mountNamespace: null, mountId: null, mountPath: null };
+    if (text.startsWith('/memfd:')) return { kind: 'memfd', ...none, fstype: 'tmpfs' };
     // SysV shm ("/SYSV%08x") and shared anonymous memory ("/dev/zero") are not deleted files.
     if (file.dev === INTERNAL_SHMEM_DEV) return null;
     // mq_open's queues live on the kernel's internal mqueue mount unless /dev/mqueue is mounted.
-    if (file.statfsType === 'mqueue') return { kind: 'mqueue', mount: null, fstype: 'mqueue' };
-    return { kind: 'file', mount: null, fstype: null };
+    if (file.statfsType === 'mqueue') return { kind: 'mqueue', ...none, fstype: 'mqueue' };
+    return { kind: 'file', ...none, fstype: null };
   }
   const silly = sillyNameOf(file, name, [mount]);
-  if (silly) return { ...at(mount), kind: 'silly-renamed', silly };
-  if (mount.fstype === 'mqueue' || file.statfsType === 'mqueue') return { ...at(mount), kind: 'mqueue' };
+  const place = (m: Mount, ns: MountNamespace | null): PlacedMount => placedAt(m, ns, host ?? null);
+  if (silly) return { ...place(mount, namespace ?? null), kind: 'silly-renamed', silly };
+  if (mount.fstype === 'mqueue' || file.statfsType === 'mqueue')
+    return { ...place(mount, namespace ?? null), kind: 'mqueue' };
   const base = text.slice(text.lastIndexOf('/') + 1);
   const tmpfile = /^#\d+$/.test(base) && BigInt(base.slice(1)) === file.ino;
   const kind = tmpfile ? 'tmpfile' : 'file';
-  const upper = upperMountOf(mount, mounts === hostMounts ? mounts : [...mounts, ...hostMounts]);
-  if (upper === null) return { ...at(mount), kind };
+  const upper = upperMountOf(mount, ownMounts === hostMounts ? ownMounts : [...ownMounts, ...hostMounts]);
+  if (upper === null) return { ...place(mount, namespace ?? null), kind };
   return {
-    ...at(upper),
+    // The upper layer's mount is in the file's own table, else the host's.
+    ...place(upper, ownMounts.includes(upper) ? (own ?? null) : (host ?? null)),
     kind,
     overlay: {
       mount: mount.mountPoint,
@@ -353,10 +406,16 @@ function placeFile(
   };
 }
 
-function at(mount: Mount): { mount: string; mountBytes?: Buffer; fstype: string } {
+type PlacedMount = Omit<Placement, 'kind' | 'overlay' | 'silly'>;
+
+/** A placement at `mount`, listed in `namespace`'s table. */
+function placedAt(mount: Mount, namespace: MountNamespace | null, host: MountNamespace | null): PlacedMount {
   return {
     mount: mount.mountPoint,
     ...(mount.mountPointBytes ? { mountBytes: mount.mountPointBytes } : {}),
+    mountNamespace: namespace?.id ?? null,
+    mountId: mount.mountId,
+    mountPath: hostPathOf(mount, namespace, host),
     fstype: mount.fstype,
   };
 }
@@ -401,7 +460,66 @@ function findBackingHolders(snapshot: Snapshot, file: FileRecord, hiddenName: Bu
   return found;
 }
 
-function matches(filter: DeletedFilter): (file: DeletedFile) => boolean {
+/**
+ * A path on the host that names `mount`'s filesystem: its own mount point in the host's table;
+ * where the host mounts the same device, that mount point (`--mount` covers a whole filesystem);
+ * else /proc/PID/root/MOUNTPOINT through the process whose mountinfo listed it.
+ */
+function hostPathOf(
+  mount: Mount,
+  namespace: MountNamespace | null,
+  host: MountNamespace | null,
+): Buffer | null {
+  const bytes = mount.mountPointBytes ?? Buffer.from(mount.mountPoint);
+  if (namespace === null || namespace === host) return bytes;
+  const onHost = findMount(host?.mounts ?? [], mount.dev, '');
+  if (onHost !== null && !DEV_DIFFERS.has(mount.fstype)) {
+    return onHost.mountPointBytes ?? Buffer.from(onHost.mountPoint);
+  }
+  if (namespace.pid === undefined) return null;
+  return Buffer.concat([
+    Buffer.from(`/proc/${namespace.pid}/root`),
+    mount.mountPoint === '/' ? Buffer.alloc(0) : bytes,
+  ]);
+}
+
+/** btrfs subvolumes share a device number in mountinfo: the same device on the host may be another subvolume. */
+const DEV_DIFFERS = new Set(['btrfs']);
+
+/**
+ * A name as a process with root `root` sees it. The kernel writes fd links relative to the
+ * reader's root: under a chroot that limbo can see, the name starts with the root and is cut;
+ * a root out of sight (pivot_root in another mount namespace) reads "/", and the name is already
+ * the process's own.
+ */
+export function pathInRoot(name: Buffer, root: string | null): Buffer {
+  if (root === null || root === '/') return name;
+  const prefix = Buffer.from(root);
+  if (
+    name.length > prefix.length &&
+    name.subarray(0, prefix.length).equals(prefix) &&
+    name[prefix.length] === 0x2f
+  ) {
+    return name.subarray(prefix.length);
+  }
+  return name;
+}
+
+/** A holder's container runtime and pod, from its cgroup path. */
+function containerOf(cgroup: string | null): {
+  containerRuntime: ContainerRuntime | null;
+  podUid: string | null;
+} {
+  const identity = cgroup === null ? null : findContainer(cgroup);
+  return { containerRuntime: identity?.runtime ?? null, podUid: identity?.podUid ?? null };
+}
+
+/** A container id given as a person types it: the whole id or name, or a prefix of an id (as docker takes). */
+export function containerMatches(id: string, given: string): boolean {
+  return id === given || (given.length > 0 && /^[0-9a-f]+$/.test(given) && id.startsWith(given));
+}
+
+function matches(filter: DeletedFilter, hostMountNamespace: string | null): (file: DeletedFile) => boolean {
   return (file) =>
     (filter.pid === undefined || file.holders.some((h) => h.pid === filter.pid)) &&
     (filter.user === undefined ||
@@ -409,7 +527,12 @@ function matches(filter: DeletedFilter): (file: DeletedFile) => boolean {
     (filter.dev === undefined || file.dev === filter.dev) &&
     (filter.filesystem === undefined ||
       file.dev === filter.filesystem.dev ||
-      file.mount === filter.filesystem.mountPoint) &&
+      (file.mount === filter.filesystem.mountPoint &&
+        file.mountNamespace === (filter.filesystem.mountNamespace ?? hostMountNamespace))) &&
+    (filter.container === undefined ||
+      file.holders.some(
+        (h) => h.container !== null && containerMatches(h.container, filter.container as string),
+      )) &&
     (filter.minAllocatedBytes === undefined || file.allocatedBytes >= filter.minAllocatedBytes) &&
     (filter.kind === undefined || file.kind === filter.kind) &&
     (filter.kinds === undefined || filter.kinds.includes(file.kind));
@@ -441,14 +564,17 @@ function sumTotals(files: readonly DeletedFile[]): DeletedTotals {
     reclaimableBytes += file.reclaimableBytes ?? 0;
     if (file.reclaimableBytes === null) reclaimableUnknownBytes += file.allocatedBytes;
     if (file.ramBacked) ramAllocatedBytes += file.allocatedBytes;
-    // By exact bytes: two mount points that differ only in invalid UTF-8 read alike as text.
+    // By exact bytes: two mount points that differ only in invalid UTF-8 read alike as text;
+    // and one mount point in two mount namespaces is two places.
     const where = file.mountBytes
       ? `bytes:${file.mountBytes.toString('base64')}`
       : `text:${file.mount ?? ''}`;
-    const key = `${where}\0${file.fstype ?? ''}`;
+    const key = `${where}\0${file.fstype ?? ''}\0${file.mountNamespace ?? ''}`;
     const total = byMount.get(key) ?? {
       mount: file.mount,
       ...(file.mountBytes ? { mountBytes: file.mountBytes } : {}),
+      mountNamespace: file.mountNamespace,
+      mountPath: file.mountPath,
       fstype: file.fstype,
       ramBacked: file.ramBacked,
       files: 0,

@@ -28,6 +28,23 @@ export const dfJsonSchema = contract(
       filesystems: array(
         object({
           mount: string(),
+          mountNamespace: optional(
+            nullable(
+              string({
+                description:
+                  "The mount namespace of a mount private to another namespace (a container's), as mnt:[…]; null for limbo's own.",
+              }),
+            ),
+          ),
+          mountId: optional(
+            integer({ minimum: 0, description: "Its mount id in that namespace's mountinfo." }),
+          ),
+          mountPath: optional(
+            string({
+              description:
+                'The path on the host it was measured at, and that --mount takes: the mount point, or /proc/PID/root/MOUNTPOINT for a mount of another namespace.',
+            }),
+          ),
           source: string(),
           fstype: string(),
           dev: devJsonSchema,
@@ -109,6 +126,9 @@ export function dfReportToJson(report: DfReport): DfJson {
     schema: 'limbo.df/1',
     filesystems: report.filesystems.map((fs) => ({
       mount: fs.mount,
+      mountNamespace: fs.mountNamespace,
+      mountId: fs.mountId,
+      mountPath: fs.mountPath,
       source: fs.source,
       fstype: fs.fstype,
       dev: fs.dev,

@@ -17,7 +17,7 @@ function notes(fs: FilesystemReconciliation): string[] {
   if (fs.sillyRenamedFiles > 0) {
     const files = fs.sillyRenamedFiles === 1 ? 'file' : 'files';
     lines.push(
-      `${formatBytes(fs.sillyRenamedBytes)} of it is ${fs.sillyRenamedFiles} silly-renamed ${files} (.fuse_hidden*, .nfs*) still open: counted as visible under ${fs.sillyRenamedFiles === 1 ? 'its hidden name' : 'their hidden names'}, freed when ${fs.sillyRenamedFiles === 1 ? 'its' : 'their'} holders close ${fs.sillyRenamedFiles === 1 ? 'it' : 'them'} (limbo deleted --kind silly-renamed --mount ${shellWord(fs.mount)}).`,
+      `${formatBytes(fs.sillyRenamedBytes)} of it is ${fs.sillyRenamedFiles} silly-renamed ${files} (.fuse_hidden*, .nfs*) still open: counted as visible under ${fs.sillyRenamedFiles === 1 ? 'its hidden name' : 'their hidden names'}, freed when ${fs.sillyRenamedFiles === 1 ? 'its' : 'their'} holders close ${fs.sillyRenamedFiles === 1 ? 'it' : 'them'} (limbo deleted --kind silly-renamed --mount ${shellWord(fs.mountPath)}).`,
     );
   }
   if (fs.overlays.length > 0) {
@@ -31,7 +31,11 @@ function notes(fs: FilesystemReconciliation): string[] {
 }
 
 function mainSentence(fs: FilesystemReconciliation): string {
-  const where = escapeName(Buffer.from(fs.mount));
+  const where =
+    escapeName(Buffer.from(fs.mount)) +
+    (fs.mountNamespace === null
+      ? ''
+      : ` (mount ${fs.mountId} of ${fs.mountNamespace}, measured at ${escapeName(Buffer.from(fs.mountPath))})`);
   const parts = [`${where}: df ${formatBytes(fs.usedBytes)} used`];
   if (fs.visibleBytes !== null) parts.push(`, du sees ${formatBytes(fs.visibleBytes)}`);
   // With processes unread, a deleted file one of them holds is unseen: never claim there is none.
@@ -80,7 +84,7 @@ function mainSentence(fs: FilesystemReconciliation): string {
       step.command ? `${step.command} (${step.text})` : step.text,
     );
     const release = steps.length > 0 ? `; for the biggest: ${steps.join(', and ')}` : '';
-    parts.push(` — limbo deleted --mount ${shellWord(fs.mount)} shows them${release}`);
+    parts.push(` — limbo deleted --mount ${shellWord(fs.mountPath)} shows them${release}`);
   }
   return `${parts.join('')}.`;
 }

@@ -19,7 +19,14 @@ export interface SpaceHolder {
 
 /** One filesystem's reconciliation of df and du, in bytes. */
 export interface FilesystemReconciliation {
+  /** The mount point, as its own mount namespace sees it. */
   readonly mount: string;
+  /** The mount namespace of a mount private to another namespace (a container's); null for the host's. */
+  readonly mountNamespace: string | null;
+  /** Its mount id in that namespace's mountinfo. */
+  readonly mountId: number;
+  /** The path on the host it was measured at, and that --mount takes: the mount point, or /proc/PID/root/MOUNTPOINT. */
+  readonly mountPath: string;
   readonly source: string;
   readonly fstype: string;
   readonly dev: string;
@@ -83,20 +90,25 @@ export function reconcileFilesystems(snapshot: Snapshot, measures: readonly File
 
 function reconcile(snapshot: Snapshot, measure: FilesystemMeasure): FilesystemReconciliation {
   const { mount, space, walk, hiddenBytes } = measure;
-  const onFilesystem = findDeletedFiles(snapshot, {
-    filesystem: { dev: mount.dev, mountPoint: mount.mountPoint },
-  });
+  const filesystem = {
+    dev: mount.dev,
+    mountPoint: mount.mountPoint,
+    ...(measure.mountNamespace ? { mountNamespace: measure.mountNamespace } : {}),
+  };
+  const onFilesystem = findDeletedFiles(snapshot, { filesystem });
   // A silly-renamed file still has a name here: du counts it, so it is visible, not held.
   const silly = onFilesystem.files.filter((file) => file.kind === 'silly-renamed');
   const deleted = findDeletedFiles(snapshot, {
-    filesystem: { dev: mount.dev, mountPoint: mount.mountPoint },
+    filesystem,
     kinds: DELETED_KINDS.filter((kind) => kind !== 'silly-renamed'),
   });
-  const hostMounts =
-    snapshot.mountNamespaces.find((ns) => ns.id === snapshot.hostMountNamespace)?.mounts ?? [];
-  const overlays = hostMounts
+  // The overlays of the mount table this filesystem was measured in (the host's, or a private mount's own).
+  const tableMounts =
+    snapshot.mountNamespaces.find((ns) => ns.id === (measure.mountNamespace ?? snapshot.hostMountNamespace))
+      ?.mounts ?? [];
+  const overlays = tableMounts
     .filter((m) => {
-      const upper = upperMountOf(m, hostMounts);
+      const upper = upperMountOf(m, tableMounts);
       return upper !== null && upper.dev === mount.dev && upper.mountPoint === mount.mountPoint;
     })
     .map((m) => m.mountPoint);
@@ -140,6 +152,9 @@ function reconcile(snapshot: Snapshot, measure: FilesystemMeasure): FilesystemRe
   const unexplained = visible === null ? null : space.usedBytes - visible - held - (hiddenBytes ?? 0);
   return {
     mount: mount.mountPoint,
+    mountNamespace: measure.mountNamespace ?? null,
+    mountId: mount.mountId,
+    mountPath: measure.at ?? mount.mountPoint,
     source: mount.source,
     fstype: mount.fstype,
     dev: mount.dev,

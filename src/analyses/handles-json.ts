@@ -5,6 +5,7 @@ import {
   unreadableProcessesJsonSchema,
   vanishedProcessesJsonSchema,
   scannerJsonSchema,
+  unansweredMountsJsonSchema,
 } from './incomplete-json.js';
 import { describeHandleWarning } from './handles-words.js';
 import {
@@ -105,6 +106,7 @@ export const handlesJsonSchema = contract(
         processes: optional(unreadableProcessesJsonSchema),
         vanishedProcesses: optional(vanishedProcessesJsonSchema),
         scanner: optional(scannerJsonSchema),
+        unansweredMounts: optional(unansweredMountsJsonSchema),
       }),
     },
     { definitions: { count: countSchema, countOrNull: countOrNullSchema, counts: countsSchema } },

@@ -1,6 +1,7 @@
 import { commBytesSchema, commToJson } from '../format/json-fields.js';
 import type { IncompleteView } from './incomplete.js';
 import { array, enumOf, integer, nullable, object, optional, string } from '../format/json-schema.js';
+import { devJsonSchema } from '../format/json-fields.js';
 
 /**
  * The fields every contract's `incomplete` carries beside `unreadableProcesses` and
@@ -34,6 +35,25 @@ export const scannerJsonSchema = object(
   },
 );
 
+export const unansweredMountsJsonSchema = array(
+  object({
+    mount: string({ description: 'Its mount point, as its own mount namespace sees it.' }),
+    fstype: string(),
+    dev: devJsonSchema,
+    mountNamespace: nullable(string({ description: "Its mount namespace; null when limbo's own." })),
+    path: string({ description: 'The path limbo asked: the mount point, or /proc/PID/root/MOUNTPOINT.' }),
+    waitedMilliseconds: integer({ minimum: 0, description: 'How long limbo waited for its statfs.' }),
+    skipped: integer({
+      minimum: 0,
+      description: 'Descriptors and mappings whose files on it were not stat-ed: what they hold is unknown.',
+    }),
+  }),
+  {
+    description:
+      'FUSE and network mounts that did not answer statfs in time (a stopped daemon, a server gone): skipped and named, never waited for.',
+  },
+);
+
 /** `incomplete` of a contract that added it whole within its version (limbo.df/1, limbo.report/1). */
 export const scanIncompleteJsonSchema = object({
   unreadableProcesses: integer({ minimum: 0 }),
@@ -41,6 +61,7 @@ export const scanIncompleteJsonSchema = object({
   processes: optional(unreadableProcessesJsonSchema),
   vanishedProcesses: optional(vanishedProcessesJsonSchema),
   scanner: optional(scannerJsonSchema),
+  unansweredMounts: optional(unansweredMountsJsonSchema),
 });
 
 /** Those fields' values. */
@@ -55,6 +76,15 @@ export function incompleteToJson(incomplete: IncompleteView): {
   }[];
   vanishedProcesses: number;
   scanner?: { name: 'proc' | 'bpf'; reason: string };
+  unansweredMounts?: {
+    mount: string;
+    fstype: string;
+    dev: string;
+    mountNamespace: string | null;
+    path: string;
+    waitedMilliseconds: number;
+    skipped: number;
+  }[];
 } {
   return {
     processes: incomplete.processes.map((p) => ({
@@ -66,5 +96,19 @@ export function incompleteToJson(incomplete: IncompleteView): {
     })),
     vanishedProcesses: incomplete.vanishedProcesses,
     ...(incomplete.scanner ? { scanner: { ...incomplete.scanner } } : {}),
+    // Only when a mount did not answer: the field is new within each contract's version.
+    ...(incomplete.unansweredMounts.length > 0
+      ? {
+          unansweredMounts: incomplete.unansweredMounts.map((m) => ({
+            mount: m.mountPoint,
+            fstype: m.fstype,
+            dev: m.dev,
+            mountNamespace: m.mountNamespace,
+            path: m.path,
+            waitedMilliseconds: m.waitedMilliseconds,
+            skipped: m.skipped,
+          })),
+        }
+      : {}),
   };
 }

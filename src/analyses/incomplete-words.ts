@@ -1,7 +1,7 @@
 // What a scan could not see, in words: one "Partial view" line and the processes it names. Every
 // command says it the same way, and never claims what it could not see.
 import { escapeName } from '../format/escape.js';
-import type { UnreadablePart } from '../snapshot/types.js';
+import type { UnansweredMount, UnreadablePart } from '../snapshot/types.js';
 import type { IncompleteView, UnreadableProcess } from './incomplete.js';
 
 const REFUSED: Readonly<Record<UnreadablePart, string>> = {
@@ -21,6 +21,24 @@ export function describeUnreadableProcess(p: UnreadableProcess): string {
 }
 
 /**
+ * "could not read /mnt/x (fuse): no answer in 5 s; 2 descriptors on it not checked": a mount
+ * limbo skipped rather than wait for.
+ */
+export function describeUnansweredMount(m: UnansweredMount): string {
+  const where = escapeName(Buffer.from(m.mountPoint));
+  const kind =
+    m.mountNamespace === null
+      ? m.fstype
+      : `${m.fstype}, in ${m.mountNamespace}, asked at ${escapeName(Buffer.from(m.path))}`;
+  const seconds = Math.round(m.waitedMilliseconds / 100) / 10;
+  const skipped =
+    m.skipped > 0
+      ? `; ${m.skipped.toLocaleString('en-US')} ${m.skipped === 1 ? 'descriptor or mapping' : 'descriptors and mappings'} on it not checked (deleted files there are not counted)`
+      : '';
+  return `could not read ${where} (${kind}): no answer in ${seconds} s, skipped${skipped}.`;
+}
+
+/**
  * The partial-view lines, empty when the scan saw everything: how many processes could not be
  * read, the first few by name and why, what would help; and how many exited mid-scan.
  */
@@ -36,6 +54,7 @@ export function describeIncomplete(incomplete: IncompleteView): string[] {
       ...[...named, ...more].map((line) => `  ${line}`),
     );
   }
+  for (const m of incomplete.unansweredMounts) lines.push(describeUnansweredMount(m));
   if (incomplete.vanishedProcesses > 0) {
     const n = incomplete.vanishedProcesses;
     lines.push(

@@ -1,4 +1,4 @@
-import type { ScannerUsed, Snapshot, UnreadablePart } from '../snapshot/types.js';
+import type { ScannerUsed, Snapshot, UnansweredMount, UnreadablePart } from '../snapshot/types.js';
 
 /** A process limbo could not read, named: who, what was refused, how many descriptors it left unknown. */
 export interface UnreadableProcess {
@@ -23,6 +23,8 @@ export interface IncompleteView {
   readonly unverifiedMappings: number;
   /** Who read the fd tables (absent in snapshots older than the choice): what the scan could see depends on it. */
   readonly scanner?: ScannerUsed;
+  /** FUSE and network mounts that did not answer in time: skipped, nothing on them stat-ed. */
+  readonly unansweredMounts: readonly UnansweredMount[];
 }
 
 /** The snapshot's `incomplete`, with each unreadable process named from the scan's own record. */
@@ -47,5 +49,6 @@ export function incompleteOf(snapshot: Snapshot): IncompleteView {
     vanishedProcesses: incomplete.vanishedProcesses ?? 0,
     unverifiedMappings: incomplete.unverifiedMappings,
     ...(snapshot.scanner ? { scanner: snapshot.scanner } : {}),
+    unansweredMounts: incomplete.unansweredMounts ?? [],
   };
 }

@@ -2,6 +2,7 @@
 // step, sent to the right process), and which files are its durable state rather than a log.
 // One table, used by every command that gives advice (deleted, df, report, reclaim, restart,
 // watch, serve). Commands are printed to be pasted: every name from the system is shell-quoted.
+import { findContainer } from '../proc/cgroup.js';
 import { escapeName, shellWord } from '../format/escape.js';
 import { groupByFamily, type FileHolder, type ProcessFamily } from './holders.js';
 
@@ -325,10 +326,13 @@ function restartStep(
 export function restartCommand(holder: Pick<FileHolder, 'service' | 'container' | 'cgroup'>): string | null {
   if (holder.container) {
     const id = holder.container.slice(0, 12);
-    if (holder.cgroup?.includes('libpod')) return `podman restart ${id}`;
-    if (holder.cgroup?.includes('docker')) return `docker restart ${id}`;
+    const identity = holder.cgroup === null ? null : findContainer(holder.cgroup);
     // The kubelet starts a stopped container of its pod again.
-    if (holder.cgroup?.includes('kubepods')) return `crictl stop ${holder.container.slice(0, 13)}`;
+    if (identity?.podUid || holder.cgroup?.includes('kubepods'))
+      return `crictl stop ${holder.container.slice(0, 13)}`;
+    if (identity?.runtime === 'podman') return `podman restart ${id}`;
+    if (identity?.runtime === 'docker') return `docker restart ${id}`;
+    if (identity?.runtime === 'systemd-nspawn') return `machinectl reboot ${shellWord(holder.container)}`;
     return null;
   }
   const service = holder.service;

@@ -37,6 +37,7 @@ export const reportJsonSchema = contract(
           'system-file-max',
           'shm-orphaned',
           'restart-needed',
+          'mount-unanswered',
           'partial-view',
         ]),
         message: string(),

@@ -23,7 +23,9 @@ export function sharedWords(heldBytes: number, reclaimableBytes: number): string
 export function describeFinding(finding: Finding): FindingWords {
   switch (finding.kind) {
     case 'deleted-held': {
-      const where = escapeName(finding.mountBytes ?? Buffer.from(finding.mount));
+      const where =
+        escapeName(finding.mountBytes ?? Buffer.from(finding.mount)) +
+        (finding.mountNamespace ? ` (in ${finding.mountNamespace})` : '');
       const top = finding.topHolder;
       const steps = finding.releaseSteps ?? [];
       const holders = steps.reduce((sum, step) => sum + step.pids.length, 0);
@@ -41,7 +43,14 @@ export function describeFinding(finding: Finding): FindingWords {
           only ??
           (finding.mount === '(memfd)'
             ? 'limbo deleted --kind memfd'
-            : `limbo deleted --mount ${shellWord(finding.mountBytes ?? Buffer.from(finding.mount))}`),
+            : // The host's name for the filesystem: a container's own mount point means another one here.
+              finding.mountPath
+              ? `limbo deleted --mount ${shellWord(finding.mountPath)}`
+              : finding.mountNamespace === undefined
+                ? `limbo deleted --mount ${shellWord(finding.mountBytes ?? Buffer.from(finding.mount))}`
+                : top
+                  ? `limbo deleted --pid ${top.pid}`
+                  : 'limbo deleted'),
       };
     }
     case 'system-file-max':
@@ -64,6 +73,21 @@ export function describeFinding(finding: Finding): FindingWords {
         message: `${finding.processes} ${finding.processes === 1 ? 'process runs' : 'processes run'} deleted or replaced code (upgraded but not restarted)`,
         command: finding.groupCommand ?? 'limbo restart',
       };
+    case 'mount-unanswered': {
+      const where =
+        escapeName(Buffer.from(finding.mount)) +
+        (finding.mountNamespace ? ` (in ${finding.mountNamespace})` : '');
+      const seconds = Math.round(finding.waitedMilliseconds / 100) / 10;
+      const skipped =
+        finding.skipped > 0
+          ? `; ${finding.skipped} ${finding.skipped === 1 ? 'descriptor' : 'descriptors'} on it not checked`
+          : '';
+      return {
+        message: `could not read ${where} (${finding.fstype}): no answer in ${seconds} s, skipped${skipped}: its daemon or server is stopped or unreachable`,
+        // No command: findmnt -T, df or ls on it would wait just the same.
+        command: null,
+      };
+    }
     case 'partial-view': {
       const n = finding.unreadableProcesses;
       const count = `${n} ${n === 1 ? 'process' : 'processes'}`;

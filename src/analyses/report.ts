@@ -17,6 +17,10 @@ export type FindingFacts =
       readonly mount: string;
       /** The mount point's exact bytes, present only when they are not valid UTF-8. */
       readonly mountBytes?: Buffer;
+      /** The mount namespace the mount point is in, when not limbo's own (a container's private mount). */
+      readonly mountNamespace?: string;
+      /** A path on the host that names the filesystem (for --mount); null when none is known. */
+      readonly mountPath?: Buffer | null;
       readonly heldBytes: number;
       /** What closing them frees: heldBytes less blocks shared with other files (unknown splits in full). */
       readonly reclaimableBytes: number;
@@ -50,6 +54,15 @@ export type FindingFacts =
       readonly processes: number;
       /** The restart command when every process is in one group; null otherwise. */
       readonly groupCommand: string | null;
+    }
+  | {
+      /** A FUSE or network mount that did not answer statfs in time: skipped, not waited for. */
+      readonly kind: 'mount-unanswered';
+      readonly mount: string;
+      readonly fstype: string;
+      readonly mountNamespace: string | null;
+      readonly waitedMilliseconds: number;
+      readonly skipped: number;
     }
   | {
       readonly kind: 'partial-view';
@@ -124,7 +137,11 @@ export function buildReport(snapshot: Snapshot, thresholds: ReportThresholds = D
     const severity = bySize(m.reclaimableBytes + m.reclaimableUnknownBytes, thresholds);
     // Files are biggest first, so the first one on this mount is its biggest.
     const biggest = deleted.files.find(
-      (f) => f.mount === m.mount && f.fstype === m.fstype && sameBytes(f.mountBytes, m.mountBytes),
+      (f) =>
+        f.mount === m.mount &&
+        f.fstype === m.fstype &&
+        f.mountNamespace === m.mountNamespace &&
+        sameBytes(f.mountBytes, m.mountBytes),
     );
     const top = biggest?.holders[0];
     findings.push({
@@ -132,6 +149,10 @@ export function buildReport(snapshot: Snapshot, thresholds: ReportThresholds = D
       kind: 'deleted-held',
       mount: m.mount ?? '(memfd)',
       ...(m.mountBytes ? { mountBytes: m.mountBytes } : {}),
+      ...(m.mountNamespace !== null && m.mountNamespace !== snapshot.hostMountNamespace
+        ? { mountNamespace: m.mountNamespace }
+        : {}),
+      mountPath: m.mountPath,
       heldBytes: m.allocatedBytes,
       reclaimableBytes: m.reclaimableBytes + m.reclaimableUnknownBytes,
       files: m.files,
@@ -195,6 +216,17 @@ export function buildReport(snapshot: Snapshot, thresholds: ReportThresholds = D
     });
   }
 
+  for (const m of snapshot.incomplete.unansweredMounts ?? []) {
+    findings.push({
+      severity: 'warning',
+      kind: 'mount-unanswered',
+      mount: m.mountPoint,
+      fstype: m.fstype,
+      mountNamespace: m.mountNamespace,
+      waitedMilliseconds: m.waitedMilliseconds,
+      skipped: m.skipped,
+    });
+  }
   const { unreadableProcesses, scannerUid } = snapshot.incomplete;
   if (unreadableProcesses > 0) {
     findings.push({ severity: 'info', kind: 'partial-view', unreadableProcesses, asRoot: scannerUid === 0 });

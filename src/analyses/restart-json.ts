@@ -20,6 +20,7 @@ import {
   unreadableProcessesJsonSchema,
   vanishedProcessesJsonSchema,
   scannerJsonSchema,
+  unansweredMountsJsonSchema,
 } from './incomplete-json.js';
 import { scanSourceJsonSchema } from './source-json.js';
 
@@ -75,6 +76,7 @@ export const restartJsonSchema = contract(
       processes: optional(unreadableProcessesJsonSchema),
       vanishedProcesses: optional(vanishedProcessesJsonSchema),
       scanner: optional(scannerJsonSchema),
+      unansweredMounts: optional(unansweredMountsJsonSchema),
     }),
   }),
 );

@@ -30,6 +30,7 @@ import {
   unreadableProcessesJsonSchema,
   vanishedProcessesJsonSchema,
   scannerJsonSchema,
+  unansweredMountsJsonSchema,
 } from './incomplete-json.js';
 import { scanSourceJsonSchema } from './source-json.js';
 
@@ -166,6 +167,7 @@ export const shmJsonSchema = contract(
         processes: optional(unreadableProcessesJsonSchema),
         vanishedProcesses: optional(vanishedProcessesJsonSchema),
         scanner: optional(scannerJsonSchema),
+        unansweredMounts: optional(unansweredMountsJsonSchema),
       }),
     },
     { definitions: { key: keySchema, time: timeSchema, bytes: bytesSchema, statusTotal: statusTotalSchema } },

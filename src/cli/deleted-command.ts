@@ -10,6 +10,7 @@ import { familyIndex, findFileHolders, type ProcessFamily } from '../analyses/ho
 import { describeFamily, releaseSteps, type ReleaseStep } from '../analyses/programs.js';
 import type { Snapshot } from '../snapshot/types.js';
 import { paletteFor, type Palette } from '../format/color.js';
+import { shortContainerId } from '../format/container.js';
 import { escapeName } from '../format/escape.js';
 import { formatBytes } from '../format/size.js';
 import { LimboError } from '../core/errors.js';
@@ -70,6 +71,7 @@ function noMatch(values: ValuesOf<typeof deletedSpec>, others: number): string |
     values.pid !== undefined ? `--pid ${values.pid}` : null,
     values.user !== undefined ? `--user ${escapeName(Buffer.from(values.user))}` : null,
     values.mount !== undefined ? `--mount ${escapeName(Buffer.from(values.mount))}` : null,
+    values.container !== undefined ? `--container ${escapeName(Buffer.from(values.container))}` : null,
     values.minSize !== undefined ? `--min-size ${formatBytes(values.minSize)}` : null,
     values.kind !== undefined ? `--kind ${values.kind}` : null,
   ].filter((flag) => flag !== null);
@@ -146,6 +148,8 @@ export function renderDeletedTable(
           `${String(m.files).padStart(5)} ${plural(m.files, 'file').padEnd(5)}  ${formatBytes(m.allocatedBytes).padStart(10)}` +
           reclaimableSuffix(m),
       );
+      const note = namespaceNote(m, report.hostMountNamespace);
+      if (note !== '') lines.push(c.dim(`    ${note}`));
     }
     lines.push('', ...nextSteps(steps, c));
   }
@@ -181,6 +185,8 @@ function renderFile(
   const shown = file.holders.slice(0, MAX_HOLDERS_SHOWN);
   for (const holder of shown) {
     lines.push(c.dim(`${' '.repeat(12)}held by `) + renderHolder(holder, hostMountNamespace));
+    const view = renderHolderView(file, holder);
+    if (view !== null) lines.push(c.dim(`${' '.repeat(14)}${view}`));
   }
   if (file.holders.length > shown.length) {
     lines.push(
@@ -270,6 +276,20 @@ function reclaimableSuffix(total: {
   return `, closing frees ${formatBytes(total.reclaimableBytes)} (the rest is shared with other files)`;
 }
 
+/** `in mnt:[…] only; on the host: /proc/PID/root/…` for a mount private to another mount namespace. */
+function namespaceNote(
+  m: {
+    readonly mountNamespace: string | null;
+    readonly mountPath: Buffer | null;
+    readonly mount: string | null;
+  },
+  hostMountNamespace: string | null,
+): string {
+  if (m.mountNamespace === null || m.mountNamespace === hostMountNamespace) return '';
+  const path = m.mountPath === null ? '' : `; from the host: ${escapeName(m.mountPath)}`;
+  return `mounted in ${m.mountNamespace}${path}`;
+}
+
 /** One holder on one line: `pid comm fds 3,4,5 +2 maps (user) [unit]`. */
 function renderHolder(holder: DeletedHolder, hostMountNamespace: string | null): string {
   const parts = [`${holder.pid} ${escapeName(holder.comm)}`];
@@ -283,11 +303,34 @@ function renderHolder(holder: DeletedHolder, hostMountNamespace: string | null):
   if (holder.tids.length > 0) parts.push(`(thread ${holder.tids.join(',')})`);
   parts.push(`(${holder.user})`);
   if (holder.unit) parts.push(`[${escapeName(Buffer.from(holder.unit))}]`);
-  if (holder.container) parts.push(`[container ${holder.container.slice(0, 12)}]`);
-  else if (holder.mountNamespace && hostMountNamespace && holder.mountNamespace !== hostMountNamespace) {
+  if (holder.container) {
+    const runtime = holder.containerRuntime ? `${holder.containerRuntime} ` : '';
+    const pod = holder.podUid ? ` pod ${holder.podUid}` : '';
+    parts.push(`[container ${runtime}${escapeName(Buffer.from(shortContainerId(holder.container)))}${pod}]`);
+  }
+  if (holder.mountNamespace && hostMountNamespace && holder.mountNamespace !== hostMountNamespace) {
     parts.push(`[${holder.mountNamespace}]`);
   }
   return parts.join(' ');
+}
+
+/**
+ * How a holder in a chroot or a container sees the file: its own path, its root and its pid
+ * there, when any differs from the host's view. Null for a holder that sees what limbo sees.
+ */
+function renderHolderView(file: DeletedFile, holder: DeletedHolder): string | null {
+  const ownPath =
+    holder.pathInRoot !== null && file.name !== null && !holder.pathInRoot.equals(file.name)
+      ? holder.pathInRoot
+      : null;
+  const rooted = holder.root !== null && holder.root !== '/';
+  const ownPid = holder.nsPid !== null && holder.nsPid !== holder.pid ? holder.nsPid : null;
+  if (ownPath === null && !rooted && ownPid === null) return null;
+  const parts: string[] = [];
+  if (rooted) parts.push(`root ${escapeName(Buffer.from(holder.root as string))}`);
+  if (ownPid !== null) parts.push(`pid ${ownPid} in its pid namespace`);
+  const path = holder.pathInRoot === null ? '' : `sees it as ${escapeName(holder.pathInRoot)}`;
+  return [path, parts.length > 0 ? `(${parts.join(', ')})` : ''].filter((x) => x !== '').join(' ');
 }
 
 /**

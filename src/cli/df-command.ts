@@ -1,16 +1,80 @@
 import { reconcileFilesystems, type DfReport } from '../analyses/df.js';
 import { dfReportToJson } from '../analyses/df-json.js';
 import { summarizeFilesystem } from '../analyses/df-words.js';
-import { describeIncomplete } from '../analyses/incomplete-words.js';
+import { describeIncomplete, describeUnansweredMount } from '../analyses/incomplete-words.js';
+import { resolve } from 'node:path';
+import type { UnansweredMount } from '../snapshot/types.js';
 import { paletteFor, type Palette } from '../format/color.js';
 import { escapeName } from '../format/escape.js';
 import { formatBytes } from '../format/size.js';
 import { LimboError } from '../core/errors.js';
-import { chooseMounts, measureFilesystem, type FilesystemMeasure } from '../walk/measure-filesystems.js';
+import { readlinkSync, statSync } from 'node:fs';
+import { formatDev } from '../proc/file-stat.js';
+import { findMountOfPath, parseProcRootPath, readMountinfo, type Mount } from '../proc/mountinfo.js';
+import {
+  chooseMounts,
+  choosePrivateMounts,
+  measureFilesystem,
+  type FilesystemMeasure,
+  type MountSite,
+} from '../walk/measure-filesystems.js';
 import type { Io } from './io.js';
 import { loadSnapshot, withSource } from './load-snapshot.js';
 import { quote, type ValuesOf } from './options.js';
 import type { dfSpec } from './specs/df.js';
+
+/**
+ * The filesystem a PATH argument names: on the host, or through /proc/PID/root/… in that
+ * process's mount namespace (a container's private mount, as limbo prints it).
+ */
+function sitesOf(path: string, hostMounts: readonly Mount[]): MountSite[] {
+  const through = parseProcRootPath(path);
+  if (!through)
+    return chooseMounts(hostMounts, [path]).map((mount) => ({
+      mount,
+      at: mount.mountPoint,
+      mounts: hostMounts,
+    }));
+  const dev = formatDev(statSync(path, { bigint: true }).dev);
+  const mounts = readMountinfo('/proc', through.pid);
+  if (!mounts.ok) return [];
+  const mount = findMountOfPath(mounts.value, dev, through.inner);
+  if (!mount) return [];
+  let namespace: string | null;
+  try {
+    namespace = readlinkSync(`/proc/${through.pid}/ns/mnt`);
+  } catch {
+    namespace = null;
+  }
+  const hostNamespace = readlinkSync('/proc/self/ns/mnt');
+  // A process of limbo's own namespace: the host's mount, as a plain path names it.
+  if (namespace === hostNamespace) {
+    return chooseMounts(hostMounts, [path]).map((m) => ({ mount: m, at: m.mountPoint, mounts: hostMounts }));
+  }
+  const at = `/proc/${through.pid}/root${mount.mountPoint === '/' ? '' : mount.mountPoint}`;
+  return [
+    {
+      mount,
+      at,
+      mounts: mounts.value,
+      ...(namespace && namespace !== hostNamespace ? { mountNamespace: namespace } : {}),
+    },
+  ];
+}
+
+/**
+ * A path on a mount that did not answer is refused before anything stats it: the stat would
+ * wait for ever. Its words are the ones `incomplete` uses.
+ */
+function refuseUnanswered(path: string, unanswered: readonly UnansweredMount[]): void {
+  const absolute = resolve(path);
+  const silent = unanswered.find(
+    (m) =>
+      m.mountNamespace === null &&
+      (absolute === m.mountPoint || absolute.startsWith(m.mountPoint === '/' ? '/' : `${m.mountPoint}/`)),
+  );
+  if (silent) throw new LimboError('io', `limbo df: ${describeUnansweredMount(silent)}`);
+}
 
 /** `limbo df`: one reconciliation per filesystem, and one sentence each. */
 export async function runDf(values: ValuesOf<typeof dfSpec>, io: Io, paths: string[]): Promise<number> {
@@ -20,9 +84,23 @@ export async function runDf(values: ValuesOf<typeof dfSpec>, io: Io, paths: stri
   const snapshot = loadSnapshot(values);
   const hostMounts =
     snapshot.mountNamespaces.find((ns) => ns.id === snapshot.hostMountNamespace)?.mounts ?? [];
-  let mounts;
+  // Mounts that did not answer during the scan: named in `incomplete`, never asked again.
+  const unanswered = snapshot.incomplete.unansweredMounts ?? [];
+  const silent = new Set(unanswered.map((m) => m.dev));
+  for (const path of paths) refuseUnanswered(path, unanswered);
+  let sites: MountSite[];
   try {
-    mounts = chooseMounts(hostMounts, paths);
+    sites =
+      paths.length === 0
+        ? [
+            ...chooseMounts(hostMounts, [], silent).map((mount) => ({
+              mount,
+              at: mount.mountPoint,
+              mounts: hostMounts,
+            })),
+            ...choosePrivateMounts(snapshot.mountNamespaces, hostMounts, silent),
+          ]
+        : paths.flatMap((path) => sitesOf(path, hostMounts));
   } catch (error) {
     // A path that does not exist is a failure (exit 1), as for links, not a usage error.
     const { path, code } = error as NodeJS.ErrnoException;
@@ -37,12 +115,18 @@ export async function runDf(values: ValuesOf<typeof dfSpec>, io: Io, paths: stri
   const walk = values.walk || paths.length === 1;
   const progress = io.stderr.isTTY === true && !values.json;
   const measures: FilesystemMeasure[] = [];
-  for (const mount of mounts) {
-    const where = escapeName(Buffer.from(mount.mountPoint));
+  for (const site of sites) {
+    const where = escapeName(Buffer.from(site.at));
     const onProgress = progress
       ? (files: number) => io.stderr.write(`\r\x1b[Kwalking ${where}: ${files.toLocaleString('en-US')} files`)
       : undefined;
-    const measure = await measureFilesystem(mount, hostMounts, onProgress ? { walk, onProgress } : { walk });
+    const measure = await measureFilesystem(site.mount, site.mounts, {
+      walk,
+      at: site.at,
+      silent: unanswered.filter((m) => m.mountNamespace === null).map((m) => m.mountPoint),
+      ...(site.mountNamespace ? { mountNamespace: site.mountNamespace } : {}),
+      ...(onProgress ? { onProgress } : {}),
+    });
     if (progress && walk) io.stderr.write('\r\x1b[K');
     if (measure) measures.push(measure);
   }

@@ -193,7 +193,9 @@ function renderSteps(steps: readonly ReleaseStep[], c: Palette): string[] {
 }
 
 function describeCoverage(covers: NonNullable<ReclaimPlan['covers']>): string {
-  const where = escapeName(Buffer.from(covers.mountPoint));
+  const where =
+    escapeName(Buffer.from(covers.mountPoint)) +
+    (covers.mountNamespace ? ` in ${covers.mountNamespace}` : '');
   return `Covers every deleted file on the filesystem mounted at ${where} (${covers.fstype ?? '?'}, device ${covers.dev}).`;
 }
 

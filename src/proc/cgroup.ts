@@ -1,20 +1,65 @@
 import { readProcText, type ReadResult } from './read.js';
 
+/** The container runtimes limbo tells apart by the cgroup paths they make. */
+export const CONTAINER_RUNTIMES = [
+  'docker',
+  'containerd',
+  'cri-o',
+  'podman',
+  'lxc',
+  'systemd-nspawn',
+] as const;
+export type ContainerRuntime = (typeof CONTAINER_RUNTIMES)[number];
+
+/** A container, as its cgroup path names it. */
+export interface ContainerIdentity {
+  readonly runtime: ContainerRuntime;
+  /** The container id (64 hex digits for docker, containerd, CRI-O, podman), or its name (LXC, systemd-nspawn). */
+  readonly id: string;
+  /** The Kubernetes pod UID (with dashes), when the kubelet placed it (kubepods). */
+  readonly podUid: string | null;
+}
+
 /** Where a process sits in the cgroup tree, and what that says about who runs it. */
 export interface CgroupPlacement {
   /** The cgroup v2 path, or the systemd (name=systemd) v1 path, or the first one found. */
   readonly path: string;
   /** The systemd unit (`nginx.service`, `session-3.scope`), when the path names one. */
   readonly unit: string | null;
-  /** A container id (64 hex digits, as docker, containerd, CRI-O and podman name them). */
+  /** The container id (64 hex digits, as docker, containerd, CRI-O and podman name them; a name for LXC and systemd-nspawn). */
   readonly container: string | null;
 }
 
-const containerPatterns: readonly RegExp[] = [
-  /(?:docker|cri-containerd|crio|libpod|containerd)-([0-9a-f]{64})\.scope/,
-  /\/(?:docker|libpod|containerd|crio|kubepods[^/]*\/[^/]+)\/([0-9a-f]{64})(?:\/|$)/,
-  /\/libpod-([0-9a-f]{64})(?:\/|$)/,
-  /\/([0-9a-f]{64})(?:\/|$)/,
+const HEX64 = '([0-9a-f]{64})';
+
+/**
+ * Each runtime's cgroup names, most specific first. systemd drivers name a scope
+ * (`docker-<id>.scope`), cgroupfs drivers a directory (`/docker/<id>`). Conmon's own scopes
+ * (`libpod-conmon-<id>`, `crio-conmon-<id>`) are the monitor, not the container, and do not match.
+ */
+const containerPatterns: readonly { runtime: ContainerRuntime | 'kubepods'; pattern: RegExp }[] = [
+  { runtime: 'docker', pattern: new RegExp(`/docker-${HEX64}\\.scope(?:/|$)`) },
+  { runtime: 'docker', pattern: new RegExp(`/docker/${HEX64}(?:/|$)`) },
+  { runtime: 'containerd', pattern: new RegExp(`/cri-containerd-${HEX64}\\.scope(?:/|$)`) },
+  // containerd's own systemd cgroup driver on cgroup v1: <pod slice>:cri-containerd:<id>.
+  { runtime: 'containerd', pattern: new RegExp(`:cri-containerd:${HEX64}(?:/|$)`) },
+  { runtime: 'cri-o', pattern: new RegExp(`/crio-${HEX64}(?:\\.scope)?(?:/|$)`) },
+  { runtime: 'podman', pattern: new RegExp(`/libpod-${HEX64}(?:\\.scope)?(?:/|$)`) },
+  { runtime: 'containerd', pattern: new RegExp(`/(?:nerdctl|containerd)-${HEX64}\\.scope(?:/|$)`) },
+  { runtime: 'containerd', pattern: new RegExp(`/(?:containerd|libpod)/${HEX64}(?:/|$)`) },
+  // kubelet with the cgroupfs driver: /kubepods/<qos>/pod<uid>/<id> (containerd; CRI-O says crio-<id>).
+  {
+    runtime: 'kubepods',
+    pattern: new RegExp(`/kubepods[^/]*/(?:[^/]+/)*pod[0-9a-f_-]+(?:\\.slice)?/${HEX64}(?:/|$)`),
+  },
+  // LXC 4+ (and LXD, Incus): lxc.payload.<name>; older LXC: /lxc/<name>.
+  { runtime: 'lxc', pattern: /\/lxc\.payload\.([^/]+)(?:\/|$)/ },
+  { runtime: 'lxc', pattern: /^\/lxc\/([^/]+)(?:\/|$)/ },
+  // systemd-nspawn@<name>.service (machinectl start), or a machine-<name>.scope it registered.
+  { runtime: 'systemd-nspawn', pattern: /\/systemd-nspawn@([^/]+)\.service(?:\/|$)/ },
+  { runtime: 'systemd-nspawn', pattern: /\/machine\.slice\/machine-([^/]+)\.scope(?:\/|$)/ },
+  // ctr (containerd without Kubernetes): /<namespace>/<id> under the root.
+  { runtime: 'containerd', pattern: new RegExp(`^/[^/]+/${HEX64}(?:/|$)`) },
 ];
 
 /** Parses /proc/PID/cgroup (v1 and v2 lines alike). */
@@ -33,7 +78,7 @@ export function parseCgroup(text: string): CgroupPlacement | null {
   }
   const path = chosen ?? fallback;
   if (path === null) return null;
-  return { path, unit: findUnit(path), container: findContainer(path) };
+  return { path, unit: findUnit(path), container: findContainer(path)?.id ?? null };
 }
 
 /** Reads and parses /proc/PID/cgroup. */
@@ -64,10 +109,29 @@ function findUnit(path: string): string | null {
   return null;
 }
 
-function findContainer(path: string): string | null {
-  for (const pattern of containerPatterns) {
+/**
+ * The container a cgroup path names: its runtime, its id (or name), and the Kubernetes pod UID
+ * when the kubelet made it. Null outside any container. Pure: the analyses call it on the
+ * snapshot's cgroup paths, so saved snapshots get the same answer.
+ */
+export function findContainer(path: string): ContainerIdentity | null {
+  for (const { runtime, pattern } of containerPatterns) {
     const match = pattern.exec(path);
-    if (match?.[1]) return match[1];
+    const id = match?.[1];
+    if (!id) continue;
+    const podUid = findPodUid(path);
+    // cgroupfs kubelet paths name the container by id alone: CRI-O says crio-<id>, so this is containerd.
+    return { runtime: runtime === 'kubepods' ? 'containerd' : runtime, id, podUid };
   }
   return null;
+}
+
+/** `pod<uid>`: with dashes under cgroupfs, with underscores in the systemd driver's slice names. */
+function findPodUid(path: string): string | null {
+  if (!path.includes('/kubepods')) return null;
+  const match =
+    /pod([0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12})(?:\.slice)?(?:\/|$)/.exec(
+      path,
+    );
+  return match?.[1] ? match[1].replaceAll('_', '-') : null;
 }

@@ -36,8 +36,11 @@ export interface FdTableScan {
 export function scanFdTables(
   dirs: readonly string[],
   addon: NativeAddon | null = nativeAddon(),
+  skip: SkipLink | null = null,
 ): ReadResult<FdTableScan>[] {
-  if (!addon) return dirs.map(scanFdTableJs);
+  // A mount that does not answer: the twin, which asks before each stat (the addon stats in C).
+  if (skip) return dirs.map((dir, i) => scanFdTableJs(dir, (target) => skip(i, target)));
+  if (!addon) return dirs.map((dir) => scanFdTableJs(dir));
   return addon.scanFdDirs(dirs, nativeThreads()).map((scan): ReadResult<FdTableScan> => {
     if ('error' in scan) return { ok: false, failure: classifyError({ code: scan.error }) };
     return {
@@ -62,8 +65,17 @@ export function scanFdTables(
   });
 }
 
+/**
+ * Says whether the fd whose link reads `target`, in the `dirIndex`th directory, must not be
+ * stat-ed: it is on a mount that did not answer, and a stat would wait for ever.
+ */
+export type SkipLink = (dirIndex: number, target: Buffer) => boolean;
+
 /** The JavaScript twin of the addon's scanFdDirs, for one directory. */
-export function scanFdTableJs(dir: string): ReadResult<FdTableScan> {
+export function scanFdTableJs(
+  dir: string,
+  skip: ((target: Buffer) => boolean) | null = null,
+): ReadResult<FdTableScan> {
   let entries: string[];
   try {
     entries = listFds(dir);
@@ -73,7 +85,7 @@ export function scanFdTableJs(dir: string): ReadResult<FdTableScan> {
   const candidates: FdCandidate[] = [];
   let unreadable = 0;
   for (const entry of entries) {
-    const read = readCandidate(dir, Number(entry));
+    const read = readCandidate(dir, Number(entry), skip);
     if (read === 'denied') unreadable++;
     else if (read !== null) candidates.push(read);
   }
@@ -88,14 +100,20 @@ function isCandidateName(link: Buffer | string): boolean {
 /**
  * One fd of an fd directory, kept when it is a deleted candidate: its link ends in " (deleted)"
  * or carries a silly rename's name, or is too long to read and its file has nlink 0. 'denied'
- * when the kernel refused the link.
+ * when the kernel refused the link. A link `skip` names (on a mount that did not answer) is
+ * not stat-ed: the stat would wait for ever.
  */
-export function readCandidate(dir: string, fd: number): FdCandidate | 'denied' | null {
+export function readCandidate(
+  dir: string,
+  fd: number,
+  skip: ((target: Buffer) => boolean) | null = null,
+): FdCandidate | 'denied' | null {
   const path = `${dir}/${fd}`;
   const link = readLinkBytes(path);
   if (!link.ok && link.failure === 'denied') return 'denied';
   if (!link.ok && link.failure !== 'too-long') return null;
   if (link.ok && !isCandidateName(link.value)) return null;
+  if (link.ok && skip?.(link.value)) return null;
   const stat = statThrough(path);
   if (!stat.ok) return null;
   if (!link.ok && stat.value.nlink !== 0) return null;
@@ -124,8 +142,10 @@ export type FdEntries = Exclude<NativeFullScan, { error: string }>;
 export function scanFdTablesFull(
   dirs: readonly string[],
   addon: NativeAddon | null = nativeAddon(),
+  skip: SkipLink | null = null,
 ): ReadResult<FdEntries>[] {
-  if (!addon) return dirs.map(scanFdTableFullJs);
+  if (skip) return dirs.map((dir, i) => scanFdTableFullJs(dir, (target) => skip(i, target)));
+  if (!addon) return dirs.map((dir) => scanFdTableFullJs(dir));
   return addon
     .scanFdDirsFull(dirs, nativeThreads())
     .map((scan) =>
@@ -136,7 +156,10 @@ export function scanFdTablesFull(
 }
 
 /** The JavaScript twin of the addon's scanFdDirsFull, for one directory. */
-export function scanFdTableFullJs(dir: string): ReadResult<FdEntries> {
+export function scanFdTableFullJs(
+  dir: string,
+  skip: ((target: Buffer) => boolean) | null = null,
+): ReadResult<FdEntries> {
   let entries: string[];
   try {
     entries = listFds(dir);
@@ -160,7 +183,7 @@ export function scanFdTableFullJs(dir: string): ReadResult<FdEntries> {
     let major = 0;
     let minor = 0;
     let ino = 0n;
-    if (text === null || text.startsWith('/')) {
+    if (text === null || (text.startsWith('/') && !(link.ok && skip?.(link.value)))) {
       const stat = statThrough(path);
       if (stat.ok) {
         [major, minor] = stat.value.dev.split(':').map(Number) as [number, number];
@@ -191,11 +214,16 @@ export function scanFdTableFullJs(dir: string): ReadResult<FdEntries> {
 }
 
 /** The deleted candidates among a full scan's fds, stat-ed through their links (as scanFdTables finds them). */
-export function candidatesOf(dir: string, entries: FdEntries): FdTableScan {
+export function candidatesOf(
+  dir: string,
+  entries: FdEntries,
+  skip: ((target: Buffer) => boolean) | null = null,
+): FdTableScan {
   const candidates: FdCandidate[] = [];
   entries.links.forEach((link, i) => {
     if (link !== null && !isCandidateName(link)) return;
     const bytes = link === null ? null : Buffer.from(link, 'latin1');
+    if (bytes !== null && skip?.(bytes)) return;
     const stat = statThrough(`${dir}/${entries.fds[i]}`);
     if (!stat.ok || (bytes === null && stat.value.nlink !== 0)) return;
     candidates.push({

@@ -1,4 +1,5 @@
 import { isUtf8 } from 'node:buffer';
+import { posix } from 'node:path';
 import { readProcText, type ReadResult } from './read.js';
 
 /** One line of /proc/PID/mountinfo. */
@@ -157,4 +158,18 @@ function unescapeOctalBytes(field: string): Buffer {
 /** A field as text: its bytes decoded as UTF-8, last. */
 function unescapeOctal(field: string): string {
   return unescapeOctalBytes(field).toString('utf8');
+}
+
+/**
+ * `/proc/PID/root/INNER`: a path on the host into the root of process PID, which reaches its
+ * mount namespace's mounts. INNER is normalised ("/" for the root itself, no trailing slash, no
+ * "." left); null for any other path, and for one with ".." (it would climb out of that root).
+ */
+export function parseProcRootPath(path: string): { pid: number; inner: string } | null {
+  const match = /^\/proc\/([1-9]\d*)\/root(\/.*)?$/.exec(path);
+  if (!match) return null;
+  // ".." after the magic link climbs out of the process's root, into limbo's view: not this form.
+  if ((match[2] ?? '').split('/').includes('..')) return null;
+  const inner = posix.normalize(match[2] ?? '/').replace(/(.)\/+$/, '$1');
+  return { pid: Number(match[1]), inner };
 }

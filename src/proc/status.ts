@@ -14,6 +14,11 @@ export interface ProcStatus {
   readonly threads: number;
   /** True for kernel threads (the `Kthread:` line, or ppid 2 on kernels without it). */
   readonly kernelThread: boolean;
+  /**
+   * NSpid: its pid in each pid namespace it is in, outermost (the reader's) first; the last is
+   * the pid it knows itself by (1 for a container's init). Empty on kernels without the line.
+   */
+  readonly nsPids: readonly number[];
 }
 
 /** Parses /proc/PID/status; returns null when a required field is missing. */
@@ -33,7 +38,11 @@ export function parseStatus(text: string): ProcStatus | null {
   if (!Number.isInteger(uid) || !Number.isInteger(euid)) return null;
   const kthread = fields.get('Kthread');
   const kernelThread = kthread !== undefined ? kthread === '1' : ppid === 2 || tgid === 2;
-  return { state, tgid, ppid, uid, euid, threads, kernelThread };
+  const nsPids = (fields.get('NSpid') ?? '')
+    .split(/\s+/)
+    .filter((word) => /^\d+$/.test(word))
+    .map(Number);
+  return { state, tgid, ppid, uid, euid, threads, kernelThread, nsPids };
 }
 
 /** Reads and parses /proc/PID/status. */

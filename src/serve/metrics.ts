@@ -2,6 +2,8 @@ import type { History } from './history.js';
 import type { LeakView } from './leak-watch.js';
 import type { SharedScanner } from './shared-scanner.js';
 import type { ScanResult } from './scan.js';
+import type { DeletedJson } from '../analyses/deleted-json.js';
+import { shortContainerId } from '../format/container.js';
 import {
   CONTENT_TYPES,
   type ExpositionFormat,
@@ -26,13 +28,21 @@ export interface MetricsContext {
  */
 export function metricFamilies(scan: ScanResult, context: MetricsContext, top: number): MetricFamily[] {
   const { deleted, handles, shm, restart } = scan;
-  const holders = new Map<number, { comm: Buffer; unit: string | null; allocated: number }>();
+  const holders = new Map<
+    number,
+    { comm: Buffer; unit: string | null; container: string | null; allocated: number }
+  >();
   // The exact comm of every process the scan named, for labels whose source carries only text.
   const comms = new Map<number, Buffer>();
   for (const p of handles.processes) comms.set(p.pid, commOf(p));
   for (const file of deleted.files) {
     for (const holder of file.holders) {
-      const entry = holders.get(holder.pid) ?? { comm: commOf(holder), unit: holder.unit, allocated: 0 };
+      const entry = holders.get(holder.pid) ?? {
+        comm: commOf(holder),
+        unit: holder.unit,
+        container: holder.container,
+        allocated: 0,
+      };
       entry.allocated += file.allocated;
       holders.set(holder.pid, entry);
     }
@@ -75,6 +85,22 @@ export function metricFamilies(scan: ScanResult, context: MetricsContext, top: n
           ? '(mqueue)'
           : '(memfd)'
         : Buffer.from(m.mount, 'utf8');
+  // A mount private to another mount namespace: its container's short id (its mount namespace
+  // outside a container), so two containers' /data stay two series. One value per such mount,
+  // and only mounts holding deleted files have series: bounded like the mount label.
+  const containerLabel = (m: DeletedJson['totals']['byMount'][number]): string => {
+    if (!m.mountNamespace || m.mountPath === undefined || m.mountPath === m.mount) return '';
+    const holder = deleted.files
+      .filter((f) => f.mount === m.mount && f.mountNamespace === m.mountNamespace)
+      .flatMap((f) => f.holders)
+      .find((h) => h.mountNamespace === m.mountNamespace && h.container !== null);
+    return holder?.container ? shortContainerId(holder.container) : m.mountNamespace;
+  };
+  const mountLabels = (m: DeletedJson['totals']['byMount'][number]) => ({
+    mount: mountLabel(m),
+    fstype: m.fstype ?? '',
+    container: containerLabel(m),
+  });
   const one = (value: number | null) => (value === null ? [] : [{ labels: {}, value }]);
   // A comm is raw bytes from the kernel: as a Buffer it is shown escaped, as on a terminal.
   const processLabels = (pid: number, comm: Buffer, unit: string | null) => ({
@@ -88,7 +114,7 @@ export function metricFamilies(scan: ScanResult, context: MetricsContext, top: n
       'limbo_deleted_files',
       'Deleted files still held open or mapped, per filesystem.',
       deleted.totals.byMount.map((m) => ({
-        labels: { mount: mountLabel(m), fstype: m.fstype ?? '' },
+        labels: mountLabels(m),
         value: m.files,
       })),
     ),
@@ -96,7 +122,7 @@ export function metricFamilies(scan: ScanResult, context: MetricsContext, top: n
       'limbo_deleted_allocated_bytes',
       'Bytes (st_blocks x 512) held by deleted files still open or mapped, per filesystem.',
       deleted.totals.byMount.map((m) => ({
-        labels: { mount: mountLabel(m), fstype: m.fstype ?? '' },
+        labels: mountLabels(m),
         value: m.allocated,
       })),
       'bytes',
@@ -105,7 +131,7 @@ export function metricFamilies(scan: ScanResult, context: MetricsContext, top: n
       'limbo_deleted_reclaimable_bytes',
       'Bytes closing every holder of those deleted files frees, per filesystem: allocated less blocks shared with other files or snapshots (XFS reflink, btrfs), for files whose split is known.',
       deleted.totals.byMount.map((m) => ({
-        labels: { mount: mountLabel(m), fstype: m.fstype ?? '' },
+        labels: mountLabels(m),
         value: m.reclaimable ?? m.allocated,
       })),
       'bytes',
@@ -114,7 +140,7 @@ export function metricFamilies(scan: ScanResult, context: MetricsContext, top: n
       'limbo_deleted_reclaimable_unknown_bytes',
       'Allocated bytes of deleted files whose blocks shared with other files are unknown, per filesystem: closing them frees between 0 and this.',
       deleted.totals.byMount.map((m) => ({
-        labels: { mount: mountLabel(m), fstype: m.fstype ?? '' },
+        labels: mountLabels(m),
         value: m.reclaimableUnknown ?? 0,
       })),
       'bytes',
@@ -122,7 +148,13 @@ export function metricFamilies(scan: ScanResult, context: MetricsContext, top: n
     gauge(
       'limbo_deleted_holder_allocated_bytes',
       `Bytes held by deleted files per holding process, for the top ${top} holders only.`,
-      topHolders.map(([pid, h]) => ({ labels: processLabels(pid, h.comm, h.unit), value: h.allocated })),
+      topHolders.map(([pid, h]) => ({
+        labels: {
+          ...processLabels(pid, h.comm, h.unit),
+          container: h.container === null ? '' : shortContainerId(h.container),
+        },
+        value: h.allocated,
+      })),
       'bytes',
     ),
     gauge(
@@ -182,6 +214,11 @@ export function metricFamilies(scan: ScanResult, context: MetricsContext, top: n
         },
         value: 1,
       })),
+    ),
+    gauge(
+      'limbo_mounts_unanswered',
+      'FUSE and network mounts that did not answer statfs within the time limit in the last scan: skipped, their files not counted.',
+      [{ labels: {}, value: deleted.incomplete.unansweredMounts?.length ?? 0 }],
     ),
     gauge(
       'limbo_scan_duration_seconds',

@@ -15,7 +15,7 @@ import { findSharedMemory } from '../analyses/shm.js';
 import { readPasswd } from '../proc/passwd.js';
 import { takeSnapshot } from '../snapshot/take-snapshot.js';
 import type { ProcessRecord } from '../snapshot/types.js';
-import { chooseMounts, readSpace } from '../walk/measure-filesystems.js';
+import { chooseMounts, readSpaceOf } from '../walk/measure-filesystems.js';
 
 /** Everything one scan found, as the CLI's JSON contracts: what /api serves and /metrics exposes. */
 export interface ScanResult {
@@ -43,8 +43,9 @@ export function scanSystem(procRoot = '/proc'): ScanResult {
   const snapshot = takeSnapshot({ procRoot, handles: true });
   const hostMounts =
     snapshot.mountNamespaces.find((ns) => ns.id === snapshot.hostMountNamespace)?.mounts ?? [];
-  const measures = chooseMounts(hostMounts, []).flatMap((mount) => {
-    const space = readSpace(mount.mountPoint);
+  const silent = new Set((snapshot.incomplete.unansweredMounts ?? []).map((m) => m.dev));
+  const measures = chooseMounts(hostMounts, [], silent).flatMap((mount) => {
+    const space = readSpaceOf(mount.mountPoint, mount.fstype);
     return space
       ? [{ mount, space, walk: null, hiddenBytes: null, hiddenNote: 'not walked by the server' }]
       : [];

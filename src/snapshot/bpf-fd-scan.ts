@@ -6,7 +6,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { classifyError, LimboError } from '../core/errors.js';
 import { nativeAddon, type BpfCandidate, type BpfFdScan } from '../native.js';
-import { readCandidate, type FdCandidate, type FdTableScan } from '../proc/fd-table.js';
+import { readCandidate, type FdCandidate, type FdTableScan, type SkipLink } from '../proc/fd-table.js';
 import type { ReadResult } from '../proc/read.js';
 import type { ScannerUsed } from './types.js';
 
@@ -67,11 +67,13 @@ function inInitialPidNamespace(): boolean {
  * The scans of `tables` (each a process's /proc/PID or task/TID directory with the task whose
  * fd table it shows), from one iterator run: the kernel's fd count of that table and its
  * candidates read through /proc. A task the iterator never visited holds no fds, or has exited
- * (its fd directory is gone, as the /proc scanner would find it).
+ * (its fd directory is gone, as the /proc scanner would find it). A candidate `skip` names (on a
+ * mount that did not answer) is not stat-ed, as in the /proc scanner.
  */
 export function bpfTableScans(
   bpf: BpfTables,
   tables: readonly { readonly dir: string; readonly tid: number }[],
+  skip: SkipLink | null = null,
 ): ReadResult<FdTableScan>[] {
   const byTid = new Map<number, number>();
   bpf.tids.forEach((tid, i) => byTid.set(tid, i));
@@ -81,13 +83,13 @@ export function bpfTableScans(
     if (list) list.push(candidate);
     else byTable.set(candidate.files, [candidate]);
   }
-  return tables.map(({ dir, tid }): ReadResult<FdTableScan> => {
+  return tables.map(({ dir, tid }, table): ReadResult<FdTableScan> => {
     const i = byTid.get(tid);
     if (i === undefined) return unvisitedTable(dir);
     const candidates: FdCandidate[] = [];
     let unreadable = 0;
     for (const found of byTable.get(bpf.files[i] as bigint) ?? []) {
-      const read = readCandidate(`${dir}/fd`, found.fd);
+      const read = readCandidate(`${dir}/fd`, found.fd, skip && ((target) => skip(table, target)));
       if (read === 'denied') unreadable++;
       // The fd may have been closed and reused since: the kernel's flags and offset are this file's only.
       else if (read !== null)

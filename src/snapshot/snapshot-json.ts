@@ -59,6 +59,8 @@ const processSchema = object({
   cgroup: nullable(string()),
   unit: nullable(string()),
   container: nullable(string()),
+  root: optional(nullable(string())),
+  nsPid: optional(nullable(integer({ minimum: 1 }))),
   exeKey: optional(nullable(string())),
   fdCount: countOrNull,
   readable: boolean(),
@@ -179,6 +181,7 @@ export const snapshotJsonSchema = contract(
       mountNamespaces: array(
         object({
           id: string(),
+          pid: optional(integer({ minimum: 1 })),
           mounts: array(
             object({
               mountId: count,
@@ -206,6 +209,19 @@ export const snapshotJsonSchema = contract(
         unreadablePids: array(integer()),
         unverifiedMappings: count,
         vanishedProcesses: optional(count),
+        unansweredMounts: optional(
+          array(
+            object({
+              mountPoint: string(),
+              fstype: string(),
+              dev: devJsonSchema,
+              mountNamespace: nullable(string()),
+              path: string(),
+              waitedMilliseconds: count,
+              skipped: count,
+            }),
+          ),
+        ),
       }),
       system: optional(
         nullable(

@@ -10,7 +10,9 @@ import {
   type FdCandidate,
   type FdEntries,
   type FdTableScan,
+  type SkipLink,
 } from '../proc/fd-table.js';
+import { MOUNT_ANSWER_TIMEOUT_MS, mayNotAnswer, probeMounts } from '../proc/mount-probe.js';
 import { readPosixShm } from '../proc/posix-shm.js';
 import { readSysvShm } from '../proc/sysvipc-shm.js';
 import { readLimits } from '../proc/limits.js';
@@ -44,6 +46,7 @@ import type {
   ProcessRecord,
   ScannerUsed,
   Snapshot,
+  UnansweredMount,
   UnreadablePart,
 } from './types.js';
 
@@ -71,6 +74,8 @@ export interface SnapshotOptions {
    * (default): BPF where it works, else /proc. The handle ledger always reads /proc.
    */
   readonly scanner?: ScannerRequest;
+  /** How long a FUSE or network mount has to answer statfs before it is skipped. Default 5 s. */
+  readonly mountTimeoutMs?: number;
 }
 
 const KCMP_FILES = 2;
@@ -91,18 +96,25 @@ export function takeSnapshot(options: SnapshotOptions = {}): Snapshot {
     .filter((p): p is PendingProcess => p !== null);
   // Every fd table of every process in one batch: the native scanner spreads it over the cores.
   const dirs = pending.flatMap((p) => p.tables.map((table) => `${table.dir}/fd`));
+  // Before any stat: which FUSE and network mounts answer. A stat on one that does not would never return.
+  scan.findUnansweredMounts(hostMountNamespace, options.mountTimeoutMs ?? MOUNT_ANSWER_TIMEOUT_MS);
+  const namespaceOfDir = pending.flatMap((p) => p.tables.map(() => p.mountNamespace));
+  const skip: SkipLink | null = scan.unanswered.length
+    ? (i, target) => scan.onUnansweredMount(namespaceOfDir[i] ?? null, target)
+    : null;
   const handleScan = options.handles ? new HandleScan(procRoot) : null;
   const scanner = handleScan
     ? ledgerScanner(options.scanner ?? 'auto')
     : chooseScanner(options.scanner ?? 'auto', procRoot);
   const scans = handleScan
-    ? scanForHandles(handleScan, pending, dirs)
+    ? scanForHandles(handleScan, pending, dirs, skip)
     : scanner.tables
       ? bpfTableScans(
           scanner.tables,
           pending.flatMap((p) => p.tables.map((table) => ({ dir: table.dir, tid: table.tid ?? p.pid }))),
+          skip,
         )
-      : scanFdTables(dirs);
+      : scanFdTables(dirs, nativeAddon(), skip);
   options.afterFdListing?.();
   let next = 0;
   for (const process of pending) {
@@ -136,6 +148,7 @@ export function takeSnapshot(options: SnapshotOptions = {}): Snapshot {
       unreadablePids: scan.unreadablePids.filter((pid) => !vanished.has(pid)),
       unverifiedMappings: scan.unverifiedMappings,
       vanishedProcesses: scan.vanishedProcesses + vanished.size,
+      ...(scan.unanswered.length > 0 ? { unansweredMounts: scan.unansweredRecords() } : {}),
     },
     system: handles?.system ?? {
       ...readSystemCounts(procRoot),
@@ -175,8 +188,9 @@ function scanForHandles(
   handleScan: HandleScan,
   pending: readonly PendingProcess[],
   dirs: readonly string[],
+  skip: SkipLink | null,
 ): ReadResult<FdTableScan>[] {
-  const full = scanFdTablesFull(dirs);
+  const full = scanFdTablesFull(dirs, nativeAddon(), skip);
   const scans: ReadResult<FdTableScan>[] = [];
   let next = 0;
   for (const process of pending) {
@@ -190,7 +204,11 @@ function scanForHandles(
         continue;
       }
       handleScan.addTable(process.pid, table.tid ?? process.pid, result.value);
-      scans.push({ ok: true, value: candidatesOf(dir, result.value) });
+      const index = next - 1;
+      scans.push({
+        ok: true,
+        value: candidatesOf(dir, result.value, skip ? (target) => skip(index, target) : null),
+      });
     }
   }
   return scans;
@@ -210,6 +228,7 @@ interface PendingProcess {
   readonly comm: Buffer;
   readonly startTicks: number | null;
   readonly cgroup: CgroupPlacement | null;
+  readonly root: string | null;
   readonly mountNamespace: string | null;
   readonly tables: readonly { dir: string; tid: number | null }[];
   readonly fdLimit: ProcessRecord['fdLimit'];
@@ -224,6 +243,8 @@ class Scan {
   unverifiedMappings = 0;
   /** Processes listed in /proc that exited before the scan could read them. */
   vanishedProcesses = 0;
+  /** FUSE and network mounts that did not answer statfs in time: nothing on them is stat-ed. */
+  readonly unanswered: Silent[] = [];
   private readonly kcmp = nativeAddon()?.kcmp;
   /** Per anonymous device ("0:N"): whether statfs says it is a POSIX mqueue filesystem. */
   private readonly mqueueDevices = new Map<string, boolean>();
@@ -255,7 +276,14 @@ class Scan {
     }
     const cgroupRead = readCgroup(this.procRoot, pid);
     const stat = readStat(this.procRoot, pid);
+    let root: string | null;
+    try {
+      root = readlinkSync(`${base}/root`);
+    } catch {
+      root = null;
+    }
     return {
+      root,
       pid,
       status,
       comm: commRead.value.subarray(0, Math.max(0, commRead.value.length - 1)),
@@ -319,11 +347,11 @@ class Scan {
     const maps = readMaps(`${taskDir}/maps`, handleScan === null);
     if (maps.ok) handleScan?.addMaps(pid, maps.value);
     const mappings = maps.ok
-      ? this.recordMappings(pid, maps.value)
+      ? this.recordMappings(pid, maps.value, pending.mountNamespace)
       : maps.failure === 'denied'
         ? ('denied' as const)
         : [];
-    const deletedExe = this.readDeletedExe(pid, taskDir);
+    const deletedExe = this.readDeletedExe(pid, taskDir, pending.mountNamespace);
     if (mappings === 'denied') unreadable.push('maps');
     if (unreadable.length > 0) this.unreadablePids.push(pid);
 
@@ -340,7 +368,9 @@ class Scan {
       cgroup: cgroup?.path ?? null,
       unit: cgroup?.unit ?? null,
       container: cgroup?.container ?? null,
-      exeKey: readExeKey(`${taskDir}/exe`),
+      root: pending.root,
+      nsPid: status.nsPids.at(-1) ?? null,
+      exeKey: this.readExeKey(`${taskDir}/exe`, pending.mountNamespace),
       fdCount,
       readable: unreadable.length === 0,
       ...(unreadable.length > 0 ? { unreadable } : {}),
@@ -413,10 +443,11 @@ class Scan {
    * SysV shm attaches ("/SYSV%08x", inode = shmid) are kept by their maps identity, unstat-ed:
    * they are not files, and a thousand attaches should not cost a thousand stats.
    */
-  private recordMappings(pid: number, entries: readonly MapEntry[]): HeldMapping[] {
+  private recordMappings(pid: number, entries: readonly MapEntry[], namespace: string | null): HeldMapping[] {
     const mappings: HeldMapping[] = [];
     for (const entry of entries) {
       if (!hasDeletedSuffix(entry.path)) continue;
+      if (this.unanswered.length > 0 && this.onUnansweredMount(namespace, entry.path)) continue;
       if (entry.path.subarray(0, 5).toString('latin1') === '/SYSV') {
         const fileKey = `${entry.dev}:${entry.inode}`;
         mappings.push({
@@ -451,9 +482,10 @@ class Scan {
   }
 
   /** The running executable, when its name carries " (deleted)": deleted, or replaced by rename-over. */
-  private readDeletedExe(pid: number, dir: string): DeletedExe | null {
+  private readDeletedExe(pid: number, dir: string, namespace: string | null): DeletedExe | null {
     const link = readLinkBytes(`${dir}/exe`);
     if (!link.ok || !hasDeletedSuffix(link.value)) return null;
+    if (this.unanswered.length > 0 && this.onUnansweredMount(namespace, link.value)) return null;
     const stat = statThrough(`${dir}/exe`);
     if (!stat.ok) return null;
     const fileKey = this.recordFile(stat.value, `${dir}/exe`);
@@ -472,6 +504,8 @@ class Scan {
   private keyAtName(pid: number, linkText: Buffer, fileKey: string): string | null {
     const keyAt = (name: Buffer): string | null => {
       if (name[0] !== 0x2f) return null;
+      // Inside another root the host's mount points do not apply; a name on a silent mount is not looked up.
+      if (this.unanswered.some((silent) => silent.holds(name))) return null;
       try {
         const st = statSync(Buffer.concat([Buffer.from(`${this.procRoot}/${pid}/root`), name]), {
           bigint: true,
@@ -482,6 +516,83 @@ class Scan {
       }
     };
     return keyAt(linkText) === fileKey ? fileKey : keyAt(stripDeletedSuffix(linkText));
+  }
+
+  /** The identity of a process's executable; null for zombies, denied reads, and one on a silent mount. */
+  private readExeKey(link: string, namespace: string | null): string | null {
+    if (this.unanswered.length > 0) {
+      const text = readLinkBytes(link);
+      if (!text.ok || this.onUnansweredMount(namespace, stripDeletedSuffix(text.value))) return null;
+    }
+    const stat = statThrough(link);
+    return stat.ok ? `${stat.value.dev}:${stat.value.ino}` : null;
+  }
+
+  /**
+   * Probes every FUSE and network mount of every mount namespace seen (once per device, all at
+   * once, in a child process) and keeps those that did not answer in `timeoutMs`.
+   */
+  findUnansweredMounts(hostNamespace: string | null, timeoutMs: number): void {
+    const byDev = new Map<string, string>();
+    const sites: { namespace: MountNamespace; mount: Mount; path: string }[] = [];
+    for (const namespace of this.mountNamespaces.values()) {
+      const host = namespace.id === hostNamespace;
+      if (!host && namespace.pid === undefined) continue;
+      for (const mount of namespace.mounts) {
+        if (!mayNotAnswer(mount.fstype)) continue;
+        const inner = mount.mountPoint === '/' ? '' : mount.mountPoint;
+        const path = host ? mount.mountPoint : `${this.procRoot}/${namespace.pid}/root${inner}`;
+        sites.push({ namespace, mount, path });
+        if (!byDev.has(mount.dev)) byDev.set(mount.dev, path);
+      }
+    }
+    if (sites.length === 0) return;
+    const answers = probeMounts([...byDev.values()], timeoutMs);
+    for (const site of sites) {
+      const answer = answers.get(byDev.get(site.mount.dev) ?? '');
+      if (answer?.answered !== false) continue;
+      this.unanswered.push(
+        new Silent(
+          site.mount,
+          site.namespace.id === hostNamespace ? null : site.namespace.id,
+          site.path,
+          timeoutMs,
+        ),
+      );
+    }
+  }
+
+  /**
+   * The mounts that did not answer, once per filesystem: another namespace's copy of a host
+   * mount (every unshare copies them) is the host's one, its skipped descriptors added to it.
+   */
+  unansweredRecords(): UnansweredMount[] {
+    const byDev = new Map<string, UnansweredMount>();
+    // The host's own first, so a filesystem is named by its mount point on the host.
+    const ordered = [...this.unanswered].sort(
+      (a, b) => Number(a.namespace !== null) - Number(b.namespace !== null),
+    );
+    for (const silent of ordered) {
+      const record = silent.record();
+      const seen = byDev.get(record.dev);
+      byDev.set(record.dev, seen ? { ...seen, skipped: seen.skipped + record.skipped } : record);
+    }
+    return [...byDev.values()];
+  }
+
+  /**
+   * True when `target` (an fd link or a mapping's name, as a process of `namespace` shows it) is
+   * on a mount that did not answer: it must not be stat-ed, and it is counted there.
+   */
+  onUnansweredMount(namespace: string | null, target: Buffer): boolean {
+    for (const silent of this.unanswered) {
+      if (silent.namespace !== null && silent.namespace !== namespace) continue;
+      if (silent.holds(target)) {
+        silent.skipped++;
+        return true;
+      }
+    }
+    return false;
   }
 
   /** Records a file the first time it is seen; `link` is the /proc link it was stat-ed through. */
@@ -577,16 +688,45 @@ class Scan {
       this.mountNamespaces.set(id, {
         id,
         mounts: mounts.ok ? mounts.value.map((mount) => this.withUpperDev(pid, mount)) : ([] as Mount[]),
+        ...(pid === 'self' ? {} : { pid }),
       });
     }
     return id;
   }
 }
 
-/** The identity of a process's executable; null for kernel threads' peers, zombies and denied reads. */
-function readExeKey(link: string): string | null {
-  const stat = statThrough(link);
-  return stat.ok ? `${stat.value.dev}:${stat.value.ino}` : null;
+/** A mount that did not answer, and what the scan left unread on it. */
+class Silent {
+  skipped = 0;
+  private readonly prefix: Buffer;
+
+  constructor(
+    readonly mount: Mount,
+    readonly namespace: string | null,
+    readonly path: string,
+    readonly waitedMilliseconds: number,
+  ) {
+    this.prefix = mount.mountPointBytes ?? Buffer.from(mount.mountPoint);
+  }
+
+  /** Whether a name is the mount point or under it. */
+  holds(name: Buffer): boolean {
+    const p = this.prefix;
+    if (p.length === 1) return name[0] === 0x2f;
+    return name.subarray(0, p.length).equals(p) && (name.length === p.length || name[p.length] === 0x2f);
+  }
+
+  record(): UnansweredMount {
+    return {
+      mountPoint: this.mount.mountPoint,
+      fstype: this.mount.fstype,
+      dev: this.mount.dev,
+      mountNamespace: this.namespace,
+      path: this.path,
+      waitedMilliseconds: this.waitedMilliseconds,
+      skipped: this.skipped,
+    };
+  }
 }
 
 /** The fd count of any process, readable without privileges: st_size of its fd directory. */

@@ -92,6 +92,14 @@ export interface ProcessRecord {
   readonly unit: string | null;
   readonly container: string | null;
   /**
+   * Its root directory (readlink /proc/PID/root, as limbo sees it): a chroot's or a container's
+   * root; "/" also when the root is out of limbo's sight (after pivot_root in another mount
+   * namespace). null when unreadable, absent in older snapshots.
+   */
+  readonly root?: string | null;
+  /** Its pid inside its own pid namespace (the last NSpid of status); null when unreadable, absent in older snapshots. */
+  readonly nsPid?: number | null;
+  /**
    * Its executable's identity ("MAJ:MIN:INODE" of /proc/PID/exe): a worker forked from its master
    * runs the same one. null when unreadable, absent in older snapshots.
    */
@@ -118,6 +126,11 @@ export interface ProcessRecord {
 export interface MountNamespace {
   readonly id: string;
   readonly mounts: readonly Mount[];
+  /**
+   * The process whose mountinfo was read: mount points are relative to its root, and
+   * /proc/PID/root/MOUNTPOINT reaches them from the host. Absent in older snapshots.
+   */
+  readonly pid?: number;
 }
 
 /** What the scan could not see. */
@@ -131,6 +144,26 @@ export interface Incomplete {
   readonly unverifiedMappings: number;
   /** Processes that exited while the scan ran: dropped, never counted as unread (absent in old snapshots). */
   readonly vanishedProcesses?: number;
+  /** Mounts that did not answer statfs in time: nothing on them was stat-ed (absent in old snapshots). */
+  readonly unansweredMounts?: readonly UnansweredMount[];
+}
+
+/**
+ * A mount whose filesystem did not answer (a stopped FUSE daemon, an NFS server gone): limbo
+ * skipped every call on it and names it, instead of waiting for ever.
+ */
+export interface UnansweredMount {
+  readonly mountPoint: string;
+  readonly fstype: string;
+  readonly dev: string;
+  /** Its mount namespace; null when it is limbo's own. */
+  readonly mountNamespace: string | null;
+  /** The path limbo asked: the mount point, or /proc/PID/root/MOUNTPOINT for another namespace's. */
+  readonly path: string;
+  /** How long limbo waited for statfs, in milliseconds. */
+  readonly waitedMilliseconds: number;
+  /** Descriptors and mappings whose files on it were not stat-ed: what they hold is unknown. */
+  readonly skipped: number;
 }
 
 /** Which scanner read the fd tables, and why it was the one. */

@@ -3,6 +3,7 @@ import { statfsSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { formatDev } from '../proc/file-stat.js';
 import { findMountOfPath, upperMountOf, type Mount } from '../proc/mountinfo.js';
+import { mayNotAnswer, probeMounts } from '../proc/mount-probe.js';
 import { walkTree, type WalkResult } from './walk-tree.js';
 
 /** statfs of one filesystem, in bytes. */
@@ -28,6 +29,21 @@ export interface FilesystemMeasure {
   readonly hiddenNote: string | null;
   /** The mount points inside this filesystem whose directories the walk looked under. */
   readonly coveringMounts?: readonly string[];
+  /** Where it was measured from the host when not at its mount point: /proc/PID/root/MOUNTPOINT. */
+  readonly at?: string;
+  /** The mount namespace of a mount private to another namespace (a container's); absent for the host's. */
+  readonly mountNamespace?: string;
+}
+
+/** A mount to measure: the host's own, or one private to another mount namespace, reached through /proc/PID/root. */
+export interface MountSite {
+  readonly mount: Mount;
+  /** The path to measure it at: its mount point, or /proc/PID/root/MOUNTPOINT. */
+  readonly at: string;
+  /** Set for a mount of another mount namespace. */
+  readonly mountNamespace?: string;
+  /** The mounts of its namespace (for what covers its directories). */
+  readonly mounts: readonly Mount[];
 }
 
 /** Filesystems that hold no files of their own: never reconciled. */
@@ -35,6 +51,16 @@ const PSEUDO = new Set([
   'proc', 'sysfs', 'cgroup', 'cgroup2', 'devpts', 'mqueue', 'debugfs', 'tracefs', 'securityfs', 'pstore',
   'bpf', 'configfs', 'fusectl', 'autofs', 'binfmt_misc', 'nsfs', 'rpc_pipefs', 'selinuxfs', 'efivarfs',
 ]); // prettier-ignore
+
+/**
+ * The space of the filesystem at `path`, from statfs; for a FUSE or network filesystem (`fstype`)
+ * asked in a child process with a time limit (mount-probe.ts): null when it does not answer.
+ */
+export function readSpaceOf(path: string, fstype: string): FilesystemSpace | null {
+  if (!mayNotAnswer(fstype)) return readSpace(path);
+  const answer = probeMounts([path]).get(path);
+  return answer?.answered ? answer.space : null;
+}
 
 /** The space of the filesystem at `path`, from statfs. */
 export function readSpace(path: string): FilesystemSpace | null {
@@ -56,7 +82,11 @@ export function readSpace(path: string): FilesystemSpace | null {
  * The filesystems to reconcile: those holding `paths`, or every real one (one mount per device,
  * the one with the shortest mount point, and only those with a size).
  */
-export function chooseMounts(mounts: readonly Mount[], paths: readonly string[]): Mount[] {
+export function chooseMounts(
+  mounts: readonly Mount[],
+  paths: readonly string[],
+  silent: ReadonlySet<string> = new Set(),
+): Mount[] {
   if (paths.length > 0) {
     const chosen = new Map<string, Mount>();
     for (const path of paths) {
@@ -73,13 +103,47 @@ export function chooseMounts(mounts: readonly Mount[], paths: readonly string[])
   const top = new Map(mounts.map((mount) => [mount.mountPoint, mount]));
   const byDev = new Map<string, Mount>();
   for (const mount of mounts) {
-    if (PSEUDO.has(mount.fstype) || top.get(mount.mountPoint) !== mount) continue;
+    // A mount that did not answer is named in `incomplete`, and never asked again.
+    if (PSEUDO.has(mount.fstype) || top.get(mount.mountPoint) !== mount || silent.has(mount.dev)) continue;
     // Listed as its upper layer's filesystem, whose numbers statfs gives for it.
     if (upperMountOf(mount, mounts) !== null) continue;
     const seen = byDev.get(mount.dev);
     if (!seen || mount.mountPoint.length < seen.mountPoint.length) byDev.set(mount.dev, mount);
   }
-  return [...byDev.values()].filter((mount) => (readSpace(mount.mountPoint)?.sizeBytes ?? 0) > 0);
+  const chosen = [...byDev.values()];
+  // FUSE and network filesystems answer in a child, all at once, within the time limit.
+  const probed = probeMounts(chosen.filter((m) => mayNotAnswer(m.fstype)).map((m) => m.mountPoint));
+  return chosen.filter((mount) => {
+    const answer = probed.get(mount.mountPoint);
+    const space = answer === undefined ? readSpace(mount.mountPoint) : answer.answered ? answer.space : null;
+    return (space?.sizeBytes ?? 0) > 0;
+  });
+}
+
+/**
+ * The filesystems mounted only in other mount namespaces (a container's private tmpfs or
+ * volume): real filesystems whose device no host mount shows, once per device, each reached
+ * through /proc/PID/root of the process whose mountinfo listed it.
+ */
+export function choosePrivateMounts(
+  namespaces: readonly { readonly id: string; readonly mounts: readonly Mount[]; readonly pid?: number }[],
+  hostMounts: readonly Mount[],
+  silent: ReadonlySet<string> = new Set(),
+): MountSite[] {
+  const seen = new Set([...hostMounts.map((mount) => mount.dev), ...silent]);
+  const sites: MountSite[] = [];
+  for (const namespace of namespaces) {
+    if (namespace.pid === undefined || namespace.mounts === hostMounts) continue;
+    const top = new Map(namespace.mounts.map((mount) => [mount.mountPoint, mount]));
+    for (const mount of namespace.mounts) {
+      if (PSEUDO.has(mount.fstype) || top.get(mount.mountPoint) !== mount || seen.has(mount.dev)) continue;
+      const at = `/proc/${namespace.pid}/root${mount.mountPoint === '/' ? '' : mount.mountPoint}`;
+      if ((readSpaceOf(at, mount.fstype)?.sizeBytes ?? 0) === 0) continue;
+      seen.add(mount.dev);
+      sites.push({ mount, at, mountNamespace: namespace.id, mounts: namespace.mounts });
+    }
+  }
+  return sites;
 }
 
 /**
@@ -90,9 +154,20 @@ export function chooseMounts(mounts: readonly Mount[], paths: readonly string[])
 export async function measureFilesystem(
   mount: Mount,
   allMounts: readonly Mount[],
-  options: { walk: boolean; onProgress?: (files: number) => void },
+  options: {
+    walk: boolean;
+    onProgress?: (files: number) => void;
+    /** Measure at this path instead of the mount point (/proc/PID/root/MOUNTPOINT). */
+    at?: string;
+    mountNamespace?: string;
+    /** Mount points that did not answer: a walk that would stat one is not made. */
+    silent?: readonly string[];
+  },
 ): Promise<FilesystemMeasure | null> {
-  const space = readSpace(mount.mountPoint);
+  if (options.at !== undefined && options.at !== mount.mountPoint) {
+    return measurePrivate(mount, options.at, options);
+  }
+  const space = readSpaceOf(mount.mountPoint, mount.fstype);
   if (!space) return null;
   if (!options.walk)
     return { mount, space, walk: null, hiddenBytes: null, hiddenNote: 'not walked (use --walk)' };
@@ -118,6 +193,18 @@ export async function measureFilesystem(
       };
     }
   }
+  // A plain walk stats every mount point it meets (the stat crosses into the mount): one that
+  // does not answer would hold it for ever. The bind mount above shows them as plain directories.
+  const stuck = (options.silent ?? []).find((point) => isUnder(point, mount.mountPoint));
+  if (stuck !== undefined) {
+    return {
+      mount,
+      space,
+      walk: null,
+      hiddenBytes: null,
+      hiddenNote: `not walked: ${stuck} under it does not answer (as root the walk goes around it)`,
+    };
+  }
   const walked = await walkTree(
     mount.mountPoint,
     options.onProgress ? { onProgress: options.onProgress } : {},
@@ -136,6 +223,35 @@ export async function measureFilesystem(
     walk: { visibleBytes: walked.allocatedBytes, errors: walked.errors, files: walked.files },
     hiddenBytes: covered.length === 0 ? 0 : null,
     hiddenNote: note,
+  };
+}
+
+/**
+ * A mount of another mount namespace, measured through /proc/PID/root: statfs there, and a walk
+ * from there. Hidden files are not looked at: a bind mount cannot be made across namespaces.
+ */
+async function measurePrivate(
+  mount: Mount,
+  at: string,
+  options: { walk: boolean; onProgress?: (files: number) => void; mountNamespace?: string },
+): Promise<FilesystemMeasure | null> {
+  const space = readSpaceOf(at, mount.fstype);
+  if (!space) return null;
+  const base = {
+    mount,
+    space,
+    at,
+    ...(options.mountNamespace ? { mountNamespace: options.mountNamespace } : {}),
+  };
+  if (!options.walk) return { ...base, walk: null, hiddenBytes: null, hiddenNote: 'not walked (use --walk)' };
+  const walked = await walkTree(at, options.onProgress ? { onProgress: options.onProgress } : {});
+  if ('failure' in walked)
+    return { ...base, walk: null, hiddenBytes: null, hiddenNote: `walk failed: ${walked.failure}` };
+  return {
+    ...base,
+    walk: { visibleBytes: walked.allocatedBytes, errors: walked.errors, files: walked.files },
+    hiddenBytes: null,
+    hiddenNote: 'a mount of another mount namespace: files under its own mounts are not looked at',
   };
 }
 

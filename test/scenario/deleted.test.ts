@@ -2,7 +2,16 @@
 // the kernel itself reports through /proc for the same file.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -148,6 +157,9 @@ describe('limbo deleted on real processes', () => {
         assert.deepEqual(report.totals.byMount, [
           {
             mount: mountPoint,
+            // limbo's own mount namespace, and the mount point names it on the host.
+            mountNamespace: readlinkSync('/proc/self/ns/mnt'),
+            mountPath: mountPoint,
             fstype: 'tmpfs',
             ramBacked: true,
             files: 1,

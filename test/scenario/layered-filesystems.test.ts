@@ -104,12 +104,16 @@ describe('a file deleted through an overlay mount', { skip: isRoot ? false : 'ne
     const file = findFile(report, truth.dev, truth.inode);
     assert.ok(file, 'the overlay file is listed on the upper filesystem');
     assert.equal(file.mount, scratch.dir);
+    assert.equal(file.mountPath, scratch.dir, 'the host path is the upper layer’s, not the overlay’s');
     assert.equal(file.fstype, 'tmpfs');
     assert.equal(file.allocated, truth.allocated);
     assert.deepEqual(file.overlay, { mount: merged, upperDir: join(scratch.dir, 'upper') });
     assert.deepEqual(report.totals.byMount, [
       {
         mount: scratch.dir,
+        // The upper layer's mount, in limbo's own mount namespace, named on the host by its mount point.
+        mountNamespace: readlinkSync('/proc/self/ns/mnt'),
+        mountPath: scratch.dir,
         fstype: 'tmpfs',
         ramBacked: true,
         files: 1,

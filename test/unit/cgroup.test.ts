@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseCgroup, userManagerOf, type CgroupPlacement } from '../../src/proc/cgroup.js';
+import {
+  findContainer,
+  parseCgroup,
+  userManagerOf,
+  type CgroupPlacement,
+  type ContainerIdentity,
+} from '../../src/proc/cgroup.js';
 
 // A container id: 64 lowercase hex digits.
 const id = '4f3c2b1a0e9d8c7b'.repeat(4);
@@ -171,4 +177,91 @@ describe('userManagerOf', () => {
     ['/system.slice/nginx.service', null],
   ];
   for (const [path, uid] of cases) it(path, () => assert.equal(userManagerOf(path), uid));
+});
+
+// Each runtime's own cgroup path, as captured on hosts running it (ids and pod UIDs replaced).
+describe('findContainer', () => {
+  const nspawn = '/machine.slice/systemd-nspawn@web01.service/payload/system.slice/nginx.service';
+  const cases: [string, string, ContainerIdentity | null][] = [
+    ['docker, systemd driver', `/system.slice/docker-${id}.scope`, { runtime: 'docker', id, podUid: null }],
+    ['docker, cgroupfs driver', `/docker/${id}`, { runtime: 'docker', id, podUid: null }],
+    [
+      'docker, inside its own cgroup namespace view',
+      `/docker/${id}/init.scope`,
+      { runtime: 'docker', id, podUid: null },
+    ],
+    [
+      'containerd under the kubelet, systemd driver',
+      `/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${podUnit}.slice/cri-containerd-${id}.scope`,
+      { runtime: 'containerd', id, podUid: podDir },
+    ],
+    [
+      'containerd under the kubelet, guaranteed QoS (no QoS slice)',
+      `/kubepods.slice/kubepods-pod${podUnit}.slice/cri-containerd-${id}.scope`,
+      { runtime: 'containerd', id, podUid: podDir },
+    ],
+    [
+      'containerd under the kubelet, cgroupfs driver',
+      `/kubepods/besteffort/pod${podDir}/${id}`,
+      { runtime: 'containerd', id, podUid: podDir },
+    ],
+    [
+      'containerd on cgroup v1 with its own systemd driver',
+      `/system.slice/containerd.service/kubepods-burstable-pod${podUnit}.slice:cri-containerd:${id}`,
+      { runtime: 'containerd', id, podUid: null },
+    ],
+    [
+      'containerd without Kubernetes (ctr, namespace default)',
+      `/default/${id}`,
+      { runtime: 'containerd', id, podUid: null },
+    ],
+    [
+      'nerdctl, systemd driver',
+      `/system.slice/nerdctl-${id}.scope`,
+      { runtime: 'containerd', id, podUid: null },
+    ],
+    [
+      'CRI-O, systemd driver',
+      `/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod${podUnit}.slice/crio-${id}.scope`,
+      { runtime: 'cri-o', id, podUid: podDir },
+    ],
+    [
+      'CRI-O, cgroupfs driver',
+      `/kubepods/burstable/pod${podDir}/crio-${id}`,
+      { runtime: 'cri-o', id, podUid: podDir },
+    ],
+    [
+      'rootful podman',
+      `/machine.slice/libpod-${id}.scope/container`,
+      { runtime: 'podman', id, podUid: null },
+    ],
+    [
+      'rootless podman',
+      `/user.slice/user-1000.slice/user@1000.service/user.slice/libpod-${id}.scope/container`,
+      { runtime: 'podman', id, podUid: null },
+    ],
+    ['podman, cgroupfs manager', `/libpod_parent/libpod-${id}`, { runtime: 'podman', id, podUid: null }],
+    [
+      'LXC 4 and later (and LXD, Incus)',
+      '/lxc.payload.web01/system.slice/cron.service',
+      { runtime: 'lxc', id: 'web01', podUid: null },
+    ],
+    ['LXC before 4', '/lxc/web01', { runtime: 'lxc', id: 'web01', podUid: null }],
+    ['systemd-nspawn (machinectl start)', nspawn, { runtime: 'systemd-nspawn', id: 'web01', podUid: null }],
+    [
+      'a machine registered by its scope',
+      '/machine.slice/machine-web01.scope',
+      { runtime: 'systemd-nspawn', id: 'web01', podUid: null },
+    ],
+    ['podman conmon, the monitor and not the container', `/machine.slice/libpod-conmon-${id}.scope`, null],
+    ['CRI-O conmon', `/system.slice/crio-conmon-${id}.scope`, null],
+    ['LXC monitor', '/lxc.monitor.web01', null],
+    ['a service', '/system.slice/docker.service', null],
+    ['the root cgroup', '/', null],
+  ];
+  for (const [name, path, expected] of cases) {
+    it(`reads ${name}`, () => {
+      assert.deepEqual(findContainer(path), expected);
+    });
+  }
 });

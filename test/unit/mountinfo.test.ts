@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { findMount, findMountContaining, parseMountinfo, type Mount } from '../../src/proc/mountinfo.js';
+import {
+  findMount,
+  findMountContaining,
+  parseMountinfo,
+  parseProcRootPath,
+  type Mount,
+} from '../../src/proc/mountinfo.js';
 
 // Captured from `unshare -m` after mounting tmpfs on awkward names, a shared/slave pair and bind
 // mounts (one line describing the capturing sandbox was dropped). limbo reads /proc text as
@@ -330,4 +336,26 @@ describe('findMountContaining', () => {
   it('finds nothing in an empty table', () => {
     assert.equal(findMountContaining([], '/x'), null);
   });
+});
+
+describe('parseProcRootPath', () => {
+  const cases: [string, { pid: number; inner: string } | null][] = [
+    ['/proc/4242/root/data', { pid: 4242, inner: '/data' }],
+    ['/proc/4242/root/data/', { pid: 4242, inner: '/data' }],
+    ['/proc/4242/root', { pid: 4242, inner: '/' }],
+    ['/proc/4242/root/', { pid: 4242, inner: '/' }],
+    ['/proc/4242/root/var/./lib//data', { pid: 4242, inner: '/var/lib/data' }],
+    ['/proc/4242/root/var/../etc', null],
+    ['/proc/4242/root/../../etc', null],
+    ['/proc/self/root/data', null],
+    ['/proc/0/root/data', null],
+    ['/proc/4242/cwd/data', null],
+    ['/data', null],
+    ['/proc/4242/rootfs', null],
+  ];
+  for (const [path, expected] of cases) {
+    it(`reads ${path}`, () => {
+      assert.deepEqual(parseProcRootPath(path), expected);
+    });
+  }
 });

@@ -27,32 +27,82 @@ describe('parseStatus on captured /proc/PID/status', () => {
     [
       'a sleeping user process (uid 1000)',
       'status-sleep.txt',
-      { state: 'S', tgid: 4098, ppid: 4096, uid: 1000, euid: 1000, threads: 1, kernelThread: false },
+      {
+        state: 'S',
+        tgid: 4098,
+        ppid: 4096,
+        uid: 1000,
+        euid: 1000,
+        threads: 1,
+        kernelThread: false,
+        nsPids: [4098],
+      },
     ],
     [
       'a process whose real and effective uids differ',
       'status-ruid-euid-differ.txt',
-      { state: 'S', tgid: 4099, ppid: 4096, uid: 1000, euid: 65534, threads: 1, kernelThread: false },
+      {
+        state: 'S',
+        tgid: 4099,
+        ppid: 4096,
+        uid: 1000,
+        euid: 65534,
+        threads: 1,
+        kernelThread: false,
+        nsPids: [4099],
+      },
     ],
     [
       'a multi-threaded process (node)',
       'status-node-multithreaded.txt',
-      { state: 'S', tgid: 4100, ppid: 4096, uid: 0, euid: 0, threads: 7, kernelThread: false },
+      {
+        state: 'S',
+        tgid: 4100,
+        ppid: 4096,
+        uid: 0,
+        euid: 0,
+        threads: 7,
+        kernelThread: false,
+        nsPids: [4100],
+      },
     ],
     [
       'a zombie',
       'status-zombie.txt',
-      { state: 'Z', tgid: 4103, ppid: 4101, uid: 0, euid: 0, threads: 1, kernelThread: false },
+      {
+        state: 'Z',
+        tgid: 4103,
+        ppid: 4101,
+        uid: 0,
+        euid: 0,
+        threads: 1,
+        kernelThread: false,
+        nsPids: [4103],
+      },
     ],
     [
       'kthreadd (pid 2, Kthread: 1)',
       'status-kthreadd.txt',
-      { state: 'S', tgid: 2, ppid: 0, uid: 0, euid: 0, threads: 1, kernelThread: true },
+      { state: 'S', tgid: 2, ppid: 0, uid: 0, euid: 0, threads: 1, kernelThread: true, nsPids: [2] },
     ],
     [
       'an idle kworker (Kthread: 1, state I)',
       'status-kworker.txt',
-      { state: 'I', tgid: 4, ppid: 2, uid: 0, euid: 0, threads: 1, kernelThread: true },
+      { state: 'I', tgid: 4, ppid: 2, uid: 0, euid: 0, threads: 1, kernelThread: true, nsPids: [4] },
+    ],
+    [
+      'a process in its own pid namespace (unshare --pid --fork; NSpid 3225 1)',
+      'status-pid-namespace.txt',
+      {
+        state: 'S',
+        tgid: 3225,
+        ppid: 3223,
+        uid: 0,
+        euid: 0,
+        threads: 1,
+        kernelThread: false,
+        nsPids: [3225, 1],
+      },
     ],
   ];
   for (const [name, file, expected] of cases) {
@@ -115,6 +165,7 @@ describe('parseStatus on hand-written lines', () => {
       euid: 20,
       threads: 3,
       kernelThread: false,
+      nsPids: [],
     });
   });
 

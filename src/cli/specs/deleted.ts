@@ -9,7 +9,7 @@ export const deletedSpec = defineCommand({
   name: 'deleted',
   summary: 'List deleted files still held open or mapped: the space df counts and du cannot see.',
   usage:
-    'limbo deleted [--pid N] [--user NAME] [--mount MOUNTPOINT | --filesystem-of PATH] [--min-size SIZE] [--kind K] [--sort KEY] [--limit N | --all] [--json]',
+    'limbo deleted [--pid N] [--user NAME] [--mount MOUNTPOINT | --filesystem-of PATH] [--container ID] [--min-size SIZE] [--kind K] [--sort KEY] [--limit N | --all] [--json]',
   options: {
     ...DELETED_FILTER_OPTIONS,
     kind: enumOption(DELETED_KINDS, { value: 'K', help: 'only this kind' }),

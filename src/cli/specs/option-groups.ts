@@ -15,13 +15,17 @@ export const DELETED_FILTER_OPTIONS = {
   user: stringOption({ value: 'NAME', help: 'only files held by a process of this user (name or uid)' }),
   mount: stringOption({
     value: 'PATH',
-    help: 'only files on the filesystem mounted at PATH (a mount point exactly)',
+    help: 'only files on the filesystem mounted at PATH (a mount point exactly; /proc/PID/root/MOUNTPOINT for a mount of another mount namespace, as in a container)',
   }),
   filesystemOf: stringOption({
     value: 'PATH',
     help: 'only files on the whole filesystem that holds PATH (wherever it is mounted)',
   }),
   minSize: sizeOption({ value: 'SIZE', help: 'only files holding at least SIZE allocated (10M, 1G)' }),
+  container: stringOption({
+    value: 'ID',
+    help: 'only files held by a process of this container: its id, a unique prefix of it (as docker prints), or its name (LXC, systemd-nspawn)',
+  }),
 } as const satisfies Options;
 
 /** How an acting command gets consent: `--yes` acts without asking, `--dry-run` only shows. */

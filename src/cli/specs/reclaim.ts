@@ -7,20 +7,24 @@ export const reclaimSpec = defineCommand({
   name: 'reclaim',
   summary: 'Give back the space of deleted files still held open, without a restart: truncate them, safely.',
   usage:
-    'limbo reclaim TARGET... | --pid N | --user NAME | --mount MOUNTPOINT | --filesystem-of PATH | --min-size SIZE | --all  [--force] [--yes | --dry-run] [--json]',
+    'limbo reclaim TARGET... | --pid N | --user NAME | --mount MOUNTPOINT | --filesystem-of PATH | --container ID | --min-size SIZE | --all  [--force] [--yes | --dry-run] [--json]',
   positionals: true,
   options: {
     pid: withHelp(filters.pid, 'every deleted file process N holds'),
     user: withHelp(filters.user, 'every deleted file a process of this user holds'),
     mount: withHelp(
       filters.mount,
-      'every deleted file on the filesystem mounted at PATH (a mount point exactly)',
+      'every deleted file on the filesystem mounted at PATH (a mount point exactly; /proc/PID/root/MOUNTPOINT for a mount of another mount namespace)',
     ),
     filesystemOf: withHelp(
       filters.filesystemOf,
       'every deleted file on the whole filesystem that holds PATH, wherever it is (the dry run names it)',
     ),
     minSize: withHelp(filters.minSize, 'only files holding at least SIZE (10M, 1G)'),
+    container: withHelp(
+      filters.container,
+      'every deleted file a process of this container holds (its id, a unique prefix, or its name)',
+    ),
     all: booleanOption('every deleted file held open (the filters narrow it)'),
     force: booleanOption(
       'also truncate files a holder reads back, maps, or writes without O_APPEND, and durable program state (see below)',
@@ -60,6 +64,8 @@ its master (nginx and Apache USR1, rsyslogd and syslog-ng HUP, pg_rotate_logfile
 BGREWRITEAOF), systemctl restart UNIT for a service, or a restart of the family's top process.
 
 --mount takes a mount point exactly; --filesystem-of PATH means the whole filesystem holding PATH.
+A mount private to another mount namespace (a container's) is named from the host through a
+process of that namespace, /proc/PID/root/MOUNTPOINT, as limbo deleted and limbo report print it.
 Every plan names the filesystem it covers.
 
 On a terminal limbo shows the plan and asks first; scripts pass --yes; --dry-run only shows.
