@@ -218,7 +218,7 @@ describe('limbo serve', () => {
     // What the kernel accounts: ext4 may add a block for the extent tree once the data is written back.
     const text = await until('the holder at its st_blocks', async () => {
       const body = await (await fetch(`${server.url}/metrics`)).text();
-      const line = `limbo_deleted_holder_allocated_bytes{pid="${holder.pid}",comm="holder",unit=""} ${heldBytes()}\n`;
+      const line = `limbo_deleted_holder_allocated_bytes{pid="${holder.pid}",comm="holder",unit="",container=""} ${heldBytes()}\n`;
       return body.includes(line) ? body : null;
     });
     assert.ok(heldBytes() >= 256 * 1024 * 1024);
@@ -257,19 +257,24 @@ describe('limbo serve', () => {
     });
     assert.ok(
       text.includes(
-        `limbo_deleted_holder_allocated_bytes{pid="${odd.pid}",comm="hold\\\\xff",unit=""} 65536\n`,
+        `limbo_deleted_holder_allocated_bytes{pid="${odd.pid}",comm="hold\\\\xff",unit="",container=""} 65536\n`,
       ),
       text,
     );
-    assert.ok(text.includes(`limbo_deleted_files{mount="${mount}",fstype="tmpfs"} 1\n`), text);
-    assert.ok(text.includes(`limbo_deleted_allocated_bytes{mount="${mount}",fstype="tmpfs"} 65536\n`), text);
+    assert.ok(text.includes(`limbo_deleted_files{mount="${mount}",fstype="tmpfs",container=""} 1\n`), text);
+    assert.ok(
+      text.includes(`limbo_deleted_allocated_bytes{mount="${mount}",fstype="tmpfs",container=""} 65536\n`),
+      text,
+    );
     // tmpfs shares no blocks between files: all 64 KiB come back on close, none of it unknown.
     assert.ok(
-      text.includes(`limbo_deleted_reclaimable_bytes{mount="${mount}",fstype="tmpfs"} 65536\n`),
+      text.includes(`limbo_deleted_reclaimable_bytes{mount="${mount}",fstype="tmpfs",container=""} 65536\n`),
       text,
     );
     assert.ok(
-      text.includes(`limbo_deleted_reclaimable_unknown_bytes{mount="${mount}",fstype="tmpfs"} 0\n`),
+      text.includes(
+        `limbo_deleted_reclaimable_unknown_bytes{mount="${mount}",fstype="tmpfs",container=""} 0\n`,
+      ),
       text,
     );
     assert.doesNotMatch(text, /\ufffd/);
@@ -303,7 +308,11 @@ describe('limbo serve', () => {
     holders.push(hostile);
     t.after(() => hostile.stop());
     const series = (body: string) =>
-      [...body.matchAll(/^limbo_deleted_allocated_bytes\{mount="([^\n]*)",fstype="tmpfs"\} (\d+)$/gm)]
+      [
+        ...body.matchAll(
+          /^limbo_deleted_allocated_bytes\{mount="([^\n]*)",fstype="tmpfs",container=""\} (\d+)$/gm,
+        ),
+      ]
         .filter((m) => m[1]?.startsWith(`${dir}/m-`))
         .map((m) => ({ mount: m[1] as string, bytes: Number(m[2]) }));
     const body = await until('every hostile mount in /metrics', async () => {
