@@ -7,8 +7,7 @@ import { deletedReportToJson } from '../../src/analyses/deleted-json.js';
 import { buildReport } from '../../src/analyses/report.js';
 import { describeFinding } from '../../src/analyses/report-words.js';
 import { parseMountinfo } from '../../src/proc/mountinfo.js';
-import type { Snapshot } from '../../src/snapshot/types.js';
-import { processRecord } from '../helpers/records.js';
+import { processRecord, snapshotRecord } from '../helpers/records.js';
 
 // Two tmpfs mounts at /srv/\xff and /srv/\xfe (latin1 text, as limbo reads /proc), and / itself.
 const mounts = parseMountinfo(
@@ -27,13 +26,7 @@ const holder = processRecord(500, {
   ],
 });
 
-const snapshot: Snapshot = {
-  schema: 'limbo.snapshot/1',
-  takenAt: '2026-11-30T00:00:00.000Z',
-  hostname: 'host',
-  procRoot: '/proc',
-  hostMountNamespace: 'mnt:[1]',
-  scanMilliseconds: 1,
+const snapshot = snapshotRecord({
   processes: [holder],
   files: ['0:40', '0:41'].map((dev) => ({
     key: `${dev}:7`,
@@ -45,11 +38,7 @@ const snapshot: Snapshot = {
     mode: 0o100644,
   })),
   mountNamespaces: [{ id: 'mnt:[1]', mounts }],
-  incomplete: { scannerUid: 0, unreadableProcesses: 0, unreadablePids: [], unverifiedMappings: 0 },
-  system: null,
-  shmSegments: null,
-  posixShm: null,
-};
+});
 
 describe('deleted files on mount points that are not UTF-8', () => {
   const report = findDeletedFiles(snapshot);

@@ -9,8 +9,8 @@ import { reconcileFilesystems } from '../../src/analyses/df.js';
 import { sillyRenamerOf, sillyRenamerOfFilesystem } from '../../src/proc/deleted-name.js';
 import { parseMountinfo } from '../../src/proc/mountinfo.js';
 import { parseSnapshot, stringifySnapshot } from '../../src/snapshot/snapshot-json.js';
-import type { FileRecord, HeldFd, ProcessRecord, Snapshot } from '../../src/snapshot/types.js';
-import { processRecord } from '../helpers/records.js';
+import type { FileRecord, HeldFd, ProcessRecord } from '../../src/snapshot/types.js';
+import { processRecord, snapshotRecord } from '../helpers/records.js';
 
 const mountinfo = [
   '27 1 254:0 / / rw,relatime - ext4 /dev/vda rw',
@@ -53,13 +53,7 @@ const mounts = parseMountinfo(mountinfo).map((m) =>
   m.fstype === 'overlay' ? { ...m, upperDev: '0:41' } : m,
 );
 
-const snapshot: Snapshot = {
-  schema: 'limbo.snapshot/1',
-  takenAt: '2026-11-30T00:00:00.000Z',
-  hostname: 'host',
-  procRoot: '/proc',
-  hostMountNamespace: 'mnt:[1]',
-  scanMilliseconds: 1,
+const snapshot = snapshotRecord({
   processes: [
     process(600, 'writer', [
       // NFS: the fd reads the hidden name itself, without " (deleted)"; the cached nlink reads 1.
@@ -91,11 +85,7 @@ const snapshot: Snapshot = {
     file('254:0:4242', { nlink: 1 }),
   ],
   mountNamespaces: [{ id: 'mnt:[1]', mounts }],
-  incomplete: { scannerUid: 0, unreadableProcesses: 0, unreadablePids: [], unverifiedMappings: 0 },
-  system: null,
-  shmSegments: null,
-  posixShm: null,
-};
+});
 
 describe('silly-rename names', () => {
   const cases: [string, ReturnType<typeof sillyRenamerOf>][] = [
