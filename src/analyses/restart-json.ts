@@ -15,13 +15,7 @@ import {
   string,
   type Static,
 } from '../format/json-schema.js';
-import {
-  incompleteToJson,
-  unreadableProcessesJsonSchema,
-  vanishedProcessesJsonSchema,
-  scannerJsonSchema,
-  unansweredMountsJsonSchema,
-} from './incomplete-json.js';
+import { incompleteToJson, scanIncompleteJsonSchema } from './incomplete-json.js';
 import { scanSourceJsonSchema } from './source-json.js';
 
 /** The documented `limbo.restart/1` JSON (docs/json.md). */
@@ -70,14 +64,7 @@ export const restartJsonSchema = contract(
       }),
     ),
     source: optional(scanSourceJsonSchema),
-    incomplete: object({
-      unreadableProcesses: integer({ minimum: 0 }),
-      unreadablePids: array(integer()),
-      processes: optional(unreadableProcessesJsonSchema),
-      vanishedProcesses: optional(vanishedProcessesJsonSchema),
-      scanner: optional(scannerJsonSchema),
-      unansweredMounts: optional(unansweredMountsJsonSchema),
-    }),
+    incomplete: scanIncompleteJsonSchema,
   }),
 );
 

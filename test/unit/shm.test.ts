@@ -6,7 +6,7 @@ import { shmReportToJson } from '../../src/analyses/shm-json.js';
 import type { Mount } from '../../src/proc/mountinfo.js';
 import { parseSysvShm } from '../../src/proc/sysvipc-shm.js';
 import type { HeldMapping, ProcessRecord, Snapshot } from '../../src/snapshot/types.js';
-import { processRecord as makeProcessRecord } from '../helpers/records.js';
+import { processRecord as makeProcessRecord, snapshotRecord } from '../helpers/records.js';
 
 // The captured table (see test/unit/sysvipc-shm.test.ts): shmid 0 key 0x1234abcd attached,
 // shmid 1 key 0xdeadbeef orphaned, shmid 2 removed while attached (key reads 0), shmid 3 locked
@@ -38,22 +38,13 @@ function mount(fields: Partial<Mount> & Pick<Mount, 'mountId' | 'parentId' | 'de
 }
 
 function snapshotOf(fields: Partial<Snapshot>): Snapshot {
-  return {
-    schema: 'limbo.snapshot/1',
+  return snapshotRecord({
     takenAt: '2026-11-23T00:00:00.000Z',
     hostname: 'test',
-    procRoot: '/proc',
-    hostMountNamespace: 'mnt:[1]',
-    scanMilliseconds: 1,
-    processes: [],
-    files: [],
-    mountNamespaces: [],
-    incomplete: { scannerUid: 0, unreadableProcesses: 0, unreadablePids: [], unverifiedMappings: 0 },
-    system: null,
     shmSegments: table,
     posixShm: [],
     ...fields,
-  };
+  });
 }
 
 describe('parseSysvMapping', () => {
