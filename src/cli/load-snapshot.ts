@@ -37,6 +37,8 @@ export function loadSnapshot(
   try {
     return takeSnapshot({ procRoot: proc, handles: options.handles ?? false, scanner });
   } catch (error) {
+    // Any other LimboError keeps its code: --scanner bpf where BPF cannot run is a usage error (exit 2).
+    if (error instanceof LimboError && error.code !== 'proc-unreadable') throw error;
     throw new LimboError(
       'proc-unreadable',
       `cannot scan ${escapeName(Buffer.from(proc))}: ${(error as Error).message}`,

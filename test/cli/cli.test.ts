@@ -121,6 +121,16 @@ describe('limbo CLI', () => {
     assert.match(run.stderr, /cannot scan \/no\/such\/proc/);
   });
 
+  it('exits 2 when --scanner bpf cannot run (as nobody: not root), naming the reason', (t) => {
+    if (process.geteuid?.() !== 0) return t.skip('needs root to run as nobody');
+    for (const command of ['deleted', 'handles']) {
+      const run = runLimbo([command, '--scanner', 'bpf'], { uid: 65534 });
+      assert.equal(run.code, 2, run.stderr);
+      assert.match(run.stderr, /--scanner bpf/);
+      assert.doesNotMatch(run.stderr, /cannot scan/);
+    }
+  });
+
   it('writes no colour codes to a pipe', () => {
     const run = runLimbo(['deleted']);
     assert.equal(run.code, 0);
