@@ -78,7 +78,14 @@ export function parseCgroup(text: string): CgroupPlacement | null {
   }
   const path = chosen ?? fallback;
   if (path === null) return null;
-  return { path, unit: findUnit(path), container: findContainer(path)?.id ?? null };
+  const container = matchContainer(path);
+  // Units below a container's cgroup are the container's own (its systemd's), not the host's: only
+  // the path down to the container's own cgroup names a host unit (systemd-nspawn@NAME.service).
+  return {
+    path,
+    unit: findUnit(container ? path.slice(0, container.end) : path),
+    container: container?.identity.id ?? null,
+  };
 }
 
 /** Reads and parses /proc/PID/cgroup. */
@@ -103,7 +110,10 @@ function findUnit(path: string): string | null {
     // The user manager itself runs in user@UID.service/init.scope: its unit is user@UID.service.
     if (part === 'init.scope' && /^user@\d+\.service$/.test(parts[i - 1] ?? ''))
       return parts[i - 1] as string;
-    if (/\.(service|scope)$/.test(part) && !/^(docker|cri-containerd|crio|libpod|containerd)-/.test(part))
+    if (
+      /\.(service|scope)$/.test(part) &&
+      !/^(docker|cri-containerd|crio|libpod|containerd|nerdctl)-/.test(part)
+    )
       return part;
   }
   return null;
@@ -115,13 +125,21 @@ function findUnit(path: string): string | null {
  * snapshot's cgroup paths, so saved snapshots get the same answer.
  */
 export function findContainer(path: string): ContainerIdentity | null {
+  return matchContainer(path)?.identity ?? null;
+}
+
+/** The container a cgroup path names, and where its component ends in the path. */
+function matchContainer(path: string): { identity: ContainerIdentity; end: number } | null {
   for (const { runtime, pattern } of containerPatterns) {
     const match = pattern.exec(path);
     const id = match?.[1];
-    if (!id) continue;
+    if (!match || !id) continue;
     const podUid = findPodUid(path);
     // cgroupfs kubelet paths name the container by id alone: CRI-O says crio-<id>, so this is containerd.
-    return { runtime: runtime === 'kubepods' ? 'containerd' : runtime, id, podUid };
+    return {
+      identity: { runtime: runtime === 'kubepods' ? 'containerd' : runtime, id, podUid },
+      end: match.index + match[0].length,
+    };
   }
   return null;
 }

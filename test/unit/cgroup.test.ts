@@ -78,9 +78,37 @@ describe('parseCgroup', () => {
       { path: `/docker/${id}`, unit: null, container: id },
     ],
     [
-      'a process inside a docker container seeing its own cgroup namespace',
+      'a process inside a docker container seeing its own cgroup namespace: no host unit',
       `0::/docker/${id}/init.scope\n`,
-      { path: `/docker/${id}/init.scope`, unit: 'init.scope', container: id },
+      { path: `/docker/${id}/init.scope`, unit: null, container: id },
+    ],
+    [
+      "systemd as a docker container's init (docker-<id>.scope/init.scope): no host unit",
+      `0::/system.slice/docker-${id}.scope/init.scope\n`,
+      { path: `/system.slice/docker-${id}.scope/init.scope`, unit: null, container: id },
+    ],
+    [
+      "a service of an nspawn container's own systemd (machinectl start): the host's unit is the container's",
+      '0::/machine.slice/systemd-nspawn@web.service/payload/system.slice/nginx.service\n',
+      {
+        path: '/machine.slice/systemd-nspawn@web.service/payload/system.slice/nginx.service',
+        unit: 'systemd-nspawn@web.service',
+        container: 'web',
+      },
+    ],
+    [
+      "a service of an nspawn container's own systemd (systemd-nspawn -b): its machine scope",
+      '0::/machine.slice/machine-web.scope/payload/system.slice/nginx.service\n',
+      {
+        path: '/machine.slice/machine-web.scope/payload/system.slice/nginx.service',
+        unit: 'machine-web.scope',
+        container: 'web',
+      },
+    ],
+    [
+      "a service of an LXC container's own systemd: no host unit",
+      '0::/lxc.payload.web/system.slice/nginx.service\n',
+      { path: '/lxc.payload.web/system.slice/nginx.service', unit: null, container: 'web' },
     ],
     [
       'kubernetes with containerd and the systemd driver',
