@@ -1,6 +1,7 @@
 import { isRegularMode } from '../proc/file-mode.js';
 import type { FileRecord, ProcessRecord, Snapshot } from '../snapshot/types.js';
 import { familyIndex, serviceOf, type ProcessFamily } from './holders.js';
+import { containerMatches } from './deleted.js';
 import { incompleteOf, type IncompleteView } from './incomplete.js';
 import { restartCommand } from './programs.js';
 
@@ -51,6 +52,8 @@ export interface RestartReport {
 export interface RestartOptions {
   /** Also report data files mapped without execute permission (`--all`). */
   readonly includeData?: boolean;
+  /** Only processes of this container: its id, a unique hex prefix of it, or its name (`--container`). */
+  readonly container?: string;
 }
 
 /** The kernel's own shared memory (SysV, shared anonymous) lives on this internal mount. */
@@ -64,7 +67,13 @@ const INTERNAL_SHMEM_DEV = '0:1';
 export function findRestartNeeded(snapshot: Snapshot, options: RestartOptions = {}): RestartReport {
   const files = new Map(snapshot.files.map((file) => [file.key, file]));
   const processes: RestartProcess[] = [];
+  const { container } = options;
   for (const process of snapshot.processes) {
+    if (
+      container !== undefined &&
+      (process.container === null || !containerMatches(process.container, container))
+    )
+      continue;
     const reasons = reasonsOf(process, files, options.includeData ?? false);
     if (reasons.length === 0) continue;
     processes.push({

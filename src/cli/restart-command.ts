@@ -4,6 +4,7 @@ import { restartReportToJson } from '../analyses/restart-json.js';
 import { paletteFor, type Palette } from '../format/color.js';
 import { escapeName } from '../format/escape.js';
 import { describeFamily } from '../analyses/programs.js';
+import { checkContainer } from './deleted-filter.js';
 import type { Io } from './io.js';
 import { loadSnapshot, withReplayNote, withSource } from './load-snapshot.js';
 import type { ValuesOf } from './options.js';
@@ -12,7 +13,11 @@ import type { restartSpec } from './specs/restart.js';
 /** `limbo restart`: the processes to restart and the command for each group. */
 export function runRestart(values: ValuesOf<typeof restartSpec>, io: Io): number {
   const snapshot = loadSnapshot(values);
-  const report = findRestartNeeded(snapshot, { includeData: values.all });
+  if (values.container !== undefined) checkContainer('restart', values.container, snapshot);
+  const report = findRestartNeeded(snapshot, {
+    includeData: values.all,
+    ...(values.container !== undefined ? { container: values.container } : {}),
+  });
   if (values.json)
     io.stdout.write(
       `${JSON.stringify(withSource(restartReportToJson(report), values, snapshot), null, 2)}\n`,

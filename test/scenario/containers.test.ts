@@ -5,13 +5,23 @@
 // work when pasted on the host. Every expectation is what the kernel itself reports.
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmdirSync, rmSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readlinkSync,
+  rmdirSync,
+  rmSync,
+  unlinkSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { DeletedJson } from '../../src/analyses/deleted-json.js';
 import type { DfJson } from '../../src/analyses/df-json.js';
 import type { ReportJson } from '../../src/analyses/report-json.js';
+import type { RestartJson } from '../../src/analyses/restart-json.js';
 import type { ReclaimJson } from '../../src/actions/reclaim-json.js';
 import { parseMountinfo } from '../../src/proc/mountinfo.js';
 import { kernelStat } from '../helpers/holder.js';
@@ -235,6 +245,36 @@ describe('a holder in a container (own mount and pid namespaces, chroot, docker 
         one.filesystems.map((f) => f.dev),
         [truth.dev],
       );
+    },
+  );
+
+  // Last: it deletes the container's executable, which every earlier test's report would list.
+  it(
+    "restart --container lists the container's process running a deleted executable, with its runtime's restart",
+    { skip },
+    () => {
+      unlinkSync(join(root, 'holder'));
+      const before = kernelStat(`/proc/${hostPid}/exe`);
+      for (const id of [containerId.slice(0, 12), containerId]) {
+        const report = json<RestartJson>(['restart', '--container', id]);
+        assert.deepEqual(
+          report.processes.map((p) => [p.pid, p.container, p.unit]),
+          [[hostPid, containerId, null]],
+        );
+        assert.deepEqual(
+          report.processes[0]?.reasons.map((r) => [r.kind, r.how, r.dev, r.inode]),
+          [['exe', 'deleted', before.dev, before.inode]],
+        );
+        assert.deepEqual(
+          report.units.map((g) => [g.container, g.pids, g.command]),
+          [[containerId, [hostPid], `docker restart ${containerId.slice(0, 12)}`]],
+        );
+      }
+      const check = runLimbo(['restart', '--container', containerId.slice(0, 12), '--check']);
+      assert.equal(check.code, 1, check.stderr);
+      const unknown = runLimbo(['restart', '--container', 'feedfacefeed']);
+      assert.equal(unknown.code, 1);
+      assert.match(unknown.stderr, /limbo restart: no container 'feedfacefeed'/);
     },
   );
 });
