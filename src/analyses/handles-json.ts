@@ -78,6 +78,12 @@ export const handlesJsonSchema = contract(
           commBytes: optional(commBytesSchema),
           user: string(),
           unit: nullable(string()),
+          container: nullable(
+            string({
+              description:
+                'Its container id (or name for LXC and systemd-nspawn), from its cgroup; null outside any container.',
+            }),
+          ),
           fds: ref('countOrNull', countOrNullSchema),
           openFiles: ref('countOrNull', countOrNullSchema),
           mappings: ref('countOrNull', countOrNullSchema),
@@ -143,6 +149,7 @@ export function handleReportToJson(report: HandleReport, limit = Infinity): Hand
       ...commToJson(p.comm),
       user: p.user,
       unit: p.unit,
+      container: p.container,
       fds: p.fds,
       openFiles: p.openFiles,
       mappings: p.mappings,

@@ -1,5 +1,6 @@
 import type { ProcessRecord, Snapshot } from '../snapshot/types.js';
 import { incompleteOf, type IncompleteView } from './incomplete.js';
+import { containerMatches } from './deleted.js';
 
 /** Where the kernel's count of struct files comes from, line by line. */
 export interface HandleLedger {
@@ -40,6 +41,8 @@ export interface ProcessHandleUse {
   readonly comm: Buffer;
   readonly user: string;
   readonly unit: string | null;
+  /** Its container id (or name), from its cgroup; null outside any container. */
+  readonly container: string | null;
   /** Open descriptors (from stat of its fd directory when its fds could not be read). */
   readonly fds: number | null;
   readonly openFiles: number | null;
@@ -83,6 +86,11 @@ export interface HandleReport {
 export interface HandleOptions {
   /** Warn at this share of a limit, in percent (default 80). */
   readonly warnPercent?: number;
+  /**
+   * Only this container's processes in the list and its warnings (its id, a unique hex prefix, or
+   * its name): file-nr is the whole system's, so the ledger stays the whole system's.
+   */
+  readonly container?: string;
 }
 
 /** Explains file-nr from a snapshot taken with `handles: true`, and warns before EMFILE or ENFILE. */
@@ -106,7 +114,12 @@ export function explainHandles(snapshot: Snapshot, options: HandleOptions = {}):
       addInto(anonInodes, handles.anonInodes);
       mappings += handles.mappingFiles;
     }
-    processes.push(useOf(process));
+    const { container } = options;
+    if (
+      container === undefined ||
+      (process.container !== null && containerMatches(process.container, container))
+    )
+      processes.push(useOf(process));
   }
   processes.sort((a, b) => (b.fds ?? -1) - (a.fds ?? -1) || a.pid - b.pid);
 
@@ -155,6 +168,7 @@ function useOf(process: ProcessRecord): ProcessHandleUse {
     comm: process.comm,
     user: process.user,
     unit: process.unit,
+    container: process.container,
     fds,
     openFiles: handles?.openFiles ?? null,
     mappings: handles?.mappingFiles ?? null,

@@ -6,6 +6,8 @@ import { paletteFor, type Palette } from '../format/color.js';
 import { escapeName } from '../format/escape.js';
 import { LimboError } from '../core/errors.js';
 import { nativeAddon } from '../native.js';
+import { shortContainerId } from '../format/container.js';
+import { checkContainer } from './deleted-filter.js';
 import type { Io } from './io.js';
 import { loadSnapshot, withReplayNote, withSource } from './load-snapshot.js';
 import type { ValuesOf } from './options.js';
@@ -21,7 +23,11 @@ export function runHandles(values: ValuesOf<typeof handlesSpec>, io: Io): number
       'this snapshot has no handle counts: take it with `limbo snapshot --handles`',
     );
   }
-  const report = explainHandles(snapshot, warnPercent === undefined ? {} : { warnPercent });
+  if (values.container !== undefined) checkContainer('handles', values.container, snapshot);
+  const report = explainHandles(snapshot, {
+    ...(warnPercent === undefined ? {} : { warnPercent }),
+    ...(values.container === undefined ? {} : { container: values.container }),
+  });
   if (values.json)
     io.stdout.write(
       `${JSON.stringify(withSource(handleReportToJson(report, top ?? Infinity), values, snapshot), null, 2)}\n`,
@@ -137,6 +143,7 @@ function renderProcess(p: ProcessHandleUse, c: Palette): string {
   const line =
     `${String(p.pid).padStart(8)}  ${escapeName(p.comm).slice(0, 16).padEnd(16)} ${p.user.slice(0, 10).padEnd(10)} ` +
     `${number(p.fds).padStart(8)} ${number(p.openFiles).padStart(8)} ${number(p.mappings).padStart(6)} ` +
-    `${number(p.shmAttachments).padStart(5)} ${(p.limit?.soft === null ? 'unlim' : number(p.limit?.soft ?? null)).padStart(8)} ${used.padStart(6)}`;
+    `${number(p.shmAttachments).padStart(5)} ${(p.limit?.soft === null ? 'unlim' : number(p.limit?.soft ?? null)).padStart(8)} ${used.padStart(6)}` +
+    (p.container === null ? '' : `  [container ${escapeName(Buffer.from(shortContainerId(p.container)))}]`);
   return p.limitUsedPercent !== null && p.limitUsedPercent >= 80 ? c.red(line) : line;
 }

@@ -20,6 +20,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { DeletedJson } from '../../src/analyses/deleted-json.js';
 import type { DfJson } from '../../src/analyses/df-json.js';
+import type { HandlesJson } from '../../src/analyses/handles-json.js';
 import type { ReportJson } from '../../src/analyses/report-json.js';
 import type { RestartJson } from '../../src/analyses/restart-json.js';
 import type { ReclaimJson } from '../../src/actions/reclaim-json.js';
@@ -245,6 +246,35 @@ describe('a holder in a container (own mount and pid namespaces, chroot, docker 
         one.filesystems.map((f) => f.dev),
         [truth.dev],
       );
+    },
+  );
+
+  it(
+    "handles --container lists only the container's processes, each named with its container",
+    { skip },
+    () => {
+      const report = json<HandlesJson>(['handles', '--container', containerId.slice(0, 12)]);
+      // The kernel's members of the container's cgroup: unshare (the launcher) and the holder.
+      const members = readFileSync(join(cgroupDir as string, 'cgroup.procs'), 'utf8')
+        .trim()
+        .split('\n')
+        .map(Number);
+      assert.ok(members.includes(hostPid));
+      assert.deepEqual(
+        report.processes.map((p) => [p.pid, p.container]).sort(),
+        members.map((pid) => [pid, containerId]).sort(),
+      );
+      // The ledger is file-nr's, the whole system's: the filter narrows only the list.
+      assert.ok(report.ledger.descriptors > (report.processes[0]?.fds ?? 0));
+      const table = runLimbo(['handles', '--container', containerId]);
+      assert.equal(table.code, 0, table.stderr);
+      assert.match(
+        table.stdout,
+        new RegExp(`^ +${hostPid} .*\\[container ${containerId.slice(0, 12)}\\]$`, 'm'),
+      );
+      const unknown = runLimbo(['handles', '--container', 'feedfacefeed']);
+      assert.equal(unknown.code, 1);
+      assert.match(unknown.stderr, /limbo handles: no container 'feedfacefeed'/);
     },
   );
 

@@ -1,4 +1,5 @@
-import { defineCommand, integerOption } from '../options.js';
+import { defineCommand, integerOption, withHelp } from '../options.js';
+import { DELETED_FILTER_OPTIONS } from './option-groups.js';
 
 /** Processes the table lists without --top. */
 export const HANDLES_TOP = 10;
@@ -6,7 +7,7 @@ export const HANDLES_TOP = 10;
 export const handlesSpec = defineCommand({
   name: 'handles',
   summary: 'Explain /proc/sys/fs/file-nr line by line, and warn before EMFILE or ENFILE.',
-  usage: 'limbo handles [--top N] [--warn-percent P] [--json]',
+  usage: 'limbo handles [--top N] [--warn-percent P] [--container ID] [--json]',
   options: {
     top: integerOption({
       value: 'N',
@@ -21,5 +22,9 @@ export const handlesSpec = defineCommand({
       // explainHandles applies it when the flag is absent.
       defaultText: '80',
     }),
+    container: withHelp(
+      DELETED_FILTER_OPTIONS.container,
+      "only this container's processes in the list and the warnings (its id, a unique prefix, or its name); the ledger stays the whole system's",
+    ),
   },
 });
