@@ -19,7 +19,7 @@ import {
   type MountSite,
 } from '../walk/measure-filesystems.js';
 import type { Io } from './io.js';
-import { loadSnapshot, withSource } from './load-snapshot.js';
+import { loadSnapshot, mountTimeoutMsOf, withSource } from './load-snapshot.js';
 import { quote, type ValuesOf } from './options.js';
 import type { dfSpec } from './specs/df.js';
 
@@ -82,6 +82,7 @@ export async function runDf(values: ValuesOf<typeof dfSpec>, io: Io, paths: stri
     throw new LimboError('usage', 'limbo df: --from cannot be used: df measures the live filesystems');
   }
   const snapshot = loadSnapshot(values);
+  const mountTimeoutMs = mountTimeoutMsOf(values);
   const hostMounts =
     snapshot.mountNamespaces.find((ns) => ns.id === snapshot.hostMountNamespace)?.mounts ?? [];
   // Mounts that did not answer during the scan: named in `incomplete`, never asked again.
@@ -93,12 +94,12 @@ export async function runDf(values: ValuesOf<typeof dfSpec>, io: Io, paths: stri
     sites =
       paths.length === 0
         ? [
-            ...chooseMounts(hostMounts, [], silent).map((mount) => ({
+            ...chooseMounts(hostMounts, [], silent, mountTimeoutMs).map((mount) => ({
               mount,
               at: mount.mountPoint,
               mounts: hostMounts,
             })),
-            ...choosePrivateMounts(snapshot.mountNamespaces, hostMounts, silent),
+            ...choosePrivateMounts(snapshot.mountNamespaces, hostMounts, silent, mountTimeoutMs),
           ]
         : paths.flatMap((path) => sitesOf(path, hostMounts));
   } catch (error) {
@@ -123,6 +124,7 @@ export async function runDf(values: ValuesOf<typeof dfSpec>, io: Io, paths: stri
     const measure = await measureFilesystem(site.mount, site.mounts, {
       walk,
       at: site.at,
+      mountTimeoutMs,
       silent: unanswered.filter((m) => m.mountNamespace === null).map((m) => m.mountPoint),
       ...(site.mountNamespace ? { mountNamespace: site.mountNamespace } : {}),
       ...(onProgress ? { onProgress } : {}),
