@@ -6,7 +6,13 @@ import { readFdInfo } from '../proc/fdinfo.js';
 import { readMaps } from '../proc/maps.js';
 import { MOUNT_ANSWER_TIMEOUT_MS, mayNotAnswer, probeMounts } from '../proc/mount-probe.js';
 import { resolve } from 'node:path';
-import { findMount, findMountContaining, readMountinfo, type Mount } from '../proc/mountinfo.js';
+import {
+  findMount,
+  findMountContaining,
+  parseProcRootPath,
+  readMountinfo,
+  type Mount,
+} from '../proc/mountinfo.js';
 import { readLinkBytes } from '../proc/read.js';
 import type { UnansweredMount } from '../snapshot/types.js';
 import type { Via } from './holders.js';
@@ -27,23 +33,36 @@ export function silentMountOf(via: Via, options: MountGuardOptions): UnansweredM
   const { procRoot } = options;
   const mount = mountOf(via, procRoot);
   if (mount === null || !mayNotAnswer(mount.fstype)) return null;
-  let namespace: string | null = null;
-  const own = readLinkBytes(`${procRoot}/self/ns/mnt`);
-  const theirs = readLinkBytes(`${procRoot}/${via.pid}/ns/mnt`);
-  if (own.ok && theirs.ok && !own.value.equals(theirs.value)) namespace = theirs.value.toString();
   const inner = mount.mountPoint === '/' ? '' : mount.mountPoint;
-  return askMount(mount, namespace, `${procRoot}/${via.pid}/root${inner}`, options);
+  return askMount(mount, namespaceOf(procRoot, via.pid), `${procRoot}/${via.pid}/root${inner}`, options);
 }
 
 /**
  * The mount a path the person gave lies on (by its words: resolving it would stat every
- * component), when it is a FUSE or network mount that does not answer now; else null.
+ * component), when it is a FUSE or network mount that does not answer now; else null. A path
+ * through /proc/PID/root is placed in that process's own mount table.
  */
 export function silentMountOfPath(path: string, options: MountGuardOptions): UnansweredMount | null {
-  const mounts = readMountinfo(options.procRoot, 'self');
-  const mount = mounts.ok ? findMountContaining(mounts.value, resolve(path)) : null;
+  const { procRoot } = options;
+  const through = parseProcRootPath(path);
+  const mounts = readMountinfo(procRoot, through ? through.pid : 'self');
+  const mount = mounts.ok ? findMountContaining(mounts.value, through ? through.inner : resolve(path)) : null;
   if (mount === null || !mayNotAnswer(mount.fstype)) return null;
-  return askMount(mount, null, mount.mountPoint, options);
+  if (!through) return askMount(mount, null, mount.mountPoint, options);
+  const inner = mount.mountPoint === '/' ? '' : mount.mountPoint;
+  return askMount(
+    mount,
+    namespaceOf(procRoot, through.pid),
+    `${procRoot}/${through.pid}/root${inner}`,
+    options,
+  );
+}
+
+/** The mount namespace of `pid` when it is not limbo's own; null when it is, or cannot be read. */
+function namespaceOf(procRoot: string, pid: number): string | null {
+  const own = readLinkBytes(`${procRoot}/self/ns/mnt`);
+  const theirs = readLinkBytes(`${procRoot}/${pid}/ns/mnt`);
+  return own.ok && theirs.ok && !own.value.equals(theirs.value) ? theirs.value.toString() : null;
 }
 
 /** A mount already known silent, or asked now at `path`; null when it answers. */

@@ -1,7 +1,12 @@
 import { reconcileFilesystems, type DfReport } from '../analyses/df.js';
 import { dfReportToJson } from '../analyses/df-json.js';
 import { summarizeFilesystem } from '../analyses/df-words.js';
-import { describeIncomplete, describeUnansweredMount } from '../analyses/incomplete-words.js';
+import {
+  describeIncomplete,
+  describeUnansweredMount,
+  describeUnansweredTarget,
+} from '../analyses/incomplete-words.js';
+import { silentMountOfPath } from '../actions/mount-guard.js';
 import { resolve } from 'node:path';
 import type { UnansweredMount } from '../snapshot/types.js';
 import { paletteFor, type Palette } from '../format/color.js';
@@ -88,7 +93,17 @@ export async function runDf(values: ValuesOf<typeof dfSpec>, io: Io, paths: stri
   // Mounts that did not answer during the scan: named in `incomplete`, never asked again.
   const unanswered = snapshot.incomplete.unansweredMounts ?? [];
   const silent = new Set(unanswered.map((m) => m.dev));
-  for (const path of paths) refuseUnanswered(path, unanswered);
+  for (const path of paths) {
+    refuseUnanswered(path, unanswered);
+    // Not silent during the scan (or another namespace's, through /proc/PID/root): asked again.
+    const silentNow = silentMountOfPath(path, {
+      procRoot: '/proc',
+      timeoutMs: mountTimeoutMs,
+      known: unanswered,
+    });
+    if (silentNow)
+      throw new LimboError('io', `limbo df: ${describeUnansweredTarget(quote(path), silentNow)}`);
+  }
   let sites: MountSite[];
   try {
     sites =

@@ -211,6 +211,30 @@ describe('an action whose target is on a FUSE mount that does not answer', () =>
     assert.match(run.stderr, refusalOf(5));
   });
 
+  it(
+    'deleted --filesystem-of and reclaim --mount on the mount are refused with the same words',
+    { skip },
+    () => {
+      for (const args of [
+        ['deleted', '--filesystem-of', join(mountPoint, 'x')],
+        ['reclaim', '--mount', mountPoint, '--yes'],
+      ]) {
+        const run = timed(args);
+        assert.ok(run.seconds < 20, `${args[0]} took ${run.seconds} s`);
+        assert.equal(run.code, 1);
+        assert.match(run.stderr, refusalOf(5));
+      }
+      assert.ok(stillHeld());
+    },
+  );
+
+  it('df /proc/PID/root/MOUNT is refused too', { skip }, () => {
+    const run = timed(['df', `/proc/${holder?.pid}/root${mountPoint}`]);
+    assert.ok(run.seconds < 20, `took ${run.seconds} s`);
+    assert.equal(run.code, 1);
+    assert.match(run.stderr, refusalOf(5));
+  });
+
   it('--mount-timeout 1 answers in about a second and says "1 s"', { skip }, () => {
     const run = timed(['close', heldTarget(), '--force', '--yes', '--mount-timeout', '1']);
     assert.ok(run.seconds < 5, `took ${run.seconds} s`);
