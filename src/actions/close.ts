@@ -15,6 +15,8 @@ import { findGdb, runGdbCall } from './gdb.js';
 import { bornNs, errorCode, rebornReason } from './held-file.js';
 import { findHolders, type FileHolder } from './holders.js';
 import { SpaceMeter, type FilesystemChange } from './space-meter.js';
+import { describeUnansweredTarget } from '../analyses/incomplete-words.js';
+import { silentMountOf } from './mount-guard.js';
 
 export interface CloseRequest {
   readonly pid: number;
@@ -28,6 +30,8 @@ export interface CloseOptions {
   readonly procRoot?: string;
   /** gdb to run; undefined: look it up on PATH; null: there is none. */
   readonly gdb?: string | null;
+  /** How long a FUSE or network mount has to answer before the fd on it is refused. Default 5 s. */
+  readonly mountTimeoutMs?: number;
 }
 
 /** What the fd refers to, when stat through its link works. */
@@ -71,6 +75,8 @@ export interface ClosePlan {
   readonly procRoot: string;
   /** The mount point to measure free space through, seen from the process's root. */
   readonly measureAt: string | null;
+  /** How long the fd's mount had to answer, when it is a FUSE or network mount; undefined: 5 s. */
+  readonly mountTimeoutMs?: number;
 }
 
 export type CloseStatus = 'closed' | 'refused' | 'skipped' | 'failed';
@@ -111,6 +117,7 @@ export function planClose(request: CloseRequest, snapshot: Snapshot, options: Cl
     gdb,
     procRoot,
     measureAt: null,
+    ...(options.mountTimeoutMs === undefined ? {} : { mountTimeoutMs: options.mountTimeoutMs }),
   };
   const refuse = (reason: string): ClosePlan => ({ ...plan, verdict: 'refused', reason });
   if (pid === 1)
@@ -148,6 +155,12 @@ export function planClose(request: CloseRequest, snapshot: Snapshot, options: Cl
       ? { ...described, verdict: 'skipped', reason: `pid ${pid} has no fd ${fd}` }
       : refuseNow(`cannot read fd ${fd} of pid ${pid}: ${text.failure} (run as root)`);
   }
+  // A stat on a FUSE or network mount that does not answer would never return.
+  const silent = silentMountOf(
+    { kind: 'fd', pid, fd, tid: null },
+    { procRoot, timeoutMs: options.mountTimeoutMs, known: snapshot.incomplete.unansweredMounts },
+  );
+  if (silent) return refuseNow(describeUnansweredTarget(`fd ${fd} of pid ${pid}`, silent));
   let st: BigIntStats;
   try {
     st = statSync(link, { bigint: true });
@@ -229,13 +242,18 @@ export function closeDescriptor(plan: ClosePlan): CloseResult {
   const base: CloseResult = { ...previewClose(plan), status: 'failed', reason: null };
   // The plan may be minutes old (a person read it): check the fd is still that very file.
   const link = `${plan.procRoot}/${plan.pid}/fd/${plan.fd}`;
+  const where = `fd ${plan.fd} of pid ${plan.pid}`;
+  const silent = silentMountOf(
+    { kind: 'fd', pid: plan.pid, fd: plan.fd, tid: null },
+    { procRoot: plan.procRoot, timeoutMs: plan.mountTimeoutMs },
+  );
+  if (silent) return { ...base, status: 'refused', reason: describeUnansweredTarget(where, silent) };
   let now: BigIntStats;
   try {
     now = statSync(link, { bigint: true });
   } catch {
     return { ...base, status: 'skipped', reason: `pid ${plan.pid} has no fd ${plan.fd} any more` };
   }
-  const where = `fd ${plan.fd} of pid ${plan.pid}`;
   if (`${formatDev(now.dev)}:${now.ino}` !== plan.file.key) {
     return {
       ...base,

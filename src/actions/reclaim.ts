@@ -47,6 +47,8 @@ import {
 } from './holders.js';
 import { SpaceMeter, type FilesystemChange } from './space-meter.js';
 import type { Target } from './target.js';
+import { silentMountOf } from './mount-guard.js';
+import { describeUnansweredTarget } from '../analyses/incomplete-words.js';
 
 /** What to reclaim: named targets, and every file a filter selects (as `limbo deleted` would list it). */
 export interface ReclaimRequest {
@@ -60,6 +62,8 @@ export interface ReclaimOptions {
   readonly procRoot?: string;
   /** Truncate even files that are memory-mapped or written without O_APPEND. */
   readonly force?: boolean;
+  /** How long a FUSE or network mount has to answer before a target on it is refused. Default 5 s. */
+  readonly mountTimeoutMs?: number;
 }
 
 /**
@@ -129,6 +133,8 @@ export interface ReclaimPlan {
   readonly covers: ReclaimCoverage | null;
   readonly force: boolean;
   readonly procRoot: string;
+  /** How long a FUSE or network mount has to answer; undefined: 5 s. */
+  readonly mountTimeoutMs?: number;
 }
 
 export type ReclaimStatus = 'truncated' | 'refused' | 'skipped';
@@ -191,7 +197,7 @@ export function planReclaim(
   for (const target of request.targets) {
     add(
       target.kind === 'fd'
-        ? planDescriptor(snapshot, deleted, target, procRoot, force)
+        ? planDescriptor(snapshot, deleted, target, procRoot, force, options.mountTimeoutMs)
         : planFile(snapshot, deleted, target.text, target.key, procRoot, force),
     );
   }
@@ -210,7 +216,8 @@ export function planReclaim(
         ...(filesystem.mountNamespace ? { mountNamespace: filesystem.mountNamespace } : {}),
       }
     : null;
-  return { candidates, covers, force, procRoot };
+  const timeout = options.mountTimeoutMs === undefined ? {} : { mountTimeoutMs: options.mountTimeoutMs };
+  return { candidates, covers, force, procRoot, ...timeout };
 }
 
 /** The plan as a report, changing nothing: what `--dry-run` shows. */
@@ -240,7 +247,8 @@ export function previewReclaim(plan: ReclaimPlan): ReclaimReport {
  * descriptor before it is opened for writing.
  */
 export function executeReclaim(plan: ReclaimPlan, fresh?: Snapshot): ReclaimReport {
-  const now = fresh ?? takeSnapshot({ procRoot: plan.procRoot });
+  const timeout = plan.mountTimeoutMs === undefined ? {} : { mountTimeoutMs: plan.mountTimeoutMs };
+  const now = fresh ?? takeSnapshot({ procRoot: plan.procRoot, ...timeout });
   const meter = new SpaceMeter();
   // A silly-renamed file may be linked again under its hidden name (nlink reads 1 either way):
   // only one the fresh scan still finds silly-renamed is truncated.
@@ -267,11 +275,20 @@ function planDescriptor(
   target: Extract<Target, { kind: 'fd' }>,
   procRoot: string,
   force: boolean,
+  mountTimeoutMs: number | undefined,
 ): ReclaimCandidate {
   const tid =
     snapshot.processes.find((p) => p.pid === target.pid)?.fds.find((f) => f.fd === target.fd)?.tid ?? null;
   const via: Via = { kind: 'fd', pid: target.pid, fd: target.fd, tid };
   const base = emptyCandidate(target.text, true);
+  // A stat on a FUSE or network mount that does not answer would never return.
+  const silent = silentMountOf(via, {
+    procRoot,
+    timeoutMs: mountTimeoutMs,
+    known: snapshot.incomplete.unansweredMounts,
+  });
+  if (silent)
+    return { ...base, verdict: 'refused', reason: describeUnansweredTarget(describeVia(via), silent) };
   const stat = statThrough(viaLink(procRoot, via));
   if (!stat.ok) {
     return stat.failure === 'gone'
@@ -491,6 +508,12 @@ function reclaimOne(
   // Without a birth time, the holders stand in for it: the same processes through the same fds
   // with the same flags, or the file may be another one that reused the inode number.
   const holdersChanged = candidate.bornNs === null ? holderSetChange(candidate.holders, holders) : null;
+  const silent = silentMountOf(via, {
+    procRoot: plan.procRoot,
+    timeoutMs: plan.mountTimeoutMs,
+    known: now.incomplete.unansweredMounts,
+  });
+  if (silent) return toResult(current, 'refused', describeUnansweredTarget(describeVia(via), silent));
   return truncateThrough({ ...current, via }, via, plan.procRoot, meter, holdersChanged ?? riskRefusal);
 }
 

@@ -49,6 +49,8 @@ import {
 } from './recover-siblings.js';
 import { copySparse, type HoleMethod } from './sparse-copy.js';
 import type { Target } from './target.js';
+import { silentMountOf, silentMountOfPath } from './mount-guard.js';
+import { describeUnansweredTarget } from '../analyses/incomplete-words.js';
 
 export interface RecoverRequest {
   readonly target: Target;
@@ -67,6 +69,8 @@ export interface RecoverOptions {
   readonly snapshot?: Snapshot;
   /** Called as the copy advances: the offset reached, of `totalBytes`. */
   readonly onProgress?: (doneBytes: number, totalBytes: number) => void;
+  /** How long a FUSE or network mount (the file's, or DEST's) has to answer before it is refused. Default 5 s. */
+  readonly mountTimeoutMs?: number;
 }
 
 /** `copied`, `linked`; `refused` before anything was written; `failed` during the copy (DEST removed). */
@@ -136,6 +140,19 @@ export function recoverFile(request: RecoverRequest, options: RecoverOptions = {
   if (typeof resolved === 'string') return { ...result, status: 'refused', reason: resolved };
   const via = resolved;
   const where = describeVia(via);
+  // A stat on a FUSE or network mount that does not answer would never return: ask both ends first.
+  const guard = {
+    procRoot,
+    timeoutMs: options.mountTimeoutMs,
+    known: options.snapshot?.incomplete.unansweredMounts,
+  };
+  const silent = silentMountOf(via, guard);
+  if (silent) return { ...result, via, status: 'refused', reason: describeUnansweredTarget(where, silent) };
+  const silentDest = silentMountOfPath(request.dest, guard);
+  if (silentDest) {
+    const reason = describeUnansweredTarget(`DEST ${request.dest}`, silentDest);
+    return { ...result, via, status: 'refused', reason };
+  }
   const opened = openPath(viaLink(procRoot, via));
   if (!opened.ok) {
     const why =

@@ -63,3 +63,17 @@ export function describeIncomplete(incomplete: IncompleteView): string[] {
   }
   return lines;
 }
+
+/**
+ * "could not read /mnt/x (fuse), where fd 3 of pid 1234 is: no answer in 5 s; not touched": an
+ * action refused because its target is on a mount that does not answer.
+ */
+export function describeUnansweredTarget(what: string, m: UnansweredMount): string {
+  const where = escapeName(Buffer.from(m.mountPoint));
+  const kind =
+    m.mountNamespace === null
+      ? m.fstype
+      : `${m.fstype}, in ${m.mountNamespace}, asked at ${escapeName(Buffer.from(m.path))}`;
+  const seconds = Math.round(m.waitedMilliseconds / 100) / 10;
+  return `could not read ${where} (${kind}), where ${what} is: no answer in ${seconds} s (its daemon or server is stopped or unreachable); not touched`;
+}

@@ -11,7 +11,7 @@ import { escapeName } from '../format/escape.js';
 import { formatBytes } from '../format/size.js';
 import { LimboError } from '../core/errors.js';
 import { confirmFor, requireConsent, type ActingIo } from './confirm.js';
-import { loadSnapshot } from './load-snapshot.js';
+import { loadSnapshot, mountTimeoutMsOf } from './load-snapshot.js';
 import type { ValuesOf } from './options.js';
 import type { closeSpec } from './specs/close.js';
 import { parseTargets, refuseSavedSnapshot } from './target-args.js';
@@ -37,7 +37,7 @@ export function runClose(values: ValuesOf<typeof closeSpec>, io: ActingIo, posit
   const plan = planClose(
     { pid: target.pid, fd: target.fd, how: values.devnull ? 'devnull' : 'close' },
     loadSnapshot(values),
-    { procRoot },
+    { procRoot, mountTimeoutMs: mountTimeoutMsOf(values) },
   );
   const preview = renderClosePlan(plan, paletteFor(json ? io.stderr : io.stdout, io.env));
   if (dryRun || plan.verdict !== 'ready') {

@@ -6,6 +6,8 @@ import {
   type DeletedSort,
 } from '../analyses/deleted.js';
 import { readPasswd } from '../proc/passwd.js';
+import { silentMountOfPath } from '../actions/mount-guard.js';
+import { describeUnansweredTarget } from '../analyses/incomplete-words.js';
 import type { Snapshot } from '../snapshot/types.js';
 import { quote } from './options.js';
 import { LimboError } from '../core/errors.js';
@@ -19,6 +21,8 @@ import type { DELETED_FILTER_OPTIONS } from './specs/option-groups.js';
 export type DeletedFilterValues = OptionValues<typeof DELETED_FILTER_OPTIONS> & {
   readonly kind?: DeletedKind | undefined;
   readonly sort?: DeletedSort | undefined;
+  /** --mount-timeout, in seconds: how long the mount of a --mount or --filesystem-of path has to answer. */
+  readonly mountTimeout?: number | undefined;
 };
 
 /**
@@ -33,7 +37,12 @@ export function toDeletedFilter(command: string, values: DeletedFilterValues): D
     throw new LimboError('usage', `limbo ${command}: give --mount or --filesystem-of, not both`);
   }
   if (values.mount !== undefined) {
-    const { mount, real, namespace, prefix } = filesystemHolding(command, '--mount', values.mount);
+    const { mount, real, namespace, prefix } = filesystemHolding(
+      command,
+      '--mount',
+      values.mount,
+      values.mountTimeout,
+    );
     if (real !== mount.mountPoint) {
       const there = `${prefix}${mount.mountPoint === '/' && prefix !== '' ? '' : mount.mountPoint}`;
       throw new LimboError(
@@ -51,7 +60,12 @@ export function toDeletedFilter(command: string, values: DeletedFilterValues): D
     };
   }
   if (values.filesystemOf !== undefined) {
-    const { mount, namespace } = filesystemHolding(command, '--filesystem-of', values.filesystemOf);
+    const { mount, namespace } = filesystemHolding(
+      command,
+      '--filesystem-of',
+      values.filesystemOf,
+      values.mountTimeout,
+    );
     filter.filesystem = {
       dev: mount.dev,
       mountPoint: mount.mountPoint,
@@ -77,7 +91,15 @@ function filesystemHolding(
   command: string,
   flag: string,
   path: string,
+  mountTimeout: number | undefined,
 ): { mount: Mount; real: string; prefix: string; namespace: string | null } {
+  // realpath and stat on a FUSE or network mount that does not answer would never return.
+  const timeoutMs = mountTimeout === undefined ? undefined : Math.round(mountTimeout * 1000);
+  const silent = silentMountOfPath(path, { procRoot: '/proc', timeoutMs });
+  if (silent) {
+    const what = `${flag} ${quote(path)}`;
+    throw new LimboError('io', `limbo ${command}: ${describeUnansweredTarget(what, silent)}`);
+  }
   const through = parseProcRootPath(path);
   let dev: string;
   let real: string;

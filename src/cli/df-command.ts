@@ -1,7 +1,12 @@
 import { reconcileFilesystems, type DfReport } from '../analyses/df.js';
 import { dfReportToJson } from '../analyses/df-json.js';
 import { summarizeFilesystem } from '../analyses/df-words.js';
-import { describeIncomplete, describeUnansweredMount } from '../analyses/incomplete-words.js';
+import {
+  describeIncomplete,
+  describeUnansweredMount,
+  describeUnansweredTarget,
+} from '../analyses/incomplete-words.js';
+import { silentMountOfPath } from '../actions/mount-guard.js';
 import { resolve } from 'node:path';
 import type { UnansweredMount } from '../snapshot/types.js';
 import { paletteFor, type Palette } from '../format/color.js';
@@ -19,7 +24,7 @@ import {
   type MountSite,
 } from '../walk/measure-filesystems.js';
 import type { Io } from './io.js';
-import { loadSnapshot, withSource } from './load-snapshot.js';
+import { loadSnapshot, mountTimeoutMsOf, withSource } from './load-snapshot.js';
 import { quote, type ValuesOf } from './options.js';
 import type { dfSpec } from './specs/df.js';
 
@@ -82,23 +87,34 @@ export async function runDf(values: ValuesOf<typeof dfSpec>, io: Io, paths: stri
     throw new LimboError('usage', 'limbo df: --from cannot be used: df measures the live filesystems');
   }
   const snapshot = loadSnapshot(values);
+  const mountTimeoutMs = mountTimeoutMsOf(values);
   const hostMounts =
     snapshot.mountNamespaces.find((ns) => ns.id === snapshot.hostMountNamespace)?.mounts ?? [];
   // Mounts that did not answer during the scan: named in `incomplete`, never asked again.
   const unanswered = snapshot.incomplete.unansweredMounts ?? [];
   const silent = new Set(unanswered.map((m) => m.dev));
-  for (const path of paths) refuseUnanswered(path, unanswered);
+  for (const path of paths) {
+    refuseUnanswered(path, unanswered);
+    // Not silent during the scan (or another namespace's, through /proc/PID/root): asked again.
+    const silentNow = silentMountOfPath(path, {
+      procRoot: '/proc',
+      timeoutMs: mountTimeoutMs,
+      known: unanswered,
+    });
+    if (silentNow)
+      throw new LimboError('io', `limbo df: ${describeUnansweredTarget(quote(path), silentNow)}`);
+  }
   let sites: MountSite[];
   try {
     sites =
       paths.length === 0
         ? [
-            ...chooseMounts(hostMounts, [], silent).map((mount) => ({
+            ...chooseMounts(hostMounts, [], silent, mountTimeoutMs).map((mount) => ({
               mount,
               at: mount.mountPoint,
               mounts: hostMounts,
             })),
-            ...choosePrivateMounts(snapshot.mountNamespaces, hostMounts, silent),
+            ...choosePrivateMounts(snapshot.mountNamespaces, hostMounts, silent, mountTimeoutMs),
           ]
         : paths.flatMap((path) => sitesOf(path, hostMounts));
   } catch (error) {
@@ -123,6 +139,7 @@ export async function runDf(values: ValuesOf<typeof dfSpec>, io: Io, paths: stri
     const measure = await measureFilesystem(site.mount, site.mounts, {
       walk,
       at: site.at,
+      mountTimeoutMs,
       silent: unanswered.filter((m) => m.mountNamespace === null).map((m) => m.mountPoint),
       ...(site.mountNamespace ? { mountNamespace: site.mountNamespace } : {}),
       ...(onProgress ? { onProgress } : {}),

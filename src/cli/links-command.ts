@@ -1,3 +1,6 @@
+import { silentMountOfPath } from '../actions/mount-guard.js';
+import { describeUnansweredTarget } from '../analyses/incomplete-words.js';
+import { mountTimeoutMsOf } from './load-snapshot.js';
 import {
   analyzeLinks,
   type DirectoryLinks,
@@ -28,6 +31,19 @@ export async function runLinks(values: ValuesOf<typeof linksSpec>, io: Io, paths
   }
   const { groups, within } = values;
   if (paths.length === 0 && groups === undefined) throw usage('give a PATH to explain, or --groups DIR');
+  // A path on a FUSE or network mount that does not answer is refused before anything stats it.
+  const guard = { procRoot: values.proc, timeoutMs: mountTimeoutMsOf(values) };
+  for (const path of [
+    ...paths,
+    ...(groups === undefined ? [] : [groups]),
+    ...(within === undefined ? [] : [within]),
+  ]) {
+    const silent = silentMountOfPath(path, guard);
+    if (silent) {
+      const what = `'${escapeName(Buffer.from(path))}'`;
+      throw new LimboError('io', `limbo links: ${describeUnansweredTarget(what, silent)}`);
+    }
+  }
   const progress = io.stderr.isTTY === true && !values.json;
   let observed;
   try {

@@ -9,10 +9,11 @@ import type { CommonValues } from './options.js';
 
 /** The snapshot a command works on: a saved one (--from), or a fresh scan of --proc. */
 export function loadSnapshot(
-  values: Pick<CommonValues, 'from' | 'proc' | 'scanner'>,
+  values: Pick<CommonValues, 'from' | 'proc' | 'scanner' | 'mountTimeout'>,
   options: { handles?: boolean } = {},
 ): Snapshot {
   const { from, proc, scanner } = values;
+  const mountTimeoutMs = mountTimeoutMsOf(values);
   if (from !== undefined) {
     const named = escapeName(Buffer.from(from));
     let text: string;
@@ -35,7 +36,7 @@ export function loadSnapshot(
     }
   }
   try {
-    return takeSnapshot({ procRoot: proc, handles: options.handles ?? false, scanner });
+    return takeSnapshot({ procRoot: proc, handles: options.handles ?? false, scanner, mountTimeoutMs });
   } catch (error) {
     // Any other LimboError keeps its code: --scanner bpf where BPF cannot run is a usage error (exit 2).
     if (error instanceof LimboError && error.code !== 'proc-unreadable') throw error;
@@ -45,6 +46,11 @@ export function loadSnapshot(
       { cause: error },
     );
   }
+}
+
+/** --mount-timeout in milliseconds: how long a FUSE or network mount has to answer. */
+export function mountTimeoutMsOf(values: Pick<CommonValues, 'mountTimeout'>): number {
+  return Math.round(values.mountTimeout * 1000);
 }
 
 /**

@@ -236,6 +236,13 @@ export const COMMON_OPTIONS = {
     help: 'who reads the fd tables: proc links, bpf iterators in the kernel (root, BTF), auto: bpf where it works',
     default: 'auto',
   }),
+  mountTimeout: numberOption({
+    value: 'SECONDS',
+    min: 0.1,
+    max: 600,
+    help: 'how long a FUSE or network mount has to answer before limbo skips it (or refuses a target on it) and says so',
+    default: 5,
+  }),
   color: enumOption(['auto', 'always', 'never'], {
     value: 'WHEN',
     help: 'colour the output: auto is a terminal without NO_COLOR',

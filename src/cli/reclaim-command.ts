@@ -16,7 +16,7 @@ import { escapeName } from '../format/escape.js';
 import { formatBytes } from '../format/size.js';
 import { LimboError } from '../core/errors.js';
 import { confirmFor, requireConsent, type ActingIo } from './confirm.js';
-import { loadSnapshot } from './load-snapshot.js';
+import { loadSnapshot, mountTimeoutMsOf } from './load-snapshot.js';
 import type { ValuesOf } from './options.js';
 import type { reclaimSpec } from './specs/reclaim.js';
 import { checkFilterSubjects } from './deleted-filter.js';
@@ -43,7 +43,15 @@ export function runReclaim(
 
   const snapshot = loadSnapshot(values);
   if (filter) checkFilterSubjects('reclaim', filter, snapshot, true);
-  const plan = planReclaim(snapshot, { targets, filter }, { procRoot: values.proc, force: values.force });
+  const plan = planReclaim(
+    snapshot,
+    { targets, filter },
+    {
+      procRoot: values.proc,
+      force: values.force,
+      mountTimeoutMs: mountTimeoutMsOf(values),
+    },
+  );
   const c = paletteFor(json ? io.stderr : io.stdout, io.env);
   const ready = plan.candidates.filter((candidate) => candidate.verdict === 'ready');
 

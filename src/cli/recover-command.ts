@@ -7,7 +7,7 @@ import { formatBytes } from '../format/size.js';
 import { readPasswd } from '../proc/passwd.js';
 import { LimboError } from '../core/errors.js';
 import type { Io } from './io.js';
-import { loadSnapshot } from './load-snapshot.js';
+import { loadSnapshot, mountTimeoutMsOf } from './load-snapshot.js';
 import type { ValuesOf } from './options.js';
 import type { recoverSpec } from './specs/recover.js';
 import { parseTargets, refuseSavedSnapshot } from './target-args.js';
@@ -33,6 +33,7 @@ export function runRecover(values: ValuesOf<typeof recoverSpec>, io: Io, positio
     { target, dest, link: values.link, force: values.force },
     {
       procRoot,
+      mountTimeoutMs: mountTimeoutMsOf(values),
       // The scan finds a file's holders, and a descriptor that only a thread's own table holds.
       snapshot: loadSnapshot(values),
       ...(progress ? { onProgress: progress } : {}),

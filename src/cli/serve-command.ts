@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { startServer } from '../serve/server.js';
 import { LimboError } from '../core/errors.js';
+import { mountTimeoutMsOf } from './load-snapshot.js';
 import type { Io } from './io.js';
 import type { ValuesOf } from './options.js';
 import type { serveSpec } from './specs/serve.js';
@@ -40,6 +41,7 @@ export async function runServe(values: ValuesOf<typeof serveSpec>, io: Io): Prom
       stateDir: values.stateDir ?? null,
       historyMs: values.history * 3600 * 1000,
       procRoot: values.proc,
+      mountTimeoutMs: mountTimeoutMsOf(values),
       top,
     });
   } catch (error) {

@@ -4,6 +4,7 @@ import { paletteFor, type Palette } from '../format/color.js';
 import type { ScanResult } from '../serve/scan.js';
 import { LeakWatch, type LeakView } from '../serve/leak-watch.js';
 import { SharedScanner } from '../serve/shared-scanner.js';
+import { mountTimeoutMsOf } from './load-snapshot.js';
 import type { Io } from './io.js';
 import type { ValuesOf } from './options.js';
 import type { watchSpec } from './specs/watch.js';
@@ -84,21 +85,28 @@ export async function runWatch(values: ValuesOf<typeof watchSpec>, io: Io): Prom
   const live = io.stdout.isTTY === true && !values.once && process.stdin.isTTY === true;
   const leakWatch = new LeakWatch();
   const trends: Trends = { held: [], handles: [], fds: new Map() };
-  const scanner = new SharedScanner(seconds * 1000, values.proc, (scan) => {
-    leakWatch.observe(scan);
-    const push = (list: number[], v: number) => {
-      list.push(v);
-      if (list.length > HISTORY) list.shift();
-    };
-    push(trends.held, scan.report.heldByDeleted);
-    push(trends.handles, scan.handles.fileNr.allocated ?? 0);
-    for (const p of scan.handles.processes.slice(0, 20)) {
-      const key = `${p.pid} ${p.comm}`;
-      const list = trends.fds.get(key) ?? [];
-      push(list, p.fds ?? 0);
-      trends.fds.set(key, list);
-    }
-  });
+  const scanner = new SharedScanner(
+    seconds * 1000,
+    values.proc,
+    (scan) => {
+      leakWatch.observe(scan);
+      const push = (list: number[], v: number) => {
+        list.push(v);
+        if (list.length > HISTORY) list.shift();
+      };
+      push(trends.held, scan.report.heldByDeleted);
+      push(trends.handles, scan.handles.fileNr.allocated ?? 0);
+      for (const p of scan.handles.processes.slice(0, 20)) {
+        const key = `${p.pid} ${p.comm}`;
+        const list = trends.fds.get(key) ?? [];
+        push(list, p.fds ?? 0);
+        trends.fds.set(key, list);
+      }
+    },
+    Infinity,
+    0,
+    mountTimeoutMsOf(values),
+  );
   const leaks = (): LeakView[] => leakWatch.leaks(Date.now());
   const c = paletteFor(io.stdout, io.env);
   try {

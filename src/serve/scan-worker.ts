@@ -4,9 +4,10 @@
 import { scanSystem } from './scan.js';
 
 const procRoot = process.argv[2] ?? '/proc';
+const mountTimeoutMs = process.argv[3] === undefined ? undefined : Number(process.argv[3]);
 process.on('message', (id: number) => {
   try {
-    process.send?.({ id, result: scanSystem(procRoot) });
+    process.send?.({ id, result: scanSystem(procRoot, mountTimeoutMs) });
   } catch (error) {
     process.send?.({ id, error: (error as Error).stack ?? String(error) });
   }

@@ -14,6 +14,7 @@ import { shmReportToJson, type ShmJson } from '../analyses/shm-json.js';
 import { findSharedMemory } from '../analyses/shm.js';
 import { readPasswd } from '../proc/passwd.js';
 import { takeSnapshot } from '../snapshot/take-snapshot.js';
+import { MOUNT_ANSWER_TIMEOUT_MS } from '../proc/mount-probe.js';
 import type { ProcessRecord } from '../snapshot/types.js';
 import { chooseMounts, readSpaceOf } from '../walk/measure-filesystems.js';
 
@@ -38,14 +39,14 @@ export interface ScanResult {
 }
 
 /** One full scan: a snapshot with handle counts, and every analysis over it. Synchronous: run it in a worker. */
-export function scanSystem(procRoot = '/proc'): ScanResult {
+export function scanSystem(procRoot = '/proc', mountTimeoutMs = MOUNT_ANSWER_TIMEOUT_MS): ScanResult {
   const started = performance.now();
-  const snapshot = takeSnapshot({ procRoot, handles: true });
+  const snapshot = takeSnapshot({ procRoot, handles: true, mountTimeoutMs });
   const hostMounts =
     snapshot.mountNamespaces.find((ns) => ns.id === snapshot.hostMountNamespace)?.mounts ?? [];
   const silent = new Set((snapshot.incomplete.unansweredMounts ?? []).map((m) => m.dev));
-  const measures = chooseMounts(hostMounts, [], silent).flatMap((mount) => {
-    const space = readSpaceOf(mount.mountPoint, mount.fstype);
+  const measures = chooseMounts(hostMounts, [], silent, mountTimeoutMs).flatMap((mount) => {
+    const space = readSpaceOf(mount.mountPoint, mount.fstype, mountTimeoutMs);
     return space
       ? [{ mount, space, walk: null, hiddenBytes: null, hiddenNote: 'not walked by the server' }]
       : [];

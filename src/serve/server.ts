@@ -32,6 +32,8 @@ export interface ServeOptions {
   /** How long history reaches back (default 24 h). */
   readonly historyMs: number;
   readonly procRoot: string;
+  /** How long a FUSE or network mount has to answer in each scan (default 5 s). */
+  readonly mountTimeoutMs?: number;
   /** Per-process series on /metrics only for the top N processes. */
   readonly top: number;
 }
@@ -88,6 +90,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     },
     scanTimeoutMs,
     options.intervalMs,
+    options.mountTimeoutMs,
   );
   const context: MetricsContext = { scanner, history, leaks };
   const metrics = new MetricsCache(context, options.top);

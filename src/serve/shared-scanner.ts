@@ -40,6 +40,8 @@ export class SharedScanner {
      * in the background: a scraper never waits for a scan the periodic loop is about to make.
      */
     private readonly graceMs = 0,
+    /** How long a FUSE or network mount has to answer in each scan (default 5 s). */
+    private readonly mountTimeoutMs?: number,
   ) {}
 
   /**
@@ -158,7 +160,11 @@ export class SharedScanner {
 
   private ensureWorker(): ChildProcess {
     if (!this.worker) {
-      this.worker = fork(fileURLToPath(new URL('./scan-worker.js', import.meta.url)), [this.procRoot], {
+      const args = [
+        this.procRoot,
+        ...(this.mountTimeoutMs === undefined ? [] : [String(this.mountTimeoutMs)]),
+      ];
+      this.worker = fork(fileURLToPath(new URL('./scan-worker.js', import.meta.url)), args, {
         serialization: 'advanced',
         stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
       });

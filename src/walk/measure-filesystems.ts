@@ -3,7 +3,7 @@ import { statfsSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { formatDev } from '../proc/file-stat.js';
 import { findMountOfPath, upperMountOf, type Mount } from '../proc/mountinfo.js';
-import { mayNotAnswer, probeMounts } from '../proc/mount-probe.js';
+import { MOUNT_ANSWER_TIMEOUT_MS, mayNotAnswer, probeMounts } from '../proc/mount-probe.js';
 import { walkTree, type WalkResult } from './walk-tree.js';
 
 /** statfs of one filesystem, in bytes. */
@@ -56,9 +56,13 @@ const PSEUDO = new Set([
  * The space of the filesystem at `path`, from statfs; for a FUSE or network filesystem (`fstype`)
  * asked in a child process with a time limit (mount-probe.ts): null when it does not answer.
  */
-export function readSpaceOf(path: string, fstype: string): FilesystemSpace | null {
+export function readSpaceOf(
+  path: string,
+  fstype: string,
+  timeoutMs: number = MOUNT_ANSWER_TIMEOUT_MS,
+): FilesystemSpace | null {
   if (!mayNotAnswer(fstype)) return readSpace(path);
-  const answer = probeMounts([path]).get(path);
+  const answer = probeMounts([path], timeoutMs).get(path);
   return answer?.answered ? answer.space : null;
 }
 
@@ -86,6 +90,7 @@ export function chooseMounts(
   mounts: readonly Mount[],
   paths: readonly string[],
   silent: ReadonlySet<string> = new Set(),
+  timeoutMs: number = MOUNT_ANSWER_TIMEOUT_MS,
 ): Mount[] {
   if (paths.length > 0) {
     const chosen = new Map<string, Mount>();
@@ -112,7 +117,10 @@ export function chooseMounts(
   }
   const chosen = [...byDev.values()];
   // FUSE and network filesystems answer in a child, all at once, within the time limit.
-  const probed = probeMounts(chosen.filter((m) => mayNotAnswer(m.fstype)).map((m) => m.mountPoint));
+  const probed = probeMounts(
+    chosen.filter((m) => mayNotAnswer(m.fstype)).map((m) => m.mountPoint),
+    timeoutMs,
+  );
   return chosen.filter((mount) => {
     const answer = probed.get(mount.mountPoint);
     const space = answer === undefined ? readSpace(mount.mountPoint) : answer.answered ? answer.space : null;
@@ -129,6 +137,7 @@ export function choosePrivateMounts(
   namespaces: readonly { readonly id: string; readonly mounts: readonly Mount[]; readonly pid?: number }[],
   hostMounts: readonly Mount[],
   silent: ReadonlySet<string> = new Set(),
+  timeoutMs: number = MOUNT_ANSWER_TIMEOUT_MS,
 ): MountSite[] {
   const seen = new Set([...hostMounts.map((mount) => mount.dev), ...silent]);
   const sites: MountSite[] = [];
@@ -138,7 +147,7 @@ export function choosePrivateMounts(
     for (const mount of namespace.mounts) {
       if (PSEUDO.has(mount.fstype) || top.get(mount.mountPoint) !== mount || seen.has(mount.dev)) continue;
       const at = `/proc/${namespace.pid}/root${mount.mountPoint === '/' ? '' : mount.mountPoint}`;
-      if ((readSpaceOf(at, mount.fstype)?.sizeBytes ?? 0) === 0) continue;
+      if ((readSpaceOf(at, mount.fstype, timeoutMs)?.sizeBytes ?? 0) === 0) continue;
       seen.add(mount.dev);
       sites.push({ mount, at, mountNamespace: namespace.id, mounts: namespace.mounts });
     }
@@ -162,12 +171,14 @@ export async function measureFilesystem(
     mountNamespace?: string;
     /** Mount points that did not answer: a walk that would stat one is not made. */
     silent?: readonly string[];
+    /** How long a FUSE or network mount has to answer statfs. Default 5 s. */
+    mountTimeoutMs?: number;
   },
 ): Promise<FilesystemMeasure | null> {
   if (options.at !== undefined && options.at !== mount.mountPoint) {
     return measurePrivate(mount, options.at, options);
   }
-  const space = readSpaceOf(mount.mountPoint, mount.fstype);
+  const space = readSpaceOf(mount.mountPoint, mount.fstype, options.mountTimeoutMs);
   if (!space) return null;
   if (!options.walk)
     return { mount, space, walk: null, hiddenBytes: null, hiddenNote: 'not walked (use --walk)' };
@@ -233,9 +244,14 @@ export async function measureFilesystem(
 async function measurePrivate(
   mount: Mount,
   at: string,
-  options: { walk: boolean; onProgress?: (files: number) => void; mountNamespace?: string },
+  options: {
+    walk: boolean;
+    onProgress?: (files: number) => void;
+    mountNamespace?: string;
+    mountTimeoutMs?: number;
+  },
 ): Promise<FilesystemMeasure | null> {
-  const space = readSpaceOf(at, mount.fstype);
+  const space = readSpaceOf(at, mount.fstype, options.mountTimeoutMs);
   if (!space) return null;
   const base = {
     mount,

@@ -4,13 +4,16 @@
 // mount removed in `after`, so a failure never leaves a hung mount behind.
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { DeletedJson } from '../../src/analyses/deleted-json.js';
 import type { DfJson } from '../../src/analyses/df-json.js';
 import type { ReportJson } from '../../src/analyses/report-json.js';
+import type { CloseJson } from '../../src/actions/close-json.js';
+import type { ReclaimJson } from '../../src/actions/reclaim-json.js';
+import type { RecoverJson } from '../../src/actions/recover-json.js';
 import { startHolder, type Holder } from '../helpers/holder.js';
 import { repoRoot } from '../helpers/paths.js';
 
@@ -22,13 +25,20 @@ let base: string;
 let mountPoint: string;
 let daemon: ChildProcess | null = null;
 let holder: Holder | null = null;
+/** A holder of a deleted file on the scratch directory (not on the mount). */
+let local: Holder | null = null;
 
 function mounted(): boolean {
   return readFileSync('/proc/self/mountinfo', 'utf8').includes(` ${mountPoint} `);
 }
 
 /** Runs limbo ARGS --json, and how long it took; killed after 60 s so a hang fails, not stalls. */
-function timed(args: readonly string[]): { code: number | null; stdout: string; seconds: number } {
+function timed(args: readonly string[]): {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  seconds: number;
+} {
   const started = performance.now();
   const result = spawnSync(process.execPath, [`${repoRoot}bin/limbo.js`, ...args, '--json'], {
     encoding: 'utf8',
@@ -36,7 +46,12 @@ function timed(args: readonly string[]): { code: number | null; stdout: string; 
     killSignal: 'SIGKILL',
     maxBuffer: 1024 ** 3,
   });
-  return { code: result.status, stdout: result.stdout, seconds: (performance.now() - started) / 1000 };
+  return {
+    code: result.status,
+    stdout: result.stdout,
+    stderr: result.stderr,
+    seconds: (performance.now() - started) / 1000,
+  };
 }
 
 before(async () => {
@@ -51,6 +66,8 @@ before(async () => {
   assert.ok(mounted(), 'bindfs mounted');
   const file = join(mountPoint, 'held.bin');
   holder = await startHolder(['create', file, '65536', 'unlink', file]);
+  const other = join(base, 'local.bin');
+  local = await startHolder(['create', other, '65536', 'unlink', other]);
   process.kill(daemon.pid as number, 'SIGSTOP');
 });
 
@@ -63,6 +80,7 @@ after(async () => {
     }
   }
   await holder?.stop();
+  await local?.stop();
   if (base) {
     spawnSync('umount', [mountPoint]);
     if (mounted()) spawnSync('umount', ['-l', mountPoint]);
@@ -121,5 +139,113 @@ describe('a FUSE mount that does not answer (bindfs, SIGSTOPped)', () => {
     );
     assert.equal(signal, 'SIGTERM');
     assert.ok(performance.now() - sent < 1000, 'ended within a second');
+  });
+});
+
+/** PID:FD of the holder's deleted file on the silent mount. */
+function heldTarget(): string {
+  return `${holder?.pid}:${holder?.fds[0]}`;
+}
+
+/** The holder still has its fd on the file: readlink answers from /proc without asking the mount. */
+function stillHeld(): boolean {
+  return readlinkSync(`/proc/${holder?.pid}/fd/${holder?.fds[0]}`).includes('held.bin');
+}
+
+/** The refusal's words: the mount named, the real wait, nothing done. */
+function refusalOf(seconds: number): RegExp {
+  return new RegExp(
+    `could not read ${mountPoint} \\(fuse[^)]*\\), where .*: no answer in ${seconds} s .*not touched`,
+  );
+}
+
+describe('an action whose target is on a FUSE mount that does not answer', () => {
+  it('close PID:FD is refused within the time limit, naming the mount, and closes nothing', { skip }, () => {
+    const run = timed(['close', heldTarget(), '--force', '--yes']);
+    assert.ok(run.seconds < 20, `took ${run.seconds} s`);
+    assert.equal(run.code, 1);
+    const result = JSON.parse(run.stdout) as CloseJson;
+    assert.equal(result.status, 'refused');
+    assert.match(result.reason ?? '', refusalOf(5));
+    assert.ok(stillHeld());
+  });
+
+  it('reclaim PID:FD is refused, and truncates nothing', { skip }, () => {
+    const run = timed(['reclaim', heldTarget(), '--yes']);
+    assert.ok(run.seconds < 20, `took ${run.seconds} s`);
+    assert.equal(run.code, 1);
+    const report = JSON.parse(run.stdout) as ReclaimJson;
+    assert.equal(report.results.length, 1);
+    assert.equal(report.results[0]?.status, 'refused');
+    assert.match(report.results[0]?.reason ?? '', refusalOf(5));
+    assert.ok(stillHeld());
+  });
+
+  it('recover PID:FD is refused, and writes no DEST', { skip }, () => {
+    const dest = join(base, 'recovered.bin');
+    const run = timed(['recover', heldTarget(), dest]);
+    assert.ok(run.seconds < 20, `took ${run.seconds} s`);
+    assert.equal(run.code, 1);
+    const result = JSON.parse(run.stdout) as RecoverJson;
+    assert.equal(result.status, 'refused');
+    assert.match(result.reason ?? '', refusalOf(5));
+    assert.equal(existsSync(dest), false);
+  });
+
+  it('recover into a DEST on the mount is refused before DEST is looked at', { skip }, () => {
+    const run = timed(['recover', `${local?.pid}:${local?.fds[0]}`, join(mountPoint, 'recovered.bin')]);
+    assert.ok(run.seconds < 20, `took ${run.seconds} s`);
+    assert.equal(run.code, 1);
+    const result = JSON.parse(run.stdout) as RecoverJson;
+    assert.equal(result.status, 'refused');
+    assert.match(
+      result.reason ?? '',
+      new RegExp(`could not read ${mountPoint} .*, where DEST .*: no answer in 5 s`),
+    );
+  });
+
+  it('links PATH on the mount is refused with the same words', { skip }, () => {
+    const run = timed(['links', join(mountPoint, 'x')]);
+    assert.ok(run.seconds < 20, `took ${run.seconds} s`);
+    assert.equal(run.code, 1);
+    assert.match(run.stderr, refusalOf(5));
+  });
+
+  it(
+    'deleted --filesystem-of and reclaim --mount on the mount are refused with the same words',
+    { skip },
+    () => {
+      for (const args of [
+        ['deleted', '--filesystem-of', join(mountPoint, 'x')],
+        ['reclaim', '--mount', mountPoint, '--yes'],
+      ]) {
+        const run = timed(args);
+        assert.ok(run.seconds < 20, `${args[0]} took ${run.seconds} s`);
+        assert.equal(run.code, 1);
+        assert.match(run.stderr, refusalOf(5));
+      }
+      assert.ok(stillHeld());
+    },
+  );
+
+  it('df /proc/PID/root/MOUNT is refused too', { skip }, () => {
+    const run = timed(['df', `/proc/${holder?.pid}/root${mountPoint}`]);
+    assert.ok(run.seconds < 20, `took ${run.seconds} s`);
+    assert.equal(run.code, 1);
+    assert.match(run.stderr, refusalOf(5));
+  });
+
+  it('--mount-timeout 1 answers in about a second and says "1 s"', { skip }, () => {
+    const run = timed(['close', heldTarget(), '--force', '--yes', '--mount-timeout', '1']);
+    assert.ok(run.seconds < 5, `took ${run.seconds} s`);
+    assert.equal(run.code, 1);
+    assert.match((JSON.parse(run.stdout) as CloseJson).reason ?? '', refusalOf(1));
+    const deleted = timed(['deleted', '--mount-timeout', '1']);
+    assert.ok(deleted.seconds < 5, `took ${deleted.seconds} s`);
+    const silent = (JSON.parse(deleted.stdout) as DeletedJson).incomplete.unansweredMounts?.find(
+      (m) => m.mount === mountPoint,
+    );
+    assert.equal(silent?.waitedMilliseconds, 1000);
+    assert.ok(stillHeld());
   });
 });
