@@ -1,12 +1,14 @@
 // A child process that scans on request, so a long scan (a second on 100,000 fds) never blocks
 // the server's event loop, and a scan stuck in the kernel on a hung mount can be killed: a thread
 // blocked there cannot be stopped, and would keep the whole server from exiting.
+import type { ScannerRequest } from '../snapshot/bpf-fd-scan.js';
 import { scanSystem } from './scan.js';
 
 const procRoot = process.argv[2] ?? '/proc';
+const scanner = (process.argv[3] ?? 'auto') as ScannerRequest;
 process.on('message', (id: number) => {
   try {
-    process.send?.({ id, result: scanSystem(procRoot) });
+    process.send?.({ id, result: scanSystem(procRoot, scanner) });
   } catch (error) {
     process.send?.({ id, error: (error as Error).stack ?? String(error) });
   }

@@ -14,6 +14,7 @@ import { shmReportToJson, type ShmJson } from '../analyses/shm-json.js';
 import { findSharedMemory } from '../analyses/shm.js';
 import { readPasswd } from '../proc/passwd.js';
 import { takeSnapshot } from '../snapshot/take-snapshot.js';
+import type { ScannerRequest } from '../snapshot/bpf-fd-scan.js';
 import type { ProcessRecord } from '../snapshot/types.js';
 import { chooseMounts, readSpaceOf } from '../walk/measure-filesystems.js';
 
@@ -38,9 +39,9 @@ export interface ScanResult {
 }
 
 /** One full scan: a snapshot with handle counts, and every analysis over it. Synchronous: run it in a worker. */
-export function scanSystem(procRoot = '/proc'): ScanResult {
+export function scanSystem(procRoot = '/proc', scanner: ScannerRequest = 'auto'): ScanResult {
   const started = performance.now();
-  const snapshot = takeSnapshot({ procRoot, handles: true });
+  const snapshot = takeSnapshot({ procRoot, handles: true, scanner });
   const hostMounts =
     snapshot.mountNamespaces.find((ns) => ns.id === snapshot.hostMountNamespace)?.mounts ?? [];
   const silent = new Set((snapshot.incomplete.unansweredMounts ?? []).map((m) => m.dev));

@@ -9,6 +9,7 @@ import { History, sampleOf } from './history.js';
 import { LeakWatch, type LeakView } from './leak-watch.js';
 import { MetricsCache, type MetricsContext } from './metrics.js';
 import { ScanUnavailableError, SharedScanner } from './shared-scanner.js';
+import type { ScannerRequest } from '../snapshot/bpf-fd-scan.js';
 
 /** How `limbo serve` runs. */
 export interface ServeOptions {
@@ -32,6 +33,8 @@ export interface ServeOptions {
   /** How long history reaches back (default 24 h). */
   readonly historyMs: number;
   readonly procRoot: string;
+  /** Who reads the fd tables in each scan (--scanner); default auto. */
+  readonly scanner?: ScannerRequest;
   /** Per-process series on /metrics only for the top N processes. */
   readonly top: number;
 }
@@ -88,6 +91,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     },
     scanTimeoutMs,
     options.intervalMs,
+    options.scanner,
   );
   const context: MetricsContext = { scanner, history, leaks };
   const metrics = new MetricsCache(context, options.top);

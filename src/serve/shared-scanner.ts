@@ -1,4 +1,5 @@
 import { fork, type ChildProcess } from 'node:child_process';
+import type { ScannerRequest } from '../snapshot/bpf-fd-scan.js';
 import { fileURLToPath } from 'node:url';
 import type { ScanResult } from './scan.js';
 
@@ -40,6 +41,8 @@ export class SharedScanner {
      * in the background: a scraper never waits for a scan the periodic loop is about to make.
      */
     private readonly graceMs = 0,
+    /** Who reads the fd tables in each scan (--scanner). */
+    private readonly scanner: ScannerRequest = 'auto',
   ) {}
 
   /**
@@ -158,10 +161,14 @@ export class SharedScanner {
 
   private ensureWorker(): ChildProcess {
     if (!this.worker) {
-      this.worker = fork(fileURLToPath(new URL('./scan-worker.js', import.meta.url)), [this.procRoot], {
-        serialization: 'advanced',
-        stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
-      });
+      this.worker = fork(
+        fileURLToPath(new URL('./scan-worker.js', import.meta.url)),
+        [this.procRoot, this.scanner],
+        {
+          serialization: 'advanced',
+          stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+        },
+      );
       const worker = this.worker;
       worker.on('error', () => {
         if (this.worker === worker) this.worker = null;
