@@ -138,10 +138,13 @@ export function takeSnapshot(options: SnapshotOptions = {}): Snapshot {
     processes: handles
       ? processes.map((p) => ({
           ...p,
-          // The BPF run visits only tasks holding an fd or a mapped file: the rest hold nothing.
-          handles: p.readable
-            ? (handles.processes.get(p.pid) ?? (ledger?.handles ? NO_HANDLES : null))
-            : null,
+          // The kernel walk sees a process whose /proc files are refused even to root, and visits
+          // only tasks holding an fd or a mapped file: one it missed with fds (born after the walk) is unknown.
+          handles: ledger?.handles
+            ? (handles.processes.get(p.pid) ?? (p.fdCount ? null : NO_HANDLES))
+            : p.readable
+              ? (handles.processes.get(p.pid) ?? null)
+              : null,
         }))
       : processes,
     files: vanished.size > 0 ? filesHeldBy(processes, scan.files) : [...scan.files.values()],
