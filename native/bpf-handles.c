@@ -106,6 +106,8 @@ typedef struct {
   __u32 shm_attachments;
   kind_count_t *kinds;
   size_t nkinds, kcap;
+  __u64 *tables; /* the fd tables (files_struct) already walked for it */
+  size_t ntables;
 } process_t;
 
 typedef struct {
@@ -123,7 +125,7 @@ typedef struct {
   size_t scap;
   use_t *uses;
   size_t nuses, ucap;
-  keyset_t seen; /* "tgid ^ files" or mm pointers already walked */
+  keyset_t seen; /* address spaces (mm) already walked */
 } scan_t;
 
 static process_t *process_of(scan_t *s, __u32 tgid) {
@@ -156,6 +158,17 @@ static process_t *process_of(scan_t *s, __u32 tgid) {
   s->procs[s->nprocs] = (process_t){.tgid = tgid};
   s->slots[j] = ++s->nprocs;
   return &s->procs[s->nprocs - 1];
+}
+
+/* Adds an fd table to the process's; 1 when it was new, 0 when walked already, -1 out of memory. */
+static int add_table(process_t *p, __u64 files) {
+  for (size_t i = 0; i < p->ntables; i++)
+    if (p->tables[i] == files) return 0;
+  __u64 *tables = realloc(p->tables, (p->ntables + 1) * sizeof *tables);
+  if (!tables) return -1;
+  p->tables = tables;
+  p->tables[p->ntables++] = files;
+  return 1;
 }
 
 static int count_kind(process_t *p, __u8 kind, __u16 type, const char *name, __u16 name_len) {
@@ -240,17 +253,17 @@ static long consume_fds(scan_t *s, const char *buf, size_t len) {
     if (off + size > len) break;
     const char *name = buf + off + sizeof rec;
     off += size;
+    process_t *p = process_of(s, rec.tgid);
+    if (!p) return -1;
     if (rec.tid != current_tid) {
       /* kernel/bpf/task_iter.c visits every thread of a process whose leader exited, all with
          one fd table: count a (process, table) once. */
       current_tid = rec.tid;
-      int added = keyset_add(&s->seen, ((__u64)rec.tgid << 32) ^ rec.files);
+      int added = add_table(p, rec.files);
       if (added < 0) return -1;
       current_skipped = added == 0;
     }
     if (current_skipped) continue;
-    process_t *p = process_of(s, rec.tgid);
-    if (!p) return -1;
     p->fds++;
     __u16 type = (rec.kind == LIMBO_HANDLE_PATH || rec.kind == LIMBO_HANDLE_TEXT) ? rec.mode & 0170000 : 0;
     __u16 name_len = rec.kind == LIMBO_HANDLE_PATH || rec.kind == LIMBO_HANDLE_PIPE ? 0 : rec.name_len;
@@ -306,6 +319,7 @@ static void free_scan(scan_t *s) {
   for (size_t i = 0; i < s->nprocs; i++) {
     for (size_t k = 0; k < s->procs[i].nkinds; k++) free(s->procs[i].kinds[k].name);
     free(s->procs[i].kinds);
+    free(s->procs[i].tables);
   }
   free(s->procs);
   free(s->slots);
@@ -362,8 +376,6 @@ napi_value bpf_scan_handles(napi_env env, napi_callback_info info) {
 
   /* Mappings: VMA files that no fd holds, and shm attach files; the fd uses are done with. */
   s.nuses = 0;
-  free(s.seen.keys);
-  s.seen = (keyset_t){0};
   current_tid = 0;
   err = read_records(vma_link, &s, consume_vmas);
   if (err) goto error;
