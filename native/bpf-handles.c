@@ -105,7 +105,7 @@ typedef struct {
   __u32 mapping_files;
   __u32 shm_attachments;
   kind_count_t *kinds;
-  size_t nkinds, kcap;
+  size_t nkinds, kcap, last_kind;
   __u64 *tables; /* the fd tables (files_struct) already walked for it */
   size_t ntables;
 } process_t;
@@ -172,10 +172,13 @@ static int add_table(process_t *p, __u64 files) {
 }
 
 static int count_kind(process_t *p, __u8 kind, __u16 type, const char *name, __u16 name_len) {
-  for (size_t i = 0; i < p->nkinds; i++) {
+  /* Most fds of a process are of one kind: the last one counted is tried first. */
+  for (size_t n = 0; n < p->nkinds; n++) {
+    size_t i = (p->last_kind + n) % p->nkinds;
     kind_count_t *k = &p->kinds[i];
     if (k->kind == kind && k->type == type && k->name_len == name_len && !memcmp(k->name, name, name_len)) {
       k->count++;
+      p->last_kind = i;
       return 0;
     }
   }
@@ -205,10 +208,38 @@ static int add_use(scan_t *s, use_t use) {
   return 0;
 }
 
-static int by_file_then_tgid(const void *a, const void *b) {
-  const use_t *x = a, *y = b;
-  if (x->file != y->file) return x->file < y->file ? -1 : 1;
-  return x->tgid < y->tgid ? -1 : x->tgid > y->tgid;
+/*
+ * Sorts uses by (file, tgid): an LSD radix sort in 16-bit digits, tgid's first, each pass stable.
+ * A digit every key shares (the high bits of kernel pointers, of small pids) costs one count only.
+ * qsort took 0.19 s for 1,000,000 fds. Returns -1 out of memory.
+ */
+static int sort_by_file_then_tgid(use_t *uses, size_t n) {
+  static size_t counts[1 << 16];
+  use_t *tmp = malloc((n ? n : 1) * sizeof *tmp);
+  if (!tmp) return -1;
+  use_t *from = uses, *to = tmp;
+  for (int pass = 0; pass < 6; pass++) {
+    /* passes 0-1: tgid's digits; 2-5: the file pointer's */
+    int shift = pass < 2 ? 16 * pass : 16 * (pass - 2);
+#define DIGIT(u) ((size_t)((pass < 2 ? (__u64)(u)->tgid : (u)->file) >> shift) & 0xffff)
+    memset(counts, 0, sizeof counts);
+    for (size_t i = 0; i < n; i++) counts[DIGIT(&from[i])]++;
+    if (n == 0 || counts[DIGIT(&from[0])] == n) continue;
+    size_t sum = 0;
+    for (size_t d = 0; d < (1 << 16); d++) {
+      size_t c = counts[d];
+      counts[d] = sum;
+      sum += c;
+    }
+    for (size_t i = 0; i < n; i++) to[counts[DIGIT(&from[i])]++] = from[i];
+#undef DIGIT
+    use_t *swap = from;
+    from = to;
+    to = swap;
+  }
+  if (from != uses) memcpy(uses, from, n * sizeof *uses);
+  free(tmp);
+  return 0;
 }
 
 /*
@@ -240,8 +271,10 @@ static int read_records(struct bpf_link *link, scan_t *s, long (*consume)(scan_t
   return err;
 }
 
-/* Per fd state across chunks: the task whose records are being read, and whether its table is new. */
+/* Per fd state across chunks: the task whose records are being read, its process (an index:
+   s->procs may move), and whether its table was walked already. */
 static __u32 current_tid = 0;
+static size_t current_process = 0;
 static bool current_skipped = false;
 
 static long consume_fds(scan_t *s, const char *buf, size_t len) {
@@ -253,17 +286,19 @@ static long consume_fds(scan_t *s, const char *buf, size_t len) {
     if (off + size > len) break;
     const char *name = buf + off + sizeof rec;
     off += size;
-    process_t *p = process_of(s, rec.tgid);
-    if (!p) return -1;
     if (rec.tid != current_tid) {
       /* kernel/bpf/task_iter.c visits every thread of a process whose leader exited, all with
          one fd table: count a (process, table) once. */
+      process_t *p = process_of(s, rec.tgid);
+      if (!p) return -1;
       current_tid = rec.tid;
+      current_process = (size_t)(p - s->procs);
       int added = add_table(p, rec.files);
       if (added < 0) return -1;
       current_skipped = added == 0;
     }
     if (current_skipped) continue;
+    process_t *p = &s->procs[current_process];
     p->fds++;
     __u16 type = (rec.kind == LIMBO_HANDLE_PATH || rec.kind == LIMBO_HANDLE_TEXT) ? rec.mode & 0170000 : 0;
     __u16 name_len = rec.kind == LIMBO_HANDLE_PATH || rec.kind == LIMBO_HANDLE_PIPE ? 0 : rec.name_len;
@@ -347,7 +382,10 @@ napi_value bpf_scan_handles(napi_env env, napi_callback_info info) {
 
   /* Open file descriptions: distinct struct files, once per process that holds one. */
   nfd_uses = s.nuses;
-  qsort(s.uses, nfd_uses, sizeof *s.uses, by_file_then_tgid);
+  if (sort_by_file_then_tgid(s.uses, nfd_uses)) {
+    err = ENOMEM;
+    goto error;
+  }
   fd_files = malloc((nfd_uses ? nfd_uses : 1) * sizeof *fd_files);
   if (!fd_files) {
     err = ENOMEM;
@@ -379,7 +417,10 @@ napi_value bpf_scan_handles(napi_env env, napi_callback_info info) {
   current_tid = 0;
   err = read_records(vma_link, &s, consume_vmas);
   if (err) goto error;
-  qsort(s.uses, s.nuses, sizeof *s.uses, by_file_then_tgid);
+  if (sort_by_file_then_tgid(s.uses, s.nuses)) {
+    err = ENOMEM;
+    goto error;
+  }
   size_t mapping_files = 0, shm_files = 0;
   for (size_t i = 0; i < s.nuses; i++) {
     const use_t *u = &s.uses[i];
