@@ -652,7 +652,7 @@ async function sectionHandles(ctx) {
   console.log();
   const targets = [
     {
-      name: 'limbo handles faster than lsof -n, with exact open-file grouping',
+      name: 'limbo handles --scanner proc faster than lsof -nP +L1, with exact open-file grouping',
       pass: limbo.median < lsofTiming.median && report.ledger.openFilesExact,
       detail: `${fmtSec(limbo.median)} vs ${fmtSec(lsofTiming.median)} (lsof/limbo = ${(lsofTiming.median / limbo.median).toFixed(2)}; openFilesExact ${report.ledger.openFilesExact})`,
     },
