@@ -5,6 +5,7 @@
  * held only by mappings are VMA files in no fd table; SysV shm attaches are distinct shm files.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <node_api.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -126,6 +127,11 @@ typedef struct {
   use_t *uses;
   size_t nuses, ucap;
   keyset_t seen; /* address spaces (mm) already walked */
+  /* Across chunks: the task whose records are being read, its process (an index: procs may
+     move), and whether its fd table or address space was walked already. */
+  __u32 current_tid;
+  size_t current_process;
+  bool current_skipped;
 } scan_t;
 
 static process_t *process_of(scan_t *s, __u32 tgid) {
@@ -271,11 +277,6 @@ static int read_records(struct bpf_link *link, scan_t *s, long (*consume)(scan_t
   return err;
 }
 
-/* Per fd state across chunks: the task whose records are being read, its process (an index:
-   s->procs may move), and whether its table was walked already. */
-static __u32 current_tid = 0;
-static size_t current_process = 0;
-static bool current_skipped = false;
 
 static long consume_fds(scan_t *s, const char *buf, size_t len) {
   size_t off = 0;
@@ -286,19 +287,19 @@ static long consume_fds(scan_t *s, const char *buf, size_t len) {
     if (off + size > len) break;
     const char *name = buf + off + sizeof rec;
     off += size;
-    if (rec.tid != current_tid) {
+    if (rec.tid != s->current_tid) {
       /* kernel/bpf/task_iter.c visits every thread of a process whose leader exited, all with
          one fd table: count a (process, table) once. */
       process_t *p = process_of(s, rec.tgid);
       if (!p) return -1;
-      current_tid = rec.tid;
-      current_process = (size_t)(p - s->procs);
+      s->current_tid = rec.tid;
+      s->current_process = (size_t)(p - s->procs);
       int added = add_table(p, rec.files);
       if (added < 0) return -1;
-      current_skipped = added == 0;
+      s->current_skipped = added == 0;
     }
-    if (current_skipped) continue;
-    process_t *p = &s->procs[current_process];
+    if (s->current_skipped) continue;
+    process_t *p = &s->procs[s->current_process];
     p->fds++;
     __u16 type = (rec.kind == LIMBO_HANDLE_PATH || rec.kind == LIMBO_HANDLE_TEXT) ? rec.mode & 0170000 : 0;
     __u16 name_len = rec.kind == LIMBO_HANDLE_PATH || rec.kind == LIMBO_HANDLE_PIPE ? 0 : rec.name_len;
@@ -314,14 +315,14 @@ static long consume_vmas(scan_t *s, const char *buf, size_t len) {
   for (; off + sizeof(struct limbo_handle_vma_record) <= len; off += sizeof(struct limbo_handle_vma_record)) {
     struct limbo_handle_vma_record rec;
     memcpy(&rec, buf + off, sizeof rec);
-    if (rec.tid != current_tid) {
+    if (rec.tid != s->current_tid) {
       /* Threads share their leader's mm, and task_vma visits a thread with its own fd table too. */
-      current_tid = rec.tid;
+      s->current_tid = rec.tid;
       int added = keyset_add(&s->seen, rec.mm);
       if (added < 0) return -1;
-      current_skipped = added == 0;
+      s->current_skipped = added == 0;
     }
-    if (current_skipped) continue;
+    if (s->current_skipped) continue;
     if (add_use(s, (use_t){rec.file, rec.tgid, rec.tid, 0, rec.flags})) return -1;
   }
   return (long)off;
@@ -362,91 +363,153 @@ static void free_scan(scan_t *s) {
   free(s->seen.keys);
 }
 
-/*
- * bpfScanHandles(): { processes: [{ pid, fds, openFiles, mappingFiles, shmAttachments, kinds }],
- * openFiles, mappingFiles, shmAttachFiles, unixSockets } or { error, errno }. `kinds` lists
- * [kind, type, name, count] (enum limbo_handle_kind, i_mode & S_IFMT, a latin1 name); unixSockets
- * is [tid, fd, ...] of one fd per unix socket description. A file only mappings hold is counted
- * for the lowest pid that maps it (fork shares it with the children).
- */
-napi_value bpf_scan_handles(napi_env env, napi_callback_info info) {
-  (void)info;
-  napi_value result = NULL;
-  scan_t s = {0};
+/* One scan's figures, computed without touching JavaScript, so a thread can compute them. */
+typedef struct {
+  int err;
+  scan_t s;
+  __u32 *unix_pairs; /* tid, fd of one fd per unix socket description */
+  size_t nunix;
+  size_t open_files, mapping_files, shm_files;
+} result_t;
+
+static void free_result(result_t *r) {
+  free_scan(&r->s);
+  free(r->unix_pairs);
+}
+
+/* Runs both iterators and counts: r->err is 0 or an errno. The programs must be loaded. */
+static void run_scan(result_t *r) {
+  scan_t *s = &r->s;
   __u64 *fd_files = NULL;
-  size_t nfd_files = 0, nfd_uses = 0;
-  int err = ensure_loaded();
-  current_tid = 0;
-  if (!err) err = read_records(file_link, &s, consume_fds);
-  if (err) goto error;
+  size_t nfd_files = 0;
+  r->err = read_records(file_link, s, consume_fds);
+  if (r->err) return;
 
   /* Open file descriptions: distinct struct files, once per process that holds one. */
-  nfd_uses = s.nuses;
-  if (sort_by_file_then_tgid(s.uses, nfd_uses)) {
-    err = ENOMEM;
-    goto error;
-  }
+  size_t nfd_uses = s->nuses;
   fd_files = malloc((nfd_uses ? nfd_uses : 1) * sizeof *fd_files);
-  if (!fd_files) {
-    err = ENOMEM;
-    goto error;
+  r->unix_pairs = malloc((nfd_uses ? nfd_uses : 1) * 2 * sizeof *r->unix_pairs);
+  if (!fd_files || !r->unix_pairs || sort_by_file_then_tgid(s->uses, nfd_uses)) {
+    r->err = ENOMEM;
+    goto done;
   }
-  size_t unix_sockets = 0;
   for (size_t i = 0; i < nfd_uses; i++) {
-    const use_t *u = &s.uses[i];
-    bool new_file = i == 0 || s.uses[i - 1].file != u->file;
+    const use_t *u = &s->uses[i];
+    bool new_file = i == 0 || s->uses[i - 1].file != u->file;
     if (new_file) {
       fd_files[nfd_files++] = u->file;
-      if (u->flags) unix_sockets++;
+      if (u->flags) {
+        r->unix_pairs[2 * r->nunix] = u->tid;
+        r->unix_pairs[2 * r->nunix++ + 1] = u->fd;
+      }
     }
-    if (new_file || s.uses[i - 1].tgid != u->tgid) process_of(&s, u->tgid)->open_files++; /* made by consume_fds */
+    if (new_file || s->uses[i - 1].tgid != u->tgid) process_of(s, u->tgid)->open_files++; /* made by consume_fds */
   }
-  napi_value unix_buf, unix_list;
-  void *unix_data;
-  CHECK(napi_create_arraybuffer(env, (unix_sockets ? unix_sockets : 1) * 8, &unix_data, &unix_buf));
-  CHECK(napi_create_typedarray(env, napi_uint32_array, unix_sockets * 2, unix_buf, 0, &unix_list));
-  for (size_t i = 0, j = 0; i < nfd_uses; i++) {
-    const use_t *u = &s.uses[i];
-    if (!u->flags || (i > 0 && s.uses[i - 1].file == u->file)) continue;
-    ((__u32 *)unix_data)[j++] = u->tid;
-    ((__u32 *)unix_data)[j++] = u->fd;
-  }
+  r->open_files = nfd_files;
 
   /* Mappings: VMA files that no fd holds, and shm attach files; the fd uses are done with. */
-  s.nuses = 0;
-  current_tid = 0;
-  err = read_records(vma_link, &s, consume_vmas);
-  if (err) goto error;
-  if (sort_by_file_then_tgid(s.uses, s.nuses)) {
-    err = ENOMEM;
-    goto error;
+  s->nuses = 0;
+  s->current_tid = 0;
+  r->err = read_records(vma_link, s, consume_vmas);
+  if (r->err) goto done;
+  if (sort_by_file_then_tgid(s->uses, s->nuses)) {
+    r->err = ENOMEM;
+    goto done;
   }
-  size_t mapping_files = 0, shm_files = 0;
-  for (size_t i = 0; i < s.nuses; i++) {
-    const use_t *u = &s.uses[i];
-    bool new_file = i == 0 || s.uses[i - 1].file != u->file;
+  for (size_t i = 0; i < s->nuses; i++) {
+    const use_t *u = &s->uses[i];
+    bool new_file = i == 0 || s->uses[i - 1].file != u->file;
     bool shm = u->flags & LIMBO_VMA_SYSV_SHM;
-    bool counted = shm ? new_file || s.uses[i - 1].tgid != u->tgid
+    bool counted = shm ? new_file || s->uses[i - 1].tgid != u->tgid
                        : new_file && !in_sorted(fd_files, nfd_files, u->file);
     if (!counted) continue;
-    process_t *p = process_of(&s, u->tgid); /* a process may map files and hold no fd */
+    process_t *p = process_of(s, u->tgid); /* a process may map files and hold no fd */
     if (!p) {
-      err = ENOMEM;
-      goto error;
+      r->err = ENOMEM;
+      goto done;
     }
     if (shm) {
-      shm_files += new_file;
+      r->shm_files += new_file;
       p->shm_attachments++;
     } else {
-      mapping_files++;
+      r->mapping_files++;
       p->mapping_files++;
     }
   }
+done:
+  free(fd_files);
+}
 
-  napi_value list;
-  CHECK(napi_create_array_with_length(env, s.nprocs, &list));
-  for (size_t i = 0; i < s.nprocs; i++) {
-    const process_t *p = &s.procs[i];
+/* A scan started by bpfStartHandleScan, running on its own thread until bpfScanHandles joins it. */
+static result_t background;
+static pthread_t background_thread;
+static bool background_running;
+
+static void *run_in_background(void *arg) {
+  run_scan(arg);
+  return NULL;
+}
+
+/*
+ * bpfStartHandleScan(): starts the next bpfScanHandles' kernel walk on a thread of its own, so it
+ * runs while the caller reads /proc; a failure to load is reported by bpfScanHandles. A walk
+ * started before and never collected is dropped.
+ */
+napi_value bpf_start_handle_scan(napi_env env, napi_callback_info info) {
+  (void)env;
+  (void)info;
+  if (background_running) {
+    /* A walk its caller never collected (it threw before): too old to serve the next scan. */
+    pthread_join(background_thread, NULL);
+    free_result(&background);
+    background_running = false;
+  }
+  if (ensure_loaded()) return NULL;
+  background = (result_t){0};
+  background_running = pthread_create(&background_thread, NULL, run_in_background, &background) == 0;
+  return NULL;
+}
+
+static napi_value error_object(napi_env env, int err) {
+  napi_value result, message;
+  if (napi_create_object(env, &result) != napi_ok ||
+      napi_create_string_utf8(env, strerror(err), NAPI_AUTO_LENGTH, &message) != napi_ok ||
+      napi_set_named_property(env, result, "error", message) != napi_ok || set_number(env, result, "errno", err))
+    return NULL;
+  return result;
+}
+
+/*
+ * bpfScanHandles(): { processes: [{ pid, fds, openFiles, mappingFiles, shmAttachments, kinds }],
+ * openFiles, mappingFiles, shmAttachFiles, unixSockets } or { error, errno }: the scan
+ * bpfStartHandleScan started, or one run now. `kinds` lists [kind, type, name, count] (enum
+ * limbo_handle_kind, i_mode & S_IFMT, a latin1 name); unixSockets is [tid, fd, ...] of one fd per
+ * unix socket description. A file only mappings hold is counted for the lowest pid that maps it
+ * (fork shares it with the children).
+ */
+napi_value bpf_scan_handles(napi_env env, napi_callback_info info) {
+  (void)info;
+  result_t r = {0};
+  if (background_running) {
+    pthread_join(background_thread, NULL);
+    background_running = false;
+    r = background;
+  } else {
+    r.err = ensure_loaded();
+    if (!r.err) run_scan(&r);
+  }
+  if (r.err) {
+    free_result(&r);
+    return error_object(env, r.err);
+  }
+  napi_value result = NULL, list, unix_buf, unix_list;
+  void *unix_data;
+  CHECK(napi_create_arraybuffer(env, (r.nunix ? r.nunix : 1) * 8, &unix_data, &unix_buf));
+  CHECK(napi_create_typedarray(env, napi_uint32_array, r.nunix * 2, unix_buf, 0, &unix_list));
+  memcpy(unix_data, r.unix_pairs, r.nunix * 8);
+  CHECK(napi_create_array_with_length(env, r.s.nprocs, &list));
+  for (size_t i = 0; i < r.s.nprocs; i++) {
+    const process_t *p = &r.s.procs[i];
     napi_value obj, kinds;
     CHECK(napi_create_object(env, &obj));
     if (set_number(env, obj, "pid", p->tgid) || set_number(env, obj, "fds", p->fds) ||
@@ -475,27 +538,13 @@ napi_value bpf_scan_handles(napi_env env, napi_callback_info info) {
   CHECK(napi_create_object(env, &result));
   CHECK(napi_set_named_property(env, result, "processes", list));
   CHECK(napi_set_named_property(env, result, "unixSockets", unix_list));
-  if (set_number(env, result, "openFiles", (double)nfd_files) ||
-      set_number(env, result, "mappingFiles", (double)mapping_files) ||
-      set_number(env, result, "shmAttachFiles", (double)shm_files))
+  if (set_number(env, result, "openFiles", (double)r.open_files) ||
+      set_number(env, result, "mappingFiles", (double)r.mapping_files) ||
+      set_number(env, result, "shmAttachFiles", (double)r.shm_files))
     goto fail;
-  free(fd_files);
-  free_scan(&s);
-  return result;
-
-error:
-  free(fd_files);
-  free_scan(&s);
-  {
-    napi_value message;
-    if (napi_create_object(env, &result) != napi_ok ||
-        napi_create_string_utf8(env, strerror(err), NAPI_AUTO_LENGTH, &message) != napi_ok ||
-        napi_set_named_property(env, result, "error", message) != napi_ok || set_number(env, result, "errno", err))
-      return NULL;
-  }
+  free_result(&r);
   return result;
 fail:
-  free(fd_files);
-  free_scan(&s);
+  free_result(&r);
   return NULL;
 }

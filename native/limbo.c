@@ -977,6 +977,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"walkProgress", NULL, walk_progress, NULL, NULL, NULL, napi_default, NULL},
 #ifdef LIMBO_BPF
       {"bpfScanFds", NULL, bpf_scan_fds, NULL, NULL, NULL, napi_default, NULL},
+      {"bpfStartHandleScan", NULL, bpf_start_handle_scan, NULL, NULL, NULL, napi_default, NULL},
       {"bpfScanHandles", NULL, bpf_scan_handles, NULL, NULL, NULL, napi_default, NULL},
 #endif
   };

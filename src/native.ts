@@ -161,7 +161,9 @@ export interface NativeAddon {
     | NativeError;
   /** The BPF scanner: present only when the addon was built with clang, bpftool and libbpf. */
   bpfScanFds?(): BpfFdScan;
-  /** The handle ledger's BPF scan: present whenever bpfScanFds is. */
+  /** Starts the next bpfScanHandles' kernel walk on a thread of its own, to run while /proc is read. */
+  bpfStartHandleScan?(): void;
+  /** The handle ledger's BPF scan (the one started, or one run now): present whenever bpfScanFds is. */
   bpfScanHandles?(): BpfHandleScan;
 }
 

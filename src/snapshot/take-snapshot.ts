@@ -18,7 +18,7 @@ import { readSysvShm } from '../proc/sysvipc-shm.js';
 import { readLimits } from '../proc/limits.js';
 import { readFdInfo, type FdOwner } from '../proc/fdinfo.js';
 import { HandleScan, readSystemCounts } from './handle-scan.js';
-import { bpfTableScans, chooseScanner, type ScannerRequest } from './bpf-fd-scan.js';
+import { bpfProblem, bpfTableScans, chooseScanner, type ScannerRequest } from './bpf-fd-scan.js';
 import { bpfHandleLedger, NO_HANDLES } from './bpf-handle-scan.js';
 import { readExtentSharing } from '../proc/extent-sharing.js';
 import { formatDev, fsTypeThrough, statThrough, type FileStat } from '../proc/file-stat.js';
@@ -89,6 +89,10 @@ export function takeSnapshot(options: SnapshotOptions = {}): Snapshot {
   const procRoot = options.procRoot ?? '/proc';
   const problem = procRootProblem(procRoot);
   if (problem) throw new LimboError('proc-unreadable', problem);
+  const request = options.scanner ?? 'auto';
+  // The ledger's kernel walk runs on its own thread while the processes are read through /proc.
+  const ledgerStarted = options.handles === true && request !== 'proc' && bpfProblem(procRoot) === null;
+  if (ledgerStarted) nativeAddon()?.bpfStartHandleScan?.();
   const scan = new Scan(procRoot, readPasswd(options.passwdPath));
   const hostMountNamespace = scan.mountNamespaceOf('self');
   const pending = listPids(procRoot)
@@ -102,9 +106,8 @@ export function takeSnapshot(options: SnapshotOptions = {}): Snapshot {
   const skip: SkipLink | null = scan.unanswered.length
     ? (i, target) => scan.onUnansweredMount(namespaceOfDir[i] ?? null, target)
     : null;
-  const request = options.scanner ?? 'auto';
   const chosen = chooseScanner(request, procRoot);
-  const ledger = options.handles ? bpfLedger(chosen, request, procRoot) : null;
+  const ledger = options.handles ? bpfLedger(chosen, request, procRoot, ledgerStarted) : null;
   const scanner = ledger?.scanner ?? chosen;
   const handleScan = options.handles && !ledger?.handles ? new HandleScan(procRoot) : null;
   const scans = handleScan
@@ -178,11 +181,15 @@ function bpfLedger(
   chosen: ReturnType<typeof chooseScanner>,
   request: ScannerRequest,
   procRoot: string,
+  started: boolean,
 ): {
   scanner: ReturnType<typeof chooseScanner>;
   handles: (ReturnType<typeof bpfHandleLedger> & { vanished: ReadonlySet<number> }) | null;
 } {
-  if (!chosen.tables) return { scanner: chosen, handles: null };
+  if (!chosen.tables) {
+    if (started) nativeAddon()?.bpfScanHandles?.(); // the walk started is joined, its result unused
+    return { scanner: chosen, handles: null };
+  }
   const run = nativeAddon()?.bpfScanHandles?.();
   if (run && !('error' in run))
     return { scanner: chosen, handles: { ...bpfHandleLedger(run, procRoot), vanished: new Set() } };
