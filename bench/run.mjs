@@ -42,6 +42,19 @@ const TARGET_RSS_MIB = 100;
 // The BPF scanner (issue 16): limbo deleted at most 0.04x one lsof -nP +L1, under 150 MiB.
 const TARGET_BPF_TIME_RATIO = 25;
 const TARGET_BPF_RSS_MIB = 150;
+// ...and limbo handles at most 0.08x one lsof -nP +L1, exact; a serve scan under 0.5 s of CPU.
+const TARGET_BPF_HANDLES_RATIO = 12.5;
+const TARGET_SERVE_SCAN_CPU_S = 0.5;
+
+/** CPU seconds of one warm serve scan (scanSystem in this process, the second of two), by scanner. */
+function serveScanCpu(scanner) {
+  const script =
+    `const { scanSystem } = await import(${JSON.stringify(join(ROOT, 'dist/serve/scan.js'))});` +
+    `scanSystem('/proc', '${scanner}'); const t = process.cpuUsage(); scanSystem('/proc', '${scanner}');` +
+    `const c = process.cpuUsage(t); console.log((c.user + c.system) / 1e6);`;
+  const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], { maxBuffer: 1024 ** 2 });
+  return run.status === 0 ? Number(run.stdout.toString().trim()) : null;
+}
 
 /** Why the BPF scanner cannot be benched here, or null: it needs root and an addon built with it. */
 function bpfProblem() {
@@ -591,40 +604,76 @@ function printTable(timings) {
 async function sectionHandles(ctx) {
   const lsof = which('lsof');
   if (!lsof) throw new Error('lsof is not installed; it is needed as the reference');
+  const lsfd = which('lsfd');
+  const proc = [...LIMBO, 'handles', '--json', '--scanner', 'proc'];
   const tools = [
-    tool('limbo handles', [...LIMBO, 'handles', '--json']),
-    tool('limbo handles (pure JS)', [...LIMBO, 'handles', '--json'], { env: { LIMBO_NO_NATIVE: '1' } }),
-    tool('lsof -n', [lsof, '-n'], { okStatus: [0, 1] }),
+    tool('limbo handles --scanner proc', proc),
+    tool('limbo handles --scanner proc (pure JS)', proc, { env: { LIMBO_NO_NATIVE: '1' } }),
+    // The issue's reference: one lsof -nP +L1 (lsof walks every fd whatever it prints).
+    tool('lsof -nP +L1', [lsof, '-nP', '+L1'], { okStatus: [0, 1] }),
   ];
+  const noBpf = bpfProblem();
+  const bpfArgs = [...LIMBO, 'handles', '--json', '--scanner', 'bpf'];
+  if (noBpf === null) tools.push(tool('limbo handles --scanner bpf', bpfArgs));
+  else console.log(`  no BPF scanner here (${noBpf}): skipping its row`);
+  if (lsfd) tools.push(tool('lsfd', [lsfd]));
+  else console.log('  lsfd not installed: skipping its row');
   const timings = await measure(ctx, tools);
   const [limbo] = timings;
   const lsofTiming = timings.find((t) => t.argv[0] === lsof);
+  const bpf = timings.find((t) => t.name === 'limbo handles --scanner bpf');
 
-  // One run read back: the load's 100,000 fds must be counted, grouped exactly (as root).
-  const report = JSON.parse(
-    spawnSync(LIMBO[0], [...LIMBO.slice(1), 'handles', '--json'], { maxBuffer: 1024 ** 3 }).stdout.toString(),
-  );
-  const byPid = new Map(report.processes.map((p) => [p.pid, p.fds ?? 0]));
-  const loadFds = ctx.load.pids.reduce((sum, pid) => sum + (byPid.get(pid) ?? 0), 0);
+  // One run of each scanner read back: the load's fds must be counted, grouped exactly (as root).
+  const readBack = (argv) =>
+    JSON.parse(spawnSync(argv[0], argv.slice(1), { maxBuffer: 1024 ** 3 }).stdout.toString());
+  const loadFdsOf = (r) => {
+    const byPid = new Map(r.processes.map((p) => [p.pid, p.fds ?? 0]));
+    return ctx.load.pids.reduce((sum, pid) => sum + (byPid.get(pid) ?? 0), 0);
+  };
+  const report = readBack(proc);
+  const bpfReport = bpf ? readBack(bpfArgs) : null;
+  const loadFds = loadFdsOf(report);
   const expected = ctx.options.procs * ctx.options.files;
+  const bpfOk =
+    bpfReport === null ||
+    (loadFdsOf(bpfReport) >= expected && bpfReport.ledger.openFilesExact && bpfReport.ledger.mappingsExact);
   const correctness = {
-    ok: loadFds >= expected && report.ledger.openFilesExact === (process.getuid?.() === 0),
+    ok: loadFds >= expected && report.ledger.openFilesExact === (process.getuid?.() === 0) && bpfOk,
     loadFds,
     expected,
     ledger: report.ledger,
     fileNr: report.fileNr,
+    ...(bpfReport ? { bpfLoadFds: loadFdsOf(bpfReport), bpfLedger: bpfReport.ledger } : {}),
   };
+  const serveCpu = bpf ? { proc: serveScanCpu('proc'), bpf: serveScanCpu('bpf') } : null;
 
   console.log();
   printTable(timings);
   console.log();
   const targets = [
     {
-      name: 'limbo handles faster than lsof -n, with exact open-file grouping',
+      name: 'limbo handles --scanner proc faster than lsof -nP +L1, with exact open-file grouping',
       pass: limbo.median < lsofTiming.median && report.ledger.openFilesExact,
       detail: `${fmtSec(limbo.median)} vs ${fmtSec(lsofTiming.median)} (lsof/limbo = ${(lsofTiming.median / limbo.median).toFixed(2)}; openFilesExact ${report.ledger.openFilesExact})`,
     },
   ];
+  if (bpf && bpfReport) {
+    targets.push({
+      name: `limbo handles --scanner bpf median <= lsof median / ${TARGET_BPF_HANDLES_RATIO}, exact`,
+      pass:
+        bpf.median * TARGET_BPF_HANDLES_RATIO <= lsofTiming.median &&
+        bpfReport.ledger.openFilesExact &&
+        bpfReport.ledger.mappingsExact,
+      detail: `${fmtSec(bpf.median)} vs ${fmtSec(lsofTiming.median / TARGET_BPF_HANDLES_RATIO)} (lsof/limbo = ${(lsofTiming.median / bpf.median).toFixed(2)}; mappingsExact ${bpfReport.ledger.mappingsExact})`,
+    });
+  }
+  if (serveCpu) {
+    targets.push({
+      name: `a warm serve scan on BPF under ${TARGET_SERVE_SCAN_CPU_S} s of CPU`,
+      pass: serveCpu.bpf !== null && serveCpu.bpf < TARGET_SERVE_SCAN_CPU_S,
+      detail: `bpf ${serveCpu.bpf?.toFixed(2)} s, proc ${serveCpu.proc?.toFixed(2)} s of CPU`,
+    });
+  }
   console.log('Targets:');
   for (const t of targets) console.log(`  ${t.pass ? 'PASS' : 'MISS'}  ${t.name}: ${t.detail}`);
   console.log();
@@ -644,6 +693,7 @@ async function sectionHandles(ctx) {
       timings: timings.map(({ okStatus: _ok, ...rest }) => rest),
       targets,
       correctness,
+      ...(serveCpu ? { serveScanCpuSeconds: serveCpu } : {}),
     },
   };
 }

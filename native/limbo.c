@@ -27,6 +27,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 #ifdef LIMBO_BPF
+#include "bpf-handles.h"
 #include "bpf-scan.h"
 #endif
 
@@ -976,6 +977,8 @@ static napi_value init(napi_env env, napi_value exports) {
       {"walkProgress", NULL, walk_progress, NULL, NULL, NULL, napi_default, NULL},
 #ifdef LIMBO_BPF
       {"bpfScanFds", NULL, bpf_scan_fds, NULL, NULL, NULL, napi_default, NULL},
+      {"bpfStartHandleScan", NULL, bpf_start_handle_scan, NULL, NULL, NULL, napi_default, NULL},
+      {"bpfScanHandles", NULL, bpf_scan_handles, NULL, NULL, NULL, napi_default, NULL},
 #endif
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;

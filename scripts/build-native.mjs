@@ -1,7 +1,7 @@
 // Builds the optional native addon (native/limbo.c). limbo works without it, only slower,
 // so a machine without a compiler still installs: a failed build is a warning, not an error.
 // Where clang, bpftool and libbpf-dev are present and the kernel has BTF, the addon also gets
-// the BPF scanner (native/scan.bpf.c, native/bpf-scan.c); without them limbo scans /proc.
+// the BPF scanner (native/scan.bpf.c, native/bpf-scan.c; native/handles.bpf.c, native/bpf-handles.c); without them limbo scans /proc.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -63,11 +63,17 @@ function buildBpf() {
   const vmlinux = tool(bpftool, ['btf', 'dump', 'file', '/sys/kernel/btf/vmlinux', 'format', 'c'], failure);
   if (!vmlinux) return failure.reason;
   writeFileSync(join(out, 'vmlinux.h'), vmlinux);
-  const clang = ['-O2', '-g', '-target', 'bpf', `-I${out}`, '-Inative', '-c', 'native/scan.bpf.c'];
-  if (!tool('clang', [...clang, '-o', join(out, 'scan.bpf.o')], failure)) return failure.reason;
-  const skeleton = tool(bpftool, ['gen', 'skeleton', join(out, 'scan.bpf.o'), 'name', 'limbo_scan'], failure);
-  if (!skeleton) return failure.reason;
-  writeFileSync(join(out, 'scan.skel.h'), skeleton);
+  // One object per program set, each with its skeleton: the deleted-files scan and the handle ledger.
+  for (const [object, name] of [
+    ['scan', 'limbo_scan'],
+    ['handles', 'limbo_handles'],
+  ]) {
+    const clang = ['-O2', '-g', '-target', 'bpf', `-I${out}`, '-Inative', '-c', `native/${object}.bpf.c`];
+    if (!tool('clang', [...clang, '-o', join(out, `${object}.bpf.o`)], failure)) return failure.reason;
+    const skeleton = tool(bpftool, ['gen', 'skeleton', join(out, `${object}.bpf.o`), 'name', name], failure);
+    if (!skeleton) return failure.reason;
+    writeFileSync(join(out, `${object}.skel.h`), skeleton);
+  }
   return null;
 }
 

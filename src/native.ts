@@ -96,6 +96,32 @@ export type BpfFdScan =
     }
   | { readonly error: string; readonly errno: number };
 
+/**
+ * One run of the handle ledger's iterators (native/handles.bpf.c), aggregated per process in C:
+ * `kinds` rows are [kind (native/handle-records.h), i_mode & S_IFMT, latin1 name, fds].
+ */
+export type BpfHandleScan =
+  | {
+      readonly processes: readonly {
+        readonly pid: number;
+        readonly fds: number;
+        /** Distinct struct files behind its fds. */
+        readonly openFiles: number;
+        /** Struct files only mappings hold, counted for the lowest pid that maps each. */
+        readonly mappingFiles: number;
+        /** Distinct SysV shm attach files in its address space. */
+        readonly shmAttachments: number;
+        readonly kinds: readonly (readonly [number, number, string, number])[];
+      }[];
+      /** Distinct struct files behind every fd. */
+      readonly openFiles: number;
+      readonly mappingFiles: number;
+      readonly shmAttachFiles: number;
+      /** [tid, fd, ...]: one fd of each unix socket's open file description. */
+      readonly unixSockets: Uint32Array;
+    }
+  | { readonly error: string; readonly errno: number };
+
 /** The functions native/limbo.c exports. */
 export interface NativeAddon {
   /** Scans each fd directory on up to `threads` threads; results in the order of `dirs`. */
@@ -135,6 +161,10 @@ export interface NativeAddon {
     | NativeError;
   /** The BPF scanner: present only when the addon was built with clang, bpftool and libbpf. */
   bpfScanFds?(): BpfFdScan;
+  /** Starts the next bpfScanHandles' kernel walk on a thread of its own, to run while /proc is read. */
+  bpfStartHandleScan?(): void;
+  /** The handle ledger's BPF scan (the one started, or one run now): present whenever bpfScanFds is. */
+  bpfScanHandles?(): BpfHandleScan;
 }
 
 let loaded: NativeAddon | null | undefined;

@@ -14,15 +14,17 @@ export interface HandleLedger {
   readonly descriptors: number;
   /** Distinct open file descriptions behind the descriptors read: dups and inherited fds share one. */
   readonly openFiles: number;
-  /** True when kcmp told every look-alike pair apart; false: an estimate. */
+  /** True when kcmp told every look-alike pair apart, or the kernel gave each fd's struct file; false: an estimate. */
   readonly openFilesExact: boolean;
   /**
    * Descriptors of processes whose links (or fd directory) were refused: counted from the fd
    * directory, what they hold unknown. At most one struct file each (dups share one).
    */
   readonly unreadableDescriptors: number;
-  /** Struct files held only by memory mappings whose fd was closed: always an estimate. */
+  /** Struct files held only by memory mappings whose fd was closed. */
   readonly mappings: number;
+  /** True when mappings and SysV shm attaches were counted by struct file in the kernel; false: estimates. */
+  readonly mappingsExact: boolean;
   /** SysV shm: one struct file per segment... */
   readonly shmSegments: number;
   /** ...and one per shmat (a fork's copy or an mprotect split shares it). */
@@ -138,6 +140,7 @@ export function explainHandles(snapshot: Snapshot, options: HandleOptions = {}):
     openFilesExact: system?.openFilesExact ?? false,
     unreadableDescriptors,
     mappings,
+    mappingsExact: system?.mappingsExact ?? false,
     shmSegments,
     shmAttachments,
     unexplained:

@@ -66,6 +66,8 @@ export function renderHandles(report: HandleReport, c: Palette, top: number): st
     ledger.mappings +
     ledger.shmSegments +
     ledger.shmAttachments;
+  // The BPF scanner reads each fd's struct file in the kernel; the /proc scanner asks kcmp.
+  const exactBy = report.incomplete.scanner?.name === 'bpf' ? 'by struct file' : 'by kcmp';
   const row = (label: string, value: number | null, note: string) =>
     `  ${label.padEnd(20)} ${number(value).padStart(11)}   ${c.dim(note)}`;
   lines.push(
@@ -77,7 +79,7 @@ export function renderHandles(report: HandleReport, c: Palette, top: number): st
     row(
       'open files',
       ledger.openFiles,
-      `distinct open file descriptions (${ledger.openFilesExact ? 'exact, by kcmp' : 'estimate'})`,
+      `distinct open file descriptions (${ledger.openFilesExact ? `exact, ${exactBy}` : 'estimate'})`,
     ),
     ...(ledger.unreadableDescriptors > 0
       ? [
@@ -88,7 +90,11 @@ export function renderHandles(report: HandleReport, c: Palette, top: number): st
           ),
         ]
       : []),
-    row('+ mappings', ledger.mappings, 'held only by memory mappings whose fd was closed (estimate)'),
+    row(
+      '+ mappings',
+      ledger.mappings,
+      `held only by memory mappings whose fd was closed (${ledger.mappingsExact ? 'exact' : 'estimate'})`,
+    ),
     row('+ SysV shm segments', ledger.shmSegments, 'one per segment'),
     row('+ SysV shm attaches', ledger.shmAttachments, 'one per shmat'),
     row('= explained', explained, ''),

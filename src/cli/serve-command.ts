@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { startServer } from '../serve/server.js';
+import { bpfProblem } from '../snapshot/bpf-fd-scan.js';
 import { LimboError } from '../core/errors.js';
 import { mountTimeoutMsOf } from './load-snapshot.js';
 import type { Io } from './io.js';
@@ -11,13 +12,9 @@ export async function runServe(values: ValuesOf<typeof serveSpec>, io: Io): Prom
   const { host, port } = values.listen;
   let token: string | null = null;
   const { tokenFile, top } = values;
-  // Every scan of the server keeps the handle ledger, which only the /proc scanner reads.
-  if (values.scanner === 'bpf') {
-    throw new LimboError(
-      'usage',
-      'limbo serve: --scanner bpf does not serve the handle ledger every scan keeps',
-    );
-  }
+  // Refused at start, not at the first scan: the scans run in a worker.
+  const bpfRefused = values.scanner === 'bpf' ? bpfProblem(values.proc) : null;
+  if (bpfRefused) throw new LimboError('usage', `limbo serve: --scanner bpf cannot run here: ${bpfRefused}`);
   if (tokenFile !== undefined) {
     try {
       token = readFileSync(tokenFile, 'utf8').trim();
@@ -42,6 +39,7 @@ export async function runServe(values: ValuesOf<typeof serveSpec>, io: Io): Prom
       historyMs: values.history * 3600 * 1000,
       procRoot: values.proc,
       mountTimeoutMs: mountTimeoutMsOf(values),
+      scanner: values.scanner,
       top,
     });
   } catch (error) {

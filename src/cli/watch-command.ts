@@ -105,6 +105,7 @@ export async function runWatch(values: ValuesOf<typeof watchSpec>, io: Io): Prom
     },
     Infinity,
     0,
+    values.scanner,
     mountTimeoutMsOf(values),
   );
   const leaks = (): LeakView[] => leakWatch.leaks(Date.now());

@@ -15,6 +15,7 @@ import { findSharedMemory } from '../analyses/shm.js';
 import { readPasswd } from '../proc/passwd.js';
 import { takeSnapshot } from '../snapshot/take-snapshot.js';
 import { MOUNT_ANSWER_TIMEOUT_MS } from '../proc/mount-probe.js';
+import type { ScannerRequest } from '../snapshot/bpf-fd-scan.js';
 import type { ProcessRecord } from '../snapshot/types.js';
 import { chooseMounts, readSpaceOf } from '../walk/measure-filesystems.js';
 
@@ -39,9 +40,13 @@ export interface ScanResult {
 }
 
 /** One full scan: a snapshot with handle counts, and every analysis over it. Synchronous: run it in a worker. */
-export function scanSystem(procRoot = '/proc', mountTimeoutMs = MOUNT_ANSWER_TIMEOUT_MS): ScanResult {
+export function scanSystem(
+  procRoot = '/proc',
+  scanner: ScannerRequest = 'auto',
+  mountTimeoutMs = MOUNT_ANSWER_TIMEOUT_MS,
+): ScanResult {
   const started = performance.now();
-  const snapshot = takeSnapshot({ procRoot, handles: true, mountTimeoutMs });
+  const snapshot = takeSnapshot({ procRoot, handles: true, scanner, mountTimeoutMs });
   const hostMounts =
     snapshot.mountNamespaces.find((ns) => ns.id === snapshot.hostMountNamespace)?.mounts ?? [];
   const silent = new Set((snapshot.incomplete.unansweredMounts ?? []).map((m) => m.dev));

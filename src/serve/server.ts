@@ -9,6 +9,7 @@ import { History, sampleOf } from './history.js';
 import { LeakWatch, type LeakView } from './leak-watch.js';
 import { MetricsCache, type MetricsContext } from './metrics.js';
 import { ScanUnavailableError, SharedScanner } from './shared-scanner.js';
+import type { ScannerRequest } from '../snapshot/bpf-fd-scan.js';
 
 /** How `limbo serve` runs. */
 export interface ServeOptions {
@@ -34,6 +35,8 @@ export interface ServeOptions {
   readonly procRoot: string;
   /** How long a FUSE or network mount has to answer in each scan (default 5 s). */
   readonly mountTimeoutMs?: number;
+  /** Who reads the fd tables in each scan (--scanner); default auto. */
+  readonly scanner?: ScannerRequest;
   /** Per-process series on /metrics only for the top N processes. */
   readonly top: number;
 }
@@ -90,6 +93,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     },
     scanTimeoutMs,
     options.intervalMs,
+    options.scanner,
     options.mountTimeoutMs,
   );
   const context: MetricsContext = { scanner, history, leaks };

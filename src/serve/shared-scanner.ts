@@ -1,4 +1,5 @@
 import { fork, type ChildProcess } from 'node:child_process';
+import type { ScannerRequest } from '../snapshot/bpf-fd-scan.js';
 import { fileURLToPath } from 'node:url';
 import type { ScanResult } from './scan.js';
 
@@ -40,6 +41,8 @@ export class SharedScanner {
      * in the background: a scraper never waits for a scan the periodic loop is about to make.
      */
     private readonly graceMs = 0,
+    /** Who reads the fd tables in each scan (--scanner). */
+    private readonly scanner: ScannerRequest = 'auto',
     /** How long a FUSE or network mount has to answer in each scan (default 5 s). */
     private readonly mountTimeoutMs?: number,
   ) {}
@@ -162,6 +165,7 @@ export class SharedScanner {
     if (!this.worker) {
       const args = [
         this.procRoot,
+        this.scanner,
         ...(this.mountTimeoutMs === undefined ? [] : [String(this.mountTimeoutMs)]),
       ];
       this.worker = fork(fileURLToPath(new URL('./scan-worker.js', import.meta.url)), args, {

@@ -39,8 +39,8 @@ export function chooseScanner(
   return { used: { name: 'proc', reason: `BPF scanner unavailable: ${reason}` }, tables: null };
 }
 
-/** Why the BPF scanner cannot run here, or null when it may. */
-function bpfProblem(procRoot: string): string | null {
+/** Why the BPF scanner cannot run here, or null when it may (whether its programs load is known only by running them). */
+export function bpfProblem(procRoot: string): string | null {
   if (!nativeAddon()?.bpfScanFds)
     return 'limbo was built without it (clang, bpftool or libbpf-dev missing at install)';
   if (procRoot !== '/proc') return `it reads this kernel's tables, not ${procRoot}`;

@@ -222,7 +222,8 @@ export class HandleScan {
         ...readSystemCounts(this.procRoot),
         openFiles,
         openFilesExact: exact,
-        fdsInFlight: this.countFdsInFlight(),
+        fdsInFlight: countFdsInFlight(this.procRoot, this.unixSockets),
+        mappingsExact: false,
         shmAttachFiles,
       },
       vanished,
@@ -325,19 +326,6 @@ export class HandleScan {
     }
   }
 
-  /** fds in SCM_RIGHTS messages not yet received: `scm_fds` of each unix socket (root only). */
-  private countFdsInFlight(): number | null {
-    let total = 0;
-    let read = 0;
-    for (const { task, fd } of this.unixSockets) {
-      const info = readFdInfo(this.procRoot, task, fd);
-      if (!info.ok || info.value === null) continue;
-      read++;
-      total += info.value.scmFds ?? 0;
-    }
-    return read === 0 && this.unixSockets.length > 0 ? null : total;
-  }
-
   /** Socket inode → protocol, from the /proc/net tables of the process's network namespace. */
   private socketProtocolsOf(pid: number): Map<number, SocketProtocol> {
     let netns: string;
@@ -354,6 +342,25 @@ export class HandleScan {
     }
     return table;
   }
+}
+
+/**
+ * fds in SCM_RIGHTS messages not yet received: `scm_fds` of one fd of each unix socket (root
+ * only); null when none could be read.
+ */
+export function countFdsInFlight(
+  procRoot: string,
+  unixSockets: readonly { readonly task: number; readonly fd: number }[],
+): number | null {
+  let total = 0;
+  let read = 0;
+  for (const { task, fd } of unixSockets) {
+    const info = readFdInfo(procRoot, task, fd);
+    if (!info.ok || info.value === null) continue;
+    read++;
+    total += info.value.scmFds ?? 0;
+  }
+  return read === 0 && unixSockets.length > 0 ? null : total;
 }
 
 /** file-nr and nr_open, read last so that file-nr is as close as it can be to the fds counted. */

@@ -232,6 +232,7 @@ export const snapshotJsonSchema = contract(
             openFilesExact: boolean(),
             fdsInFlight: countOrNull,
             shmAttachFiles: optional(countOrNull),
+            mappingsExact: optional(boolean()),
           }),
         ),
       ),

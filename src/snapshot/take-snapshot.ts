@@ -18,7 +18,8 @@ import { readSysvShm } from '../proc/sysvipc-shm.js';
 import { readLimits } from '../proc/limits.js';
 import { readFdInfo, type FdOwner } from '../proc/fdinfo.js';
 import { HandleScan, readSystemCounts } from './handle-scan.js';
-import { bpfTableScans, chooseScanner, type ScannerRequest } from './bpf-fd-scan.js';
+import { bpfProblem, bpfTableScans, chooseScanner, type ScannerRequest } from './bpf-fd-scan.js';
+import { bpfHandleLedger, NO_HANDLES } from './bpf-handle-scan.js';
 import { readExtentSharing } from '../proc/extent-sharing.js';
 import { formatDev, fsTypeThrough, statThrough, type FileStat } from '../proc/file-stat.js';
 import { MQUEUE_MAGIC } from '../proc/fd-kind.js';
@@ -44,7 +45,6 @@ import type {
   HeldMapping,
   MountNamespace,
   ProcessRecord,
-  ScannerUsed,
   Snapshot,
   UnansweredMount,
   UnreadablePart,
@@ -71,7 +71,7 @@ export interface SnapshotOptions {
   /**
    * Who reads the fd tables: `proc` (every link through /proc), `bpf` (BPF iterators in the
    * kernel: root, BTF and the addon built with it; throws where it cannot run), or `auto`
-   * (default): BPF where it works, else /proc. The handle ledger always reads /proc.
+   * (default): BPF where it works, else /proc. Both serve the deleted-files scan and the ledger.
    */
   readonly scanner?: ScannerRequest;
   /** How long a FUSE or network mount has to answer statfs before it is skipped. Default 5 s. */
@@ -89,6 +89,10 @@ export function takeSnapshot(options: SnapshotOptions = {}): Snapshot {
   const procRoot = options.procRoot ?? '/proc';
   const problem = procRootProblem(procRoot);
   if (problem) throw new LimboError('proc-unreadable', problem);
+  const request = options.scanner ?? 'auto';
+  // The ledger's kernel walk runs on its own thread while the processes are read through /proc.
+  const ledgerStarted = options.handles === true && request !== 'proc' && bpfProblem(procRoot) === null;
+  if (ledgerStarted) nativeAddon()?.bpfStartHandleScan?.();
   const scan = new Scan(procRoot, readPasswd(options.passwdPath));
   const hostMountNamespace = scan.mountNamespaceOf('self');
   const pending = listPids(procRoot)
@@ -102,10 +106,10 @@ export function takeSnapshot(options: SnapshotOptions = {}): Snapshot {
   const skip: SkipLink | null = scan.unanswered.length
     ? (i, target) => scan.onUnansweredMount(namespaceOfDir[i] ?? null, target)
     : null;
-  const handleScan = options.handles ? new HandleScan(procRoot) : null;
-  const scanner = handleScan
-    ? ledgerScanner(options.scanner ?? 'auto')
-    : chooseScanner(options.scanner ?? 'auto', procRoot);
+  const chosen = chooseScanner(request, procRoot);
+  const ledger = options.handles ? bpfLedger(chosen, request, procRoot, ledgerStarted) : null;
+  const scanner = ledger?.scanner ?? chosen;
+  const handleScan = options.handles && !ledger?.handles ? new HandleScan(procRoot) : null;
   const scans = handleScan
     ? scanForHandles(handleScan, pending, dirs, skip)
     : scanner.tables
@@ -121,7 +125,7 @@ export function takeSnapshot(options: SnapshotOptions = {}): Snapshot {
     scan.recordProcess(process, scans.slice(next, next + process.tables.length), handleScan);
     next += process.tables.length;
   }
-  const handles = handleScan?.finish() ?? null;
+  const handles = ledger?.handles ?? handleScan?.finish() ?? null;
   const vanished = handles?.vanished ?? new Set<number>();
   const processes = scan.processes.filter((p) => !vanished.has(p.pid));
   const shmSegments = readSysvShm(procRoot);
@@ -137,7 +141,13 @@ export function takeSnapshot(options: SnapshotOptions = {}): Snapshot {
     processes: handles
       ? processes.map((p) => ({
           ...p,
-          handles: p.readable ? (handles.processes.get(p.pid) ?? null) : null,
+          // The kernel walk sees a process whose /proc files are refused even to root, and visits
+          // only tasks holding an fd or a mapped file: one it missed with fds (born after the walk) is unknown.
+          handles: ledger?.handles
+            ? (handles.processes.get(p.pid) ?? (p.fdCount ? null : NO_HANDLES))
+            : p.readable
+              ? (handles.processes.get(p.pid) ?? null)
+              : null,
         }))
       : processes,
     files: vanished.size > 0 ? filesHeldBy(processes, scan.files) : [...scan.files.values()],
@@ -162,11 +172,33 @@ export function takeSnapshot(options: SnapshotOptions = {}): Snapshot {
   };
 }
 
-/** The handle ledger types every fd and groups descriptions from /proc: the BPF scanner does not serve it. */
-function ledgerScanner(request: ScannerRequest): { used: ScannerUsed; tables: null } {
-  if (request === 'bpf')
-    throw new LimboError('usage', '--scanner bpf does not serve the handle ledger: use proc or auto');
-  return { used: { name: 'proc', reason: 'the handle ledger reads every fd through /proc' }, tables: null };
+/**
+ * The handle ledger from the kernel when the BPF scanner was chosen: its own iterators' run
+ * (native/handles.bpf.c). Where that run fails, `bpf` throws with the reason and `auto` reads
+ * every fd through /proc instead, saying why.
+ */
+function bpfLedger(
+  chosen: ReturnType<typeof chooseScanner>,
+  request: ScannerRequest,
+  procRoot: string,
+  started: boolean,
+): {
+  scanner: ReturnType<typeof chooseScanner>;
+  handles: (ReturnType<typeof bpfHandleLedger> & { vanished: ReadonlySet<number> }) | null;
+} {
+  if (!chosen.tables) {
+    if (started) nativeAddon()?.bpfScanHandles?.(); // the walk started is joined, its result unused
+    return { scanner: chosen, handles: null };
+  }
+  const run = nativeAddon()?.bpfScanHandles?.();
+  if (run && !('error' in run))
+    return { scanner: chosen, handles: { ...bpfHandleLedger(run, procRoot), vanished: new Set() } };
+  const reason = `the handle ledger's BPF program did not load or run: ${run?.error ?? 'absent from the addon'}`;
+  if (request === 'bpf') throw new LimboError('usage', `--scanner bpf cannot run here: ${reason}`);
+  return {
+    scanner: { used: { name: 'proc', reason: `BPF scanner unavailable: ${reason}` }, tables: null },
+    handles: null,
+  };
 }
 
 /** The files still held by the processes kept, once those that exited mid-scan are dropped. */

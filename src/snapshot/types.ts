@@ -206,7 +206,10 @@ export interface ProcessHandles {
   readonly anonInodes: Readonly<Record<string, number>>;
   /** Distinct open file descriptions behind its descriptors (dup'd fds and inherited ones share one). */
   readonly openFiles: number;
-  /** Estimated struct files held only by its memory mappings (fd closed), not shared with its parent. */
+  /**
+   * Struct files held only by its memory mappings (fd closed), not shared with its parent: exact
+   * from the BPF scanner (a file several processes map counts for the lowest pid), else estimated.
+   */
   readonly mappingFiles: number;
   /** SysV shm attaches: one struct file each. */
   readonly shmAttachments: number;
@@ -221,10 +224,16 @@ export interface SystemHandles {
   /** Distinct open file descriptions behind every descriptor read; null unless counted (`handles: true`). */
   readonly openFiles: number | null;
   /**
-   * True when every group of look-alike fds was told apart by kcmp(KCMP_FILE); false: an estimate.
+   * True when every group of look-alike fds was told apart by kcmp(KCMP_FILE), or every fd's
+   * struct file was read in the kernel (BPF scanner); false: an estimate.
    * A process that exited mid-scan is dropped from the groups and never makes them an estimate.
    */
   readonly openFilesExact: boolean;
+  /**
+   * True when mapping-only files and SysV shm attach files were counted by struct file in the
+   * kernel (BPF scanner); false or absent: estimated from /proc/PID/maps.
+   */
+  readonly mappingsExact?: boolean;
   /** Sum of `scm_fds` over unix sockets: fds in flight in SCM_RIGHTS messages (null unread). */
   readonly fdsInFlight: number | null;
   /**

@@ -5,6 +5,9 @@
 // namespace, memfd, O_TMPFILE, a live file really named "... (deleted)", a mapping whose fd
 // was closed. It runs where BPF works (root, BTF, the addon built with it) and says why not
 // elsewhere; where the tools to build it are present it must run.
+// The handle ledger's iterators (native/handles.bpf.c) must type every fd and count open files
+// as the /proc scanner does (kcmp, as root), and count files held only by mappings and SysV shm
+// attaches exactly, as the kernel holds them.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -12,14 +15,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { findDeletedFiles } from '../../src/analyses/deleted.js';
+import type { HandlesJson } from '../../src/analyses/handles-json.js';
 import { chooseScanner } from '../../src/snapshot/bpf-fd-scan.js';
 import { takeSnapshot } from '../../src/snapshot/take-snapshot.js';
 import type { Snapshot } from '../../src/snapshot/types.js';
 import { holderBinary, startHolder, type Holder } from '../helpers/holder.js';
+import { runLimbo } from '../helpers/limbo.js';
 
 const tag = `lp${process.pid % 100000}`;
 const dir = mkdtempSync(join(tmpdir(), 'limbo-bpf-'));
 const holders: Holder[] = [];
+/** Files the kinds holder maps and closes: each holds one struct file through its mapping alone. */
+const CLOSED_MAPPINGS = 5;
+/** Its SysV attaches: one struct file each, shared with the child it forks after them. */
+const SHM_ATTACHES = 3;
 let namespaced: ChildProcess | null = null;
 
 /** Why BPF cannot be tested here; null when it can. Where root could build and load it, it must. */
@@ -49,6 +58,14 @@ function startNamespaced(ops: readonly string[]): Promise<void> {
       if (out.includes('READY')) resolve();
     });
   });
+}
+
+/** The ledger's per-process counts of the test's own processes, by comm (pids differ per run of the load). */
+function ourHandles(snapshot: Snapshot) {
+  return snapshot.processes
+    .filter((p) => p.comm.toString('latin1').startsWith(tag))
+    .map((p) => ({ pid: p.pid, comm: p.comm.toString('latin1'), ...p.handles }))
+    .sort((a, b) => a.pid - b.pid);
 }
 
 /** What a scanner saw of the test's own processes, in comparable form. */
@@ -111,6 +128,14 @@ describe('the BPF scanner', () => {
         ...['unshare-thread', at('thread'), '20480'],
       ]),
     );
+    holders.push(
+      await startHolder([`comm`, `${tag}-base`]),
+      await startHolder([
+        ...['comm', `${tag}-kinds`, 'anon', 'sockets', 'pipe', 'mqueue', `/${tag}q`, '16'],
+        ...['create', at('many'), '4096', 'mapmany', at('many'), String(CLOSED_MAPPINGS)],
+        ...['shm', '8192', String(SHM_ATTACHES), 'fork'],
+      ]),
+    );
     await startNamespaced(['comm', `${tag}-pidns`, 'create', at('pidns'), '24576', 'unlink', at('pidns')]);
   });
 
@@ -143,6 +168,60 @@ describe('the BPF scanner', () => {
       'a live file named "... (deleted)" is a candidate',
     );
     assert.deepEqual(ourView(bpf), expected);
+  });
+
+  it('keeps the same handle ledger as the /proc scanner, with exact mappings', (t) => {
+    if (reason !== null) return t.skip(reason);
+    const proc = takeSnapshot({ scanner: 'proc', handles: true });
+    const bpf = takeSnapshot({ scanner: 'bpf', handles: true });
+    assert.equal(bpf.scanner?.name, 'bpf');
+    assert.equal(proc.system?.openFilesExact, true, 'root: kcmp groups every fd');
+    assert.equal(bpf.system?.openFilesExact, true);
+    assert.equal(bpf.system?.mappingsExact, true);
+    const expected = ourHandles(proc);
+    const got = ourHandles(bpf);
+    const kinds = expected.find((p) => p.comm === `${tag}-kinds`);
+    // The load is really there: every kind of fd, in the holder that makes them.
+    assert.deepEqual(kinds?.anonInodes, {
+      eventfd: 1,
+      eventpoll: 1,
+      inotify: 1,
+      timerfd: 1,
+      signalfd: 1,
+      pidfd: 1,
+    });
+    // unix: the socketpair, and stdin, stdout and stderr (Node's child pipes are unix sockets).
+    assert.deepEqual(kinds?.socketProtocols, { unix: 5, tcp: 1, udp: 1, tcp6: 1, udp6: 1, netlink: 1 });
+    for (const type of ['regular', 'pipe', 'socket', 'anon_inode', 'mqueue'])
+      assert.ok((kinds?.fdTypes?.[type] ?? 0) > 0, `${type} among ${JSON.stringify(kinds?.fdTypes)}`);
+    assert.ok(expected.some((p) => p.fdTypes?.memfd === 1));
+    assert.equal(expected.length, 8, 'main, its child, exited, unshared, pidns, base, kinds and its child');
+    // Types, protocols and open files: the same from both. Mappings and shm: the kernel's truth below.
+    const comparable = (list: typeof expected) =>
+      list.map(({ mappingFiles: _m, shmAttachments: _s, ...rest }) => rest);
+    assert.deepEqual(comparable(got), comparable(expected));
+
+    const byComm = (comm: string) => got.filter((p) => p.comm === `${tag}-${comm}`);
+    const [parent, child] = byComm('kinds');
+    const [base] = byComm('base');
+    // open+mmap+close ×N: N struct files only mappings hold, beyond what ld.so left any holder;
+    // the fork child shares every one of its parent's (one struct file, counted once).
+    assert.equal((parent?.mappingFiles ?? 0) - (base?.mappingFiles ?? 0), CLOSED_MAPPINGS);
+    assert.equal(child?.mappingFiles, 0);
+    // Each shmat made one struct file; the child attaches the same ones.
+    assert.equal(parent?.shmAttachments, SHM_ATTACHES);
+    assert.equal(child?.shmAttachments, SHM_ATTACHES);
+    assert.ok((bpf.system?.shmAttachFiles ?? 0) >= SHM_ATTACHES);
+  });
+
+  it('serves `limbo handles --scanner bpf` and says so', (t) => {
+    if (reason !== null) return t.skip(reason);
+    const run = runLimbo(['handles', '--json', '--scanner', 'bpf']);
+    assert.equal(run.code, 0, run.stderr);
+    const report = JSON.parse(run.stdout) as HandlesJson;
+    assert.deepEqual(report.incomplete.scanner, { name: 'bpf', reason: 'asked for (--scanner bpf)' });
+    assert.equal(report.ledger.openFilesExact, true);
+    assert.equal(report.ledger.mappingsExact, true);
   });
 
   it('says which scanner ran in the JSON and why', (t) => {

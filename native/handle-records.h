@@ -1,0 +1,46 @@
+/*
+ * The records native/handles.bpf.c writes and native/bpf-handles.c reads for the handle ledger.
+ * Both sides are built on the same machine, so the layout is the compiler's; padding is spelled out.
+ */
+#ifndef LIMBO_HANDLE_RECORDS_H
+#define LIMBO_HANDLE_RECORDS_H
+
+/* What an fd refers to, as far as the kernel decides it (user space names it: src/proc/fd-kind.ts). */
+enum limbo_handle_kind {
+  LIMBO_HANDLE_PATH = 0,   /* a file reached by a path: its kind is its mode's */
+  LIMBO_HANDLE_MQUEUE = 1, /* a regular file on an mqueue filesystem */
+  LIMBO_HANDLE_SOCKET = 2, /* name: the socket's protocol (sockfs names the dentry after it) */
+  LIMBO_HANDLE_PIPE = 3,   /* an anonymous pipe (pipefs) */
+  LIMBO_HANDLE_ANON = 4,   /* name: the anon inode's dentry name ("[eventfd]", "inotify", ...) */
+  LIMBO_HANDLE_TEXT = 5,   /* name: what readlink shows (bpf_d_path of another pseudo file) */
+};
+
+#define LIMBO_HANDLE_NAME_MAX 256
+
+/* One per (task, fd), followed by name_len bytes of name. */
+struct limbo_handle_fd_record {
+  __u32 tid;
+  __u32 tgid; /* both in the initial pid namespace */
+  __u32 fd;
+  __u16 mode; /* i_mode */
+  __u8 kind;  /* enum limbo_handle_kind */
+  __u8 pad;
+  __u64 files; /* the task's struct files_struct: one fd table */
+  __u64 file;  /* the struct file: one open file description */
+  __u16 name_len;
+  __u16 pad2[3];
+};
+
+#define LIMBO_VMA_SYSV_SHM 1u
+
+/* One per file-backed VMA of a task. */
+struct limbo_handle_vma_record {
+  __u32 tid;
+  __u32 tgid;
+  __u64 mm;   /* the task's struct mm_struct: one address space */
+  __u64 file; /* vm_file */
+  __u32 flags; /* LIMBO_VMA_SYSV_SHM: a shmat attach file */
+  __u32 pad;
+};
+
+#endif

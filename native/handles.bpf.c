@@ -1,0 +1,121 @@
+/*
+ * limbo's kernel-side handle ledger: two BPF iterators. iter/task_file writes, for every
+ * (task, fd), the struct file (the identity of an open file description, so no kcmp), the fd
+ * table, and what the fd refers to, decided as fs/d_path.c would name it; iter/task_vma writes
+ * every file-backed VMA's struct file and whether it is a SysV shm attach, so user space can count
+ * the files only mappings hold exactly. native/bpf-handles.c aggregates the records per process.
+ *
+ * As in scan.bpf.c, each program run writes all of its object's records and keeps no state:
+ * kernel/bpf/bpf_iter.c bpf_seq_read re-runs a program whose output overflowed the buffer.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_helpers.h>
+
+#include "handle-records.h"
+
+char LICENSE[] SEC("license") = "GPL"; /* bpf_seq_write and bpf_d_path are GPL-only */
+
+/* include/uapi/linux/magic.h */
+#define SOCKFS_MAGIC 0x534F434B
+#define PIPEFS_MAGIC 0x50495045
+#define ANON_INODE_FS_MAGIC 0x09041934
+#define MQUEUE_MAGIC 0x19800202
+
+#define S_IFMT 00170000
+#define S_IFREG 0100000
+
+/* A name buffer per CPU: bpf_d_path needs more than the stack should hold. */
+struct name_buffer {
+  struct limbo_handle_fd_record rec;
+  char name[LIMBO_HANDLE_NAME_MAX];
+};
+
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, struct name_buffer);
+} buffers SEC(".maps");
+
+SEC("iter/task_file")
+int limbo_handle_file(struct bpf_iter__task_file *ctx) {
+  struct seq_file *seq = ctx->meta->seq;
+  struct task_struct *task = ctx->task;
+  struct file *file = ctx->file;
+  __u32 zero = 0;
+  if (!task || !file) return 0;
+  struct name_buffer *buf = bpf_map_lookup_elem(&buffers, &zero);
+  if (!buf) return 0;
+
+  struct inode *inode = file->f_inode;
+  struct dentry *dentry = file->f_path.dentry;
+  struct limbo_handle_fd_record *rec = &buf->rec;
+  rec->tid = task->pid;
+  rec->tgid = task->tgid;
+  rec->fd = ctx->fd;
+  rec->files = (__u64)task->files;
+  rec->file = (__u64)file;
+  rec->mode = inode ? inode->i_mode : 0;
+  rec->kind = LIMBO_HANDLE_PATH;
+  rec->name_len = 0;
+  if (!inode || !dentry) {
+    bpf_seq_write(seq, rec, sizeof *rec);
+    return 0;
+  }
+  unsigned long magic = inode->i_sb->s_magic;
+  /* fs/d_path.c d_path: a dentry with d_dname is named by it unless it is the root of its mount. */
+  bool named = BPF_CORE_READ(dentry, d_op, d_dname) &&
+               (dentry->d_parent != dentry || dentry != file->f_path.mnt->mnt_root);
+  if (!named) {
+    if (magic == MQUEUE_MAGIC && (rec->mode & S_IFMT) == S_IFREG) rec->kind = LIMBO_HANDLE_MQUEUE;
+    bpf_seq_write(seq, rec, sizeof *rec);
+    return 0;
+  }
+  long len;
+  if (magic == PIPEFS_MAGIC) {
+    rec->kind = LIMBO_HANDLE_PIPE;
+    len = 0;
+  } else if (magic == SOCKFS_MAGIC || magic == ANON_INODE_FS_MAGIC) {
+    /* net/socket.c names a socket's dentry after sk_prot_creator->name (the sockprotoname xattr);
+       fs/anon_inodes.c names it "[eventfd]", "inotify", ... and prints "anon_inode:NAME". */
+    rec->kind = magic == SOCKFS_MAGIC ? LIMBO_HANDLE_SOCKET : LIMBO_HANDLE_ANON;
+    len = bpf_probe_read_kernel_str(buf->name, sizeof buf->name, dentry->d_name.name);
+  } else {
+    /* nsfs, pidfs, memfd, secretmem, dmabuf...: the text readlink shows, classified by user space. */
+    rec->kind = LIMBO_HANDLE_TEXT;
+    len = bpf_d_path((struct path *)&file->f_path, buf->name, sizeof buf->name);
+  }
+  if (len < 1) len = 1; /* both helpers count the terminating NUL */
+  rec->name_len = (__u16)(len - 1);
+  __u32 size = sizeof *rec + rec->name_len;
+  if (size > sizeof *buf) size = sizeof *buf;
+  bpf_seq_write(seq, buf, size);
+  return 0;
+}
+
+SEC("iter/task_vma")
+int limbo_handle_vma(struct bpf_iter__task_vma *ctx) {
+  struct seq_file *seq = ctx->meta->seq;
+  struct task_struct *task = ctx->task;
+  struct vm_area_struct *vma = ctx->vma;
+  if (!task || !vma) return 0;
+  struct file *file = vma->vm_file;
+  if (!file) return 0;
+  struct limbo_handle_vma_record rec = {
+      .tid = task->pid,
+      .tgid = task->tgid,
+      .mm = (__u64)vma->vm_mm,
+      .file = (__u64)file,
+  };
+  /* ipc/shm.c: every shmat makes a struct file on the segment's shmem file, whose dentry is the
+     pseudo root "SYSV%08x" (shmem_kernel_file_setup, hugetlb_file_setup): what maps shows as /SYSV. */
+  struct dentry *dentry = file->f_path.dentry;
+  char head[5] = {};
+  if (dentry && dentry->d_parent == dentry &&
+      bpf_probe_read_kernel_str(head, sizeof head, dentry->d_name.name) == 5 && head[0] == 'S' &&
+      head[1] == 'Y' && head[2] == 'S' && head[3] == 'V')
+    rec.flags = LIMBO_VMA_SYSV_SHM;
+  bpf_seq_write(seq, &rec, sizeof rec);
+  return 0;
+}
