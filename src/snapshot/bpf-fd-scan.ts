@@ -3,7 +3,7 @@
 // The kernel counts every fd and sends only the few whose file may be deleted; each of those is
 // read through /proc exactly as the /proc scanner reads it (readCandidate), so both keep the
 // same files under the same names.
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readlinkSync, statSync } from 'node:fs';
 import { classifyError, LimboError } from '../core/errors.js';
 import { nativeAddon, type BpfCandidate, type BpfFdScan } from '../native.js';
 import { readCandidate, type FdCandidate, type FdTableScan, type SkipLink } from '../proc/fd-table.js';
@@ -51,13 +51,16 @@ export function bpfProblem(procRoot: string): string | null {
   return null;
 }
 
-/** NSpid lists one pid per namespace level: one field means the initial pid namespace. */
+/**
+ * The initial pid namespace has a fixed inode (include/linux/proc_ns.h PROC_PID_INIT_INO). NSpid
+ * cannot tell: under a /proc mounted for a child namespace (unshare --mount-proc) it lists only
+ * that namespace's pid, one field, as in the initial one.
+ */
+const INITIAL_PID_NAMESPACE = 'pid:[4026531836]';
+
 function inInitialPidNamespace(): boolean {
   try {
-    const line = readFileSync('/proc/self/status', 'latin1')
-      .split('\n')
-      .find((l) => l.startsWith('NSpid:'));
-    return line !== undefined && line.trim().split(/\s+/).length === 2;
+    return readlinkSync('/proc/self/ns/pid') === INITIAL_PID_NAMESPACE;
   } catch {
     return false;
   }

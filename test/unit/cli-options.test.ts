@@ -210,6 +210,7 @@ describe('option parser: flags not given', () => {
       from: undefined,
       proc: '/proc',
       scanner: 'auto',
+      mountTimeout: 5,
       color: 'auto',
       help: false,
     });
@@ -339,6 +340,7 @@ describe('help', () => {
       '--from FILE',
       '--proc DIR',
       '--scanner NAME',
+      '--mount-timeout SECONDS',
       '--color WHEN',
       '--help',
     ]);
