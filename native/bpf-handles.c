@@ -19,23 +19,17 @@
 #include "handles.skel.h"
 
 #include "bpf-handles.h"
+#include "bpf-scan.h"
 
 static struct limbo_handles *skeleton;
 static struct bpf_link *file_link, *vma_link;
 static int load_errno;
 
-static int quiet(enum libbpf_print_level level, const char *format, va_list args) {
-  (void)level;
-  (void)format;
-  (void)args;
-  return 0;
-}
-
 /* Loaded and attached once per process; each scan creates new iterators from the links. */
 static int ensure_loaded(void) {
   if (vma_link) return 0;
   if (load_errno) return load_errno;
-  libbpf_set_print(quiet);
+  libbpf_set_print(limbo_bpf_quiet);
   skeleton = limbo_handles__open_and_load();
   if (skeleton) file_link = bpf_program__attach_iter(skeleton->progs.limbo_handle_file, NULL);
   if (file_link) vma_link = bpf_program__attach_iter(skeleton->progs.limbo_handle_vma, NULL);

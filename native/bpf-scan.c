@@ -30,8 +30,7 @@ static struct limbo_scan *skeleton;
 static struct bpf_link *task_file_link;
 static int load_errno;
 
-/* libbpf prints its own diagnostics; limbo reports the errno and falls back to /proc instead. */
-static int quiet(enum libbpf_print_level level, const char *format, va_list args) {
+int limbo_bpf_quiet(enum libbpf_print_level level, const char *format, va_list args) {
   (void)level;
   (void)format;
   (void)args;
@@ -41,7 +40,7 @@ static int quiet(enum libbpf_print_level level, const char *format, va_list args
 static int ensure_loaded(void) {
   if (task_file_link) return 0;
   if (load_errno) return load_errno;
-  libbpf_set_print(quiet);
+  libbpf_set_print(limbo_bpf_quiet);
   skeleton = limbo_scan__open_and_load();
   if (!skeleton) {
     load_errno = errno ? errno : EINVAL;

@@ -2,7 +2,13 @@
 #ifndef LIMBO_BPF_SCAN_H
 #define LIMBO_BPF_SCAN_H
 #include <node_api.h>
+#include <stdarg.h>
+
+#include <bpf/libbpf.h>
 
 napi_value bpf_scan_fds(napi_env env, napi_callback_info info);
+
+/* libbpf's print callback for both loaders: limbo reports the errno and falls back to /proc instead. */
+int limbo_bpf_quiet(enum libbpf_print_level level, const char *format, va_list args);
 
 #endif

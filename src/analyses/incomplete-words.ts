@@ -25,12 +25,7 @@ export function describeUnreadableProcess(p: UnreadableProcess): string {
  * limbo skipped rather than wait for.
  */
 export function describeUnansweredMount(m: UnansweredMount): string {
-  const where = escapeName(Buffer.from(m.mountPoint));
-  const kind =
-    m.mountNamespace === null
-      ? m.fstype
-      : `${m.fstype}, in ${m.mountNamespace}, asked at ${escapeName(Buffer.from(m.path))}`;
-  const seconds = Math.round(m.waitedMilliseconds / 100) / 10;
+  const { where, kind, seconds } = unansweredMountWords(m);
   const skipped =
     m.skipped > 0
       ? `; ${m.skipped.toLocaleString('en-US')} ${m.skipped === 1 ? 'descriptor or mapping' : 'descriptors and mappings'} on it not checked (deleted files there are not counted)`
@@ -69,11 +64,19 @@ export function describeIncomplete(incomplete: IncompleteView): string[] {
  * action refused because its target is on a mount that does not answer.
  */
 export function describeUnansweredTarget(what: string, m: UnansweredMount): string {
-  const where = escapeName(Buffer.from(m.mountPoint));
+  const { where, kind, seconds } = unansweredMountWords(m);
+  return `could not read ${where} (${kind}), where ${what} is: no answer in ${seconds} s (its daemon or server is stopped or unreachable); not touched`;
+}
+
+/** A silent mount's escaped mount point, its type (and namespace), and the wait in seconds. */
+function unansweredMountWords(m: UnansweredMount): { where: string; kind: string; seconds: number } {
   const kind =
     m.mountNamespace === null
       ? m.fstype
       : `${m.fstype}, in ${m.mountNamespace}, asked at ${escapeName(Buffer.from(m.path))}`;
-  const seconds = Math.round(m.waitedMilliseconds / 100) / 10;
-  return `could not read ${where} (${kind}), where ${what} is: no answer in ${seconds} s (its daemon or server is stopped or unreachable); not touched`;
+  return {
+    where: escapeName(Buffer.from(m.mountPoint)),
+    kind,
+    seconds: Math.round(m.waitedMilliseconds / 100) / 10,
+  };
 }
