@@ -133,7 +133,8 @@ describe('the BPF scanner', () => {
       await startHolder([
         ...['comm', `${tag}-kinds`, 'anon', 'sockets', 'pipe', 'mqueue', `/${tag}q`, '16'],
         ...['create', at('many'), '4096', 'mapmany', at('many'), String(CLOSED_MAPPINGS)],
-        ...['shm', '8192', String(SHM_ATTACHES), 'fork'],
+        // shm-rm: the segment goes with its last attach, so the test leaves no orphan behind.
+        ...['shm', '8192', String(SHM_ATTACHES), 'shm-rm', 'fork'],
       ]),
     );
     await startNamespaced(['comm', `${tag}-pidns`, 'create', at('pidns'), '24576', 'unlink', at('pidns')]);
