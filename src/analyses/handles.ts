@@ -1,6 +1,7 @@
 import type { ProcessRecord, Snapshot } from '../snapshot/types.js';
 import { incompleteOf, type IncompleteView } from './incomplete.js';
 import { containerMatches } from './deleted.js';
+import { findContainer, type ContainerRuntime } from '../proc/cgroup.js';
 
 /** Where the kernel's count of struct files comes from, line by line. */
 export interface HandleLedger {
@@ -83,6 +84,8 @@ export interface HandleReport {
   readonly processes: readonly ProcessHandleUse[];
   readonly warnings: readonly HandleWarning[];
   readonly incomplete: IncompleteView;
+  /** The container the list was narrowed to (`container` option): its full id or name, and its runtime. */
+  readonly container?: { readonly id: string; readonly runtime: ContainerRuntime | null };
 }
 
 export interface HandleOptions {
@@ -157,7 +160,19 @@ export function explainHandles(snapshot: Snapshot, options: HandleOptions = {}):
     processes,
     warnings: warningsFor(ledger, processes, warnPercent),
     incomplete: incompleteOf(snapshot),
+    ...containerOfList(snapshot, options.container),
   };
+}
+
+/** The container `given` names (the id of its first process that matches), for the list's title. */
+function containerOfList(snapshot: Snapshot, given: string | undefined): Pick<HandleReport, 'container'> {
+  if (given === undefined) return {};
+  const process = snapshot.processes.find(
+    (p) => p.container !== null && containerMatches(p.container, given),
+  );
+  if (!process?.container) return {};
+  const identity = process.cgroup === null ? null : findContainer(process.cgroup);
+  return { container: { id: process.container, runtime: identity?.runtime ?? null } };
 }
 
 function useOf(process: ProcessRecord): ProcessHandleUse {

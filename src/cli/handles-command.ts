@@ -46,6 +46,13 @@ export function runHandles(values: ValuesOf<typeof handlesSpec>, io: Io): number
   return 0;
 }
 
+/** " in container docker c0ffeec0ffee" when the list was narrowed to one container; names escaped. */
+function inContainer(report: HandleReport): string {
+  if (!report.container) return '';
+  const runtime = report.container.runtime ? `${report.container.runtime} ` : '';
+  return ` in container ${runtime}${escapeName(Buffer.from(shortContainerId(report.container.id)))}`;
+}
+
 const number = (n: number | null): string => (n === null ? '?' : n.toLocaleString('en-US'));
 
 /** The ledger first (it answers the question), then types, the top processes and warnings. */
@@ -107,7 +114,7 @@ export function renderHandles(report: HandleReport, c: Palette, top: number): st
     '',
     `By type: ${renderTypes(report)}`,
     '',
-    c.bold(`Top ${Math.min(top, report.processes.length)} processes by descriptors:`),
+    c.bold(`Top ${Math.min(top, report.processes.length)} processes by descriptors${inContainer(report)}:`),
     c.dim(
       `${'PID'.padStart(8)}  ${'COMMAND'.padEnd(16)} ${'USER'.padEnd(10)} ${'FDS'.padStart(8)} ${'OPEN'.padStart(8)} ` +
         `${'MAPS'.padStart(6)} ${'SHM'.padStart(5)} ${'LIMIT'.padStart(8)} ${'USED'.padStart(6)}`,

@@ -268,6 +268,14 @@ describe('a holder in a container (own mount and pid namespaces, chroot, docker 
       assert.ok(report.ledger.descriptors > (report.processes[0]?.fds ?? 0));
       const table = runLimbo(['handles', '--container', containerId]);
       assert.equal(table.code, 0, table.stderr);
+      // The list's title names the container it was narrowed to; the ledger above it is the system's.
+      assert.match(
+        table.stdout,
+        new RegExp(
+          `^Top ${members.length} processes by descriptors in container docker ${containerId.slice(0, 12)}:$`,
+          'm',
+        ),
+      );
       assert.match(
         table.stdout,
         new RegExp(`^ +${hostPid} .*\\[container ${containerId.slice(0, 12)}\\]$`, 'm'),
