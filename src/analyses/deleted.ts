@@ -1,6 +1,13 @@
 import { findContainer, type ContainerRuntime } from '../proc/cgroup.js';
 import { canShareExtents, type SharingUnknown } from '../proc/extent-sharing.js';
-import { findMount, findMountByPath, upperMountOf, type Mount } from '../proc/mountinfo.js';
+import {
+  findMount,
+  findMountByPath,
+  pathInRoot,
+  pathThroughRoot,
+  upperMountOf,
+  type Mount,
+} from '../proc/mountinfo.js';
 import {
   sillyRenamerOf,
   sillyRenamerOfFilesystem,
@@ -476,34 +483,11 @@ function hostPathOf(
   if (onHost !== null && !DEV_DIFFERS.has(mount.fstype)) {
     return onHost.mountPointBytes ?? Buffer.from(onHost.mountPoint);
   }
-  if (namespace.pid === undefined) return null;
-  return Buffer.concat([
-    Buffer.from(`/proc/${namespace.pid}/root`),
-    mount.mountPoint === '/' ? Buffer.alloc(0) : bytes,
-  ]);
+  return pathThroughRoot('/proc', namespace, bytes);
 }
 
 /** btrfs subvolumes share a device number in mountinfo: the same device on the host may be another subvolume. */
 const DEV_DIFFERS = new Set(['btrfs']);
-
-/**
- * A name as a process with root `root` sees it. The kernel writes fd links relative to the
- * reader's root: under a chroot that limbo can see, the name starts with the root and is cut;
- * a root out of sight (pivot_root in another mount namespace) reads "/", and the name is already
- * the process's own.
- */
-export function pathInRoot(name: Buffer, root: string | null): Buffer {
-  if (root === null || root === '/') return name;
-  const prefix = Buffer.from(root);
-  if (
-    name.length > prefix.length &&
-    name.subarray(0, prefix.length).equals(prefix) &&
-    name[prefix.length] === 0x2f
-  ) {
-    return name.subarray(prefix.length);
-  }
-  return name;
-}
 
 /** A holder's container runtime and pod, from its cgroup path. */
 function containerOf(cgroup: string | null): {

@@ -173,3 +173,43 @@ export function parseProcRootPath(path: string): { pid: number; inner: string } 
   const inner = posix.normalize(match[2] ?? '/').replace(/(.)\/+$/, '$1');
   return { pid: Number(match[1]), inner };
 }
+
+/**
+ * The inverse of `parseProcRootPath`: a host path to a mount point of another mount namespace,
+ * /proc/PID/root/MOUNTPOINT through the process `reader.pid` whose mountinfo listed it. When that
+ * process is chrooted, `reader.root` is its root and the mount point reads from the namespace's
+ * own root (as its fd links do): the root is taken off. null without a pid, or for a mount outside
+ * that root.
+ */
+export function pathThroughRoot(
+  procRoot: string,
+  reader: { readonly pid?: number | undefined; readonly root?: string | undefined },
+  mountPoint: Buffer,
+): Buffer | null {
+  if (reader.pid === undefined) return null;
+  const root = Buffer.from(reader.root ?? '/');
+  const through = Buffer.from(`${procRoot}/${reader.pid}/root`);
+  if (root.length === 1) return mountPoint.length === 1 ? through : Buffer.concat([through, mountPoint]);
+  if (!mountPoint.subarray(0, root.length).equals(root)) return null;
+  if (mountPoint.length === root.length) return through;
+  return mountPoint[root.length] === 0x2f ? Buffer.concat([through, mountPoint.subarray(root.length)]) : null;
+}
+
+/**
+ * A name as a process with root `root` sees it. The kernel writes fd links relative to the
+ * reader's root: under a chroot that limbo can see, the name starts with the root and is cut;
+ * a root out of sight (pivot_root in another mount namespace) reads "/", and the name is already
+ * the process's own.
+ */
+export function pathInRoot(name: Buffer, root: string | null): Buffer {
+  if (root === null || root === '/') return name;
+  const prefix = Buffer.from(root);
+  if (
+    name.length > prefix.length &&
+    name.subarray(0, prefix.length).equals(prefix) &&
+    name[prefix.length] === 0x2f
+  ) {
+    return name.subarray(prefix.length);
+  }
+  return name;
+}

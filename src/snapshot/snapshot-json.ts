@@ -182,6 +182,12 @@ export const snapshotJsonSchema = contract(
         object({
           id: string(),
           pid: optional(integer({ minimum: 1 })),
+          root: optional(
+            string({
+              description:
+                "The root of pid when every process seen in the namespace was chrooted: it is put back in front of each mount point, as the namespace's fd links read.",
+            }),
+          ),
           mounts: array(
             object({
               mountId: count,

@@ -25,7 +25,7 @@ import { formatDev, fsTypeThrough, statThrough, type FileStat } from '../proc/fi
 import { MQUEUE_MAGIC } from '../proc/fd-kind.js';
 import { isRegularMode } from '../proc/file-mode.js';
 import { readMaps, type MapEntry } from '../proc/maps.js';
-import { findMount, readMountinfo, type Mount } from '../proc/mountinfo.js';
+import { findMount, pathInRoot, pathThroughRoot, readMountinfo, type Mount } from '../proc/mountinfo.js';
 import {
   hasDeletedSuffix,
   sillyRenamerOf,
@@ -314,6 +314,7 @@ class Scan {
     } catch {
       root = null;
     }
+    const mountNamespace = this.mountNamespaceOf(pid, root);
     return {
       root,
       pid,
@@ -321,7 +322,7 @@ class Scan {
       comm: commRead.value.subarray(0, Math.max(0, commRead.value.length - 1)),
       startTicks: stat.ok ? (stat.value?.startTicks ?? null) : null,
       cgroup: cgroupRead.ok ? cgroupRead.value : null,
-      mountNamespace: this.mountNamespaceOf(pid),
+      mountNamespace,
       tables: this.fdTables(pid, status),
       fdLimit: readFdLimit(this.procRoot, pid),
     };
@@ -352,7 +353,7 @@ class Scan {
       linksDenied += scan.value.unreadable;
       for (const candidate of scan.value.candidates) {
         const fileKey = this.recordFile(candidate.stat, `${table.dir}/fd/${candidate.fd}`);
-        this.findSillyName(pid, pending.mountNamespace, fileKey, candidate.name);
+        this.findSillyName(pid, pending.root, pending.mountNamespace, fileKey, candidate.name);
         fds.push({
           fd: candidate.fd,
           tid: table.tid,
@@ -379,11 +380,11 @@ class Scan {
     const maps = readMaps(`${taskDir}/maps`, handleScan === null);
     if (maps.ok) handleScan?.addMaps(pid, maps.value);
     const mappings = maps.ok
-      ? this.recordMappings(pid, maps.value, pending.mountNamespace)
+      ? this.recordMappings(pid, pending.root, maps.value, pending.mountNamespace)
       : maps.failure === 'denied'
         ? ('denied' as const)
         : [];
-    const deletedExe = this.readDeletedExe(pid, taskDir, pending.mountNamespace);
+    const deletedExe = this.readDeletedExe(pid, pending.root, taskDir, pending.mountNamespace);
     if (mappings === 'denied') unreadable.push('maps');
     if (unreadable.length > 0) this.unreadablePids.push(pid);
 
@@ -475,7 +476,12 @@ class Scan {
    * SysV shm attaches ("/SYSV%08x", inode = shmid) are kept by their maps identity, unstat-ed:
    * they are not files, and a thousand attaches should not cost a thousand stats.
    */
-  private recordMappings(pid: number, entries: readonly MapEntry[], namespace: string | null): HeldMapping[] {
+  private recordMappings(
+    pid: number,
+    root: string | null,
+    entries: readonly MapEntry[],
+    namespace: string | null,
+  ): HeldMapping[] {
     const mappings: HeldMapping[] = [];
     for (const entry of entries) {
       if (!hasDeletedSuffix(entry.path)) continue;
@@ -507,14 +513,19 @@ class Scan {
         perms: entry.perms,
         fileKey,
         name: stripDeletedSuffix(rawName),
-        nameNowKey: this.keyAtName(pid, rawName, fileKey),
+        nameNowKey: this.keyAtName(pid, root, rawName, fileKey),
       });
     }
     return mappings;
   }
 
   /** The running executable, when its name carries " (deleted)": deleted, or replaced by rename-over. */
-  private readDeletedExe(pid: number, dir: string, namespace: string | null): DeletedExe | null {
+  private readDeletedExe(
+    pid: number,
+    root: string | null,
+    dir: string,
+    namespace: string | null,
+  ): DeletedExe | null {
     const link = readLinkBytes(`${dir}/exe`);
     if (!link.ok || !hasDeletedSuffix(link.value)) return null;
     if (this.unanswered.length > 0 && this.onUnansweredMount(namespace, link.value)) return null;
@@ -524,24 +535,28 @@ class Scan {
     return {
       fileKey,
       name: stripDeletedSuffix(link.value),
-      nameNowKey: this.keyAtName(pid, link.value, fileKey),
+      nameNowKey: this.keyAtName(pid, root, link.value, fileKey),
     };
   }
 
   /**
    * What the file's name resolves to now, seen from inside the process's own root (a
    * container's files are judged in the container, not on the host). `linkText` still has
-   * its " (deleted)": a live file really named "x (deleted)" resolves to itself under it.
+   * its " (deleted)": a live file really named "x (deleted)" resolves to itself under it. Under a
+   * chroot the link reads from outside it (limbo's root, or the namespace's): cut to the process's words.
    */
-  private keyAtName(pid: number, linkText: Buffer, fileKey: string): string | null {
+  private keyAtName(pid: number, root: string | null, linkText: Buffer, fileKey: string): string | null {
     const keyAt = (name: Buffer): string | null => {
       if (name[0] !== 0x2f) return null;
       // Inside another root the host's mount points do not apply; a name on a silent mount is not looked up.
       if (this.unanswered.some((silent) => silent.holds(name))) return null;
       try {
-        const st = statSync(Buffer.concat([Buffer.from(`${this.procRoot}/${pid}/root`), name]), {
-          bigint: true,
-        });
+        const st = statSync(
+          Buffer.concat([Buffer.from(`${this.procRoot}/${pid}/root`), pathInRoot(name, root)]),
+          {
+            bigint: true,
+          },
+        );
         return `${formatDev(st.dev)}:${st.ino}`;
       } catch {
         return null;
@@ -572,8 +587,11 @@ class Scan {
       if (!host && namespace.pid === undefined) continue;
       for (const mount of namespace.mounts) {
         if (!mayNotAnswer(mount.fstype)) continue;
-        const inner = mount.mountPoint === '/' ? '' : mount.mountPoint;
-        const path = host ? mount.mountPoint : `${this.procRoot}/${namespace.pid}/root${inner}`;
+        const through = host
+          ? null
+          : pathThroughRoot(this.procRoot, namespace, mount.mountPointBytes ?? Buffer.from(mount.mountPoint));
+        if (!host && through === null) continue;
+        const path = through?.toString() ?? mount.mountPoint;
         sites.push({ namespace, mount, path });
         if (!byDev.has(mount.dev)) byDev.set(mount.dev, path);
       }
@@ -664,18 +682,29 @@ class Scan {
    * same directory, while the holder's fd keeps the old name with " (deleted)". Finds that name
    * (as the holder sees it, through its root) by (dev, ino) among the directory's hidden files.
    */
-  private findSillyName(pid: number, namespace: string | null, key: string, name: Buffer | null): void {
+  private findSillyName(
+    pid: number,
+    root: string | null,
+    namespace: string | null,
+    key: string,
+    name: Buffer | null,
+  ): void {
     const file = this.files.get(key);
     if (name === null || file === undefined || this.sillyLooked.has(key) || !isRegularMode(file.mode)) return;
     this.sillyLooked.add(key);
     const mounts = this.mountNamespaces.get(namespace ?? '')?.mounts ?? [];
     const mount = findMount(mounts, file.dev, name.toString('utf8'));
     if (sillyRenamerOfFilesystem(mount?.fstype ?? null) !== 'fuse' || sillyRenamerOf(name) !== null) return;
+    // The hidden name is kept in the words of the fd link; it is looked up in the holder's own.
     const dir = name.subarray(0, name.lastIndexOf(0x2f) + 1);
-    const root = Buffer.from(`${this.procRoot}/${pid}/root`);
+    const own = pathInRoot(name, root);
+    const ownDir = Buffer.concat([
+      Buffer.from(`${this.procRoot}/${pid}/root`),
+      own.subarray(0, own.lastIndexOf(0x2f) + 1),
+    ]);
     let entries: Buffer[];
     try {
-      entries = readdirSync(Buffer.concat([root, dir]), { encoding: 'buffer' });
+      entries = readdirSync(ownDir, { encoding: 'buffer' });
     } catch {
       return;
     }
@@ -683,7 +712,7 @@ class Scan {
       if (sillyRenamerOf(entry) !== 'fuse') continue;
       const path = Buffer.concat([dir, entry]);
       try {
-        const st = statSync(Buffer.concat([root, path]), { bigint: true });
+        const st = statSync(Buffer.concat([ownDir, entry]), { bigint: true });
         if (`${formatDev(st.dev)}:${st.ino}` !== key) continue;
       } catch {
         continue;
@@ -707,24 +736,47 @@ class Scan {
     }
   }
 
-  /** The mount namespace id of a process, reading its mount table the first time it is seen. */
-  mountNamespaceOf(pid: number | 'self'): string | null {
+  /**
+   * The mount namespace id of a process, reading its mount table when first seen. mountinfo shows
+   * mount points relative to the reader's root and leaves out mounts outside it (fs/proc_namespace.c
+   * show_mountinfo, seq_path_root), while fd links read from the namespace's own root: a table
+   * read from a chrooted process is replaced by one read from a process at the namespace's root
+   * (its root reads "/") as soon as one is seen, and kept translated to fd-link words until then.
+   */
+  mountNamespaceOf(pid: number | 'self', root: string | null = '/'): string | null {
     let id: string;
     try {
       id = readlinkSync(`${this.procRoot}/${pid}/ns/mnt`);
     } catch {
       return null;
     }
-    if (!this.mountNamespaces.has(id)) {
-      const mounts = readMountinfo(this.procRoot, pid);
+    const known = this.mountNamespaces.get(id);
+    if (known === undefined || (known.root !== undefined && root === '/')) {
+      const read = readMountinfo(this.procRoot, pid);
+      const mounts = read.ok ? read.value.map((mount) => this.withUpperDev(pid, mount)) : ([] as Mount[]);
+      const chrooted = pid !== 'self' && root !== null && root !== '/' ? root : null;
       this.mountNamespaces.set(id, {
         id,
-        mounts: mounts.ok ? mounts.value.map((mount) => this.withUpperDev(pid, mount)) : ([] as Mount[]),
+        mounts: chrooted === null ? mounts : mounts.map((mount) => underRoot(mount, chrooted)),
         ...(pid === 'self' ? {} : { pid }),
+        ...(chrooted === null ? {} : { root: chrooted }),
       });
     }
     return id;
   }
+}
+
+/** A mount as a chrooted process's mountinfo lists it, its mount point put back under that root. */
+function underRoot(mount: Mount, root: string): Mount {
+  const inner = mount.mountPoint === '/' ? '' : mount.mountPoint;
+  const bytes = mount.mountPointBytes;
+  return {
+    ...mount,
+    mountPoint: `${root}${inner}`,
+    ...(bytes
+      ? { mountPointBytes: Buffer.concat([Buffer.from(root), bytes.length === 1 ? Buffer.alloc(0) : bytes]) }
+      : {}),
+  };
 }
 
 /** A mount that did not answer, and what the scan left unread on it. */

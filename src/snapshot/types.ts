@@ -131,6 +131,12 @@ export interface MountNamespace {
    * /proc/PID/root/MOUNTPOINT reaches them from the host. Absent in older snapshots.
    */
   readonly pid?: number;
+  /**
+   * The root of `pid` when no process at the namespace's own root was seen (every one chrooted):
+   * its mountinfo showed only the mounts under it, relative to it; the mount points above have it
+   * put back in front, as the namespace's fd links read. Absent when `pid`'s root is the namespace's.
+   */
+  readonly root?: string;
 }
 
 /** What the scan could not see. */

@@ -2,7 +2,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { statfsSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { formatDev } from '../proc/file-stat.js';
-import { findMountOfPath, upperMountOf, type Mount } from '../proc/mountinfo.js';
+import { findMountOfPath, pathThroughRoot, upperMountOf, type Mount } from '../proc/mountinfo.js';
 import { MOUNT_ANSWER_TIMEOUT_MS, mayNotAnswer, probeMounts } from '../proc/mount-probe.js';
 import { walkTree, type WalkResult } from './walk-tree.js';
 
@@ -134,7 +134,12 @@ export function chooseMounts(
  * through /proc/PID/root of the process whose mountinfo listed it.
  */
 export function choosePrivateMounts(
-  namespaces: readonly { readonly id: string; readonly mounts: readonly Mount[]; readonly pid?: number }[],
+  namespaces: readonly {
+    readonly id: string;
+    readonly mounts: readonly Mount[];
+    readonly pid?: number;
+    readonly root?: string;
+  }[],
   hostMounts: readonly Mount[],
   silent: ReadonlySet<string> = new Set(),
   timeoutMs: number = MOUNT_ANSWER_TIMEOUT_MS,
@@ -146,7 +151,8 @@ export function choosePrivateMounts(
     const top = new Map(namespace.mounts.map((mount) => [mount.mountPoint, mount]));
     for (const mount of namespace.mounts) {
       if (PSEUDO.has(mount.fstype) || top.get(mount.mountPoint) !== mount || seen.has(mount.dev)) continue;
-      const at = `/proc/${namespace.pid}/root${mount.mountPoint === '/' ? '' : mount.mountPoint}`;
+      const at = pathThroughRoot('/proc', namespace, Buffer.from(mount.mountPoint))?.toString();
+      if (at === undefined) continue;
       if ((readSpaceOf(at, mount.fstype, timeoutMs)?.sizeBytes ?? 0) === 0) continue;
       seen.add(mount.dev);
       sites.push({ mount, at, mountNamespace: namespace.id, mounts: namespace.mounts });

@@ -6,6 +6,8 @@ import {
   findMountContaining,
   parseMountinfo,
   parseProcRootPath,
+  pathInRoot,
+  pathThroughRoot,
   type Mount,
 } from '../../src/proc/mountinfo.js';
 
@@ -356,6 +358,40 @@ describe('parseProcRootPath', () => {
   for (const [path, expected] of cases) {
     it(`reads ${path}`, () => {
       assert.deepEqual(parseProcRootPath(path), expected);
+    });
+  }
+});
+
+describe('pathThroughRoot: a mount point of another namespace, reached from the host', () => {
+  const cases: [{ pid?: number; root?: string }, string, string | null][] = [
+    [{ pid: 42 }, '/data', '/proc/42/root/data'],
+    [{ pid: 42 }, '/', '/proc/42/root'],
+    [{ pid: 42, root: '/' }, '/data', '/proc/42/root/data'],
+    // Read from a chrooted process: its root is taken off the namespace's words.
+    [{ pid: 42, root: '/srv/ctr' }, '/srv/ctr/data', '/proc/42/root/data'],
+    [{ pid: 42, root: '/srv/ctr' }, '/srv/ctr', '/proc/42/root'],
+    [{ pid: 42, root: '/srv/ctr' }, '/srv/ctr2/data', null],
+    [{ pid: 42, root: '/srv/ctr' }, '/mnt', null],
+    [{}, '/data', null],
+  ];
+  for (const [reader, mountPoint, expected] of cases) {
+    it(`${mountPoint} through ${JSON.stringify(reader)}`, () => {
+      const path = pathThroughRoot('/proc', reader, Buffer.from(mountPoint));
+      assert.equal(path?.toString() ?? null, expected);
+    });
+  }
+});
+
+describe('pathInRoot: a name in the words of the process whose root is given', () => {
+  const cases: [string, string | null, string][] = [
+    ['/srv/ctr/data/x', '/srv/ctr', '/data/x'],
+    ['/srv/ctr2/data/x', '/srv/ctr', '/srv/ctr2/data/x'],
+    ['/data/x', '/', '/data/x'],
+    ['/data/x', null, '/data/x'],
+  ];
+  for (const [name, root, expected] of cases) {
+    it(`${name} under ${root}`, () => {
+      assert.equal(pathInRoot(Buffer.from(name), root).toString(), expected);
     });
   }
 });
