@@ -4,6 +4,7 @@
 // judged the same way everywhere. Pure: no /proc reads.
 import type { ProcessRecord, Snapshot } from '../snapshot/types.js';
 import { userManagerOf } from '../proc/cgroup.js';
+import { lxcMonitorIndex, type LxcMonitor } from './lxc-monitor.js';
 
 const O_ACCMODE = 0o3;
 const O_WRONLY = 0o1;
@@ -71,6 +72,8 @@ export interface FileHolder {
   readonly service: HolderService | null;
   readonly container: string | null;
   readonly cgroup: string | null;
+  /** The monitor of its LXC container (LXC, LXD or Incus tell apart by it); absent outside one. */
+  readonly lxcMonitor?: LxcMonitor | null;
   readonly fds: readonly HolderDescriptor[];
   readonly mappings: readonly HolderMapping[];
   readonly family: ProcessFamily;
@@ -100,6 +103,7 @@ export interface HolderUseFact {
 /** Every process of `snapshot` that holds the file `key`, with how it holds it and its family. */
 export function findFileHolders(snapshot: Snapshot, key: string): FileHolder[] {
   const families = new FamilyIndex(snapshot.processes);
+  const monitorOf = lxcMonitorIndex(snapshot.processes);
   const holders: FileHolder[] = [];
   for (const process of snapshot.processes) {
     const fds = process.fds
@@ -110,7 +114,7 @@ export function findFileHolders(snapshot: Snapshot, key: string): FileHolder[] {
       .filter((mapping) => mapping.fileKey === key)
       .map((mapping) => describeMapping(mapping.range, mapping.perms));
     if (fds.length === 0 && mappings.length === 0) continue;
-    holders.push(toHolder(process, fds, mappings, families.familyOf(process.pid)));
+    holders.push(toHolder(process, fds, mappings, families.familyOf(process.pid), monitorOf(process)));
   }
   return holders;
 }
@@ -119,7 +123,8 @@ export function findFileHolders(snapshot: Snapshot, key: string): FileHolder[] {
 export function describeProcess(snapshot: Snapshot, pid: number): FileHolder | null {
   const process = snapshot.processes.find((p) => p.pid === pid);
   if (!process) return null;
-  return toHolder(process, [], [], new FamilyIndex(snapshot.processes).familyOf(pid));
+  const family = new FamilyIndex(snapshot.processes).familyOf(pid);
+  return toHolder(process, [], [], family, lxcMonitorIndex(snapshot.processes)(process));
 }
 
 /** The family of any process of `snapshot`, computed once for many look-ups. */
@@ -206,6 +211,7 @@ function toHolder(
   fds: HolderDescriptor[],
   mappings: HolderMapping[],
   family: ProcessFamily,
+  lxcMonitor: LxcMonitor | null,
 ): FileHolder {
   return {
     pid: process.pid,
@@ -217,6 +223,7 @@ function toHolder(
     service: serviceOf(process),
     container: process.container,
     cgroup: process.cgroup,
+    ...(lxcMonitor === null ? {} : { lxcMonitor }),
     fds,
     mappings,
     family,

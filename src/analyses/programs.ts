@@ -5,6 +5,7 @@
 import { findContainer } from '../proc/cgroup.js';
 import { escapeName, shellWord } from '../format/escape.js';
 import { groupByFamily, type FileHolder, type ProcessFamily } from './holders.js';
+import { lxcRestart, type ContainerRestart } from './lxc-monitor.js';
 
 /** A program limbo knows by its comm. */
 export interface ProgramEntry {
@@ -311,9 +312,12 @@ function restartStep(
   mapsIt: boolean,
 ): ReleaseStep {
   const why = mapsIt ? ': it maps the file, and no signal releases a mapping' : '';
-  const command = restartCommand(holder);
-  if (command !== null) {
-    return { command, text: `restart ${who}${why}`, pids, kind: 'restart', loses: null };
+  const advice = restartAdvice(holder);
+  if (advice.command !== null) {
+    return { command: advice.command, text: `restart ${who}${why}`, pids, kind: 'restart', loses: null };
+  }
+  if (advice.why !== null) {
+    return { command: null, text: `restart ${who}${why}; ${advice.why}`, pids, kind: 'restart', loses: null };
   }
   const top =
     family.pids.length > 1 && !pids.includes(family.topPid)
@@ -322,25 +326,38 @@ function restartStep(
   return { command: null, text: `restart ${who}${why}${top}`, pids, kind: 'restart', loses: null };
 }
 
+/** What restartCommand needs of a holder: `lxcMonitor` only for a process in an LXC container. */
+export type RestartSubject = Pick<FileHolder, 'service' | 'container' | 'cgroup' | 'lxcMonitor'>;
+
 /** `systemctl restart UNIT` (a user manager's unit through that manager), a container restart, or null. */
-export function restartCommand(holder: Pick<FileHolder, 'service' | 'container' | 'cgroup'>): string | null {
+export function restartCommand(holder: RestartSubject): string | null {
+  return restartAdvice(holder).command;
+}
+
+/** The restart command, or (for a container limbo cannot restart from the host) why there is none. */
+export function restartAdvice(holder: RestartSubject): ContainerRestart {
+  const command = (text: string | null): ContainerRestart => ({ command: text, why: null });
   if (holder.container) {
     const id = holder.container.slice(0, 12);
     const identity = holder.cgroup === null ? null : findContainer(holder.cgroup);
     // The kubelet starts a stopped container of its pod again.
     if (identity?.podUid || holder.cgroup?.includes('kubepods'))
-      return `crictl stop ${holder.container.slice(0, 13)}`;
-    if (identity?.runtime === 'podman') return `podman restart ${id}`;
-    if (identity?.runtime === 'docker') return `docker restart ${id}`;
-    if (identity?.runtime === 'systemd-nspawn') return `machinectl reboot ${shellWord(holder.container)}`;
-    return null;
+      return command(`crictl stop ${holder.container.slice(0, 13)}`);
+    if (identity?.runtime === 'podman') return command(`podman restart ${id}`);
+    if (identity?.runtime === 'docker') return command(`docker restart ${id}`);
+    if (identity?.runtime === 'systemd-nspawn')
+      return command(`machinectl reboot ${shellWord(holder.container)}`);
+    if (identity?.runtime === 'lxc') return lxcRestart(holder.lxcMonitor ?? null, holder.container);
+    return command(null);
   }
   const service = holder.service;
-  if (!service) return null;
+  if (!service) return command(null);
   if (service.user) {
-    return `systemctl --user --machine=${shellWord(`${service.user.name}@`)} restart ${shellWord(service.unit)}`;
+    return command(
+      `systemctl --user --machine=${shellWord(`${service.user.name}@`)} restart ${shellWord(service.unit)}`,
+    );
   }
-  return `systemctl restart ${shellWord(service.unit)}`;
+  return command(`systemctl restart ${shellWord(service.unit)}`);
 }
 
 /**

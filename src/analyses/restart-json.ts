@@ -52,6 +52,12 @@ export const restartJsonSchema = contract(
         container: nullable(string()),
         pids: array(integer({ minimum: 1 }), { minItems: 1 }),
         command: nullable(string()),
+        why: optional(
+          string({
+            description:
+              'Why a container has no command: an LXC container whose monitor does not tell LXC, LXD or Incus apart, or one of an unprivileged user.',
+          }),
+        ),
         master: optional(
           nullable(
             integer({
@@ -95,6 +101,7 @@ export function restartReportToJson(report: RestartReport): RestartJson {
       container: g.container,
       pids: g.pids,
       command: g.command,
+      ...(g.why === undefined ? {} : { why: g.why }),
       master: g.family?.topPid ?? null,
     })),
     incomplete: {

@@ -3,7 +3,8 @@ import type { FileRecord, ProcessRecord, Snapshot } from '../snapshot/types.js';
 import { familyIndex, serviceOf, type ProcessFamily } from './holders.js';
 import { containerMatches } from './deleted.js';
 import { incompleteOf, type IncompleteView } from './incomplete.js';
-import { restartCommand } from './programs.js';
+import { restartAdvice } from './programs.js';
+import { lxcMonitorIndex } from './lxc-monitor.js';
 
 /** What a process runs that is no longer on disk: its executable, a library, or (with data) another mapped file. */
 export type RestartReasonKind = 'exe' | 'library' | 'mapped';
@@ -41,6 +42,8 @@ export interface RestartGroup {
   readonly pids: readonly number[];
   /** The command that restarts them, when there is one to give (`systemctl restart UNIT`). */
   readonly command: string | null;
+  /** Why a container has no command (LXC, LXD and Incus restart differently); absent otherwise. */
+  readonly why?: string;
 }
 
 export interface RestartReport {
@@ -150,6 +153,7 @@ function isNotCodeOnDisk(name: Buffer, file: FileRecord): boolean {
 function groupProcesses(processes: readonly RestartProcess[], snapshot: Snapshot): RestartGroup[] {
   const byPid = new Map(snapshot.processes.map((p) => [p.pid, p]));
   const familyOf = familyIndex(snapshot);
+  const monitorOf = lxcMonitorIndex(snapshot.processes);
   const groups = new Map<
     string,
     { unit: string | null; container: string | null; family: ProcessFamily | null; pids: number[] }
@@ -169,10 +173,16 @@ function groupProcesses(processes: readonly RestartProcess[], snapshot: Snapshot
   return [...groups.values()]
     .map((group) => {
       const record = byPid.get(group.pids[0] ?? -1);
-      const command = record
-        ? restartCommand({ service: serviceOf(record), container: group.container, cgroup: record.cgroup })
+      const advice = record
+        ? restartAdvice({
+            service: serviceOf(record),
+            container: group.container,
+            cgroup: record.cgroup,
+            lxcMonitor: monitorOf(record),
+          })
         : null;
-      return { ...group, command: group.family ? null : command };
+      if (group.family || !advice) return { ...group, command: null };
+      return { ...group, command: advice.command, ...(advice.why === null ? {} : { why: advice.why }) };
     })
     .sort((a, b) => Number(a.family !== null) - Number(b.family !== null));
 }

@@ -2,6 +2,7 @@ import { describeIncomplete } from '../analyses/incomplete-words.js';
 import { findRestartNeeded, type RestartProcess, type RestartReport } from '../analyses/restart.js';
 import { restartReportToJson } from '../analyses/restart-json.js';
 import { paletteFor, type Palette } from '../format/color.js';
+import { shortContainerId } from '../format/container.js';
 import { escapeName } from '../format/escape.js';
 import { describeFamily } from '../analyses/programs.js';
 import { checkContainer } from './deleted-filter.js';
@@ -64,8 +65,12 @@ export function renderRestartTable(report: RestartReport, c: Palette): string {
       }
       const title = group.unit
         ? escapeName(Buffer.from(group.unit))
-        : `container ${(group.container ?? '').slice(0, 12)}`;
-      const action = group.command ? c.cyan(group.command) : 'restart each process';
+        : `container ${escapeName(Buffer.from(shortContainerId(group.container ?? '')))}`;
+      const action = group.command
+        ? c.cyan(group.command)
+        : group.why
+          ? `no command: ${group.why}`
+          : 'restart each process';
       lines.push(`${c.bold(title)}: ${action}`);
       for (const pid of group.pids) {
         const process = byPid.get(pid);

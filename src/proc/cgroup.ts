@@ -144,6 +144,22 @@ function matchContainer(path: string): { identity: ContainerIdentity; end: numbe
   return null;
 }
 
+/**
+ * The cgroup of the monitor of the LXC container whose payload cgroup holds `path`: liblxc (LXC 4+,
+ * and so LXD and Incus) makes `lxc.monitor.NAME` beside `lxc.payload.NAME` (src/lxc/cgroups/cgfsng.c,
+ * DEFAULT_MONITOR_CGROUP_PREFIX), the monitor process in it. null outside an `lxc.payload.` cgroup
+ * (older LXC's `/lxc/NAME` has no monitor cgroup).
+ */
+export function lxcMonitorCgroupOf(path: string): string | null {
+  const match = /^(.*?\/)lxc\.payload\.([^/]+)(?:\/|$)/.exec(path);
+  return match ? `${match[1]}lxc.monitor.${match[2]}` : null;
+}
+
+/** Whether a cgroup path is an LXC monitor's own (`…/lxc.monitor.NAME`). */
+export function isLxcMonitorCgroup(path: string): boolean {
+  return /\/lxc\.monitor\.[^/]+$/.test(path);
+}
+
 /** `pod<uid>`: with dashes under cgroupfs, with underscores in the systemd driver's slice names. */
 function findPodUid(path: string): string | null {
   if (!path.includes('/kubepods')) return null;

@@ -2,6 +2,7 @@ import { deletedReportToJson, type DeletedJson } from '../analyses/deleted-json.
 import { findDeletedFiles } from '../analyses/deleted.js';
 import { serviceOf } from '../analyses/holders.js';
 import { restartCommand } from '../analyses/programs.js';
+import { lxcMonitorIndex } from '../analyses/lxc-monitor.js';
 import { dfReportToJson, type DfJson } from '../analyses/df-json.js';
 import { reconcileFilesystems } from '../analyses/df.js';
 import { handleReportToJson, type HandlesJson } from '../analyses/handles-json.js';
@@ -72,8 +73,14 @@ export function scanSystem(
 
 function restartCommandsOf(processes: readonly ProcessRecord[]): Record<number, string> {
   const commands: Record<number, string> = {};
+  const monitorOf = lxcMonitorIndex(processes);
   for (const p of processes) {
-    const command = restartCommand({ service: serviceOf(p), container: p.container, cgroup: p.cgroup });
+    const command = restartCommand({
+      service: serviceOf(p),
+      container: p.container,
+      cgroup: p.cgroup,
+      lxcMonitor: monitorOf(p),
+    });
     if (command !== null) commands[p.pid] = command;
   }
   return commands;

@@ -61,6 +61,12 @@ const processSchema = object({
   container: nullable(string()),
   root: optional(nullable(string())),
   nsPid: optional(nullable(integer({ minimum: 1 }))),
+  cmdline: optional(
+    array(name, {
+      description:
+        "An LXC monitor's arguments (its cgroup is lxc.monitor.NAME); absent for every other process.",
+    }),
+  ),
   exeKey: optional(nullable(string())),
   fdCount: countOrNull,
   readable: boolean(),
@@ -279,9 +285,10 @@ export function stringifySnapshot(snapshot: Snapshot): string {
       ),
     })),
     posixShm: snapshot.posixShm?.map((object) => ({ ...object, name: encodeName(object.name) })) ?? null,
-    processes: snapshot.processes.map((p) => ({
+    processes: snapshot.processes.map(({ cmdline, ...p }) => ({
       ...p,
       comm: encodeName(p.comm),
+      ...(cmdline ? { cmdline: cmdline.map(encodeName) } : {}),
       fds: p.fds.map((fd) => ({ ...fd, name: fd.name === null ? null : encodeName(fd.name) })),
       mappings: p.mappings.map((m) => ({ ...m, name: encodeName(m.name) })),
       deletedExe: p.deletedExe === null ? null : { ...p.deletedExe, name: encodeName(p.deletedExe.name) },
@@ -327,9 +334,10 @@ export function parseSnapshot(text: string): Snapshot {
           : { ...mount, mountPointBytes: Buffer.from(mountPointBytes, 'base64') },
       ),
     })),
-    processes: json.processes.map((p) => ({
+    processes: json.processes.map(({ cmdline, ...p }) => ({
       ...p,
       comm: decodeName(p.comm),
+      ...(cmdline ? { cmdline: cmdline.map(decodeName) } : {}),
       fds: p.fds.map((fd) => ({ ...fd, name: fd.name === null ? null : decodeName(fd.name) })),
       mappings: p.mappings.map((m) => ({ ...m, name: decodeName(m.name) })),
       deletedExe: p.deletedExe ? { ...p.deletedExe, name: decodeName(p.deletedExe.name) } : null,

@@ -1,7 +1,8 @@
 import { readdirSync, readlinkSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { nativeAddon } from '../native.js';
-import { readCgroup, type CgroupPlacement } from '../proc/cgroup.js';
+import { isLxcMonitorCgroup, readCgroup, type CgroupPlacement } from '../proc/cgroup.js';
+import { readCmdline } from '../proc/cmdline.js';
 import { classifyError, LimboError } from '../core/errors.js';
 import {
   candidatesOf,
@@ -262,6 +263,7 @@ interface PendingProcess {
   readonly cgroup: CgroupPlacement | null;
   readonly root: string | null;
   readonly mountNamespace: string | null;
+  readonly cmdline: readonly Buffer[] | null;
   readonly tables: readonly { dir: string; tid: number | null }[];
   readonly fdLimit: ProcessRecord['fdLimit'];
 }
@@ -315,6 +317,11 @@ class Scan {
       root = null;
     }
     const mountNamespace = this.mountNamespaceOf(pid, root);
+    // Only an LXC monitor's: its title tells LXC, LXD and Incus apart (restart advice), and no
+    // other process's arguments (secrets, often) belong in a snapshot.
+    const placement = cgroupRead.ok ? cgroupRead.value : null;
+    const cmdline =
+      placement !== null && isLxcMonitorCgroup(placement.path) ? readCmdline(this.procRoot, pid) : null;
     return {
       root,
       pid,
@@ -323,6 +330,7 @@ class Scan {
       startTicks: stat.ok ? (stat.value?.startTicks ?? null) : null,
       cgroup: cgroupRead.ok ? cgroupRead.value : null,
       mountNamespace,
+      cmdline: cmdline?.ok ? cmdline.value : null,
       tables: this.fdTables(pid, status),
       fdLimit: readFdLimit(this.procRoot, pid),
     };
@@ -403,6 +411,7 @@ class Scan {
       container: cgroup?.container ?? null,
       root: pending.root,
       nsPid: status.nsPids.at(-1) ?? null,
+      ...(pending.cmdline === null ? {} : { cmdline: pending.cmdline }),
       exeKey: this.readExeKey(`${taskDir}/exe`, pending.mountNamespace),
       fdCount,
       readable: unreadable.length === 0,

@@ -100,6 +100,12 @@ export interface ProcessRecord {
   /** Its pid inside its own pid namespace (the last NSpid of status); null when unreadable, absent in older snapshots. */
   readonly nsPid?: number | null;
   /**
+   * Its arguments (/proc/PID/cmdline), recorded only for an LXC monitor (a process in an
+   * `lxc.monitor.NAME` cgroup): "[lxc monitor] LXCPATH NAME", or `lxc-start`'s own argv, tells
+   * LXC, LXD and Incus apart. Absent for every other process, and in older snapshots.
+   */
+  readonly cmdline?: readonly Buffer[];
+  /**
    * Its executable's identity ("MAJ:MIN:INODE" of /proc/PID/exe): a worker forked from its master
    * runs the same one. null when unreadable, absent in older snapshots.
    */
