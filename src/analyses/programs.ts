@@ -2,7 +2,7 @@
 // step, sent to the right process), and which files are its durable state rather than a log.
 // One table, used by every command that gives advice (deleted, df, report, reclaim, restart,
 // watch, serve). Commands are printed to be pasted: every name from the system is shell-quoted.
-import { findContainer } from '../proc/cgroup.js';
+import { findContainer, userManagerOf } from '../proc/cgroup.js';
 import { escapeName, shellWord } from '../format/escape.js';
 import { groupByFamily, type FileHolder, type ProcessFamily } from './holders.js';
 import { lxcRestart, type ContainerRestart } from './lxc-monitor.js';
@@ -327,7 +327,8 @@ function restartStep(
 }
 
 /** What restartCommand needs of a holder: `lxcMonitor` only for a process in an LXC container. */
-export type RestartSubject = Pick<FileHolder, 'service' | 'container' | 'cgroup' | 'lxcMonitor'>;
+export type RestartSubject = Pick<FileHolder, 'service' | 'container' | 'cgroup' | 'lxcMonitor'> &
+  Partial<Pick<FileHolder, 'user' | 'uid'>>;
 
 /** `systemctl restart UNIT` (a user manager's unit through that manager), a container restart, or null. */
 export function restartCommand(holder: RestartSubject): string | null {
@@ -343,11 +344,27 @@ export function restartAdvice(holder: RestartSubject): ContainerRestart {
     // The kubelet starts a stopped container of its pod again.
     if (identity?.podUid || holder.cgroup?.includes('kubepods'))
       return command(`crictl stop ${holder.container.slice(0, 13)}`);
-    if (identity?.runtime === 'podman') return command(`podman restart ${id}`);
-    if (identity?.runtime === 'docker') return command(`docker restart ${id}`);
+    if (identity?.runtime === 'podman' || identity?.runtime === 'docker') {
+      const restart = `${identity.runtime} restart ${id}`;
+      // A rootless engine runs under its user's manager: root's CLI talks to another daemon or store.
+      const owner = holder.cgroup === null ? null : userManagerOf(holder.cgroup);
+      if (owner === null) return command(restart);
+      // Its processes may run as the user's subordinate uids: the manager's uid names the owner.
+      const who = holder.uid === owner && holder.user ? escapeName(Buffer.from(holder.user)) : `uid ${owner}`;
+      return {
+        command: null,
+        why: `a rootless ${identity.runtime} container of ${who}: root's ${identity.runtime} does not see it; as that user, run ${restart}`,
+      };
+    }
     if (identity?.runtime === 'systemd-nspawn')
       return command(`machinectl reboot ${shellWord(holder.container)}`);
     if (identity?.runtime === 'lxc') return lxcRestart(holder.lxcMonitor ?? null, holder.container);
+    if (identity?.runtime === 'containerd') {
+      return {
+        command: null,
+        why: 'a containerd container outside Kubernetes: its cgroup does not say which client started it (nerdctl, ctr, another), and ctr has no restart',
+      };
+    }
     return command(null);
   }
   const service = holder.service;

@@ -178,6 +178,8 @@ function groupProcesses(processes: readonly RestartProcess[], snapshot: Snapshot
             service: serviceOf(record),
             container: group.container,
             cgroup: record.cgroup,
+            user: record.user,
+            uid: record.uid,
             lxcMonitor: monitorOf(record),
           })
         : null;

@@ -79,6 +79,8 @@ function restartCommandsOf(processes: readonly ProcessRecord[]): Record<number, 
       service: serviceOf(p),
       container: p.container,
       cgroup: p.cgroup,
+      user: p.user,
+      uid: p.uid,
       lxcMonitor: monitorOf(p),
     });
     if (command !== null) commands[p.pid] = command;

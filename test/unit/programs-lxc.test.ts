@@ -263,3 +263,57 @@ describe('parseMonitorCmdline', () => {
     });
   }
 });
+
+describe('container restarts that root cannot give from the host', () => {
+  const id = 'c0ffee'.repeat(10) + 'beef';
+  const adviceOf = (cgroup: string, uid = 0, user = 'root') => {
+    const snapshot = snapshotOf([{ pid: 700, comm: 'app', uid, user, cgroup: `0::${cgroup}`, holds: true }]);
+    const [holder] = findFileHolders(snapshot, KEY);
+    assert.ok(holder);
+    return restartAdvice(holder);
+  };
+
+  it('rootful docker and podman: their restart', () => {
+    assert.deepEqual(adviceOf(`/system.slice/docker-${id}.scope`), {
+      command: 'docker restart c0ffeec0ffee',
+      why: null,
+    });
+    assert.deepEqual(adviceOf(`/machine.slice/libpod-${id}.scope`), {
+      command: 'podman restart c0ffeec0ffee',
+      why: null,
+    });
+  });
+
+  it("rootless podman (under its user's manager): no command, the owner's in words", () => {
+    const advice = adviceOf(
+      `/user.slice/user-1000.slice/user@1000.service/user.slice/libpod-${id}.scope`,
+      1000,
+      'alice',
+    );
+    assert.deepEqual(advice, {
+      command: null,
+      why: "a rootless podman container of alice: root's podman does not see it; as that user, run podman restart c0ffeec0ffee",
+    });
+  });
+
+  it('rootless docker, its process on a subordinate uid: the owner by the manager uid', () => {
+    const advice = adviceOf(
+      `/user.slice/user-1000.slice/user@1000.service/app.slice/docker.service/docker/${id}`,
+      100999,
+      '100999',
+    );
+    assert.match(
+      advice.why ?? '',
+      /^a rootless docker container of uid 1000: .* docker restart c0ffeec0ffee$/,
+    );
+    assert.equal(advice.command, null);
+  });
+
+  it('containerd outside Kubernetes (nerdctl or ctr): no command, and why', () => {
+    for (const cgroup of [`/system.slice/nerdctl-${id}.scope`, `/default/${id}`]) {
+      const advice = adviceOf(cgroup);
+      assert.equal(advice.command, null);
+      assert.match(advice.why ?? '', /containerd container outside Kubernetes/);
+    }
+  });
+});
