@@ -55,7 +55,7 @@ export const restartJsonSchema = contract(
         why: optional(
           string({
             description:
-              'Why a container has no command: an LXC container whose monitor does not tell LXC, LXD or Incus apart, or one of an unprivileged user.',
+              'Why a container has no command: LXC, LXD or Incus not told apart by its monitor, a rootless or unprivileged container whose owner must restart it (the command in words), or containerd outside Kubernetes.',
           }),
         ),
         master: optional(
