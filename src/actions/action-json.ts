@@ -47,6 +47,12 @@ export const holderJsonSchema = object({
   commBytes: optional(commBytesSchema),
   user: string(),
   unit: nullable(string()),
+  container: nullable(
+    string({
+      description:
+        'Its container id (64 hex digits; a name for LXC and systemd-nspawn), from its cgroup; null outside any.',
+    }),
+  ),
   fds: array(
     object({
       fd: integer({ minimum: 0 }),
@@ -69,6 +75,7 @@ export function holderToJson(holder: FileHolder): HolderJson {
     ...commToJson(holder.comm),
     user: holder.user,
     unit: holder.unit,
+    container: holder.container,
     fds: holder.fds.map((fd) => ({
       fd: fd.fd,
       flags: fd.flags === null ? null : `0${fd.flags.toString(8)}`,

@@ -12,7 +12,9 @@ import { describeRisk, describeVia, type FileHolder, type HolderRisk } from '../
 import { groupByFamily } from '../analyses/holders.js';
 import { describeFamily, type ReleaseStep } from '../analyses/programs.js';
 import { paletteFor, type Palette } from '../format/color.js';
+import { shortContainerId } from '../format/container.js';
 import { escapeName } from '../format/escape.js';
+import { findContainer } from '../proc/cgroup.js';
 import { formatBytes } from '../format/size.js';
 import { LimboError } from '../core/errors.js';
 import { confirmFor, requireConsent, type ActingIo } from './confirm.js';
@@ -292,6 +294,12 @@ function describeHolder(holder: FileHolder): string {
   }
   parts.push(`(${holder.user})`);
   if (holder.unit) parts.push(`[${escapeName(Buffer.from(holder.unit))}]`);
+  if (holder.container) {
+    const runtime = holder.cgroup === null ? null : findContainer(holder.cgroup)?.runtime;
+    parts.push(
+      `[container ${runtime ? `${runtime} ` : ''}${escapeName(Buffer.from(shortContainerId(holder.container)))}]`,
+    );
+  }
   return parts.join(' ');
 }
 

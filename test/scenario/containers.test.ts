@@ -219,6 +219,18 @@ describe('a holder in a container (own mount and pid namespaces, chroot, docker 
       plan.results.map((r) => r.target),
       [`${truth.dev}:${truth.inode}`],
     );
+    // Its holder is named with its container, in JSON and in the plan's words.
+    assert.deepEqual(
+      plan.results[0]?.holders.map((h) => [h.pid, h.container]),
+      [[hostPid, containerId]],
+    );
+    const words = paste(command.replace('limbo deleted', 'limbo reclaim'), '--dry-run');
+    assert.match(
+      words.stdout,
+      new RegExp(
+        `held by ${hostPid} holder fd 3 \\(root\\) \\[container docker ${containerId.slice(0, 12)}\\]`,
+      ),
+    );
     // The container's own words for its mount point name another place on the host: refused, never widened to /.
     const naive = runLimbo(['deleted', '--mount', join(root, 'data')]);
     assert.equal(naive.code, 2);
