@@ -284,6 +284,8 @@ class Scan {
   private readonly mqueueDevices = new Map<string, boolean>();
   /** Files whose FUSE hidden name was looked for already. */
   private readonly sillyLooked = new Set<string>();
+  /** Mount namespaces whose table was read from a process not known to be at the namespace's root. */
+  private readonly tablesNotAtRoot = new Set<string>();
 
   constructor(
     private readonly procRoot: string,
@@ -760,7 +762,9 @@ class Scan {
       return null;
     }
     const known = this.mountNamespaces.get(id);
-    if (known === undefined || (known.root !== undefined && root === '/')) {
+    if (known === undefined || (root === '/' && this.tablesNotAtRoot.has(id))) {
+      if (pid !== 'self' && root !== '/') this.tablesNotAtRoot.add(id);
+      else this.tablesNotAtRoot.delete(id);
       const read = readMountinfo(this.procRoot, pid);
       const mounts = read.ok ? read.value.map((mount) => this.withUpperDev(pid, mount)) : ([] as Mount[]);
       const chrooted = pid !== 'self' && root !== null && root !== '/' ? root : null;
