@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
   findContainer,
+  isLxcMonitorCgroup,
+  lxcMonitorCgroupOf,
   parseCgroup,
   userManagerOf,
   type CgroupPlacement,
@@ -292,4 +294,30 @@ describe('findContainer', () => {
       assert.deepEqual(findContainer(path), expected);
     });
   }
+});
+
+describe('LXC monitor cgroups (liblxc: lxc.monitor.NAME beside lxc.payload.NAME)', () => {
+  const beside: [string, string | null][] = [
+    ['/lxc.payload.web', '/lxc.monitor.web'],
+    ['/lxc.payload.web/system.slice/nginx.service', '/lxc.monitor.web'],
+    ['/lxc.payload.dev_web/init.scope', '/lxc.monitor.dev_web'],
+    // LXD's snap runs liblxc from its own cgroup; nested: the outer container is the host's to restart.
+    [
+      '/system.slice/snap.lxd.daemon.service/lxc.payload.web',
+      '/system.slice/snap.lxd.daemon.service/lxc.monitor.web',
+    ],
+    ['/lxc.payload.outer/lxc.payload.inner', '/lxc.monitor.outer'],
+    ['/lxc/web', null],
+    ['/system.slice/nginx.service', null],
+  ];
+  for (const [payload, monitor] of beside) {
+    it(`${payload} → ${monitor}`, () => assert.equal(lxcMonitorCgroupOf(payload), monitor));
+  }
+  it('tells a monitor cgroup from a payload', () => {
+    assert.equal(isLxcMonitorCgroup('/lxc.monitor.web'), true);
+    assert.equal(isLxcMonitorCgroup('/system.slice/snap.lxd.daemon.service/lxc.monitor.web'), true);
+    assert.equal(isLxcMonitorCgroup('/lxc.payload.web'), false);
+    assert.equal(isLxcMonitorCgroup('/lxc.monitor.web/sub'), false);
+    assert.equal(findContainer('/lxc.monitor.web'), null);
+  });
 });
