@@ -81,6 +81,30 @@ async function until<T>(what: string, probe: () => Promise<T | null>, ms = 30_00
   }
 }
 
+/** How many scans the server has completed, by its own counter. */
+async function scansOf(url: string): Promise<number> {
+  const body = await (await fetch(`${url}/metrics`)).text();
+  const match = /^limbo_scans_total (\d+)$/m.exec(body);
+  if (!match) throw new Error(`no limbo_scans_total in /metrics:\n${body}`);
+  return Number(match[1]);
+}
+
+/**
+ * Waits for something every scan after the state was reached must show. Bounded by the server's
+ * scans, not by a clock: it fails only once a scan that began after the wait did (the second to
+ * complete since) was served without it, so a busy machine makes it slower, never wrong.
+ */
+async function untilScanned<T>(url: string, what: string, probe: () => Promise<T | null>): Promise<T> {
+  const first = await scansOf(url);
+  for (;;) {
+    const seen = await scansOf(url);
+    const value = await probe();
+    if (value !== null) return value;
+    if (seen >= first + 2) throw new Error(`${what}: not in a scan that began after the wait started`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
 /** Mounts a small tmpfs on a path of any bytes (argv from Node cannot carry invalid UTF-8). */
 function mountTmpfs(path: Buffer): void {
   mkdirSync(path);
@@ -176,9 +200,12 @@ let server: { url: string; child: ChildProcess };
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'limbo-serve-'));
   const path = join(dir, hostileName);
-  holder = await startHolder(['create', path, String(256 * 1024 * 1024), 'unlink', path]);
+  // fsync: the blocks the kernel accounts are final before any scan (writeback can add an extent block).
+  holder = await startHolder(['create', path, String(256 * 1024 * 1024), 'fsync', 'unlink', path]);
   holders.push(holder);
-  server = await serve(['--interval', '1', '--state-dir', join(dir, 'state')]);
+  // --top: every holder gets its per-process series, whatever else this machine holds (tests below
+  // look for their own small holders, which a busy machine's bigger ones would push out of the top 20).
+  server = await serve(['--interval', '1', '--state-dir', join(dir, 'state'), '--top', '100000']);
 });
 
 /** The bytes the kernel accounts to the main holder's deleted file: st_blocks × 512. */
@@ -215,8 +242,7 @@ describe('limbo serve', () => {
     const response = await fetch(`${server.url}/metrics`);
     assert.equal(response.headers.get('content-type'), 'text/plain; version=0.0.4; charset=utf-8');
     assert.match(await response.text(), /^# TYPE limbo_deleted_allocated_bytes gauge$/m);
-    // What the kernel accounts: ext4 may add a block for the extent tree once the data is written back.
-    const text = await until('the holder at its st_blocks', async () => {
+    const text = await untilScanned(server.url, 'the holder at its st_blocks', async () => {
       const body = await (await fetch(`${server.url}/metrics`)).text();
       const line = `limbo_deleted_holder_allocated_bytes{pid="${holder.pid}",comm="holder",unit="",container=""} ${heldBytes()}\n`;
       return body.includes(line) ? body : null;
@@ -251,7 +277,7 @@ describe('limbo serve', () => {
     holders.push(odd);
     t.after(() => odd.stop());
     const mount = `${dir}/mnt-\\\\xff`; // escapeName's \xff, its backslash doubled by the format
-    const text = await until('the odd holder in /metrics', async () => {
+    const text = await untilScanned(server.url, 'the odd holder in /metrics', async () => {
       const body = await (await fetch(`${server.url}/metrics`)).text();
       return body.includes(`{pid="${odd.pid}"`) ? body : null;
     });
@@ -315,7 +341,7 @@ describe('limbo serve', () => {
       ]
         .filter((m) => m[1]?.startsWith(`${dir}/m-`))
         .map((m) => ({ mount: m[1] as string, bytes: Number(m[2]) }));
-    const body = await until('every hostile mount in /metrics', async () => {
+    const body = await untilScanned(server.url, 'every hostile mount in /metrics', async () => {
       const response = await fetch(`${server.url}/metrics`);
       assert.equal(response.status, 200);
       const text = await response.text();
