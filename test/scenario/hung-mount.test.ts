@@ -4,12 +4,22 @@
 // mount removed in `after`, so a failure never leaves a hung mount behind.
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { DeletedJson } from '../../src/analyses/deleted-json.js';
 import type { DfJson } from '../../src/analyses/df-json.js';
+import type { LinksJson } from '../../src/analyses/links-json.js';
 import type { ReportJson } from '../../src/analyses/report-json.js';
 import type { CloseJson } from '../../src/actions/close-json.js';
 import type { ReclaimJson } from '../../src/actions/reclaim-json.js';
@@ -248,4 +258,61 @@ describe('an action whose target is on a FUSE mount that does not answer', () =>
     assert.equal(silent?.waitedMilliseconds, 1000);
     assert.ok(stillHeld());
   });
+});
+
+describe('a healthy path while a FUSE mount does not answer', () => {
+  it(
+    'links PATH on a healthy filesystem finishes, and names the mount whose fd links it skipped',
+    { skip },
+    () => {
+      const file = join(base, 'healthy.txt');
+      writeFileSync(file, 'here\n');
+      const run = timed(['links', file]);
+      assert.ok(run.seconds < 20, `took ${run.seconds} s`);
+      assert.equal(run.code, 0, run.stderr);
+      const report = JSON.parse(run.stdout) as LinksJson;
+      assert.equal(report.files.length, 1);
+      const silent = report.incomplete.unansweredMounts?.find((m) => m.mount === mountPoint);
+      assert.ok(silent, JSON.stringify(report.incomplete));
+      assert.ok(silent.skipped >= 1, 'the holder fd on the mount was not stat-ed');
+      const text = spawnSync(process.execPath, [`${repoRoot}bin/limbo.js`, 'links', file], {
+        encoding: 'utf8',
+        timeout: 60_000,
+        killSignal: 'SIGKILL',
+      });
+      assert.equal(text.status, 0);
+      assert.match(
+        text.stdout,
+        new RegExp(`could not read ${mountPoint} \\(fuse[^)]*\\): no answer in 5 s, skipped`),
+      );
+    },
+  );
+
+  it(
+    'a symlink on a healthy filesystem that leads onto the mount is refused, not followed into it',
+    { skip },
+    () => {
+      const link = join(base, 'onto-mount');
+      symlinkSync(join(mountPoint, 'x'), link);
+      // Two hops, the second relative: each is read on the healthy filesystem, none on the mount.
+      const chained = join(base, 'chained');
+      symlinkSync('onto-mount', chained);
+      for (const args of [
+        ['links', link],
+        ['df', chained],
+        ['deleted', '--mount', link],
+        ['recover', `${local?.pid}:${local?.fds[0]}`, join(chained, 'recovered.bin')],
+      ]) {
+        const run = timed(args);
+        assert.ok(run.seconds < 20, `${args[0]} took ${run.seconds} s`);
+        assert.equal(run.code, 1, `${args.join(' ')}: ${run.stderr}`);
+        const words =
+          args[0] === 'recover' ? ((JSON.parse(run.stdout) as RecoverJson).reason ?? '') : run.stderr;
+        assert.match(
+          words,
+          new RegExp(`could not read ${mountPoint} \\(fuse[^)]*\\), where .*: no answer in 5 s`),
+        );
+      }
+    },
+  );
 });
