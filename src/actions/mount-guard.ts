@@ -24,6 +24,11 @@ export interface MountGuardOptions {
   readonly timeoutMs?: number | undefined;
   /** Mounts the scan just found silent: refused at once, not asked again. */
   readonly known?: readonly UnansweredMount[] | undefined;
+  /**
+   * For a path: false when the command lstats it (a symlink as the last component is looked at
+   * itself, not followed). Default true.
+   */
+  readonly followLast?: boolean;
 }
 
 /**
@@ -87,7 +92,8 @@ export function silentMountOfPath(path: string, options: MountGuardOptions): Una
     const next = done === '/' ? `/${part}` : `${done}/${part}`;
     const silent = ask(view, next);
     if (silent) return silent;
-    const target = symlinkAt(`${view.root}${next}`);
+    const target =
+      rest.length === 0 && options.followLast === false ? null : symlinkAt(`${view.root}${next}`);
     // Not a symlink: a directory or file, or nothing (then nothing below it can be a mount).
     if (target === null) {
       done = next;

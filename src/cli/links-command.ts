@@ -33,12 +33,13 @@ export async function runLinks(values: ValuesOf<typeof linksSpec>, io: Io, paths
   if (paths.length === 0 && groups === undefined) throw usage('give a PATH to explain, or --groups DIR');
   // A path on a FUSE or network mount that does not answer is refused before anything stats it.
   const guard = { procRoot: values.proc, timeoutMs: mountTimeoutMsOf(values) };
-  for (const path of [
-    ...paths,
-    ...(groups === undefined ? [] : [groups]),
-    ...(within === undefined ? [] : [within]),
-  ]) {
-    const silent = silentMountOfPath(path, guard);
+  // A PATH is lstat-ed (a symlink is explained itself); --groups and --within are followed.
+  const asked = [
+    ...paths.map((path) => ({ path, followLast: false })),
+    ...[groups, within].filter((dir) => dir !== undefined).map((path) => ({ path, followLast: true })),
+  ];
+  for (const { path, followLast } of asked) {
+    const silent = silentMountOfPath(path, { ...guard, followLast });
     if (silent) {
       const what = `'${escapeName(Buffer.from(path))}'`;
       throw new LimboError('io', `limbo links: ${describeUnansweredTarget(what, silent)}`);

@@ -42,20 +42,27 @@ function mounted(): boolean {
   return readFileSync('/proc/self/mountinfo', 'utf8').includes(` ${mountPoint} `);
 }
 
-/** Runs limbo ARGS --json, and how long it took; killed after 60 s so a hang fails, not stalls. */
-function timed(args: readonly string[]): {
+/** Runs limbo ARGS --json (ARGS alone with `json` false), and how long it took; killed after 60 s so a hang fails, not stalls. */
+function timed(
+  args: readonly string[],
+  json = true,
+): {
   code: number | null;
   stdout: string;
   stderr: string;
   seconds: number;
 } {
   const started = performance.now();
-  const result = spawnSync(process.execPath, [`${repoRoot}bin/limbo.js`, ...args, '--json'], {
-    encoding: 'utf8',
-    timeout: 60_000,
-    killSignal: 'SIGKILL',
-    maxBuffer: 1024 ** 3,
-  });
+  const result = spawnSync(
+    process.execPath,
+    [`${repoRoot}bin/limbo.js`, ...args, ...(json ? ['--json'] : [])],
+    {
+      encoding: 'utf8',
+      timeout: 60_000,
+      killSignal: 'SIGKILL',
+      maxBuffer: 1024 ** 3,
+    },
+  );
   return {
     code: result.status,
     stdout: result.stdout,
@@ -298,7 +305,7 @@ describe('a healthy path while a FUSE mount does not answer', () => {
       const chained = join(base, 'chained');
       symlinkSync('onto-mount', chained);
       for (const args of [
-        ['links', link],
+        ['links', join(link, 'y')],
         ['df', chained],
         ['deleted', '--mount', link],
         ['recover', `${local?.pid}:${local?.fds[0]}`, join(chained, 'recovered.bin')],
@@ -311,6 +318,36 @@ describe('a healthy path while a FUSE mount does not answer', () => {
         assert.match(
           words,
           new RegExp(`could not read ${mountPoint} \\(fuse[^)]*\\), where .*: no answer in 5 s`),
+        );
+      }
+      // links lstats a PATH: the symlink itself is explained, and nothing follows it.
+      const itself = timed(['links', link]);
+      assert.equal(itself.code, 0, itself.stderr);
+      assert.equal((JSON.parse(itself.stdout) as LinksJson).files[0]?.type, 'symlink');
+    },
+  );
+});
+
+describe('a file or directory named on the mount that does not answer', () => {
+  it(
+    '--from, snapshot --output and serve --state-dir or --token-file are refused before anything opens them',
+    { skip },
+    () => {
+      for (const [args, what] of [
+        [['deleted', '--from', join(mountPoint, 'snap.json')], '--from'],
+        [['report', '--from', join(mountPoint, 'snap.json')], '--from'],
+        [['snapshot', '--output', join(mountPoint, 'snap.json')], '--output'],
+        [['serve', '--listen', '127.0.0.1:0', '--state-dir', join(mountPoint, 'state')], '--state-dir'],
+        [['serve', '--listen', '127.0.0.1:0', '--token-file', join(mountPoint, 'token')], '--token-file'],
+      ] as const) {
+        const run = timed(args);
+        assert.ok(run.seconds < 20, `${args.join(' ')} took ${run.seconds} s`);
+        assert.equal(run.code, 1, `${args.join(' ')}: ${run.stderr}`);
+        assert.match(
+          run.stderr,
+          new RegExp(
+            `could not read ${mountPoint} \\(fuse[^)]*\\), where ${what} '.*' is: no answer in 5 s .*not touched`,
+          ),
         );
       }
     },
