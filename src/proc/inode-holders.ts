@@ -9,7 +9,7 @@ import { readMountinfo } from './mountinfo.js';
 import { readLinkBytes, readProcBytes, type ReadResult } from './read.js';
 import {
   findSilentMounts,
-  skipOnSilentMount,
+  skipLinkOf,
   unansweredRecordsOf,
   type NamespaceMounts,
   type UnansweredMount,
@@ -66,9 +66,10 @@ export function findInodeHolders(
   const pids = listPids(procRoot);
   const { namespaceOf, silent } = askMounts(procRoot, pids, mountTimeoutMs);
   const skipFor = (owners: readonly number[]): SkipLink | null =>
-    silent.length === 0
-      ? null
-      : (i, target) => skipOnSilentMount(silent, namespaceOf.get(owners[i] as number) ?? null, target);
+    skipLinkOf(
+      silent,
+      owners.map((pid) => namespaceOf.get(pid) ?? null),
+    );
   const scans = scanFdTablesFull(
     pids.map((pid) => `${procRoot}/${pid}/fd`),
     nativeAddon(),

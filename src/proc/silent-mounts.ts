@@ -2,6 +2,8 @@
 // every mount namespace seen is asked (mount-probe.ts, in a child killed when it does not
 // answer); afterwards a link whose text lies under a mount that did not answer is not stat-ed
 // (the stat would wait for ever), and counted there instead.
+import type { NativeSkipRule } from '../native.js';
+import type { SkipLink } from './fd-table.js';
 import { mayNotAnswer, probeMounts } from './mount-probe.js';
 import type { Mount } from './mountinfo.js';
 
@@ -33,7 +35,8 @@ export interface NamespaceMounts {
 /** A mount that did not answer, and what the scan left unread on it. */
 export class SilentMount {
   skipped = 0;
-  private readonly prefix: Buffer;
+  /** The mount point's bytes, as fd links and maps print it. */
+  readonly prefix: Buffer;
 
   constructor(
     readonly mount: Mount,
@@ -120,6 +123,35 @@ export function skipOnSilentMount(
     }
   }
   return false;
+}
+
+/**
+ * The skip rule for a batch of fd directories, the `i`th read by a process of namespace
+ * `namespaceOfDir[i]` (null: limbo's own), as a function and as data for the addon; null when
+ * every mount answered.
+ */
+export function skipLinkOf(
+  silent: readonly SilentMount[],
+  namespaceOfDir: readonly (string | null)[],
+): SkipLink | null {
+  if (silent.length === 0) return null;
+  const groupOfNamespace = new Map<string | null, number>();
+  const groups: Buffer[][] = [];
+  const groupOfDir = Int32Array.from(namespaceOfDir, (namespace) => {
+    let group = groupOfNamespace.get(namespace);
+    if (group === undefined) {
+      const prefixes = silent
+        .filter((m) => m.namespace === null || m.namespace === namespace)
+        .map((m) => m.prefix);
+      group = prefixes.length === 0 ? -1 : groups.push(prefixes) - 1;
+      groupOfNamespace.set(namespace, group);
+    }
+    return group;
+  });
+  const rule: NativeSkipRule = { groups, groupOfDir };
+  const skip = (dirIndex: number, target: Buffer): boolean =>
+    skipOnSilentMount(silent, namespaceOfDir[dirIndex] ?? null, target);
+  return Object.assign(skip, { rule });
 }
 
 /**

@@ -15,6 +15,7 @@ import {
 import { MOUNT_ANSWER_TIMEOUT_MS } from '../proc/mount-probe.js';
 import {
   findSilentMounts,
+  skipLinkOf,
   skipOnSilentMount,
   unansweredRecordsOf,
   type SilentMount,
@@ -108,9 +109,7 @@ export function takeSnapshot(options: SnapshotOptions = {}): Snapshot {
   // Before any stat: which FUSE and network mounts answer. A stat on one that does not would never return.
   scan.findUnansweredMounts(hostMountNamespace, options.mountTimeoutMs ?? MOUNT_ANSWER_TIMEOUT_MS);
   const namespaceOfDir = pending.flatMap((p) => p.tables.map(() => p.mountNamespace));
-  const skip: SkipLink | null = scan.unanswered.length
-    ? (i, target) => scan.onUnansweredMount(namespaceOfDir[i] ?? null, target)
-    : null;
+  const skip = skipLinkOf(scan.unanswered, namespaceOfDir);
   const chosen = chooseScanner(request, procRoot);
   const ledger = options.handles ? bpfLedger(chosen, request, procRoot, ledgerStarted) : null;
   const scanner = ledger?.scanner ?? chosen;
