@@ -67,7 +67,6 @@ describe('silentMountOfPath', () => {
     for (const path of [
       join(scratch, 'd', 'file'),
       join(scratch, 'healthy', 'file'),
-      `${scratch}/d/up/../d`,
       join(scratch, 'loop-a', 'x'),
     ]) {
       assert.equal(silentMountOfPath(path, options), null, path);
