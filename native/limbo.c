@@ -109,9 +109,24 @@ typedef union {
   entry_t entry;
 } any_item_t;
 
+/* A mount point's bytes: links at it or under it are not stat-ed (their mount does not answer). */
+typedef struct {
+  const char *bytes;
+  size_t len;
+} prefix_t;
+
+/* The mount points one directory's links must not reach (src/proc/silent-mounts.ts holds()). */
+typedef struct {
+  const prefix_t *prefixes;
+  size_t n;
+} skip_t;
+
 /* One fd directory's scan, filled by a worker thread, turned into JS on the main thread. */
 typedef struct {
   char *dir;
+  skip_t skip;
+  fd_link_t *skipped; /* links left unstat-ed by the skip rule, handed back for JS to count */
+  size_t nskipped, capskipped;
   int err;      /* 0, or the errno of opening the directory */
   double count; /* fds listed, whether kept or not */
   double denied; /* fds listed whose link the kernel refused (EACCES, EPERM): their files are unknown */
@@ -125,8 +140,10 @@ typedef struct {
   size_t item_size;
   size_t first_cap;
   /* Fills *item from one fd whose link was read (n >= 0) or was too long to read (n < 0);
-     false leaves the fd out. dfd and name reach the fd for a stat. */
-  bool (*keep)(int dfd, const char *name, const char *target, ssize_t n, void *item);
+     false leaves the fd out. dfd and name reach the fd for a stat, unless the link is under
+     one of `skip`'s mount points: then nothing stats it and *skipped is set. */
+  bool (*keep)(int dfd, const char *name, const char *target, ssize_t n, void *item, const skip_t *skip,
+               bool *skipped);
   /* The JS value of one directory that opened. */
   napi_value (*to_js)(napi_env env, fd_job_t *job);
 } scan_kind_t;
@@ -137,6 +154,39 @@ typedef struct {
   size_t njobs;
   size_t next; /* shared work index, taken with __atomic_fetch_add */
 } fd_pool_t;
+
+/* Whether a link names a skip prefix or a path under it (prefix "/" holds every absolute name). */
+static bool is_skipped(const skip_t *skip, const char *target, ssize_t n) {
+  if (n <= 0) return false;
+  for (size_t i = 0; i < skip->n; i++) {
+    const prefix_t *p = &skip->prefixes[i];
+    if (p->len == 1 && p->bytes[0] == '/') {
+      if (target[0] == '/') return true;
+      continue;
+    }
+    if ((size_t)n >= p->len && memcmp(target, p->bytes, p->len) == 0 && ((size_t)n == p->len || target[p->len] == '/'))
+      return true;
+  }
+  return false;
+}
+
+/* Keeps a copy of a skipped link; false when out of memory. */
+static bool remember_skipped(fd_job_t *job, const char *target, size_t n) {
+  if (job->nskipped == job->capskipped) {
+    size_t cap = job->capskipped ? job->capskipped * 2 : 4;
+    fd_link_t *grown = realloc(job->skipped, cap * sizeof *grown);
+    if (!grown) return false;
+    job->skipped = grown;
+    job->capskipped = cap;
+  }
+  fd_link_t *link = &job->skipped[job->nskipped];
+  if (!(link->link = malloc(n ? n : 1))) return false;
+  memcpy(link->link, target, n);
+  link->link_len = n;
+  link->fd = 0;
+  job->nskipped++;
+  return true;
+}
 
 static void scan_dir(const scan_kind_t *kind, fd_job_t *job) {
   int dfd = open(job->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -160,7 +210,10 @@ static void scan_dir(const scan_kind_t *kind, fd_job_t *job) {
     if (n < 0 && (errno == EACCES || errno == EPERM)) job->denied++;
     if (n < 0 && errno != ENAMETOOLONG) continue; /* denied, or closed while we looked */
     memset(&item, 0, sizeof item);
-    if (!kind->keep(dfd, de->d_name, target, n, &item)) continue;
+    bool skipped = false;
+    bool kept = kind->keep(dfd, de->d_name, target, n, &item, &job->skip, &skipped);
+    if (skipped && !remember_skipped(job, target, (size_t)n)) break;
+    if (!kept) continue;
     if (job->n == job->cap) {
       size_t cap = job->cap ? job->cap * 2 : kind->first_cap;
       void *grown = realloc(job->items, cap * kind->item_size);
@@ -191,13 +244,75 @@ static void *fd_worker(void *arg) {
 }
 
 /*
- * scanX(dirs: string[], threads: number): Array<scan's object | { error }>, in the order of
+ * The skip rule from JS: { groups: Buffer[][], groupOfDir: Int32Array }: groups of mount points
+ * (one per mount namespace), and each directory's group (-1: none). The prefixes point into the
+ * JS Buffers, alive for the whole synchronous call. False when the shape is wrong.
+ */
+static bool read_skip_rule(napi_env env, napi_value rule, fd_job_t *jobs, uint32_t ndirs, skip_t **out_groups,
+                           size_t *out_ngroups) {
+  napi_value groups_v, of_dir_v;
+  uint32_t ngroups;
+  if (napi_get_named_property(env, rule, "groups", &groups_v) != napi_ok ||
+      napi_get_array_length(env, groups_v, &ngroups) != napi_ok ||
+      napi_get_named_property(env, rule, "groupOfDir", &of_dir_v) != napi_ok)
+    return false;
+  napi_typedarray_type type;
+  size_t length;
+  void *data;
+  if (napi_get_typedarray_info(env, of_dir_v, &type, &length, &data, NULL, NULL) != napi_ok ||
+      type != napi_int32_array || length != ndirs)
+    return false;
+  skip_t *groups = calloc(ngroups ? ngroups : 1, sizeof *groups);
+  if (!groups) return false;
+  *out_groups = groups;
+  for (uint32_t g = 0; g < ngroups; g++) {
+    napi_value group;
+    uint32_t n;
+    if (napi_get_element(env, groups_v, g, &group) != napi_ok || napi_get_array_length(env, group, &n) != napi_ok)
+      return false;
+    prefix_t *prefixes = calloc(n ? n : 1, sizeof *prefixes);
+    if (!prefixes) return false;
+    groups[g].prefixes = prefixes;
+    groups[g].n = n;
+    *out_ngroups = g + 1;
+    for (uint32_t k = 0; k < n; k++) {
+      napi_value buffer;
+      void *bytes;
+      size_t len;
+      if (napi_get_element(env, group, k, &buffer) != napi_ok ||
+          napi_get_buffer_info(env, buffer, &bytes, &len) != napi_ok || len == 0)
+        return false;
+      prefixes[k].bytes = bytes;
+      prefixes[k].len = len;
+    }
+  }
+  const int32_t *of_dir = data;
+  for (uint32_t i = 0; i < ndirs; i++)
+    if (of_dir[i] >= 0 && (uint32_t)of_dir[i] < ngroups) jobs[i].skip = groups[of_dir[i]];
+  return true;
+}
+
+/* `skipped` on one directory's result: the links the skip rule left unstat-ed, as Buffers. */
+static bool set_skipped(napi_env env, napi_value item, fd_job_t *job) {
+  napi_value skipped, v;
+  if (napi_create_array_with_length(env, job->nskipped, &skipped) != napi_ok) return false;
+  for (size_t k = 0; k < job->nskipped; k++) {
+    void *data;
+    if (napi_create_buffer_copy(env, job->skipped[k].link_len, job->skipped[k].link, &data, &v) != napi_ok ||
+        napi_set_element(env, skipped, (uint32_t)k, v) != napi_ok)
+      return false;
+  }
+  return napi_set_named_property(env, item, "skipped", skipped) == napi_ok;
+}
+
+/*
+ * scanX(dirs: string[], threads: number, skip?): Array<scan's object | { error }>, in the order of
  * `dirs`. Directories are scanned by up to `threads` threads at once: readlink is the whole
  * cost, and it scales with cores.
  */
 static napi_value run_fd_scan(napi_env env, napi_callback_info info, const scan_kind_t *kind) {
-  size_t argc = 2;
-  napi_value argv[2], result = NULL;
+  size_t argc = 3;
+  napi_value argv[3], result = NULL;
   uint32_t ndirs = 0;
   int32_t nthreads = 1;
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
@@ -210,6 +325,8 @@ static napi_value run_fd_scan(napi_env env, napi_callback_info info, const scan_
   if (nthreads > MAX_THREADS) nthreads = MAX_THREADS;
   if ((uint32_t)nthreads > ndirs) nthreads = ndirs ? (int32_t)ndirs : 1;
 
+  skip_t *groups = NULL;
+  size_t ngroups = 0;
   fd_job_t *jobs = calloc(ndirs ? ndirs : 1, sizeof *jobs);
   if (!jobs) {
     napi_throw_error(env, NULL, "limbo native: out of memory");
@@ -226,19 +343,32 @@ static napi_value run_fd_scan(napi_env env, napi_callback_info info, const scan_
     }
   }
 
+  napi_valuetype skip_type = napi_undefined;
+  if (argc > 2 && napi_typeof(env, argv[2], &skip_type) != napi_ok) goto out;
+  bool skipping = skip_type == napi_object;
+  if (skipping && !read_skip_rule(env, argv[2], jobs, ndirs, &groups, &ngroups)) {
+    napi_throw_type_error(env, NULL, "skip must be { groups: Buffer[][], groupOfDir: Int32Array }");
+    goto out;
+  }
+
   fd_pool_t pool = {kind, jobs, ndirs, 0};
   run_on_threads(nthreads, fd_worker, &pool);
 
   if (napi_create_array_with_length(env, ndirs, &result) != napi_ok) goto out;
   for (uint32_t i = 0; i < ndirs; i++) {
     napi_value item = jobs[i].err ? make_error(env, jobs[i].err) : kind->to_js(env, &jobs[i]);
+    if (item && skipping && !jobs[i].err && !set_skipped(env, item, &jobs[i])) item = NULL;
     if (!item || napi_set_element(env, result, i, item) != napi_ok) {
       result = NULL;
       break;
     }
   }
 out:
+  for (size_t g = 0; g < ngroups; g++) free((void *)groups[g].prefixes);
+  free(groups);
   for (uint32_t i = 0; i < ndirs; i++) {
+    for (size_t k = 0; k < jobs[i].nskipped; k++) free(jobs[i].skipped[k].link);
+    free(jobs[i].skipped);
     free(jobs[i].dir);
     for (size_t k = 0; k < jobs[i].n; k++) free(((fd_link_t *)((char *)jobs[i].items + k * kind->item_size))->link);
     free(jobs[i].items);
@@ -271,11 +401,16 @@ static bool is_silly_name(const char *target, size_t n) {
  * Keeps links ending in " (deleted)" or naming a silly-renamed file, and those too long to read
  * (ENAMETOOLONG) whose file has nlink 0.
  */
-static bool keep_candidate(int dfd, const char *name, const char *target, ssize_t n, void *item) {
+static bool keep_candidate(int dfd, const char *name, const char *target, ssize_t n, void *item, const skip_t *skip,
+                           bool *skipped) {
   bool too_long = n < 0;
   if (!too_long && ((size_t)n < DELETED_LEN || memcmp(target + n - DELETED_LEN, DELETED_SUFFIX, DELETED_LEN) != 0) &&
       !is_silly_name(target, (size_t)n))
     return false;
+  if (is_skipped(skip, target, n)) {
+    *skipped = true;
+    return false;
+  }
   candidate_t *c = item;
   if (fstatat(dfd, name, &c->st, 0) < 0) return false;
   return !too_long || c->st.st_nlink == 0;
@@ -331,9 +466,14 @@ static napi_value scan_fd_dirs(napi_env env, napi_callback_info info) {
 
 /* Keeps every fd. Paths need st_mode to tell a regular file from a directory or device;
    sockets, pipes and anon inodes are told by their text alone, so they cost no stat. */
-static bool keep_entry(int dfd, const char *name, const char *target, ssize_t n, void *item) {
+static bool keep_entry(int dfd, const char *name, const char *target, ssize_t n, void *item, const skip_t *skip,
+                       bool *skipped) {
   entry_t *e = item;
   struct stat st;
+  if (is_skipped(skip, target, n)) {
+    *skipped = true; /* kept, unstat-ed: mode 0 */
+    return true;
+  }
   if ((n < 0 || (n > 0 && target[0] == '/')) && fstatat(dfd, name, &st, 0) == 0) {
     e->mode = st.st_mode;
     e->major = major(st.st_dev);
@@ -964,6 +1104,8 @@ static napi_value file_extents(napi_env env, napi_callback_info info) {
 }
 
 static napi_value init(napi_env env, napi_value exports) {
+  napi_value skips_flag;
+  if (napi_get_boolean(env, true, &skips_flag) != napi_ok) return NULL;
   napi_property_descriptor props[] = {
       {"scanFdDirs", NULL, scan_fd_dirs, NULL, NULL, NULL, napi_default, NULL},
       {"scanFdDirsFull", NULL, scan_fd_dirs_full, NULL, NULL, NULL, napi_default, NULL},
@@ -975,6 +1117,8 @@ static napi_value init(napi_env env, napi_value exports) {
       {"fileExtents", NULL, file_extents, NULL, NULL, NULL, napi_default, NULL},
       {"walkTree", NULL, walk_tree, NULL, NULL, NULL, napi_default, NULL},
       {"walkProgress", NULL, walk_progress, NULL, NULL, NULL, napi_default, NULL},
+      /* scanFdDirs and scanFdDirsFull take the skip rule (a third argument): an older addon would ignore it. */
+      {"fdScanSkips", NULL, NULL, NULL, NULL, skips_flag, napi_enumerable, NULL},
 #ifdef LIMBO_BPF
       {"bpfScanFds", NULL, bpf_scan_fds, NULL, NULL, NULL, napi_default, NULL},
       {"bpfStartHandleScan", NULL, bpf_start_handle_scan, NULL, NULL, NULL, napi_default, NULL},

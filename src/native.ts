@@ -34,6 +34,8 @@ export type NativeScan =
       /** fds listed whose link was refused (EACCES, EPERM): counted, their files unknown. */
       readonly unreadable: number;
       readonly candidates: readonly NativeCandidate[];
+      /** With a skip rule: the links it left unstat-ed (their mount does not answer). */
+      readonly skipped?: readonly Buffer[];
     }
   | NativeError;
 
@@ -51,8 +53,20 @@ export type NativeFullScan =
       readonly count: number;
       /** fds listed whose link was refused (EACCES, EPERM): counted, their files unknown. */
       readonly unreadable: number;
+      /** With a skip rule: the links it left unstat-ed (kept, with mode 0). */
+      readonly skipped?: readonly Buffer[];
     }
   | NativeError;
+
+/**
+ * Links the fd scans must not stat, as data (src/proc/silent-mounts.ts): groups of mount points
+ * (one per mount namespace), and each directory's group, -1 for none. A link at a mount point or
+ * under it is left unstat-ed and handed back in `skipped`.
+ */
+export interface NativeSkipRule {
+  readonly groups: readonly (readonly Buffer[])[];
+  readonly groupOfDir: Int32Array;
+}
 
 /** A finished walk, in the addon's units (bytes, counts). */
 export interface NativeWalk {
@@ -125,9 +139,11 @@ export type BpfHandleScan =
 /** The functions native/limbo.c exports. */
 export interface NativeAddon {
   /** Scans each fd directory on up to `threads` threads; results in the order of `dirs`. */
-  scanFdDirs(dirs: readonly string[], threads: number): NativeScan[];
+  scanFdDirs(dirs: readonly string[], threads: number, skip?: NativeSkipRule): NativeScan[];
   /** Every fd's link (and st_mode/dev/ino of path links) of each directory, on up to `threads` threads. */
-  scanFdDirsFull(dirs: readonly string[], threads: number): NativeFullScan[];
+  scanFdDirsFull(dirs: readonly string[], threads: number, skip?: NativeSkipRule): NativeFullScan[];
+  /** True when the two scans take a skip rule; an addon built from an older limbo.c would ignore one. */
+  readonly fdScanSkips?: boolean;
   /** A du-style walk of one filesystem on `threads` threads (see src/walk/walk-tree.ts). */
   walkTree(
     root: string,

@@ -5,7 +5,8 @@
 import { readFdInfo } from '../proc/fdinfo.js';
 import { readMaps } from '../proc/maps.js';
 import { MOUNT_ANSWER_TIMEOUT_MS, mayNotAnswer, probeMounts } from '../proc/mount-probe.js';
-import { resolve } from 'node:path';
+import { lstatSync, readlinkSync } from 'node:fs';
+import { posix } from 'node:path';
 import {
   findMount,
   findMountContaining,
@@ -23,6 +24,11 @@ export interface MountGuardOptions {
   readonly timeoutMs?: number | undefined;
   /** Mounts the scan just found silent: refused at once, not asked again. */
   readonly known?: readonly UnansweredMount[] | undefined;
+  /**
+   * For a path: false when the command lstats it (a symlink as the last component is looked at
+   * itself, not followed). Default true.
+   */
+  readonly followLast?: boolean;
 }
 
 /**
@@ -37,25 +43,101 @@ export function silentMountOf(via: Via, options: MountGuardOptions): UnansweredM
   return askMount(mount, namespaceOf(procRoot, via.pid), `${procRoot}/${via.pid}/root${inner}`, options);
 }
 
+/** The kernel's limit on symlinks followed in one lookup (include/linux/namei.h MAXSYMLINKS). */
+const MAX_SYMLINKS = 40;
+/** PATH_MAX: a longer name is not looked up further, only placed by its words. */
+const PATH_MAX = 4096;
+
+/** A mount table to resolve a path in: limbo's own, or a process's through /proc/PID/root. */
+interface PathView {
+  readonly pid: number | null;
+  readonly mounts: readonly Mount[];
+  /** What a path of this view is reached through from limbo: "" or /proc/PID/root. */
+  readonly root: string;
+  readonly namespace: string | null;
+}
+
 /**
- * The mount a path the person gave lies on (by its words: resolving it would stat every
- * component), when it is a FUSE or network mount that does not answer now; else null. A path
- * through /proc/PID/root is placed in that process's own mount table.
+ * The mount a path the person gave lies on, when it is a FUSE or network mount that does not
+ * answer now; else null. Symlinks are followed one component at a time, each component placed
+ * by its words first: a component on a FUSE or network mount is asked before anything lstats
+ * it, so no call ever enters a silent mount. A path through /proc/PID/root (given, or reached by
+ * a symlink) is resolved in that process's own mount table and root.
  */
 export function silentMountOfPath(path: string, options: MountGuardOptions): UnansweredMount | null {
   const { procRoot } = options;
-  const through = parseProcRootPath(path);
+  const asked = new Map<string, UnansweredMount | null>();
+  const ask = (view: PathView, text: string): UnansweredMount | null => {
+    const mount = findMountContaining(view.mounts, text);
+    if (mount === null || !mayNotAnswer(mount.fstype)) return null;
+    const key = `${view.namespace ?? ''} ${mount.dev}`;
+    if (!asked.has(key)) {
+      const inner = mount.mountPoint === '/' ? '' : mount.mountPoint;
+      asked.set(key, askMount(mount, view.namespace, `${view.root}${inner}` || '/', options));
+    }
+    return asked.get(key) ?? null;
+  };
+  const absolute = path.startsWith('/') ? path : `${process.cwd()}/${path}`;
+  let view = viewOf(procRoot, parseProcRootPath(absolute));
+  let rest = (view.pid === null ? absolute : (parseProcRootPath(absolute)?.inner ?? '/')).split('/');
+  let done = '/';
+  let hops = 0;
+  while (rest.length > 0) {
+    const part = rest.shift() as string;
+    if (part === '' || part === '.') continue;
+    if (part === '..') {
+      done = posix.dirname(done);
+      continue;
+    }
+    const next = done === '/' ? `/${part}` : `${done}/${part}`;
+    const silent = ask(view, next);
+    if (silent) return silent;
+    const target =
+      rest.length === 0 && options.followLast === false ? null : symlinkAt(`${view.root}${next}`);
+    // Not a symlink: a directory or file, or nothing (then nothing below it can be a mount).
+    if (target === null) {
+      done = next;
+      continue;
+    }
+    const text = target.toString('utf8');
+    const tooFar = ++hops > MAX_SYMLINKS || next.length + text.length > PATH_MAX;
+    // A name that is not UTF-8 or too long to follow is placed by its words, as the kernel would.
+    if (tooFar || !Buffer.from(text).equals(target)) {
+      const words = text.startsWith('/') ? text : `${done}/${text}`;
+      return ask(view, posix.normalize([words, ...rest].join('/')));
+    }
+    if (!text.startsWith('/')) {
+      rest = [...text.split('/'), ...rest];
+      continue;
+    }
+    const through = view.pid === null ? parseProcRootPath(posix.normalize([text, ...rest].join('/'))) : null;
+    if (through) {
+      view = viewOf(procRoot, through);
+      rest = through.inner.split('/');
+    } else rest = [...text.split('/'), ...rest];
+    done = '/';
+  }
+  return null;
+}
+
+/** The mount table and root a path is resolved in: limbo's own, or process `through.pid`'s. */
+function viewOf(procRoot: string, through: { pid: number } | null): PathView {
   const mounts = readMountinfo(procRoot, through ? through.pid : 'self');
-  const mount = mounts.ok ? findMountContaining(mounts.value, through ? through.inner : resolve(path)) : null;
-  if (mount === null || !mayNotAnswer(mount.fstype)) return null;
-  if (!through) return askMount(mount, null, mount.mountPoint, options);
-  const inner = mount.mountPoint === '/' ? '' : mount.mountPoint;
-  return askMount(
-    mount,
-    namespaceOf(procRoot, through.pid),
-    `${procRoot}/${through.pid}/root${inner}`,
-    options,
-  );
+  return {
+    pid: through?.pid ?? null,
+    mounts: mounts.ok ? mounts.value : [],
+    root: through ? `${procRoot}/${through.pid}/root` : '',
+    namespace: through ? namespaceOf(procRoot, through.pid) : null,
+  };
+}
+
+/** The target of a symlink at `path`; null when it is something else, or cannot be read. */
+function symlinkAt(path: string): Buffer | null {
+  try {
+    return lstatSync(path).isSymbolicLink() ? readlinkSync(path, { encoding: 'buffer' }) : null;
+  } catch {
+    return null;
+  }
 }
 
 /** The mount namespace of `pid` when it is not limbo's own; null when it is, or cannot be read. */

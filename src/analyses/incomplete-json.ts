@@ -1,5 +1,6 @@
 import { commBytesSchema, commToJson } from '../format/json-fields.js';
 import type { IncompleteView } from './incomplete.js';
+import type { UnansweredMount } from '../snapshot/types.js';
 import { array, enumOf, integer, nullable, object, optional, string } from '../format/json-schema.js';
 import { devJsonSchema } from '../format/json-fields.js';
 
@@ -76,15 +77,7 @@ export function incompleteToJson(incomplete: IncompleteView): {
   }[];
   vanishedProcesses: number;
   scanner?: { name: 'proc' | 'bpf'; reason: string };
-  unansweredMounts?: {
-    mount: string;
-    fstype: string;
-    dev: string;
-    mountNamespace: string | null;
-    path: string;
-    waitedMilliseconds: number;
-    skipped: number;
-  }[];
+  unansweredMounts?: UnansweredMountJson[];
 } {
   return {
     processes: incomplete.processes.map((p) => ({
@@ -98,17 +91,31 @@ export function incompleteToJson(incomplete: IncompleteView): {
     ...(incomplete.scanner ? { scanner: { ...incomplete.scanner } } : {}),
     // Only when a mount did not answer: the field is new within each contract's version.
     ...(incomplete.unansweredMounts.length > 0
-      ? {
-          unansweredMounts: incomplete.unansweredMounts.map((m) => ({
-            mount: m.mountPoint,
-            fstype: m.fstype,
-            dev: m.dev,
-            mountNamespace: m.mountNamespace,
-            path: m.path,
-            waitedMilliseconds: m.waitedMilliseconds,
-            skipped: m.skipped,
-          })),
-        }
+      ? { unansweredMounts: unansweredMountsToJson(incomplete.unansweredMounts) }
       : {}),
   };
+}
+
+/** One entry of `unansweredMounts`. */
+interface UnansweredMountJson {
+  mount: string;
+  fstype: string;
+  dev: string;
+  mountNamespace: string | null;
+  path: string;
+  waitedMilliseconds: number;
+  skipped: number;
+}
+
+/** `unansweredMounts`' value. */
+export function unansweredMountsToJson(mounts: readonly UnansweredMount[]): UnansweredMountJson[] {
+  return mounts.map((m) => ({
+    mount: m.mountPoint,
+    fstype: m.fstype,
+    dev: m.dev,
+    mountNamespace: m.mountNamespace,
+    path: m.path,
+    waitedMilliseconds: m.waitedMilliseconds,
+    skipped: m.skipped,
+  }));
 }

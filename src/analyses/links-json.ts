@@ -7,6 +7,7 @@ import {
 } from '../format/json-fields.js';
 import { isUtf8 } from 'node:buffer';
 import { inodeToJson } from './deleted-json.js';
+import { unansweredMountsJsonSchema, unansweredMountsToJson } from './incomplete-json.js';
 import { FILE_TYPES } from '../proc/file-mode.js';
 import type { LinksReport } from './links.js';
 import {
@@ -132,6 +133,7 @@ export const linksJsonSchema = contract(
         unreadableProcesses: integer({ minimum: 0 }),
         unreadablePids: array(integer()),
         walkErrors: integer({ minimum: 0 }),
+        unansweredMounts: optional(unansweredMountsJsonSchema),
       }),
     },
     {
@@ -220,6 +222,10 @@ export function linksReportToJson(report: LinksReport): LinksJson {
       unreadableProcesses: report.incomplete.unreadableProcesses,
       unreadablePids: report.incomplete.unreadablePids,
       walkErrors: report.incomplete.walkErrors,
+      // Only when a mount did not answer: the field is new within limbo.links/1.
+      ...(report.incomplete.unansweredMounts.length > 0
+        ? { unansweredMounts: unansweredMountsToJson(report.incomplete.unansweredMounts) }
+        : {}),
     },
   };
 }

@@ -11,6 +11,7 @@ import {
   type ObservedWalk,
 } from '../walk/links-observation.js';
 import type { InodeHolder } from '../proc/inode-holders.js';
+import type { UnansweredMount } from '../snapshot/types.js';
 
 export type {
   FilesystemFacts,
@@ -106,6 +107,8 @@ export interface LinksReport {
     readonly unreadablePids: readonly number[];
     /** Entries no walk could read, summed over the walks. */
     readonly walkErrors: number;
+    /** FUSE and network mounts that did not answer: the fd links on them were not stat-ed. */
+    readonly unansweredMounts: readonly UnansweredMount[];
   };
 }
 
@@ -129,6 +132,7 @@ export function analyzeLinks(observation: LinksObservation): LinksReport {
       unreadableProcesses: observation.unreadablePids.length,
       unreadablePids: observation.unreadablePids,
       walkErrors: observation.walks.reduce((sum, w) => sum + w.errors, 0),
+      unansweredMounts: observation.unansweredMounts ?? [],
     },
   };
 }

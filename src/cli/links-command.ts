@@ -1,5 +1,5 @@
 import { silentMountOfPath } from '../actions/mount-guard.js';
-import { describeUnansweredTarget } from '../analyses/incomplete-words.js';
+import { describeUnansweredMount, describeUnansweredTarget } from '../analyses/incomplete-words.js';
 import { mountTimeoutMsOf } from './load-snapshot.js';
 import {
   analyzeLinks,
@@ -33,12 +33,13 @@ export async function runLinks(values: ValuesOf<typeof linksSpec>, io: Io, paths
   if (paths.length === 0 && groups === undefined) throw usage('give a PATH to explain, or --groups DIR');
   // A path on a FUSE or network mount that does not answer is refused before anything stats it.
   const guard = { procRoot: values.proc, timeoutMs: mountTimeoutMsOf(values) };
-  for (const path of [
-    ...paths,
-    ...(groups === undefined ? [] : [groups]),
-    ...(within === undefined ? [] : [within]),
-  ]) {
-    const silent = silentMountOfPath(path, guard);
+  // A PATH is lstat-ed (a symlink is explained itself); --groups and --within are followed.
+  const asked = [
+    ...paths.map((path) => ({ path, followLast: false })),
+    ...[groups, within].filter((dir) => dir !== undefined).map((path) => ({ path, followLast: true })),
+  ];
+  for (const { path, followLast } of asked) {
+    const silent = silentMountOfPath(path, { ...guard, followLast });
     if (silent) {
       const what = `'${escapeName(Buffer.from(path))}'`;
       throw new LimboError('io', `limbo links: ${describeUnansweredTarget(what, silent)}`);
@@ -52,6 +53,7 @@ export async function runLinks(values: ValuesOf<typeof linksSpec>, io: Io, paths
       ...(groups === undefined ? {} : { groups }),
       ...(within === undefined ? {} : { within }),
       procRoot: values.proc,
+      mountTimeoutMs: guard.timeoutMs,
       ...(progress
         ? {
             onProgress: (root: string, files: number) =>
@@ -93,7 +95,7 @@ export function renderLinks(report: LinksReport, c: Palette, limit = MAX_NAMES_S
   if (report.groups)
     blocks.push(renderGroups(report.groups, c, limit === Infinity ? Infinity : MAX_GROUPS_SHOWN, limit));
   const notes: string[] = [];
-  const { unreadableProcesses, scannerUid, walkErrors } = report.incomplete;
+  const { unreadableProcesses, scannerUid, walkErrors, unansweredMounts } = report.incomplete;
   if (unreadableProcesses > 0 && report.files.length > 0) {
     const count = `${unreadableProcesses} ${plural(unreadableProcesses, 'process', 'processes')}`;
     const hint = scannerUid === 0 ? 'denied even to root' : 'run as root to see all';
@@ -107,6 +109,8 @@ export function renderLinks(report: LinksReport, c: Palette, limit = MAX_NAMES_S
       ),
     );
   }
+  // Only fds on another filesystem were skipped (a path on a silent mount is refused first): named, not guessed at.
+  for (const m of unansweredMounts) notes.push(c.yellow(describeUnansweredMount(m)));
   if (notes.length > 0) blocks.push(notes);
   return `${blocks.map((b) => b.join('\n')).join('\n\n')}\n`;
 }

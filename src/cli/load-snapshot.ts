@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { LimboError } from '../core/errors.js';
 import { escapeName } from '../format/escape.js';
+import { silentMountOfPath } from '../actions/mount-guard.js';
+import { describeUnansweredTarget } from '../analyses/incomplete-words.js';
 import { parseSnapshot } from '../snapshot/snapshot-json.js';
 import { takeSnapshot } from '../snapshot/take-snapshot.js';
 import type { Snapshot } from '../snapshot/types.js';
@@ -16,6 +18,7 @@ export function loadSnapshot(
   const mountTimeoutMs = mountTimeoutMsOf(values);
   if (from !== undefined) {
     const named = escapeName(Buffer.from(from));
+    if (from !== '-') refusePathOnSilentMount('', `--from '${named}'`, from, values);
     let text: string;
     try {
       text = readFileSync(from === '-' ? 0 : from, 'utf8');
@@ -49,6 +52,21 @@ export function loadSnapshot(
 }
 
 /** --mount-timeout in milliseconds: how long a FUSE or network mount has to answer. */
+/**
+ * Refuses (LimboError 'io', exit 1) a path the person gave on a FUSE or network mount that does
+ * not answer, before anything opens or stats it: `what` names it ("--from 'x'"), `prefix`
+ * starts the message ("limbo serve: ").
+ */
+export function refusePathOnSilentMount(
+  prefix: string,
+  what: string,
+  path: string,
+  values: Pick<CommonValues, 'proc' | 'mountTimeout'>,
+): void {
+  const silent = silentMountOfPath(path, { procRoot: values.proc, timeoutMs: mountTimeoutMsOf(values) });
+  if (silent) throw new LimboError('io', `${prefix}${describeUnansweredTarget(what, silent)}`);
+}
+
 export function mountTimeoutMsOf(values: Pick<CommonValues, 'mountTimeout'>): number {
   return Math.round(values.mountTimeout * 1000);
 }

@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import { startServer } from '../serve/server.js';
 import { bpfProblem } from '../snapshot/bpf-fd-scan.js';
 import { LimboError } from '../core/errors.js';
-import { mountTimeoutMsOf } from './load-snapshot.js';
+import { escapeName } from '../format/escape.js';
+import { mountTimeoutMsOf, refusePathOnSilentMount } from './load-snapshot.js';
 import type { Io } from './io.js';
 import type { ValuesOf } from './options.js';
 import type { serveSpec } from './specs/serve.js';
@@ -15,6 +16,15 @@ export async function runServe(values: ValuesOf<typeof serveSpec>, io: Io): Prom
   // Refused at start, not at the first scan: the scans run in a worker.
   const bpfRefused = values.scanner === 'bpf' ? bpfProblem(values.proc) : null;
   if (bpfRefused) throw new LimboError('usage', `limbo serve: --scanner bpf cannot run here: ${bpfRefused}`);
+  // Paths given are asked before anything opens them: a mount that does not answer would hold serve for ever.
+  for (const [flag, path] of [
+    ['--token-file', tokenFile],
+    ['--state-dir', values.stateDir],
+  ] as const) {
+    if (path !== undefined) {
+      refusePathOnSilentMount('limbo serve: ', `${flag} '${escapeName(Buffer.from(path))}'`, path, values);
+    }
+  }
   if (tokenFile !== undefined) {
     try {
       token = readFileSync(tokenFile, 'utf8').trim();

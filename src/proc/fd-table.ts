@@ -1,5 +1,11 @@
 import { readdirSync } from 'node:fs';
-import { nativeAddon, nativeThreads, type NativeAddon, type NativeFullScan } from '../native.js';
+import {
+  nativeAddon,
+  nativeThreads,
+  type NativeAddon,
+  type NativeFullScan,
+  type NativeSkipRule,
+} from '../native.js';
 import { classifyError } from '../core/errors.js';
 import { hasDeletedSuffix, sillyRenamerOf, stripDeletedSuffix } from './deleted-name.js';
 import { statThrough, type FileStat } from './file-stat.js';
@@ -38,11 +44,14 @@ export function scanFdTables(
   addon: NativeAddon | null = nativeAddon(),
   skip: SkipLink | null = null,
 ): ReadResult<FdTableScan>[] {
-  // A mount that does not answer: the twin, which asks before each stat (the addon stats in C).
-  if (skip) return dirs.map((dir, i) => scanFdTableJs(dir, (target) => skip(i, target)));
+  // A mount that does not answer: the addon applies the rule in C when it can; else the twin.
+  if (skip && !(addon?.fdScanSkips && skip.rule)) {
+    return dirs.map((dir, i) => scanFdTableJs(dir, (target) => skip(i, target)));
+  }
   if (!addon) return dirs.map((dir) => scanFdTableJs(dir));
-  return addon.scanFdDirs(dirs, nativeThreads()).map((scan): ReadResult<FdTableScan> => {
+  return addon.scanFdDirs(dirs, nativeThreads(), skip?.rule).map((scan, i): ReadResult<FdTableScan> => {
     if ('error' in scan) return { ok: false, failure: classifyError({ code: scan.error }) };
+    countSkipped(skip, i, scan.skipped);
     return {
       ok: true,
       value: {
@@ -67,9 +76,18 @@ export function scanFdTables(
 
 /**
  * Says whether the fd whose link reads `target`, in the `dirIndex`th directory, must not be
- * stat-ed: it is on a mount that did not answer, and a stat would wait for ever.
+ * stat-ed: it is on a mount that did not answer, and a stat would wait for ever (and counts it
+ * there). `rule` is the same rule as data, for the addon.
  */
-export type SkipLink = (dirIndex: number, target: Buffer) => boolean;
+export interface SkipLink {
+  (dirIndex: number, target: Buffer): boolean;
+  readonly rule?: NativeSkipRule;
+}
+
+/** Counts the links the addon skipped where the rule says they belong, as the twin counts them. */
+function countSkipped(skip: SkipLink | null, dirIndex: number, skipped: readonly Buffer[] | undefined): void {
+  if (skip) for (const target of skipped ?? []) skip(dirIndex, target);
+}
 
 /** The JavaScript twin of the addon's scanFdDirs, for one directory. */
 export function scanFdTableJs(
@@ -132,7 +150,7 @@ function listFds(dir: string): string[] {
 }
 
 /** Every fd of one table, as parallel arrays (the shape the addon returns, cheap at 100,000 fds). */
-export type FdEntries = Exclude<NativeFullScan, { error: string }>;
+export type FdEntries = Omit<Exclude<NativeFullScan, { error: string }>, 'skipped'>;
 
 /**
  * Reads every fd of many fd directories: the link of each, and st_mode, dev and inode of
@@ -144,15 +162,16 @@ export function scanFdTablesFull(
   addon: NativeAddon | null = nativeAddon(),
   skip: SkipLink | null = null,
 ): ReadResult<FdEntries>[] {
-  if (skip) return dirs.map((dir, i) => scanFdTableFullJs(dir, (target) => skip(i, target)));
+  if (skip && !(addon?.fdScanSkips && skip.rule)) {
+    return dirs.map((dir, i) => scanFdTableFullJs(dir, (target) => skip(i, target)));
+  }
   if (!addon) return dirs.map((dir) => scanFdTableFullJs(dir));
-  return addon
-    .scanFdDirsFull(dirs, nativeThreads())
-    .map((scan) =>
-      'error' in scan
-        ? { ok: false, failure: classifyError({ code: scan.error }) }
-        : { ok: true, value: scan },
-    );
+  return addon.scanFdDirsFull(dirs, nativeThreads(), skip?.rule).map((scan, i): ReadResult<FdEntries> => {
+    if ('error' in scan) return { ok: false, failure: classifyError({ code: scan.error }) };
+    const { skipped, ...entries } = scan;
+    countSkipped(skip, i, skipped);
+    return { ok: true, value: entries };
+  });
 }
 
 /** The JavaScript twin of the addon's scanFdDirsFull, for one directory. */

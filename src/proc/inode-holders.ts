@@ -1,9 +1,19 @@
 import { readdirSync } from 'node:fs';
+import { nativeAddon } from '../native.js';
 import { listPids } from './pids.js';
-import { scanFdTablesFull, type FdEntries } from './fd-table.js';
+import { scanFdTablesFull, type FdEntries, type SkipLink } from './fd-table.js';
 import { statThrough } from './file-stat.js';
 import { readMaps } from './maps.js';
-import { readProcBytes, type ReadResult } from './read.js';
+import { MOUNT_ANSWER_TIMEOUT_MS } from './mount-probe.js';
+import { readMountinfo } from './mountinfo.js';
+import { readLinkBytes, readProcBytes, type ReadResult } from './read.js';
+import {
+  findSilentMounts,
+  skipLinkOf,
+  unansweredRecordsOf,
+  type NamespaceMounts,
+  type UnansweredMount,
+} from './silent-mounts.js';
 
 /** A process that keeps an inode alive: through open descriptors, memory mappings, or both. */
 export interface InodeHolder {
@@ -21,6 +31,8 @@ export interface InodeHolderScan {
   readonly holders: ReadonlyMap<string, readonly InodeHolder[]>;
   /** Processes whose fds or maps could not be read (another user's, without root). */
   readonly unreadablePids: readonly number[];
+  /** FUSE and network mounts that did not answer: the fd links on them were not stat-ed. */
+  readonly unansweredMounts: readonly UnansweredMount[];
 }
 
 /** An inode to look for: its stat identity, and the device /proc/PID/maps prints for it when that differs. */
@@ -39,14 +51,30 @@ export interface InodeTarget {
  * Finds every process holding any of `targets` open or mapped, reading every fd table in one
  * batch (the native scanner spreads it over the cores) and every maps file. A process whose
  * main thread exited shows no fds under /proc/PID/fd: its threads' tables are read instead.
+ * The full scan stats every path link, so the snapshot's skip rule comes first: FUSE and
+ * network mounts are asked, and a link on one that did not answer is not stat-ed.
  */
-export function findInodeHolders(procRoot: string, targets: readonly InodeTarget[]): InodeHolderScan {
+export function findInodeHolders(
+  procRoot: string,
+  targets: readonly InodeTarget[],
+  mountTimeoutMs: number = MOUNT_ANSWER_TIMEOUT_MS,
+): InodeHolderScan {
   const holders = new Map<string, InodeHolder[]>();
-  if (targets.length === 0) return { holders, unreadablePids: [] };
+  if (targets.length === 0) return { holders, unreadablePids: [], unansweredMounts: [] };
   const byKey = new Set(targets.map((t) => t.key));
   const byMapsKey = new Map(targets.filter((t) => t.mapsKey !== t.key).map((t) => [t.mapsKey, t.key]));
   const pids = listPids(procRoot);
-  const scans = scanFdTablesFull(pids.map((pid) => `${procRoot}/${pid}/fd`));
+  const { namespaceOf, silent } = askMounts(procRoot, pids, mountTimeoutMs);
+  const skipFor = (owners: readonly number[]): SkipLink | null =>
+    skipLinkOf(
+      silent,
+      owners.map((pid) => namespaceOf.get(pid) ?? null),
+    );
+  const scans = scanFdTablesFull(
+    pids.map((pid) => `${procRoot}/${pid}/fd`),
+    nativeAddon(),
+    skipFor(pids),
+  );
   const unreadablePids: number[] = [];
   pids.forEach((pid, i) => {
     const base = `${procRoot}/${pid}`;
@@ -56,7 +84,11 @@ export function findInodeHolders(procRoot: string, targets: readonly InodeTarget
     if (first.ok && first.value.fds.length === 0) {
       const tids = taskIds(base, pid);
       if (tids.length > 0) {
-        tables = scanFdTablesFull(tids.map((tid) => `${base}/task/${tid}/fd`));
+        tables = scanFdTablesFull(
+          tids.map((tid) => `${base}/task/${tid}/fd`),
+          nativeAddon(),
+          skipFor(tids.map(() => pid)),
+        );
         mapsDir = `${base}/task/${tids[0]}`;
       }
     }
@@ -109,7 +141,32 @@ export function findInodeHolders(procRoot: string, targets: readonly InodeTarget
       holders.set(key, list);
     }
   });
-  return { holders, unreadablePids };
+  return { holders, unreadablePids, unansweredMounts: unansweredRecordsOf(silent) };
+}
+
+/**
+ * Each process's mount namespace (null for limbo's own), and the FUSE and network mounts of
+ * those namespaces that did not answer, asked once per device before any link is stat-ed.
+ */
+function askMounts(
+  procRoot: string,
+  pids: readonly number[],
+  timeoutMs: number,
+): { namespaceOf: Map<number, string | null>; silent: ReturnType<typeof findSilentMounts> } {
+  const own = readLinkBytes(`${procRoot}/self/ns/mnt`);
+  const host = own.ok ? own.value.toString() : null;
+  const namespaces = new Map<string, NamespaceMounts>();
+  const namespaceOf = new Map<number, string | null>();
+  for (const pid of [...(host === null ? [] : ['self' as const]), ...pids]) {
+    const link = pid === 'self' ? own : readLinkBytes(`${procRoot}/${pid}/ns/mnt`);
+    if (!link.ok) continue;
+    const id = link.value.toString();
+    if (pid !== 'self') namespaceOf.set(pid, id === host ? null : id);
+    if (namespaces.has(id)) continue;
+    const mounts = readMountinfo(procRoot, pid);
+    namespaces.set(id, { id, mounts: mounts.ok ? mounts.value : [], ...(pid === 'self' ? {} : { pid }) });
+  }
+  return { namespaceOf, silent: findSilentMounts(procRoot, namespaces.values(), host, timeoutMs) };
 }
 
 /** The other threads of a process, when it has any (its main thread may have exited). */

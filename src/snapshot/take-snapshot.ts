@@ -13,7 +13,14 @@ import {
   type FdTableScan,
   type SkipLink,
 } from '../proc/fd-table.js';
-import { MOUNT_ANSWER_TIMEOUT_MS, mayNotAnswer, probeMounts } from '../proc/mount-probe.js';
+import { MOUNT_ANSWER_TIMEOUT_MS } from '../proc/mount-probe.js';
+import {
+  findSilentMounts,
+  skipLinkOf,
+  skipOnSilentMount,
+  unansweredRecordsOf,
+  type SilentMount,
+} from '../proc/silent-mounts.js';
 import { readPosixShm } from '../proc/posix-shm.js';
 import { readSysvShm } from '../proc/sysvipc-shm.js';
 import { readLimits } from '../proc/limits.js';
@@ -47,7 +54,6 @@ import type {
   MountNamespace,
   ProcessRecord,
   Snapshot,
-  UnansweredMount,
   UnreadablePart,
 } from './types.js';
 
@@ -104,9 +110,7 @@ export function takeSnapshot(options: SnapshotOptions = {}): Snapshot {
   // Before any stat: which FUSE and network mounts answer. A stat on one that does not would never return.
   scan.findUnansweredMounts(hostMountNamespace, options.mountTimeoutMs ?? MOUNT_ANSWER_TIMEOUT_MS);
   const namespaceOfDir = pending.flatMap((p) => p.tables.map(() => p.mountNamespace));
-  const skip: SkipLink | null = scan.unanswered.length
-    ? (i, target) => scan.onUnansweredMount(namespaceOfDir[i] ?? null, target)
-    : null;
+  const skip = skipLinkOf(scan.unanswered, namespaceOfDir);
   const chosen = chooseScanner(request, procRoot);
   const ledger = options.handles ? bpfLedger(chosen, request, procRoot, ledgerStarted) : null;
   const scanner = ledger?.scanner ?? chosen;
@@ -159,7 +163,7 @@ export function takeSnapshot(options: SnapshotOptions = {}): Snapshot {
       unreadablePids: scan.unreadablePids.filter((pid) => !vanished.has(pid)),
       unverifiedMappings: scan.unverifiedMappings,
       vanishedProcesses: scan.vanishedProcesses + vanished.size,
-      ...(scan.unanswered.length > 0 ? { unansweredMounts: scan.unansweredRecords() } : {}),
+      ...(scan.unanswered.length > 0 ? { unansweredMounts: unansweredRecordsOf(scan.unanswered) } : {}),
     },
     system: handles?.system ?? {
       ...readSystemCounts(procRoot),
@@ -278,7 +282,7 @@ class Scan {
   /** Processes listed in /proc that exited before the scan could read them. */
   vanishedProcesses = 0;
   /** FUSE and network mounts that did not answer statfs in time: nothing on them is stat-ed. */
-  readonly unanswered: Silent[] = [];
+  readonly unanswered: SilentMount[] = [];
   private readonly kcmp = nativeAddon()?.kcmp;
   /** Per anonymous device ("0:N"): whether statfs says it is a POSIX mqueue filesystem. */
   private readonly mqueueDevices = new Map<string, boolean>();
@@ -591,69 +595,14 @@ class Scan {
    * once, in a child process) and keeps those that did not answer in `timeoutMs`.
    */
   findUnansweredMounts(hostNamespace: string | null, timeoutMs: number): void {
-    const byDev = new Map<string, string>();
-    const sites: { namespace: MountNamespace; mount: Mount; path: string }[] = [];
-    for (const namespace of this.mountNamespaces.values()) {
-      const host = namespace.id === hostNamespace;
-      if (!host && namespace.pid === undefined) continue;
-      for (const mount of namespace.mounts) {
-        if (!mayNotAnswer(mount.fstype)) continue;
-        const through = host
-          ? null
-          : pathThroughRoot(this.procRoot, namespace, mount.mountPointBytes ?? Buffer.from(mount.mountPoint));
-        if (!host && through === null) continue;
-        const path = through?.toString() ?? mount.mountPoint;
-        sites.push({ namespace, mount, path });
-        if (!byDev.has(mount.dev)) byDev.set(mount.dev, path);
-      }
-    }
-    if (sites.length === 0) return;
-    const answers = probeMounts([...byDev.values()], timeoutMs);
-    for (const site of sites) {
-      const answer = answers.get(byDev.get(site.mount.dev) ?? '');
-      if (answer?.answered !== false) continue;
-      this.unanswered.push(
-        new Silent(
-          site.mount,
-          site.namespace.id === hostNamespace ? null : site.namespace.id,
-          site.path,
-          timeoutMs,
-        ),
-      );
-    }
-  }
-
-  /**
-   * The mounts that did not answer, once per filesystem: another namespace's copy of a host
-   * mount (every unshare copies them) is the host's one, its skipped descriptors added to it.
-   */
-  unansweredRecords(): UnansweredMount[] {
-    const byDev = new Map<string, UnansweredMount>();
-    // The host's own first, so a filesystem is named by its mount point on the host.
-    const ordered = [...this.unanswered].sort(
-      (a, b) => Number(a.namespace !== null) - Number(b.namespace !== null),
+    this.unanswered.push(
+      ...findSilentMounts(this.procRoot, this.mountNamespaces.values(), hostNamespace, timeoutMs),
     );
-    for (const silent of ordered) {
-      const record = silent.record();
-      const seen = byDev.get(record.dev);
-      byDev.set(record.dev, seen ? { ...seen, skipped: seen.skipped + record.skipped } : record);
-    }
-    return [...byDev.values()];
   }
 
-  /**
-   * True when `target` (an fd link or a mapping's name, as a process of `namespace` shows it) is
-   * on a mount that did not answer: it must not be stat-ed, and it is counted there.
-   */
+  /** True when `target`, as a process of `namespace` shows it, is on a mount that did not answer (counted there). */
   onUnansweredMount(namespace: string | null, target: Buffer): boolean {
-    for (const silent of this.unanswered) {
-      if (silent.namespace !== null && silent.namespace !== namespace) continue;
-      if (silent.holds(target)) {
-        silent.skipped++;
-        return true;
-      }
-    }
-    return false;
+    return skipOnSilentMount(this.unanswered, namespace, target);
   }
 
   /** Records a file the first time it is seen; `link` is the /proc link it was stat-ed through. */
@@ -790,40 +739,6 @@ function underRoot(mount: Mount, root: string): Mount {
       ? { mountPointBytes: Buffer.concat([Buffer.from(root), bytes.length === 1 ? Buffer.alloc(0) : bytes]) }
       : {}),
   };
-}
-
-/** A mount that did not answer, and what the scan left unread on it. */
-class Silent {
-  skipped = 0;
-  private readonly prefix: Buffer;
-
-  constructor(
-    readonly mount: Mount,
-    readonly namespace: string | null,
-    readonly path: string,
-    readonly waitedMilliseconds: number,
-  ) {
-    this.prefix = mount.mountPointBytes ?? Buffer.from(mount.mountPoint);
-  }
-
-  /** Whether a name is the mount point or under it. */
-  holds(name: Buffer): boolean {
-    const p = this.prefix;
-    if (p.length === 1) return name[0] === 0x2f;
-    return name.subarray(0, p.length).equals(p) && (name.length === p.length || name[p.length] === 0x2f);
-  }
-
-  record(): UnansweredMount {
-    return {
-      mountPoint: this.mount.mountPoint,
-      fstype: this.mount.fstype,
-      dev: this.mount.dev,
-      mountNamespace: this.namespace,
-      path: this.path,
-      waitedMilliseconds: this.waitedMilliseconds,
-      skipped: this.skipped,
-    };
-  }
 }
 
 /** The fd count of any process, readable without privileges: st_size of its fd directory. */

@@ -1,7 +1,10 @@
 import type { ExtentSharing } from '../proc/extent-sharing.js';
 import type { Mount } from '../proc/mountinfo.js';
+import type { UnansweredMount } from '../proc/silent-mounts.js';
 import type { PosixShmObject } from '../proc/posix-shm.js';
 import type { ShmSegment } from '../proc/sysvipc-shm.js';
+
+export type { UnansweredMount };
 
 /** A file seen through an fd or a mapping, one per (dev, inode). */
 export interface FileRecord {
@@ -158,24 +161,6 @@ export interface Incomplete {
   readonly vanishedProcesses?: number;
   /** Mounts that did not answer statfs in time: nothing on them was stat-ed (absent in old snapshots). */
   readonly unansweredMounts?: readonly UnansweredMount[];
-}
-
-/**
- * A mount whose filesystem did not answer (a stopped FUSE daemon, an NFS server gone): limbo
- * skipped every call on it and names it, instead of waiting for ever.
- */
-export interface UnansweredMount {
-  readonly mountPoint: string;
-  readonly fstype: string;
-  readonly dev: string;
-  /** Its mount namespace; null when it is limbo's own. */
-  readonly mountNamespace: string | null;
-  /** The path limbo asked: the mount point, or /proc/PID/root/MOUNTPOINT for another namespace's. */
-  readonly path: string;
-  /** How long limbo waited for statfs, in milliseconds. */
-  readonly waitedMilliseconds: number;
-  /** Descriptors and mappings whose files on it were not stat-ed: what they hold is unknown. */
-  readonly skipped: number;
 }
 
 /** Which scanner read the fd tables, and why it was the one. */

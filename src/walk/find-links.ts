@@ -39,6 +39,8 @@ export interface LinksRequest {
   readonly procRoot?: string;
   /** Called now and then during each walk. */
   readonly onProgress?: (root: string, files: number) => void;
+  /** How long a FUSE or network mount has to answer before its fd links are skipped. Default 5 s. */
+  readonly mountTimeoutMs?: number;
 }
 
 /** A path that could not be looked at. */
@@ -108,7 +110,7 @@ export async function observeLinks(
     const key = `${name.dev}:${name.ino}`;
     return { key, mapsKey: `${name.filesystem.superblockDev ?? name.dev}:${name.ino}` };
   });
-  const holderScan = findInodeHolders(procRoot, targets);
+  const holderScan = findInodeHolders(procRoot, targets, request.mountTimeoutMs);
   const files: ObservedFile[] = plans.map(({ name, root, note }) => {
     const failure = root === null ? undefined : failedRoots.get(root);
     return {
@@ -134,6 +136,7 @@ export async function observeLinks(
       walks,
       unreadablePids: holderScan.unreadablePids,
       scannerUid: process.geteuid?.() ?? -1,
+      ...(holderScan.unansweredMounts.length > 0 ? { unansweredMounts: holderScan.unansweredMounts } : {}),
     },
     problems,
   };

@@ -1,5 +1,6 @@
 // What `limbo links` observes (src/walk/find-links.ts gathers it, src/analyses/links.ts judges it):
 // plain data, so the judgement can be tested on hand-made observations.
+import type { UnansweredMount } from '../proc/silent-mounts.js';
 import type { InodeHolder } from '../proc/inode-holders.js';
 
 /** ext2, ext3 and ext4: one driver family, whose link limits and dir_nlink rules limbo knows. */
@@ -84,4 +85,6 @@ export interface LinksObservation {
   readonly walks: readonly ObservedWalk[];
   readonly unreadablePids: readonly number[];
   readonly scannerUid: number;
+  /** FUSE and network mounts that did not answer while holders were searched (absent when all did). */
+  readonly unansweredMounts?: readonly UnansweredMount[];
 }

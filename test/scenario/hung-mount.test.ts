@@ -4,12 +4,22 @@
 // mount removed in `after`, so a failure never leaves a hung mount behind.
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { DeletedJson } from '../../src/analyses/deleted-json.js';
 import type { DfJson } from '../../src/analyses/df-json.js';
+import type { LinksJson } from '../../src/analyses/links-json.js';
 import type { ReportJson } from '../../src/analyses/report-json.js';
 import type { CloseJson } from '../../src/actions/close-json.js';
 import type { ReclaimJson } from '../../src/actions/reclaim-json.js';
@@ -32,20 +42,27 @@ function mounted(): boolean {
   return readFileSync('/proc/self/mountinfo', 'utf8').includes(` ${mountPoint} `);
 }
 
-/** Runs limbo ARGS --json, and how long it took; killed after 60 s so a hang fails, not stalls. */
-function timed(args: readonly string[]): {
+/** Runs limbo ARGS --json (ARGS alone with `json` false), and how long it took; killed after 60 s so a hang fails, not stalls. */
+function timed(
+  args: readonly string[],
+  json = true,
+): {
   code: number | null;
   stdout: string;
   stderr: string;
   seconds: number;
 } {
   const started = performance.now();
-  const result = spawnSync(process.execPath, [`${repoRoot}bin/limbo.js`, ...args, '--json'], {
-    encoding: 'utf8',
-    timeout: 60_000,
-    killSignal: 'SIGKILL',
-    maxBuffer: 1024 ** 3,
-  });
+  const result = spawnSync(
+    process.execPath,
+    [`${repoRoot}bin/limbo.js`, ...args, ...(json ? ['--json'] : [])],
+    {
+      encoding: 'utf8',
+      timeout: 60_000,
+      killSignal: 'SIGKILL',
+      maxBuffer: 1024 ** 3,
+    },
+  );
   return {
     code: result.status,
     stdout: result.stdout,
@@ -248,4 +265,137 @@ describe('an action whose target is on a FUSE mount that does not answer', () =>
     assert.equal(silent?.waitedMilliseconds, 1000);
     assert.ok(stillHeld());
   });
+});
+
+describe('a healthy path while a FUSE mount does not answer', () => {
+  it(
+    'links PATH on a healthy filesystem finishes, and names the mount whose fd links it skipped',
+    { skip },
+    () => {
+      const file = join(base, 'healthy.txt');
+      writeFileSync(file, 'here\n');
+      // Finishing is the point (a hang is killed at 60 s): the holder search reads every fd on the
+      // machine, so its time follows the machine's load, not the silent mount.
+      const run = timed(['links', file]);
+      assert.equal(run.code, 0, `${run.stderr} (after ${run.seconds} s)`);
+      const report = JSON.parse(run.stdout) as LinksJson;
+      assert.equal(report.files.length, 1);
+      const silent = report.incomplete.unansweredMounts?.find((m) => m.mount === mountPoint);
+      assert.ok(silent, JSON.stringify(report.incomplete));
+      assert.ok(silent.skipped >= 1, 'the holder fd on the mount was not stat-ed');
+      const text = spawnSync(process.execPath, [`${repoRoot}bin/limbo.js`, 'links', file], {
+        encoding: 'utf8',
+        timeout: 60_000,
+        killSignal: 'SIGKILL',
+      });
+      assert.equal(text.status, 0);
+      assert.match(
+        text.stdout,
+        new RegExp(`could not read ${mountPoint} \\(fuse[^)]*\\): no answer in 5 s, skipped`),
+      );
+    },
+  );
+
+  it(
+    'a symlink on a healthy filesystem that leads onto the mount is refused, not followed into it',
+    { skip },
+    () => {
+      const link = join(base, 'onto-mount');
+      symlinkSync(join(mountPoint, 'x'), link);
+      // Two hops, the second relative: each is read on the healthy filesystem, none on the mount.
+      const chained = join(base, 'chained');
+      symlinkSync('onto-mount', chained);
+      for (const args of [
+        ['links', join(link, 'y')],
+        ['df', chained],
+        ['deleted', '--mount', link],
+        ['recover', `${local?.pid}:${local?.fds[0]}`, join(chained, 'recovered.bin')],
+      ]) {
+        const run = timed(args);
+        assert.ok(run.seconds < 20, `${args[0]} took ${run.seconds} s`);
+        assert.equal(run.code, 1, `${args.join(' ')}: ${run.stderr}`);
+        const words =
+          args[0] === 'recover' ? ((JSON.parse(run.stdout) as RecoverJson).reason ?? '') : run.stderr;
+        assert.match(
+          words,
+          new RegExp(`could not read ${mountPoint} \\(fuse[^)]*\\), where .*: no answer in 5 s`),
+        );
+      }
+      // links lstats a PATH: the symlink itself is explained, and nothing follows it.
+      const itself = timed(['links', link]);
+      assert.equal(itself.code, 0, itself.stderr);
+      assert.equal((JSON.parse(itself.stdout) as LinksJson).files[0]?.type, 'symlink');
+    },
+  );
+});
+
+describe('a file or directory named on the mount that does not answer', () => {
+  it(
+    '--from, snapshot --output and serve --state-dir or --token-file are refused before anything opens them',
+    { skip },
+    () => {
+      for (const [args, what] of [
+        [['deleted', '--from', join(mountPoint, 'snap.json')], '--from'],
+        [['report', '--from', join(mountPoint, 'snap.json')], '--from'],
+        [['snapshot', '--output', join(mountPoint, 'snap.json')], '--output'],
+        [['serve', '--listen', '127.0.0.1:0', '--state-dir', join(mountPoint, 'state')], '--state-dir'],
+        [['serve', '--listen', '127.0.0.1:0', '--token-file', join(mountPoint, 'token')], '--token-file'],
+      ] as const) {
+        const run = timed(args, args[0] !== 'serve');
+        assert.ok(run.seconds < 20, `${args.join(' ')} took ${run.seconds} s`);
+        assert.equal(run.code, 1, `${args.join(' ')}: ${run.stderr}`);
+        assert.match(
+          run.stderr,
+          new RegExp(
+            `could not read ${mountPoint} \\(fuse[^)]*\\), where ${what} '.*' is: no answer in 5 s .*not touched`,
+          ),
+        );
+      }
+    },
+  );
+});
+
+describe('the native scanner while a FUSE mount does not answer', () => {
+  it(
+    'keeps the addon in use: it skips the link on the mount in C and hands it back to count',
+    { skip },
+    () => {
+      // In a child, killed at 30 s: a stat in C on the silent mount could not be interrupted here.
+      const dist = `${repoRoot}dist`;
+      const script = `
+      import { loadNativeAddon } from '${dist}/native.js';
+      import { scanFdTables } from '${dist}/proc/fd-table.js';
+      import { readMountinfo } from '${dist}/proc/mountinfo.js';
+      import { findSilentMounts, skipLinkOf, unansweredRecordsOf } from '${dist}/proc/silent-mounts.js';
+      const addon = loadNativeAddon();
+      const mounts = readMountinfo('/proc', 'self');
+      const silent = findSilentMounts('/proc', [{ id: 'host', mounts: mounts.ok ? mounts.value : [] }], 'host', 1000);
+      const dirs = ['/proc/${holder?.pid}/fd', '/proc/${local?.pid}/fd'];
+      const skip = skipLinkOf(silent, [null, null]);
+      const scans = scanFdTables(dirs, addon, skip);
+      const names = scans.map((s) => (s.ok ? s.value.candidates.map((c) => String(c.name)) : s.failure));
+      process.stdout.write(JSON.stringify({ skips: addon?.fdScanSkips ?? false, names, silent: unansweredRecordsOf(silent) }));
+    `;
+      const started = performance.now();
+      const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+        encoding: 'utf8',
+        timeout: 30_000,
+        killSignal: 'SIGKILL',
+      });
+      const seconds = (performance.now() - started) / 1000;
+      assert.equal(child.status, 0, `${child.stderr} (after ${seconds} s)`);
+      const result = JSON.parse(child.stdout) as {
+        skips: boolean;
+        names: string[][];
+        silent: { mountPoint: string; skipped: number }[];
+      };
+      assert.equal(result.skips, true, 'the addon took the skip rule');
+      assert.deepEqual(
+        result.silent.filter((m) => m.mountPoint === mountPoint).map((m) => m.skipped),
+        [1],
+        'the holder fd on the mount was skipped and counted once',
+      );
+      assert.deepEqual(result.names, [[], [join(base, 'local.bin')]]);
+    },
+  );
 });

@@ -26,7 +26,7 @@ import { constants, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { loadNativeAddon, type NativeAddon } from '../../src/native.js';
-import { scanFdTables, scanFdTablesFull } from '../../src/proc/fd-table.js';
+import { scanFdTables, scanFdTablesFull, type SkipLink } from '../../src/proc/fd-table.js';
 import { walkTree, walkTreeJs, type WalkOptions } from '../../src/walk/walk-tree.js';
 import { kernelStat, startHolder, type Holder } from '../helpers/holder.js';
 import { publicCopy, repoRoot } from '../helpers/paths.js';
@@ -216,6 +216,59 @@ describe('native addon parity: scanFdDirs and scanFdDirsFull against their JavaS
     // The raw addon answer is the same data the wrapper passes on.
     const [raw] = native.scanFdDirsFull(dirs.slice(0, 1), 1);
     assert.deepEqual(plain(raw), plain(first.value));
+  });
+
+  it('skip the same links under a silent mount point, stat none of them, and hand back the same ones', (t) => {
+    const native = needAddon(t);
+    if (!native) return;
+    assert.equal(native.fdScanSkips, true, 'the addon takes the skip rule (else the twin runs alone)');
+    // The scratch directory stands in for a mount that does not answer: the rule is about names.
+    const fds = Buffer.from(join(scratch.dir, 'fds'));
+    const under = (target: Buffer): boolean =>
+      target.subarray(0, fds.length).equals(fds) &&
+      (target.length === fds.length || target[fds.length] === 0x2f);
+    /** The rule for the holder's two tables only (the forked pair keep theirs), counting what it skips. */
+    const rule = (): { skip: SkipLink; counted: string[] } => {
+      const counted: string[] = [];
+      const data = {
+        groups: [[Buffer.from('/nowhere'), fds]],
+        groupOfDir: Int32Array.from([0, 0, -1, -1]),
+      };
+      const skip = (i: number, target: Buffer): boolean => {
+        if (data.groupOfDir[i] !== 0 || !under(target)) return false;
+        counted.push(`${i} ${target.toString('latin1')}`);
+        return true;
+      };
+      return { skip: Object.assign(skip, { rule: data }), counted };
+    };
+    const twins: [string, (addon: NativeAddon | null, skip: SkipLink) => unknown][] = [
+      ['scanFdTables', (addon, skip) => scanFdTables(dirs, addon, skip)],
+      ['scanFdTablesFull', (addon, skip) => scanFdTablesFull(dirs, addon, skip)],
+    ];
+    for (const [name, scan] of twins) {
+      const c = rule();
+      const js = rule();
+      assert.deepEqual(plain(scan(native, c.skip)), plain(scan(null, js.skip)), name);
+      assert.deepEqual(c.counted.sort(), js.counted.sort(), name);
+      assert.ok(c.counted.length > 0, `${name} skipped something`);
+    }
+    const [holderTable, , forkedTable] = scanFdTables(dirs, native, rule().skip);
+    assert.ok(holderTable?.ok && forkedTable?.ok);
+    // Nothing under the prefix was stat-ed in the holder's table; the memfd and the unreadable link were.
+    assert.ok(holderTable.value.candidates.every((c) => c.name === null || !under(c.name)));
+    assert.ok(holderTable.value.candidates.some((c) => c.name?.toString() === '/memfd:cache'));
+    // A table of a directory without the rule keeps its candidate under the same prefix.
+    assert.ok(forkedTable.value.candidates.some((c) => c.name !== null && under(c.name)));
+    // The full scan keeps a skipped fd, unstat-ed (mode 0).
+    const [full] = scanFdTablesFull(
+      dirs.slice(0, 1),
+      native,
+      Object.assign(() => true, { rule: { groups: [[fds]], groupOfDir: Int32Array.from([0]) } }),
+    );
+    assert.ok(full?.ok);
+    const kept = full.value.links.findIndex((link) => link !== null && under(Buffer.from(link, 'latin1')));
+    assert.ok(kept >= 0);
+    assert.equal(full.value.modes[kept], 0);
   });
 
   it('give the same answer on 1 thread as on many', (t) => {
