@@ -1,9 +1,10 @@
 /*
  * limbo's kernel-side fd scan: a BPF iterator over every (task, fd, struct file) of the tasks
  * in the reader's pid namespace (kernel/bpf/task_iter.c skips a thread whose fd table is its
- * leader's, so each table is walked once unless the leader has exited). It writes one short
- * record per fd, so user space counts every table exactly, and after it a long record for each
- * fd whose file may be deleted. The test is a superset of the /proc scanner's: user space reads
+ * leader's, so each table is walked once unless the leader has exited). For each fd whose file
+ * may be deleted it writes a short record (task, fd, fd table) and a long one (the file). Where
+ * user space cannot count a table's fds by stat(/proc/PID/fd).st_size (Linux < 6.2), it sets
+ * every_fd and the short record is written for every fd, so it counts them from these. The test is a superset of the /proc scanner's: user space reads
  * the few links found and applies the /proc scanner's own rule (src/proc/fd-table.ts), so both
  * scanners keep the same files. Built with clang -target bpf against a vmlinux.h that
  * bpftool dumps at build time (CO-RE: field offsets are relocated at load on any kernel with BTF).
@@ -24,6 +25,9 @@ char LICENSE[] SEC("license") = "GPL"; /* bpf_seq_write is GPL-only */
 #define TMPFS_MAGIC 0x01021994
 #define HUGETLBFS_MAGIC 0x958458f6
 #define SECRETMEM_MAGIC 0x5345434d
+
+/* Set by user space before a run (the skeleton's .bss is mapped): a short record for every fd. */
+bool every_fd = false;
 
 #define DELETED_SUFFIX " (deleted)"
 #define DELETED_LEN (sizeof(DELETED_SUFFIX) - 1)
@@ -91,13 +95,13 @@ int limbo_task_file(struct bpf_iter__task_file *ctx) {
   struct file *file = ctx->file;
   if (!task || !file) return 0;
 
+  bool candidate = may_be_deleted(file);
+  if (!candidate && !every_fd) return 0;
   struct limbo_fd_record fd = {
       .tid = task->pid,
-      .fd = ctx->fd,
+      .fd = ctx->fd | (candidate ? LIMBO_FD_FILE_FOLLOWS : 0),
       .files = (__u64)task->files,
   };
-  bool candidate = may_be_deleted(file);
-  if (candidate) fd.fd |= LIMBO_FD_FILE_FOLLOWS;
   bpf_seq_write(seq, &fd, sizeof fd);
   if (!candidate) return 0;
 
