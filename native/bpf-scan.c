@@ -73,7 +73,9 @@ static int read_iterator(char **out, size_t *out_len) {
       cap *= 2;
     }
     ssize_t n = read(fd, buf + len, cap - len);
-    if (n < 0 && errno == EINTR) continue;
+    // EAGAIN: a read walked MAX_ITER_OBJECTS (1,000,000) fds that wrote nothing; the next one
+    // goes on from there (kernel/bpf/bpf_iter.c bpf_seq_read).
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
     if (n < 0) err = errno;
     if (n <= 0) break;
     len += (size_t)n;
