@@ -282,6 +282,8 @@ class Scan {
   private readonly fsTypes = new Map<string, number>();
   /** Files whose FUSE hidden name was looked for already. */
   private readonly sillyLooked = new Set<string>();
+  /** Per mount namespace: whether it has a FUSE mount at all. */
+  private readonly hasFuseMount = new Map<string, boolean>();
 
   constructor(
     private readonly procRoot: string,
@@ -671,6 +673,13 @@ class Scan {
     if (name === null || file === undefined || this.sillyLooked.has(key) || !isRegularMode(file.mode)) return;
     this.sillyLooked.add(key);
     const mounts = this.mountNamespaces.get(namespace ?? '')?.mounts ?? [];
+    // Without a FUSE mount in the holder's namespace, none of its files needs its mount found.
+    let fuse = this.hasFuseMount.get(namespace ?? '');
+    if (fuse === undefined) {
+      fuse = mounts.some((m) => sillyRenamerOfFilesystem(m.fstype) === 'fuse');
+      this.hasFuseMount.set(namespace ?? '', fuse);
+    }
+    if (!fuse) return;
     const mount = findMount(mounts, file.dev, name.toString('utf8'));
     if (sillyRenamerOfFilesystem(mount?.fstype ?? null) !== 'fuse' || sillyRenamerOf(name) !== null) return;
     const dir = name.subarray(0, name.lastIndexOf(0x2f) + 1);
