@@ -2,8 +2,9 @@
  * The user-space half of the BPF scanner (native/scan.bpf.c): loads the program with libbpf
  * from the skeleton built into this addon, runs the task_file iterator once per scan and
  * turns its records into what src/snapshot/bpf-fd-scan.ts needs: the fds whose file may be
- * deleted and, when asked for (every_fd), every fd table's fd count. Built only where clang, bpftool and libbpf-dev are
- * present (scripts/build-native.mjs); limbo.c registers bpfScanFds only then.
+ * deleted and, when asked for (every_fd), every fd table's fd count. Built only where clang,
+ * bpftool and libbpf-dev are present (scripts/build-native.mjs); limbo.c registers bpfScanFds
+ * only then.
  */
 #include <errno.h>
 #include <node_api.h>
