@@ -1,9 +1,10 @@
 /*
  * The user-space half of the BPF scanner (native/scan.bpf.c): loads the program with libbpf
  * from the skeleton built into this addon, runs the task_file iterator once per scan and
- * turns its records into what src/snapshot/bpf-scan.ts needs: every fd table's fd count and
- * the fds whose file may be deleted. Built only where clang, bpftool and libbpf-dev are
- * present (scripts/build-native.mjs); limbo.c registers bpfScanFds only then.
+ * turns its records into what src/snapshot/bpf-fd-scan.ts needs: the fds whose file may be
+ * deleted and, when asked for (every_fd), every fd table's fd count. Built only where clang,
+ * bpftool and libbpf-dev are present (scripts/build-native.mjs); limbo.c registers bpfScanFds
+ * only then.
  */
 #include <errno.h>
 #include <node_api.h>
@@ -73,7 +74,9 @@ static int read_iterator(char **out, size_t *out_len) {
       cap *= 2;
     }
     ssize_t n = read(fd, buf + len, cap - len);
-    if (n < 0 && errno == EINTR) continue;
+    // EAGAIN: a read walked MAX_ITER_OBJECTS (1,000,000) fds that wrote nothing; the next one
+    // goes on from there (kernel/bpf/bpf_iter.c bpf_seq_read).
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
     if (n < 0) err = errno;
     if (n <= 0) break;
     len += (size_t)n;
@@ -144,13 +147,18 @@ static napi_value candidate_to_js(napi_env env, const candidate_t *c) {
 }
 
 /*
- * bpfScanFds(): { tids: Uint32Array, files: BigUint64Array, counts: Uint32Array, candidates }
- * or { error, errno }. One entry per task the iterator visited (tids ascending); candidates are
- * the fds whose file may be deleted, each fd table's once (a table shared by several visited
- * tasks is listed under the first).
+ * bpfScanFds(everyFd): { tids: Uint32Array, files: BigUint64Array, counts: Uint32Array | null,
+ * candidates } or { error, errno }. One entry per task the iterator sent a record for (tids
+ * ascending): with everyFd, every task holding an fd, with its fd count; without, only those
+ * holding a candidate, and counts is null. Candidates are the fds whose file may be deleted,
+ * each fd table's once (a table shared by several visited tasks is listed under the first).
  */
 napi_value bpf_scan_fds(napi_env env, napi_callback_info info) {
-  (void)info;
+  size_t argc = 1;
+  napi_value argv[1];
+  bool every_fd = false;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
+  if (argc >= 1 && napi_get_value_bool(env, argv[0], &every_fd) != napi_ok) every_fd = false;
   napi_value result = NULL;
   char *buf = NULL;
   size_t len = 0;
@@ -158,7 +166,10 @@ napi_value bpf_scan_fds(napi_env env, napi_callback_info info) {
   candidate_t *cands = NULL;
   size_t ntables = 0, tcap = 0, ncands = 0, ccap = 0;
   int err = ensure_loaded();
-  if (!err) err = read_iterator(&buf, &len);
+  if (!err) {
+    skeleton->bss->every_fd = every_fd;
+    err = read_iterator(&buf, &len);
+  }
   if (err) {
     napi_value code;
     if (napi_create_object(env, &result) != napi_ok) return NULL;
@@ -210,7 +221,10 @@ napi_value bpf_scan_fds(napi_env env, napi_callback_info info) {
   CHECK(napi_create_arraybuffer(env, n * 4, &counts_data, &counts_buf));
   CHECK(napi_create_typedarray(env, napi_uint32_array, ntables, tids_buf, 0, &tids));
   CHECK(napi_create_typedarray(env, napi_biguint64_array, ntables, files_buf, 0, &files));
-  CHECK(napi_create_typedarray(env, napi_uint32_array, ntables, counts_buf, 0, &counts));
+  if (every_fd)
+    CHECK(napi_create_typedarray(env, napi_uint32_array, ntables, counts_buf, 0, &counts));
+  else
+    CHECK(napi_get_null(env, &counts));
   for (size_t i = 0; i < ntables; i++) {
     ((__u32 *)tids_data)[i] = tables[i].tid;
     ((__u64 *)files_data)[i] = tables[i].files;

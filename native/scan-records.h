@@ -1,7 +1,7 @@
 /*
  * The records native/scan.bpf.c writes and native/bpf-scan.c reads, in the order read(2) gives
- * them: for every fd one limbo_fd_record, followed by one limbo_file_record when its fd field
- * has LIMBO_FD_FILE_FOLLOWS (the file may be deleted). Both sides are built on the same machine
+ * them: one limbo_fd_record per fd whose file may be deleted (per fd, when every_fd is set),
+ * followed by one limbo_file_record when its fd field has LIMBO_FD_FILE_FOLLOWS. Both sides are built on the same machine
  * and architecture, so the layout is the compiler's; the padding is spelled out.
  */
 #ifndef LIMBO_SCAN_RECORDS_H

@@ -1,11 +1,12 @@
 /*
  * limbo's kernel-side fd scan: a BPF iterator over every (task, fd, struct file) of the tasks
  * in the reader's pid namespace (kernel/bpf/task_iter.c skips a thread whose fd table is its
- * leader's, so each table is walked once unless the leader has exited). It writes one short
- * record per fd, so user space counts every table exactly, and after it a long record for each
- * fd whose file may be deleted. The test is a superset of the /proc scanner's: user space reads
- * the few links found and applies the /proc scanner's own rule (src/proc/fd-table.ts), so both
- * scanners keep the same files. Built with clang -target bpf against a vmlinux.h that
+ * leader's, so each table is walked once unless the leader has exited). For each fd whose file
+ * may be deleted it writes a short record (task, fd, fd table) and a long one (the file). Where
+ * user space cannot count a table's fds by stat(/proc/PID/fd).st_size (Linux < 6.2), it sets
+ * every_fd and the short record is written for every fd, so it counts them from these. The
+ * test is a superset of the /proc scanner's: user space reads the few links found and applies
+ * the /proc scanner's own rule (src/proc/fd-table.ts), so both scanners keep the same files. Built with clang -target bpf against a vmlinux.h that
  * bpftool dumps at build time (CO-RE: field offsets are relocated at load on any kernel with BTF).
  *
  * Every record of one fd is written in one run of the program: when the seq_file buffer
@@ -24,6 +25,9 @@ char LICENSE[] SEC("license") = "GPL"; /* bpf_seq_write is GPL-only */
 #define TMPFS_MAGIC 0x01021994
 #define HUGETLBFS_MAGIC 0x958458f6
 #define SECRETMEM_MAGIC 0x5345434d
+
+/* Set by user space before a run (the skeleton's .bss is mapped): a short record for every fd. */
+bool every_fd = false;
 
 #define DELETED_SUFFIX " (deleted)"
 #define DELETED_LEN (sizeof(DELETED_SUFFIX) - 1)
@@ -57,21 +61,24 @@ static bool name_is_silly(struct dentry *dentry) {
 }
 
 /*
- * Whether readlink could end in " (deleted)" or the file has no link left: nlink 0 (unlinked
- * files, memfd, O_TMPFILE), an unlinked dentry (fs/d_path.c appends the suffix when
- * d_unlinked: unhashed and not a root), a pseudo file of shmem, hugetlbfs or secretmem (their
- * d_dname appends it), a name that carries it, or a silly rename's name.
+ * Whether readlink could end in " (deleted)" (fs/d_path.c): for a named file, when its dentry is
+ * unlinked (unhashed, not a root; unlinked files and O_TMPFILE, nlink 0 or not); for a pseudo file
+ * (a root dentry: memfd, shm, secretmem, sockets, pipes, anon inodes), when its filesystem's
+ * d_dname appends it (shmem, hugetlbfs, secretmem) or, whatever its filesystem, its inode has no
+ * link left. Or the name carries the suffix, or is a silly rename's. Only the dentry is read for
+ * a named file, not its inode (a second cache miss per fd, a quarter of the walk's cost at 1M
+ * fds): a hashed dentry of an inode with nlink 0 (an NFS file deleted on the server, not yet
+ * revalidated) reads no suffix, and the /proc scanner leaves it too.
  */
 static bool may_be_deleted(struct file *file) {
-  struct inode *inode = file->f_inode;
   struct dentry *dentry = file->f_path.dentry;
-  if (!inode || !dentry) return false;
-  if (inode->i_nlink == 0) return true;
-  bool is_root = dentry->d_parent == dentry;
-  if (!is_root && !dentry->d_hash.pprev) return true;
-  if (is_root) {
-    unsigned long magic = inode->i_sb->s_magic;
+  if (!dentry) return false;
+  if (dentry->d_parent != dentry) {
+    if (!dentry->d_hash.pprev) return true;
+  } else {
+    unsigned long magic = dentry->d_sb->s_magic;
     if (magic == TMPFS_MAGIC || magic == HUGETLBFS_MAGIC || magic == SECRETMEM_MAGIC) return true;
+    if (file->f_inode && file->f_inode->i_nlink == 0) return true;
   }
   return name_ends_deleted(dentry) || name_is_silly(dentry);
 }
@@ -91,13 +98,13 @@ int limbo_task_file(struct bpf_iter__task_file *ctx) {
   struct file *file = ctx->file;
   if (!task || !file) return 0;
 
+  bool candidate = may_be_deleted(file);
+  if (!candidate && !every_fd) return 0;
   struct limbo_fd_record fd = {
       .tid = task->pid,
-      .fd = ctx->fd,
+      .fd = ctx->fd | (candidate ? LIMBO_FD_FILE_FOLLOWS : 0),
       .files = (__u64)task->files,
   };
-  bool candidate = may_be_deleted(file);
-  if (candidate) fd.fd |= LIMBO_FD_FILE_FOLLOWS;
   bpf_seq_write(seq, &fd, sizeof fd);
   if (!candidate) return 0;
 

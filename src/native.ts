@@ -98,13 +98,17 @@ export interface BpfCandidate {
   readonly flags: number;
 }
 
-/** One run of the task_file iterator: each visited task's fd table and fd count, and the candidates. */
+/**
+ * One run of the task_file iterator: the candidates, and the tasks that sent records with their
+ * fd tables (every task holding an fd, with its fd count, when asked for every fd).
+ */
 export type BpfFdScan =
   | {
-      /** Tasks visited, tids ascending (in the initial pid namespace). */
+      /** Tasks that sent a record, tids ascending (in the initial pid namespace). */
       readonly tids: Uint32Array;
       readonly files: BigUint64Array;
-      readonly counts: Uint32Array;
+      /** Each task's fd count when every fd was sent; else null. */
+      readonly counts: Uint32Array | null;
       /** Each fd table's once, though several tasks share it. */
       readonly candidates: readonly BpfCandidate[];
     }
@@ -176,7 +180,7 @@ export interface NativeAddon {
     | { readonly major: number; readonly minor: number; readonly ino: bigint; readonly extents: Float64Array }
     | NativeError;
   /** The BPF scanner: present only when the addon was built with clang, bpftool and libbpf. */
-  bpfScanFds?(): BpfFdScan;
+  bpfScanFds?(everyFd: boolean): BpfFdScan;
   /** Starts the next bpfScanHandles' kernel walk on a thread of its own, to run while /proc is read. */
   bpfStartHandleScan?(): void;
   /** The handle ledger's BPF scan (the one started, or one run now): present whenever bpfScanFds is. */

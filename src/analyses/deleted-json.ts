@@ -6,7 +6,7 @@ import {
   inodeToJson,
 } from '../format/json-fields.js';
 import { isUtf8 } from 'node:buffer';
-import type { DeletedReport } from './deleted.js';
+import type { DeletedFile, DeletedReport } from './deleted.js';
 import { DELETED_KINDS } from './choices.js';
 import { CONTAINER_RUNTIMES } from '../proc/cgroup.js';
 import { EXTENT_WALK_MAX, EXTENT_WALK_MIN_BYTES, SHARING_UNKNOWNS } from '../proc/extent-sharing.js';
@@ -274,60 +274,7 @@ function pathToJson<K extends string>(
 export function deletedReportToJson(report: DeletedReport): DeletedJson {
   return {
     schema: 'limbo.deleted/1',
-    files: report.files.map((file) => ({
-      dev: file.dev,
-      inode: inodeToJson(file.ino),
-      path: file.name === null ? null : file.name.toString('utf8'),
-      ...(file.name !== null && !isUtf8(file.name) ? { pathBytes: file.name.toString('base64') } : {}),
-      kind: file.kind,
-      size: file.sizeBytes,
-      allocated: file.allocatedBytes,
-      reclaimable: file.reclaimableBytes,
-      reclaimableUnknownReason: file.reclaimableUnknownReason,
-      mount: file.mount,
-      ...mountBytesToJson(file.mountBytes),
-      mountNamespace: file.mountNamespace,
-      mountId: file.mountId,
-      ...pathToJson('mountPath', file.mountPath),
-      fstype: file.fstype,
-      ramBacked: file.ramBacked,
-      holders: file.holders.map((holder) => ({
-        pid: holder.pid,
-        ...commToJson(holder.comm),
-        user: holder.user,
-        uid: holder.uid,
-        fds: holder.fds,
-        mappings: holder.mappings,
-        tids: holder.tids,
-        unit: holder.unit,
-        container: holder.container,
-        containerRuntime: holder.containerRuntime,
-        podUid: holder.podUid,
-        mountNamespace: holder.mountNamespace,
-        root: holder.root,
-        nsPid: holder.nsPid,
-        ...pathToJson('pathInRoot', holder.pathInRoot),
-      })),
-      overlay: file.overlay
-        ? {
-            mount: file.overlay.mount,
-            ...mountBytesToJson(file.overlay.mountBytes),
-            upperDir: file.overlay.upperDir,
-          }
-        : null,
-      sillyRename: file.sillyRename
-        ? {
-            by: file.sillyRename.by,
-            deletedPath: file.sillyRename.deletedName?.toString('utf8') ?? null,
-            backingHolders: file.sillyRename.backingHolders.map((holder) => ({
-              pid: holder.pid,
-              ...commToJson(holder.comm),
-              fds: [...holder.fds],
-              path: holder.name.toString('utf8'),
-            })),
-          }
-        : null,
-    })),
+    files: report.files.map(deletedFileToJson),
     totals: {
       files: report.totals.files,
       size: report.totals.sizeBytes,
@@ -356,5 +303,63 @@ export function deletedReportToJson(report: DeletedReport): DeletedJson {
       unverifiedMappings: report.incomplete.unverifiedMappings,
       ...incompleteToJson(report.incomplete),
     },
+  };
+}
+
+/** One file of the `limbo.deleted/1` contract: a report's files can be written one at a time. */
+export function deletedFileToJson(file: DeletedFile): DeletedJson['files'][number] {
+  return {
+    dev: file.dev,
+    inode: inodeToJson(file.ino),
+    path: file.name === null ? null : file.name.toString('utf8'),
+    ...(file.name !== null && !isUtf8(file.name) ? { pathBytes: file.name.toString('base64') } : {}),
+    kind: file.kind,
+    size: file.sizeBytes,
+    allocated: file.allocatedBytes,
+    reclaimable: file.reclaimableBytes,
+    reclaimableUnknownReason: file.reclaimableUnknownReason,
+    mount: file.mount,
+    ...mountBytesToJson(file.mountBytes),
+    mountNamespace: file.mountNamespace,
+    mountId: file.mountId,
+    ...pathToJson('mountPath', file.mountPath),
+    fstype: file.fstype,
+    ramBacked: file.ramBacked,
+    holders: file.holders.map((holder) => ({
+      pid: holder.pid,
+      ...commToJson(holder.comm),
+      user: holder.user,
+      uid: holder.uid,
+      fds: holder.fds,
+      mappings: holder.mappings,
+      tids: holder.tids,
+      unit: holder.unit,
+      container: holder.container,
+      containerRuntime: holder.containerRuntime,
+      podUid: holder.podUid,
+      mountNamespace: holder.mountNamespace,
+      root: holder.root,
+      nsPid: holder.nsPid,
+      ...pathToJson('pathInRoot', holder.pathInRoot),
+    })),
+    overlay: file.overlay
+      ? {
+          mount: file.overlay.mount,
+          ...mountBytesToJson(file.overlay.mountBytes),
+          upperDir: file.overlay.upperDir,
+        }
+      : null,
+    sillyRename: file.sillyRename
+      ? {
+          by: file.sillyRename.by,
+          deletedPath: file.sillyRename.deletedName?.toString('utf8') ?? null,
+          backingHolders: file.sillyRename.backingHolders.map((holder) => ({
+            pid: holder.pid,
+            ...commToJson(holder.comm),
+            fds: [...holder.fds],
+            path: holder.name.toString('utf8'),
+          })),
+        }
+      : null,
   };
 }

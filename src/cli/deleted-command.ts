@@ -5,7 +5,7 @@ import {
   type DeletedHolder,
   type DeletedReport,
 } from '../analyses/deleted.js';
-import { deletedReportToJson } from '../analyses/deleted-json.js';
+import { deletedFileToJson, deletedReportToJson } from '../analyses/deleted-json.js';
 import { familyIndex, findFileHolders, type ProcessFamily } from '../analyses/holders.js';
 import { describeFamily, releaseSteps, type ReleaseStep } from '../analyses/programs.js';
 import type { Snapshot } from '../snapshot/types.js';
@@ -17,6 +17,7 @@ import { LimboError } from '../core/errors.js';
 import { EXTENT_WALK_MAX, EXTENT_WALK_MIN_BYTES, type SharingUnknown } from '../proc/extent-sharing.js';
 import { checkFilterSubjects, toDeletedFilter } from './deleted-filter.js';
 import type { Io } from './io.js';
+import { writeJsonWithList } from './write-json.js';
 import { loadSnapshot, withReplayNote, withSource } from './load-snapshot.js';
 import type { ValuesOf } from './options.js';
 import { DELETED_TABLE_LIMIT, type deletedSpec } from './specs/deleted.js';
@@ -37,9 +38,8 @@ export function runDeleted(values: ValuesOf<typeof deletedSpec>, io: Io): number
   if (values.json) {
     // In JSON the limit is a filter, so totals stay the sum of the files listed.
     const report = findDeletedFiles(snapshot, limit === undefined ? filter : { ...filter, limit });
-    io.stdout.write(
-      `${JSON.stringify(withSource(deletedReportToJson(report), values, snapshot), null, 2)}\n`,
-    );
+    const json = withSource(deletedReportToJson({ ...report, files: [] }), values, snapshot);
+    writeJsonWithList(io.stdout, json, 'files', report.files, deletedFileToJson);
   } else {
     const report = findDeletedFiles(snapshot, filter);
     const unmatched =

@@ -9,10 +9,11 @@ const SUFFIX_BYTES = Buffer.from(DELETED_SUFFIX, 'latin1');
 /** True when a link or maps name (bytes, or a latin1 string) ends in " (deleted)". */
 export function hasDeletedSuffix(name: Buffer | string): boolean {
   if (typeof name === 'string') return name.endsWith(DELETED_SUFFIX);
-  return (
-    name.length >= SUFFIX_BYTES.length &&
-    name.subarray(name.length - SUFFIX_BYTES.length).equals(SUFFIX_BYTES)
-  );
+  // Byte by byte: a subarray to compare would be one more object per fd link and maps line.
+  const start = name.length - SUFFIX_BYTES.length;
+  if (start < 0) return false;
+  for (let i = 0; i < SUFFIX_BYTES.length; i++) if (name[start + i] !== SUFFIX_BYTES[i]) return false;
+  return true;
 }
 
 /** The name without the kernel's " (deleted)" marker (a copy when bytes are cut). */

@@ -105,21 +105,17 @@ export function extentsFromQuads(quads: Float64Array): Extent[] {
 
 /**
  * The extent sharing of a deleted file through a /proc link to it (an fd, or a map_files range),
- * or null when its filesystem cannot share extents (statfs f_type). `expected` is the (dev, ino)
- * the scan saw: an fd reused since then is not read.
+ * or null when its filesystem cannot share extents (statfs f_type: `fsType` when the caller
+ * knows it already, as for another file of the same st_dev). `expected` is the (dev, ino) the
+ * scan saw: an fd reused since then is not read.
  */
 export function readExtentSharing(
   link: string,
   expected: { readonly dev: string; readonly ino: bigint; readonly allocatedBytes: number },
+  fsType: number | null = statfsType(link),
 ): ExtentSharing | null {
-  let type: number;
-  try {
-    type = statfsSync(link).type;
-  } catch {
-    // Gone since the stat: absent sharing on a filesystem that can share reads as unknown.
-    return null;
-  }
-  if (!SHARING_MAGICS.has(type)) return null;
+  // null: gone since the stat; absent sharing on a filesystem that can share reads as unknown.
+  if (fsType === null || !SHARING_MAGICS.has(fsType)) return null;
   const unreadable: ExtentSharing = { extents: 0, sharedBytes: 0, unknown: 'unreadable' };
   if (expected.allocatedBytes < EXTENT_WALK_MIN_BYTES) return { ...unreadable, unknown: 'small' };
   const fileExtents = nativeAddon()?.fileExtents;
@@ -128,4 +124,12 @@ export function readExtentSharing(
   if ('error' in answer) return unreadable;
   if (`${answer.major}:${answer.minor}` !== expected.dev || answer.ino !== expected.ino) return unreadable;
   return accountExtents(extentsFromQuads(answer.extents), EXTENT_WALK_MAX);
+}
+
+function statfsType(link: string): number | null {
+  try {
+    return statfsSync(link).type;
+  } catch {
+    return null;
+  }
 }

@@ -1,8 +1,9 @@
 // The BPF scanner's side of a snapshot: choose it or say why not, then turn one run of the
 // task_file iterator (native/scan.bpf.c) into the same per-table scans the /proc scanner makes.
-// The kernel counts every fd and sends only the few whose file may be deleted; each of those is
-// read through /proc exactly as the /proc scanner reads it (readCandidate), so both keep the
-// same files under the same names.
+// The kernel sends only the few fds whose file may be deleted; each of those is read through
+// /proc exactly as the /proc scanner reads it (readCandidate), so both keep the same files under
+// the same names. Each table's fd count is the st_size of its fd directory (Linux >= 6.2), or,
+// on older kernels, the kernel's count of a record it sends for every fd.
 import { existsSync, readlinkSync, statSync } from 'node:fs';
 import { classifyError, LimboError } from '../core/errors.js';
 import { nativeAddon, type BpfCandidate, type BpfFdScan } from '../native.js';
@@ -27,7 +28,7 @@ export function chooseScanner(
   if (request === 'proc')
     return { used: { name: 'proc', reason: 'asked for (--scanner proc)' }, tables: null };
   let reason = bpfProblem(procRoot);
-  const scan = reason === null ? nativeAddon()?.bpfScanFds?.() : undefined;
+  const scan = reason === null ? nativeAddon()?.bpfScanFds?.(!fdDirSizeCounts(procRoot)) : undefined;
   const tables = scan && !('error' in scan) ? scan : null;
   if (scan && 'error' in scan) reason = `the BPF program did not load or run: ${scan.error}`;
   if (tables) {
@@ -52,6 +53,21 @@ export function bpfProblem(procRoot: string): string | null {
 }
 
 /**
+ * Whether stat(2) of an fd directory counts its fds: Linux >= 6.2 gives st_size the number of
+ * open fds (fs/proc/fd.c proc_fd_getattr, bitmap_weight of open_fds); older kernels give 0, and
+ * the BPF program then sends a record per fd to count them. This process always holds fds.
+ * LIMBO_BPF_EVERY_FD=1 takes the older kernels' way on any kernel, so a test can prove it.
+ */
+export function fdDirSizeCounts(procRoot: string): boolean {
+  if (process.env.LIMBO_BPF_EVERY_FD === '1') return false;
+  try {
+    return statSync(`${procRoot}/self/fd`).size > 0;
+  } catch {
+    return false;
+  }
+}
+
+/**
  * The initial pid namespace has a fixed inode (include/linux/proc_ns.h PROC_PID_INIT_INO). NSpid
  * cannot tell: under a /proc mounted for a child namespace (unshare --mount-proc) it lists only
  * that namespace's pid, one field, as in the initial one.
@@ -68,8 +84,9 @@ function inInitialPidNamespace(): boolean {
 
 /**
  * The scans of `tables` (each a process's /proc/PID or task/TID directory with the task whose
- * fd table it shows), from one iterator run: the kernel's fd count of that table and its
- * candidates read through /proc. A task the iterator never visited holds no fds, or has exited
+ * fd table it shows), from one iterator run: that table's fd count (its fd directory's st_size,
+ * or the kernel's count when it sent every fd) and its candidates read through /proc. A task the
+ * iterator sent nothing for holds no candidate; with every fd sent, it holds no fds or has exited
  * (its fd directory is gone, as the /proc scanner would find it). A candidate `skip` names (on a
  * mount that did not answer) is not stat-ed, as in the /proc scanner.
  */
@@ -88,7 +105,9 @@ export function bpfTableScans(
   }
   return tables.map(({ dir, tid }, table): ReadResult<FdTableScan> => {
     const i = byTid.get(tid);
-    if (i === undefined) return unvisitedTable(dir);
+    const count = bpf.counts && i !== undefined ? (bpf.counts[i] as number) : countFds(dir);
+    if (typeof count !== 'number') return count;
+    if (i === undefined) return { ok: true, value: { count, unreadable: 0, candidates: [] } };
     const candidates: FdCandidate[] = [];
     let unreadable = 0;
     for (const found of byTable.get(bpf.files[i] as bigint) ?? []) {
@@ -100,14 +119,14 @@ export function bpfTableScans(
           read.stat.ino === found.ino ? { ...read, flags: found.flags, posBytes: found.posBytes } : read,
         );
     }
-    return { ok: true, value: { count: bpf.counts[i] as number, unreadable, candidates } };
+    return { ok: true, value: { count, unreadable, candidates } };
   });
 }
 
-/** A table with no fd the iterator saw: empty, unless its directory says the task is gone. */
-function unvisitedTable(dir: string): ReadResult<FdTableScan> {
+/** A table's fd count from its fd directory's st_size, or why the task cannot be read (gone, denied). */
+function countFds(dir: string): number | ReadResult<FdTableScan> {
   try {
-    return { ok: true, value: { count: statSync(`${dir}/fd`).size, unreadable: 0, candidates: [] } };
+    return statSync(`${dir}/fd`).size;
   } catch (error) {
     return { ok: false, failure: classifyError(error) };
   }

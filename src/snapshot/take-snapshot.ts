@@ -284,12 +284,14 @@ class Scan {
   /** FUSE and network mounts that did not answer statfs in time: nothing on them is stat-ed. */
   readonly unanswered: SilentMount[] = [];
   private readonly kcmp = nativeAddon()?.kcmp;
-  /** Per anonymous device ("0:N"): whether statfs says it is a POSIX mqueue filesystem. */
-  private readonly mqueueDevices = new Map<string, boolean>();
+  /** Per device ("MAJ:MIN"): its filesystem's statfs f_type. */
+  private readonly fsTypes = new Map<string, number>();
   /** Files whose FUSE hidden name was looked for already. */
   private readonly sillyLooked = new Set<string>();
   /** Mount namespaces whose table was read from a process not known to be at the namespace's root. */
   private readonly tablesNotAtRoot = new Set<string>();
+  /** Per mount table (a namespace's may be replaced by a truer one): whether it has a FUSE mount. */
+  private readonly hasFuseMount = new WeakMap<readonly Mount[], boolean>();
 
   constructor(
     private readonly procRoot: string,
@@ -611,8 +613,9 @@ class Scan {
     if (this.files.has(key)) return key;
     const deleted = stat.nlink === 0 && isRegularMode(stat.mode);
     // Only a deleted regular file is worth a FIEMAP: its blocks are what limbo reports.
-    const sharing = deleted ? readExtentSharing(link, stat) : null;
-    const mqueue = deleted && stat.dev.startsWith('0:') && this.isMqueueDevice(stat.dev, link);
+    const type = deleted ? this.fsTypeOf(stat.dev, link) : null;
+    const sharing = type !== null ? readExtentSharing(link, stat, type) : null;
+    const mqueue = type === MQUEUE_MAGIC;
     this.files.set(key, {
       key,
       ...stat,
@@ -623,16 +626,17 @@ class Scan {
   }
 
   /**
-   * Whether an anonymous device is a POSIX message queue filesystem (mq_open's files are regular,
-   * and read " (deleted)" with nlink 0 once mq_unlink ran): one statfs per device.
+   * The statfs f_type of a device's filesystem, once per device (one st_dev is one superblock):
+   * whether its files can share extents, and whether it is a POSIX message queue filesystem
+   * (mq_open's files are regular, and read " (deleted)" with nlink 0 once mq_unlink ran).
    */
-  private isMqueueDevice(dev: string, link: string): boolean {
-    let known = this.mqueueDevices.get(dev);
+  private fsTypeOf(dev: string, link: string): number | null {
+    let known = this.fsTypes.get(dev);
     if (known === undefined) {
       const type = fsTypeThrough(link);
-      if (!type.ok) return false; // the fd went away: ask again at the next file on this device
-      known = type.value === MQUEUE_MAGIC;
-      this.mqueueDevices.set(dev, known);
+      if (!type.ok) return null; // the fd went away: ask again at the next file on this device
+      known = type.value;
+      this.fsTypes.set(dev, known);
     }
     return known;
   }
@@ -653,6 +657,13 @@ class Scan {
     if (name === null || file === undefined || this.sillyLooked.has(key) || !isRegularMode(file.mode)) return;
     this.sillyLooked.add(key);
     const mounts = this.mountNamespaces.get(namespace ?? '')?.mounts ?? [];
+    // Without a FUSE mount in the holder's namespace, none of its files needs its mount found.
+    let fuse = this.hasFuseMount.get(mounts);
+    if (fuse === undefined) {
+      fuse = mounts.some((m) => sillyRenamerOfFilesystem(m.fstype) === 'fuse');
+      this.hasFuseMount.set(mounts, fuse);
+    }
+    if (!fuse) return;
     const mount = findMount(mounts, file.dev, name.toString('utf8'));
     if (sillyRenamerOfFilesystem(mount?.fstype ?? null) !== 'fuse' || sillyRenamerOf(name) !== null) return;
     // The hidden name is kept in the words of the fd link; it is looked up in the holder's own.

@@ -10,13 +10,14 @@
 // attaches exactly, as the kernel holds them.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { findDeletedFiles } from '../../src/analyses/deleted.js';
 import type { HandlesJson } from '../../src/analyses/handles-json.js';
-import { chooseScanner } from '../../src/snapshot/bpf-fd-scan.js';
+import { nativeAddon } from '../../src/native.js';
+import { chooseScanner, fdDirSizeCounts } from '../../src/snapshot/bpf-fd-scan.js';
 import { takeSnapshot } from '../../src/snapshot/take-snapshot.js';
 import type { Snapshot } from '../../src/snapshot/types.js';
 import { holderBinary, startHolder, type Holder } from '../helpers/holder.js';
@@ -150,8 +151,17 @@ describe('the BPF scanner', () => {
     if (reason !== null) return t.skip(reason);
     const proc = takeSnapshot({ scanner: 'proc' });
     const bpf = takeSnapshot({ scanner: 'bpf' });
+    // Older kernels' way (Linux < 6.2: no fd count in st_size), on this one: the kernel sends every fd.
+    process.env.LIMBO_BPF_EVERY_FD = '1';
+    let everyFd: Snapshot;
+    try {
+      everyFd = takeSnapshot({ scanner: 'bpf' });
+    } finally {
+      delete process.env.LIMBO_BPF_EVERY_FD;
+    }
     assert.equal(proc.scanner?.name, 'proc');
     assert.equal(bpf.scanner?.name, 'bpf');
+    assert.equal(everyFd.scanner?.name, 'bpf');
     const expected = ourView(proc);
     // The load is really there: every special case, in both, and not found by neither.
     const names = expected.deleted.map((file) => file.name);
@@ -169,6 +179,32 @@ describe('the BPF scanner', () => {
       'a live file named "... (deleted)" is a candidate',
     );
     assert.deepEqual(ourView(bpf), expected);
+    assert.deepEqual(ourView(everyFd), expected);
+  });
+
+  it('sends only the candidates where st_size counts a table, and every fd elsewhere', (t) => {
+    if (reason !== null) return t.skip(reason);
+    // fs/proc/fd.c gives an fd directory's st_size the fd count from Linux 6.2 on.
+    const [major = 0, minor = 0] = release().split('.').map(Number);
+    assert.equal(fdDirSizeCounts('/proc'), major > 6 || (major === 6 && minor >= 2));
+    const scan = nativeAddon()?.bpfScanFds?.(false);
+    const every = nativeAddon()?.bpfScanFds?.(true);
+    assert.ok(scan && !('error' in scan) && every && !('error' in every));
+    const base = holders[3]?.pid as number;
+    const main = holders[0]?.pid as number;
+    // A table with no candidate sends nothing; one with candidates sends them alone.
+    assert.equal(scan.counts, null);
+    assert.ok(!scan.tids.includes(base), 'the holder without a deleted file sent no record');
+    assert.ok(scan.tids.includes(main));
+    assert.ok(scan.tids.length < every.tids.length);
+    assert.deepEqual(
+      scan.candidates.filter((c) => c.tid === main),
+      every.candidates.filter((c) => c.tid === main),
+    );
+    // Every fd sent: each table's count is its fd directory's.
+    const at = every.tids.indexOf(base);
+    assert.ok(at >= 0);
+    assert.equal(every.counts?.[at], statSync(`/proc/${base}/fd`).size);
   });
 
   it('keeps the same handle ledger as the /proc scanner, with exact mappings', (t) => {
