@@ -33,7 +33,7 @@ import { formatDev, fsTypeThrough, statThrough, type FileStat } from '../proc/fi
 import { MQUEUE_MAGIC } from '../proc/fd-kind.js';
 import { isRegularMode } from '../proc/file-mode.js';
 import { readMaps, type MapEntry } from '../proc/maps.js';
-import { findMount, pathInRoot, pathThroughRoot, readMountinfo, type Mount } from '../proc/mountinfo.js';
+import { findMount, pathInRoot, readMountinfo, type Mount } from '../proc/mountinfo.js';
 import {
   hasDeletedSuffix,
   sillyRenamerOf,
