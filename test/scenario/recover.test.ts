@@ -23,6 +23,7 @@ import {
   mkdirSync,
   readdirSync,
 } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { recoverFile } from '../../src/actions/recover.js';
@@ -32,6 +33,7 @@ import { parseTarget, type Target } from '../../src/actions/target.js';
 import { nativeAddon } from '../../src/native.js';
 import { runAction } from '../helpers/action-commands.js';
 import { kernelStat, startHolder, type Holder } from '../helpers/holder.js';
+import { repoRoot } from '../helpers/paths.js';
 import { isRoot, makeScratch, type Scratch } from '../helpers/scratch.js';
 import { assertMatchesSchema } from '../helpers/schema.js';
 import { inspectSqlite, PYTHON, run, startSqliteHolder } from '../helpers/services.js';
@@ -419,6 +421,44 @@ describe('limbo recover of an SQLite database in WAL mode (python3 sqlite3)', { 
         w.includes(`but ${path}-wal exists: if it belongs to this database, copy it to`),
       ),
       again.warnings.join('\n'),
+    );
+  });
+
+  it("finds the -wal on disk beside a chrooted holder's database, in the holder's own root", async (t) => {
+    if (sqliteMissing) return t.skip(sqliteMissing);
+    if (!isRoot) return t.skip('chroot needs root');
+    // A chrooted holder's fd link names the file from limbo's root (the chroot's path in front):
+    // the -wal beside it is looked for in the holder's root under the holder's own name.
+    const root = fresh('chroot');
+    mkdirSync(root);
+    const built = spawnSync(
+      'cc',
+      ['-O2', '-static', '-pthread', '-o', join(root, 'holder'), `${repoRoot}test/fixtures/holder.c`, '-ldl'],
+      { encoding: 'utf8' },
+    );
+    if (built.status !== 0) return t.skip(`cannot link the holder statically: ${built.stderr.trim()}`);
+    const path = join(root, 'wal-mode.db');
+    run(PYTHON, [
+      '-c',
+      "import sqlite3, sys; db = sqlite3.connect(sys.argv[1]); db.execute('PRAGMA journal_mode=WAL'); db.execute('CREATE TABLE t (id)'); db.commit(); db.close()",
+      path,
+    ]);
+    const holder = await startHolder(['open', '/wal-mode.db'], {
+      binary: '/holder',
+      wrapper: ['chroot', root],
+    });
+    holders.push(holder);
+    assert.equal(readlinkSync(`/proc/${holder.pid}/root`), root);
+    unlinkSync(path);
+    writeFileSync(`${path}-wal`, '');
+    const { code, json } = recoverJson([`${holder.pid}:3`, fresh('chrooted-wal.db')]);
+    assert.equal(code, 0, json.reason ?? '');
+    assert.deepEqual(json.missingSiblings, []);
+    assert.ok(
+      json.warnings.some((w) =>
+        w.includes(`but ${path}-wal exists: if it belongs to this database, copy it to`),
+      ),
+      json.warnings.join('\n'),
     );
   });
 
