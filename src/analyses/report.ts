@@ -1,6 +1,6 @@
 import { shmStatus } from '../proc/sysvipc-shm.js';
 import type { Snapshot } from '../snapshot/types.js';
-import { findDeletedFiles } from './deleted.js';
+import { findDeletedFiles, type DeletedReport } from './deleted.js';
 import { findFileHolders } from './holders.js';
 import { releaseSteps, type ReleaseStep } from './programs.js';
 import { incompleteOf, type IncompleteView } from './incomplete.js';
@@ -120,10 +120,16 @@ export const DEFAULT_THRESHOLDS: ReportThresholds = {
 
 const RANK: Record<Severity, number> = { info: 0, warning: 1, critical: 2 };
 
-/** The one screen an operator reads first: every finding, worst first, each with its next command. */
-export function buildReport(snapshot: Snapshot, thresholds: ReportThresholds = DEFAULT_THRESHOLDS): Report {
+/**
+ * The one screen an operator reads first: every finding, worst first, each with its next command.
+ * `deleted` is findDeletedFiles(snapshot) when the caller has it already.
+ */
+export function buildReport(
+  snapshot: Snapshot,
+  thresholds: ReportThresholds = DEFAULT_THRESHOLDS,
+  deleted: DeletedReport = findDeletedFiles(snapshot),
+): Report {
   const findings: Finding[] = [];
-  const deleted = findDeletedFiles(snapshot);
   const filesystems: FilesystemSummary[] = deleted.totals.byMount.map((m) => ({
     mount: m.mount ?? '(memfd)',
     fstype: m.fstype ?? '?',
