@@ -17,6 +17,11 @@ const SHARING_MAGICS: ReadonlyMap<number, string> = new Map([
   [0x794c7630, 'overlay'],
 ]);
 
+/** True for a statfs f_type whose files can share extents. */
+export function canShareExtentsOfMagic(magic: number): boolean {
+  return SHARING_MAGICS.has(magic);
+}
+
 /** True for a mountinfo fstype whose files can share extents: st_blocks alone may overstate what closing frees. */
 export function canShareExtents(fstype: string | null): boolean {
   return fstype !== null && [...SHARING_MAGICS.values()].includes(fstype);
@@ -119,7 +124,7 @@ export function readExtentSharing(
     // Gone since the stat: absent sharing on a filesystem that can share reads as unknown.
     return null;
   }
-  if (!SHARING_MAGICS.has(type)) return null;
+  if (!canShareExtentsOfMagic(type)) return null;
   const unreadable: ExtentSharing = { extents: 0, sharedBytes: 0, unknown: 'unreadable' };
   if (expected.allocatedBytes < EXTENT_WALK_MIN_BYTES) return { ...unreadable, unknown: 'small' };
   const fileExtents = nativeAddon()?.fileExtents;

@@ -20,7 +20,7 @@ import { readFdInfo, type FdOwner } from '../proc/fdinfo.js';
 import { HandleScan, readSystemCounts } from './handle-scan.js';
 import { bpfProblem, bpfTableScans, chooseScanner, type ScannerRequest } from './bpf-fd-scan.js';
 import { bpfHandleLedger, NO_HANDLES } from './bpf-handle-scan.js';
-import { readExtentSharing } from '../proc/extent-sharing.js';
+import { canShareExtentsOfMagic, readExtentSharing } from '../proc/extent-sharing.js';
 import { formatDev, fsTypeThrough, statThrough, type FileStat } from '../proc/file-stat.js';
 import { MQUEUE_MAGIC } from '../proc/fd-kind.js';
 import { isRegularMode } from '../proc/file-mode.js';
@@ -279,7 +279,7 @@ class Scan {
   readonly unanswered: Silent[] = [];
   private readonly kcmp = nativeAddon()?.kcmp;
   /** Per anonymous device ("0:N"): whether statfs says it is a POSIX mqueue filesystem. */
-  private readonly mqueueDevices = new Map<string, boolean>();
+  private readonly fsTypes = new Map<string, number>();
   /** Files whose FUSE hidden name was looked for already. */
   private readonly sillyLooked = new Set<string>();
 
@@ -632,9 +632,12 @@ class Scan {
     const key = `${stat.dev}:${stat.ino}`;
     if (this.files.has(key)) return key;
     const deleted = stat.nlink === 0 && isRegularMode(stat.mode);
-    // Only a deleted regular file is worth a FIEMAP: its blocks are what limbo reports.
-    const sharing = deleted ? readExtentSharing(link, stat) : null;
-    const mqueue = deleted && stat.dev.startsWith('0:') && this.isMqueueDevice(stat.dev, link);
+    const type = deleted ? this.fsTypeOf(stat.dev, link) : null;
+    // Only a deleted regular file is worth a FIEMAP (its blocks are what limbo reports), and only
+    // where its filesystem can share extents.
+    const sharing = type !== null && canShareExtentsOfMagic(type) ? readExtentSharing(link, stat) : null;
+    // mq_open's files are regular, and read " (deleted)" with nlink 0 once mq_unlink ran.
+    const mqueue = type === MQUEUE_MAGIC;
     this.files.set(key, {
       key,
       ...stat,
@@ -645,16 +648,17 @@ class Scan {
   }
 
   /**
-   * Whether an anonymous device is a POSIX message queue filesystem (mq_open's files are regular,
-   * and read " (deleted)" with nlink 0 once mq_unlink ran): one statfs per device.
+   * The filesystem type (statfs f_type) of a device, through a link to a file on it: one statfs
+   * per device, not per file (a device number names one superblock, whose magic f_type is).
+   * null when the file went away: the next file on the device asks again.
    */
-  private isMqueueDevice(dev: string, link: string): boolean {
-    let known = this.mqueueDevices.get(dev);
+  private fsTypeOf(dev: string, link: string): number | null {
+    let known = this.fsTypes.get(dev);
     if (known === undefined) {
       const type = fsTypeThrough(link);
-      if (!type.ok) return false; // the fd went away: ask again at the next file on this device
-      known = type.value === MQUEUE_MAGIC;
-      this.mqueueDevices.set(dev, known);
+      if (!type.ok) return null;
+      known = type.value;
+      this.fsTypes.set(dev, known);
     }
     return known;
   }
