@@ -9,7 +9,6 @@
  * kernel/bpf/bpf_iter.c bpf_seq_read re-runs a program whose output overflowed the buffer.
  */
 #include "vmlinux.h"
-#include <bpf/bpf_core_read.h>
 #include <bpf/bpf_helpers.h>
 
 #include "handle-records.h"
@@ -91,8 +90,10 @@ int limbo_handle_file(struct bpf_iter__task_file *ctx) {
     return 0;
   }
   unsigned long magic = inode->i_sb->s_magic;
-  /* fs/d_path.c d_path: a dentry with d_dname is named by it unless it is the root of its mount. */
-  bool named = BPF_CORE_READ(dentry, d_op, d_dname) &&
+  /* fs/d_path.c d_path: a dentry with d_dname is named by it unless it is the root of its mount.
+     Direct loads (BTF pointers), not bpf_probe_read calls: this runs for every fd. */
+  const struct dentry_operations *ops = dentry->d_op;
+  bool named = ops && ops->d_dname &&
                (dentry->d_parent != dentry || dentry != file->f_path.mnt->mnt_root);
   if (!named) {
     if (magic == MQUEUE_MAGIC && (rec->mode & S_IFMT) == S_IFREG) rec->kind = LIMBO_HANDLE_MQUEUE;

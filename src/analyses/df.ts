@@ -109,9 +109,10 @@ function reconcile(
   const onFilesystem = narrowDeletedFiles(all, { filesystem });
   // A silly-renamed file still has a name here: du counts it, so it is visible, not held.
   const silly = onFilesystem.files.filter((file) => file.kind === 'silly-renamed');
-  const deleted = narrowDeletedFiles(onFilesystem, {
-    kinds: DELETED_KINDS.filter((kind) => kind !== 'silly-renamed'),
-  });
+  const deleted =
+    silly.length === 0
+      ? onFilesystem
+      : narrowDeletedFiles(onFilesystem, { kinds: DELETED_KINDS.filter((kind) => kind !== 'silly-renamed') });
   // The overlays of the mount table this filesystem was measured in (the host's, or a private mount's own).
   const tableMounts =
     snapshot.mountNamespaces.find((ns) => ns.id === (measure.mountNamespace ?? snapshot.hostMountNamespace))
