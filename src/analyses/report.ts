@@ -4,7 +4,7 @@ import { findDeletedFiles, type DeletedReport } from './deleted.js';
 import { findFileHolders } from './holders.js';
 import { releaseSteps, type ReleaseStep } from './programs.js';
 import { incompleteOf, type IncompleteView } from './incomplete.js';
-import { findRestartNeeded } from './restart.js';
+import { findRestartNeeded, type RestartReport } from './restart.js';
 
 export type Severity = 'info' | 'warning' | 'critical';
 export type ReportStatus = 'ok' | 'warning' | 'critical';
@@ -120,16 +120,22 @@ export const DEFAULT_THRESHOLDS: ReportThresholds = {
 
 const RANK: Record<Severity, number> = { info: 0, warning: 1, critical: 2 };
 
-/**
- * The one screen an operator reads first: every finding, worst first, each with its next command.
- * `deleted` is findDeletedFiles(snapshot) when the caller has it already.
- */
+/** The analyses a report is built on, when the caller has run them over the same snapshot already. */
+export interface ReportInputs {
+  /** findDeletedFiles(snapshot) */
+  readonly deleted?: DeletedReport;
+  /** findRestartNeeded(snapshot) */
+  readonly restart?: RestartReport;
+}
+
+/** The one screen an operator reads first: every finding, worst first, each with its next command. */
 export function buildReport(
   snapshot: Snapshot,
   thresholds: ReportThresholds = DEFAULT_THRESHOLDS,
-  deleted: DeletedReport = findDeletedFiles(snapshot),
+  inputs: ReportInputs = {},
 ): Report {
   const findings: Finding[] = [];
+  const deleted = inputs.deleted ?? findDeletedFiles(snapshot);
   const filesystems: FilesystemSummary[] = deleted.totals.byMount.map((m) => ({
     mount: m.mount ?? '(memfd)',
     fstype: m.fstype ?? '?',
@@ -211,7 +217,7 @@ export function buildReport(
     });
   }
 
-  const restart = findRestartNeeded(snapshot);
+  const restart = inputs.restart ?? findRestartNeeded(snapshot);
   if (restart.processes.length > 0) {
     const first = restart.groups[0];
     findings.push({

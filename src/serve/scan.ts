@@ -56,17 +56,18 @@ export function scanSystem(
       ? [{ mount, space, walk: null, hiddenBytes: null, hiddenNote: 'not walked by the server' }]
       : [];
   });
-  // Built once: the df, shm and report analyses narrow it rather than build the files again.
+  // Built once: the df, shm and report analyses narrow or reuse them rather than build them again.
   const deleted = findDeletedFiles(snapshot);
+  const restart = findRestartNeeded(snapshot);
   const result: ScanResult = {
     takenAt: Date.now(),
     durationSeconds: 0,
     deleted: deletedReportToJson(deleted),
     handles: handleReportToJson(explainHandles(snapshot)),
     shm: shmReportToJson(findSharedMemory(snapshot, { users: readPasswd(), deleted })),
-    restart: restartReportToJson(findRestartNeeded(snapshot)),
+    restart: restartReportToJson(restart),
     df: dfReportToJson(reconcileFilesystems(snapshot, measures, deleted)),
-    report: reportToJson(buildReport(snapshot, DEFAULT_THRESHOLDS, deleted)),
+    report: reportToJson(buildReport(snapshot, DEFAULT_THRESHOLDS, { deleted, restart })),
     restartCommands: restartCommandsOf(snapshot.processes),
   };
   return { ...result, durationSeconds: (performance.now() - started) / 1000 };
