@@ -9,6 +9,7 @@
  * kernel/bpf/bpf_iter.c bpf_seq_read re-runs a program whose output overflowed the buffer.
  */
 #include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
 #include <bpf/bpf_helpers.h>
 
 #include "handle-records.h"
@@ -53,11 +54,11 @@ static __always_inline void count_in_flight(struct file *file, struct limbo_hand
   struct sock *sk = sock ? sock->sk : NULL;
   if (!sk || sk->__sk_common.skc_family != AF_UNIX) return;
   unsigned char state = sk->__sk_common.skc_state;
-  struct unix_sock *u = bpf_skc_to_unix_sock(sk);
-  if (!u) return;
   rec->unix_count = LIMBO_UNIX_COUNTED;
+  /* struct unix_sock begins with its struct sock; a CO-RE read rather than bpf_skc_to_unix_sock
+     (Linux 5.16), so the program loads wherever task_vma does (5.12). */
   if (sock->type == SOCK_DGRAM || state == TCP_ESTABLISHED)
-    rec->scm_fds = (__u32)u->scm_stat.nr_fds.counter;
+    rec->scm_fds = (__u32)BPF_CORE_READ((struct unix_sock *)sk, scm_stat.nr_fds.counter);
   else if (state == TCP_LISTEN)
     rec->unix_count = LIMBO_UNIX_LISTENER;
 }
