@@ -110,8 +110,13 @@ typedef struct {
   __u32 tgid;
   __u32 tid;
   __u32 fd;
-  __u32 flags; /* 1: a unix socket; for VMAs, LIMBO_VMA_SYSV_SHM */
+  __u32 flags; /* for fds, USE_UNIX...; for VMAs, LIMBO_VMA_SYSV_SHM */
 } use_t;
+
+/* An fd use's flags: a unix socket, with the fds in flight to it in the low bits, or a listener. */
+#define USE_UNIX 0x80000000u
+#define USE_UNIX_LISTENER 0x40000000u
+#define USE_SCM_FDS 0x3fffffffu
 
 typedef struct {
   process_t *procs;
@@ -298,8 +303,10 @@ static long consume_fds(scan_t *s, const char *buf, size_t len) {
     __u16 type = (rec.kind == LIMBO_HANDLE_PATH || rec.kind == LIMBO_HANDLE_TEXT) ? rec.mode & 0170000 : 0;
     __u16 name_len = rec.kind == LIMBO_HANDLE_PATH || rec.kind == LIMBO_HANDLE_PIPE ? 0 : rec.name_len;
     if (count_kind(p, rec.kind, type, name, name_len)) return -1;
-    bool unix_socket = rec.kind == LIMBO_HANDLE_SOCKET && rec.name_len >= 4 && !memcmp(name, "UNIX", 4);
-    if (add_use(s, (use_t){rec.file, rec.tgid, rec.tid, rec.fd, unix_socket})) return -1;
+    __u32 flags = rec.unix_count == LIMBO_UNIX_LISTENER ? USE_UNIX | USE_UNIX_LISTENER
+                  : rec.unix_count == LIMBO_UNIX_COUNTED  ? USE_UNIX | (rec.scm_fds & USE_SCM_FDS)
+                                                          : 0;
+    if (add_use(s, (use_t){rec.file, rec.tgid, rec.tid, rec.fd, flags})) return -1;
   }
   return (long)off;
 }
@@ -361,9 +368,10 @@ static void free_scan(scan_t *s) {
 typedef struct {
   int err;
   scan_t s;
-  __u32 *unix_pairs; /* tid, fd of one fd per unix socket description */
+  __u32 *unix_pairs; /* tid, fd of one fd per listening unix socket description */
   size_t nunix;
   size_t open_files, mapping_files, shm_files;
+  double fds_in_flight; /* to every other unix socket description */
 } result_t;
 
 static void free_result(result_t *r) {
@@ -392,9 +400,12 @@ static void run_scan(result_t *r) {
     bool new_file = i == 0 || s->uses[i - 1].file != u->file;
     if (new_file) {
       fd_files[nfd_files++] = u->file;
-      if (u->flags) {
+      /* fdinfo shows one count per socket, whichever fd it is read through */
+      if (u->flags & USE_UNIX_LISTENER) {
         r->unix_pairs[2 * r->nunix] = u->tid;
         r->unix_pairs[2 * r->nunix++ + 1] = u->fd;
+      } else if (u->flags & USE_UNIX) {
+        r->fds_in_flight += u->flags & USE_SCM_FDS;
       }
     }
     if (new_file || s->uses[i - 1].tgid != u->tgid) process_of(s, u->tgid)->open_files++; /* made by consume_fds */
@@ -475,11 +486,12 @@ static napi_value error_object(napi_env env, int err) {
 
 /*
  * bpfScanHandles(): { processes: [{ pid, fds, openFiles, mappingFiles, shmAttachments, kinds }],
- * openFiles, mappingFiles, shmAttachFiles, unixSockets } or { error, errno }: the scan
- * bpfStartHandleScan started, or one run now. `kinds` lists [kind, type, name, count] (enum
- * limbo_handle_kind, i_mode & S_IFMT, a latin1 name); unixSockets is [tid, fd, ...] of one fd per
- * unix socket description. A file only mappings hold is counted for the lowest pid that maps it
- * (fork shares it with the children).
+ * openFiles, mappingFiles, shmAttachFiles, fdsInFlight, unixListeners } or { error, errno }: the
+ * scan bpfStartHandleScan started, or one run now. `kinds` lists [kind, type, name, count] (enum
+ * limbo_handle_kind, i_mode & S_IFMT, a latin1 name); fdsInFlight counts the fds in flight to
+ * every unix socket but the listeners, whose counts fdinfo gives: unixListeners is [tid, fd, ...]
+ * of one fd per listening socket's description. A file only mappings hold is counted for the
+ * lowest pid that maps it (fork shares it with the children).
  */
 napi_value bpf_scan_handles(napi_env env, napi_callback_info info) {
   (void)info;
@@ -531,8 +543,9 @@ napi_value bpf_scan_handles(napi_env env, napi_callback_info info) {
   }
   CHECK(napi_create_object(env, &result));
   CHECK(napi_set_named_property(env, result, "processes", list));
-  CHECK(napi_set_named_property(env, result, "unixSockets", unix_list));
+  CHECK(napi_set_named_property(env, result, "unixListeners", unix_list));
   if (set_number(env, result, "openFiles", (double)r.open_files) ||
+      set_number(env, result, "fdsInFlight", r.fds_in_flight) ||
       set_number(env, result, "mappingFiles", (double)r.mapping_files) ||
       set_number(env, result, "shmAttachFiles", (double)r.shm_files))
     goto fail;

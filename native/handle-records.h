@@ -17,6 +17,13 @@ enum limbo_handle_kind {
 
 #define LIMBO_HANDLE_NAME_MAX 256
 
+/* Whether a record's scm_fds holds what the socket's fdinfo shows as scm_fds. */
+enum limbo_unix_count {
+  LIMBO_UNIX_NONE = 0,     /* not a unix socket */
+  LIMBO_UNIX_COUNTED = 1,  /* scm_fds is its count */
+  LIMBO_UNIX_LISTENER = 2, /* a listener: fdinfo sums its queued connections' counts, read there */
+};
+
 /* One per (task, fd), followed by name_len bytes of name. */
 struct limbo_handle_fd_record {
   __u32 tid;
@@ -28,7 +35,8 @@ struct limbo_handle_fd_record {
   __u64 files; /* the task's struct files_struct: one fd table */
   __u64 file;  /* the struct file: one open file description */
   __u16 name_len;
-  __u16 pad2[3];
+  __u16 unix_count; /* enum limbo_unix_count */
+  __u32 scm_fds;    /* fds in flight to a unix socket: SCM_RIGHTS sent to it, not yet received */
 };
 
 #define LIMBO_VMA_SYSV_SHM 1u

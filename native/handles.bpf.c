@@ -25,6 +25,12 @@ char LICENSE[] SEC("license") = "GPL"; /* bpf_seq_write and bpf_d_path are GPL-o
 #define S_IFMT 00170000
 #define S_IFREG 0100000
 
+#define AF_UNIX 1
+#define SOCK_DGRAM 2
+/* include/net/tcp_states.h, the states unix sockets use too */
+#define TCP_ESTABLISHED 1
+#define TCP_LISTEN 10
+
 /* A name buffer per CPU: bpf_d_path needs more than the stack should hold. */
 struct name_buffer {
   struct limbo_handle_fd_record rec;
@@ -37,6 +43,25 @@ struct {
   __type(key, __u32);
   __type(value, struct name_buffer);
 } buffers SEC(".maps");
+
+/*
+ * The fds in flight to a unix socket as its fdinfo shows them (net/unix/af_unix.c
+ * unix_show_fdinfo): its scm_stat for a datagram or connected socket, 0 for one neither connected
+ * nor listening; a listener's is the sum over the connections queued on it, left to fdinfo.
+ */
+static __always_inline void count_in_flight(struct file *file, struct limbo_handle_fd_record *rec) {
+  struct socket *sock = bpf_sock_from_file(file);
+  struct sock *sk = sock ? sock->sk : NULL;
+  if (!sk || sk->__sk_common.skc_family != AF_UNIX) return;
+  unsigned char state = sk->__sk_common.skc_state;
+  rec->unix_count = LIMBO_UNIX_COUNTED;
+  /* struct unix_sock begins with its struct sock; a CO-RE read rather than bpf_skc_to_unix_sock
+     (Linux 5.16), so the program loads wherever task_vma does (5.12). */
+  if (sock->type == SOCK_DGRAM || state == TCP_ESTABLISHED)
+    rec->scm_fds = (__u32)BPF_CORE_READ((struct unix_sock *)sk, scm_stat.nr_fds.counter);
+  else if (state == TCP_LISTEN)
+    rec->unix_count = LIMBO_UNIX_LISTENER;
+}
 
 SEC("iter/task_file")
 int limbo_handle_file(struct bpf_iter__task_file *ctx) {
@@ -59,13 +84,17 @@ int limbo_handle_file(struct bpf_iter__task_file *ctx) {
   rec->mode = inode ? inode->i_mode : 0;
   rec->kind = LIMBO_HANDLE_PATH;
   rec->name_len = 0;
+  rec->unix_count = LIMBO_UNIX_NONE;
+  rec->scm_fds = 0;
   if (!inode || !dentry) {
     bpf_seq_write(seq, rec, sizeof *rec);
     return 0;
   }
   unsigned long magic = inode->i_sb->s_magic;
-  /* fs/d_path.c d_path: a dentry with d_dname is named by it unless it is the root of its mount. */
-  bool named = BPF_CORE_READ(dentry, d_op, d_dname) &&
+  /* fs/d_path.c d_path: a dentry with d_dname is named by it unless it is the root of its mount.
+     Direct loads (BTF pointers), not bpf_probe_read calls: this runs for every fd. */
+  const struct dentry_operations *ops = dentry->d_op;
+  bool named = ops && ops->d_dname &&
                (dentry->d_parent != dentry || dentry != file->f_path.mnt->mnt_root);
   if (!named) {
     if (magic == MQUEUE_MAGIC && (rec->mode & S_IFMT) == S_IFREG) rec->kind = LIMBO_HANDLE_MQUEUE;
@@ -81,6 +110,7 @@ int limbo_handle_file(struct bpf_iter__task_file *ctx) {
        fs/anon_inodes.c names it "[eventfd]", "inotify", ... and prints "anon_inode:NAME". */
     rec->kind = magic == SOCKFS_MAGIC ? LIMBO_HANDLE_SOCKET : LIMBO_HANDLE_ANON;
     len = bpf_probe_read_kernel_str(buf->name, sizeof buf->name, dentry->d_name.name);
+    if (magic == SOCKFS_MAGIC) count_in_flight(file, rec);
   } else {
     /* nsfs, pidfs, memfd, secretmem, dmabuf...: the text readlink shows, classified by user space. */
     rec->kind = LIMBO_HANDLE_TEXT;

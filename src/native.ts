@@ -135,8 +135,10 @@ export type BpfHandleScan =
       readonly openFiles: number;
       readonly mappingFiles: number;
       readonly shmAttachFiles: number;
-      /** [tid, fd, ...]: one fd of each unix socket's open file description. */
-      readonly unixSockets: Uint32Array;
+      /** fds in flight (SCM_RIGHTS sent, not received) to every unix socket but the listeners. */
+      readonly fdsInFlight: number;
+      /** [tid, fd, ...]: one fd of each listening unix socket's open file description (fdinfo counts those). */
+      readonly unixListeners: Uint32Array;
     }
   | { readonly error: string; readonly errno: number };
 

@@ -306,16 +306,33 @@ export function findDeletedFiles(snapshot: Snapshot, filter: DeletedFilter = {})
     });
   }
 
-  const kept = sortFiles(
-    files.filter(matches(filter, snapshot.hostMountNamespace)),
-    filter.sort ?? 'allocated',
-  ).slice(0, filter.limit);
+  const kept = keepFiles(files, filter, snapshot.hostMountNamespace);
   return {
     files: kept,
     hostMountNamespace: snapshot.hostMountNamespace,
     totals: sumTotals(kept),
     incomplete: incompleteOf(snapshot),
   };
+}
+
+/**
+ * What findDeletedFiles gives with `filter` when `report` is its unfiltered one, without building
+ * the files again: an analysis that looks at each filesystem in turn builds them once.
+ */
+export function narrowDeletedFiles(report: DeletedReport, filter: DeletedFilter): DeletedReport {
+  const kept = keepFiles(report.files, filter, report.hostMountNamespace);
+  return { ...report, files: kept, totals: sumTotals(kept) };
+}
+
+function keepFiles(
+  files: readonly DeletedFile[],
+  filter: DeletedFilter,
+  hostMountNamespace: string | null,
+): DeletedFile[] {
+  return sortFiles(files.filter(matches(filter, hostMountNamespace)), filter.sort ?? 'allocated').slice(
+    0,
+    filter.limit,
+  );
 }
 
 /**

@@ -1,7 +1,7 @@
 import type { FilesystemMeasure } from '../walk/measure-filesystems.js';
 import type { Snapshot } from '../snapshot/types.js';
 import { upperMountOf } from '../proc/mountinfo.js';
-import { DELETED_KINDS, findDeletedFiles } from './deleted.js';
+import { DELETED_KINDS, findDeletedFiles, narrowDeletedFiles, type DeletedReport } from './deleted.js';
 import { findFileHolders } from './holders.js';
 import { releaseSteps, type ReleaseStep } from './programs.js';
 import { incompleteOf, type IncompleteView } from './incomplete.js';
@@ -80,28 +80,39 @@ export interface DfReport {
   readonly incomplete: IncompleteView;
 }
 
-/** Reconciles each measured filesystem with the deleted files the snapshot holds on it. */
-export function reconcileFilesystems(snapshot: Snapshot, measures: readonly FilesystemMeasure[]): DfReport {
+/**
+ * Reconciles each measured filesystem with the deleted files the snapshot holds on it. `deleted`
+ * is findDeletedFiles(snapshot) when the caller has it already.
+ */
+export function reconcileFilesystems(
+  snapshot: Snapshot,
+  measures: readonly FilesystemMeasure[],
+  deleted: DeletedReport = findDeletedFiles(snapshot),
+): DfReport {
   return {
-    filesystems: measures.map((measure) => reconcile(snapshot, measure)),
+    filesystems: measures.map((measure) => reconcile(snapshot, measure, deleted)),
     incomplete: incompleteOf(snapshot),
   };
 }
 
-function reconcile(snapshot: Snapshot, measure: FilesystemMeasure): FilesystemReconciliation {
+function reconcile(
+  snapshot: Snapshot,
+  measure: FilesystemMeasure,
+  all: DeletedReport,
+): FilesystemReconciliation {
   const { mount, space, walk, hiddenBytes } = measure;
   const filesystem = {
     dev: mount.dev,
     mountPoint: mount.mountPoint,
     ...(measure.mountNamespace ? { mountNamespace: measure.mountNamespace } : {}),
   };
-  const onFilesystem = findDeletedFiles(snapshot, { filesystem });
+  const onFilesystem = narrowDeletedFiles(all, { filesystem });
   // A silly-renamed file still has a name here: du counts it, so it is visible, not held.
   const silly = onFilesystem.files.filter((file) => file.kind === 'silly-renamed');
-  const deleted = findDeletedFiles(snapshot, {
-    filesystem,
-    kinds: DELETED_KINDS.filter((kind) => kind !== 'silly-renamed'),
-  });
+  const deleted =
+    silly.length === 0
+      ? onFilesystem
+      : narrowDeletedFiles(onFilesystem, { kinds: DELETED_KINDS.filter((kind) => kind !== 'silly-renamed') });
   // The overlays of the mount table this filesystem was measured in (the host's, or a private mount's own).
   const tableMounts =
     snapshot.mountNamespaces.find((ns) => ns.id === (measure.mountNamespace ?? snapshot.hostMountNamespace))

@@ -1,10 +1,10 @@
 import { shmStatus } from '../proc/sysvipc-shm.js';
 import type { Snapshot } from '../snapshot/types.js';
-import { findDeletedFiles } from './deleted.js';
+import { findDeletedFiles, type DeletedReport } from './deleted.js';
 import { findFileHolders } from './holders.js';
 import { releaseSteps, type ReleaseStep } from './programs.js';
 import { incompleteOf, type IncompleteView } from './incomplete.js';
-import { findRestartNeeded } from './restart.js';
+import { findRestartNeeded, type RestartReport } from './restart.js';
 
 export type Severity = 'info' | 'warning' | 'critical';
 export type ReportStatus = 'ok' | 'warning' | 'critical';
@@ -120,10 +120,22 @@ export const DEFAULT_THRESHOLDS: ReportThresholds = {
 
 const RANK: Record<Severity, number> = { info: 0, warning: 1, critical: 2 };
 
+/** The analyses a report is built on, when the caller has run them over the same snapshot already. */
+export interface ReportInputs {
+  /** findDeletedFiles(snapshot) */
+  readonly deleted?: DeletedReport;
+  /** findRestartNeeded(snapshot) */
+  readonly restart?: RestartReport;
+}
+
 /** The one screen an operator reads first: every finding, worst first, each with its next command. */
-export function buildReport(snapshot: Snapshot, thresholds: ReportThresholds = DEFAULT_THRESHOLDS): Report {
+export function buildReport(
+  snapshot: Snapshot,
+  thresholds: ReportThresholds = DEFAULT_THRESHOLDS,
+  inputs: ReportInputs = {},
+): Report {
   const findings: Finding[] = [];
-  const deleted = findDeletedFiles(snapshot);
+  const deleted = inputs.deleted ?? findDeletedFiles(snapshot);
   const filesystems: FilesystemSummary[] = deleted.totals.byMount.map((m) => ({
     mount: m.mount ?? '(memfd)',
     fstype: m.fstype ?? '?',
@@ -205,7 +217,7 @@ export function buildReport(snapshot: Snapshot, thresholds: ReportThresholds = D
     });
   }
 
-  const restart = findRestartNeeded(snapshot);
+  const restart = inputs.restart ?? findRestartNeeded(snapshot);
   if (restart.processes.length > 0) {
     const first = restart.groups[0];
     findings.push({

@@ -2,7 +2,7 @@ import type { Mount } from '../proc/mountinfo.js';
 import { formatKey, shmStatus, type ShmStatus } from '../proc/sysvipc-shm.js';
 import type { ProcessRecord, Snapshot } from '../snapshot/types.js';
 import { incompleteOf, type IncompleteView } from './incomplete.js';
-import { findDeletedFiles, type DeletedFile } from './deleted.js';
+import { findDeletedFiles, narrowDeletedFiles, type DeletedFile, type DeletedReport } from './deleted.js';
 
 export { SHM_STATUSES } from './choices.js';
 
@@ -132,6 +132,8 @@ export interface ShmOptions {
   readonly status?: ShmStatus;
   /** How many /dev/shm files to list as the biggest. Default 5. */
   readonly biggest?: number;
+  /** findDeletedFiles(snapshot), when the caller has it already. */
+  readonly deleted?: DeletedReport;
 }
 
 const STATUS_RANK: Record<ShmStatus, number> = { orphaned: 0, 'removed-attached': 1, attached: 2 };
@@ -227,7 +229,7 @@ export function findSharedMemory(snapshot: Snapshot, options: ShmOptions = {}): 
     segments,
     totals: sumTotals(segments),
     unmatched: [...unmatched.values()].sort((a, b) => a.pid - b.pid || a.shmid - b.shmid),
-    posix: summarisePosix(snapshot, nameOf, options.biggest ?? 5),
+    posix: summarisePosix(snapshot, nameOf, options.biggest ?? 5, options.deleted),
     incomplete: incompleteOf(snapshot),
   };
 }
@@ -289,12 +291,13 @@ function summarisePosix(
   snapshot: Snapshot,
   nameOf: (uid: number) => string,
   biggest: number,
+  all: DeletedReport | undefined,
 ): PosixShmSummary {
   const hostMounts =
     snapshot.mountNamespaces.find((ns) => ns.id === snapshot.hostMountNamespace)?.mounts ?? [];
   const mount = topMountAt(hostMounts, '/dev/shm');
   const objects = snapshot.posixShm ?? [];
-  const deleted = mount ? findDeletedFiles(snapshot, { dev: mount.dev }) : null;
+  const deleted = mount ? narrowDeletedFiles(all ?? findDeletedFiles(snapshot), { dev: mount.dev }) : null;
   return {
     readable: snapshot.posixShm !== null,
     mount,

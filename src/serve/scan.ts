@@ -8,7 +8,7 @@ import { reconcileFilesystems } from '../analyses/df.js';
 import { handleReportToJson, type HandlesJson } from '../analyses/handles-json.js';
 import { explainHandles } from '../analyses/handles.js';
 import { reportToJson, type ReportJson } from '../analyses/report-json.js';
-import { buildReport } from '../analyses/report.js';
+import { buildReport, DEFAULT_THRESHOLDS } from '../analyses/report.js';
 import { restartReportToJson, type RestartJson } from '../analyses/restart-json.js';
 import { findRestartNeeded } from '../analyses/restart.js';
 import { shmReportToJson, type ShmJson } from '../analyses/shm-json.js';
@@ -57,15 +57,18 @@ export function scanSystem(
       ? [{ mount, space, walk: null, hiddenBytes: null, hiddenNote: 'not walked by the server' }]
       : [];
   });
+  // Built once: the df, shm and report analyses narrow or reuse them rather than build them again.
+  const deleted = findDeletedFiles(snapshot);
+  const restart = findRestartNeeded(snapshot);
   const result: ScanResult = {
     takenAt: Date.now(),
     durationSeconds: 0,
-    deleted: deletedReportToJson(findDeletedFiles(snapshot)),
+    deleted: deletedReportToJson(deleted),
     handles: handleReportToJson(explainHandles(snapshot)),
-    shm: shmReportToJson(findSharedMemory(snapshot, { users: readPasswd() })),
-    restart: restartReportToJson(findRestartNeeded(snapshot)),
-    df: dfReportToJson(reconcileFilesystems(snapshot, measures)),
-    report: reportToJson(buildReport(snapshot)),
+    shm: shmReportToJson(findSharedMemory(snapshot, { users: readPasswd(), deleted })),
+    restart: restartReportToJson(restart),
+    df: dfReportToJson(reconcileFilesystems(snapshot, measures, deleted)),
+    report: reportToJson(buildReport(snapshot, DEFAULT_THRESHOLDS, { deleted, restart })),
     restartCommands: restartCommandsOf(snapshot.processes),
   };
   return { ...result, durationSeconds: (performance.now() - started) / 1000 };

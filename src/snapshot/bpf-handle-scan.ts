@@ -32,13 +32,7 @@ export function bpfHandleLedger(
     openFiles: scan.openFiles,
     openFilesExact: true,
     mappingsExact: true,
-    fdsInFlight: countFdsInFlight(
-      procRoot,
-      Array.from({ length: scan.unixSockets.length / 2 }, (_, i) => ({
-        task: scan.unixSockets[2 * i] as number,
-        fd: scan.unixSockets[2 * i + 1] as number,
-      })),
-    ),
+    fdsInFlight: fdsInFlightOf(scan, procRoot),
     shmAttachFiles: scan.shmAttachFiles,
   };
   const processes = new Map<number, ProcessHandles>();
@@ -67,6 +61,21 @@ export function bpfHandleLedger(
     });
   }
   return { processes, system };
+}
+
+/**
+ * fds in SCM_RIGHTS messages not yet received: the kernel counted them for every unix socket but
+ * the listeners, whose fdinfo sums the connections queued on them (null when none could be read).
+ */
+function fdsInFlightOf(scan: BpfHandles, procRoot: string): number | null {
+  const listeners = countFdsInFlight(
+    procRoot,
+    Array.from({ length: scan.unixListeners.length / 2 }, (_, i) => ({
+      task: scan.unixListeners[2 * i] as number,
+      fd: scan.unixListeners[2 * i + 1] as number,
+    })),
+  );
+  return listeners === null ? null : scan.fdsInFlight + listeners;
 }
 
 /** What a process holds nothing of: the handles of one the iterators never visited. */
