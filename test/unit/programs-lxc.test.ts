@@ -11,6 +11,7 @@ import { findRestartNeeded } from '../../src/analyses/restart.js';
 import { parseCgroup } from '../../src/proc/cgroup.js';
 import { parseCmdline } from '../../src/proc/cmdline.js';
 import type { ProcessRecord, Snapshot } from '../../src/snapshot/types.js';
+import { processRecord, snapshotRecord } from '../helpers/records.js';
 
 const KEY = '8:1:42';
 
@@ -29,47 +30,25 @@ interface Spec {
 
 function processOf(spec: Spec): ProcessRecord {
   const placement = parseCgroup(spec.cgroup);
-  return {
-    pid: spec.pid,
+  return processRecord(spec.pid, {
     ppid: spec.ppid ?? 1,
     comm: Buffer.from(spec.comm),
     uid: spec.uid ?? 0,
     user: spec.user ?? 'root',
-    state: 'S',
-    threads: 1,
     mountNamespace: null,
     cgroup: placement?.path ?? null,
     unit: placement?.unit ?? null,
     container: placement?.container ?? null,
     ...(spec.cmdline === undefined ? {} : { cmdline: parseCmdline(Buffer.from(spec.cmdline, 'latin1')) }),
     fdCount: 1,
-    readable: true,
     fds: spec.holds
       ? [{ fd: 3, tid: null, fileKey: KEY, name: Buffer.from('/x'), flags: 0, posBytes: 0 }]
       : [],
-    mappings: [],
-    deletedExe: null,
-    fdLimit: null,
-    handles: null,
-  };
+  });
 }
 
 function snapshotOf(specs: Spec[]): Snapshot {
-  return {
-    schema: 'limbo.snapshot/1',
-    takenAt: '2026-12-01T00:00:00Z',
-    hostname: 'test',
-    procRoot: '/proc',
-    hostMountNamespace: null,
-    scanMilliseconds: 0,
-    processes: specs.map(processOf),
-    files: [],
-    mountNamespaces: [],
-    incomplete: { scannerUid: 0, unreadableProcesses: 0, unreadablePids: [], unverifiedMappings: 0 },
-    system: null,
-    shmSegments: null,
-    posixShm: null,
-  };
+  return snapshotRecord({ hostMountNamespace: null, processes: specs.map(processOf) });
 }
 
 /** A container's nginx holding the file, and (when given) its monitor. */
