@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { LimboError } from '../core/errors.js';
+import { escapeControls, escapeName } from '../format/escape.js';
 import { BUILTINS, SHELLS } from './builtins.js';
 import { COMMANDS } from './commands.js';
 import type { ActingIo } from './confirm.js';
@@ -25,21 +26,21 @@ export async function main(argv: readonly string[], io: ActingIo): Promise<numbe
   const name = explicit ? first : DEFAULT_COMMAND;
   const command = COMMANDS.find((c) => c.spec.name === name);
   if (!command) {
-    io.stderr.write(`limbo: unknown command '${name}'\n\n${overallHelp()}`);
+    io.stderr.write(`limbo: unknown command '${escapeName(Buffer.from(name))}'\n\n${overallHelp()}`);
     return 2;
   }
   try {
     return await command.run(explicit ? rest : argv, io);
   } catch (error) {
     if (error instanceof LimboError) {
-      io.stderr.write(`${error.message}\n`);
+      io.stderr.write(`${escapeControls(error.message)}\n`);
       if (error.code === 'usage') {
         io.stderr.write(`Try 'limbo ${command.spec.name} --help'.\n`);
         return 2;
       }
       return 1;
     }
-    io.stderr.write(`limbo: internal error: ${(error as Error).stack ?? String(error)}\n`);
+    io.stderr.write(`limbo: internal error: ${escapeControls((error as Error).stack ?? String(error))}\n`);
     return 1;
   }
 }

@@ -31,10 +31,14 @@ export async function runServe(values: ValuesOf<typeof serveSpec>, io: Io): Prom
     } catch (error) {
       throw new LimboError(
         'usage',
-        `limbo serve: cannot read --token-file ${tokenFile}: ${(error as Error).message}`,
+        `limbo serve: cannot read --token-file '${escapeName(Buffer.from(tokenFile))}': ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
       );
     }
-    if (token === '') throw new LimboError('usage', `limbo serve: --token-file ${tokenFile} is empty`);
+    if (token === '')
+      throw new LimboError(
+        'usage',
+        `limbo serve: --token-file '${escapeName(Buffer.from(tokenFile))}' is empty`,
+      );
   }
   let server;
   try {

@@ -23,7 +23,8 @@ export function runSnapshot(values: ValuesOf<typeof snapshotSpec>, io: Io): numb
   try {
     writeFileSync(output, text, { flag: 'wx', mode: 0o600 });
   } catch (error) {
-    throw new LimboError('io', `cannot write ${output}: ${(error as Error).message}`, { cause: error });
+    const why = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+    throw new LimboError('io', `cannot write '${escapeName(Buffer.from(output))}': ${why}`, { cause: error });
   }
   return 0;
 }

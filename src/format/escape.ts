@@ -33,6 +33,22 @@ export function escapeName(name: Buffer): string {
   return out;
 }
 
+/**
+ * The last guard for a message about to reach a terminal: control characters and Unicode format
+ * characters become visible escapes, as in escapeName, while line breaks and everything else,
+ * backslashes included, stay as they are (names in it were escaped where it was written).
+ */
+export function escapeControls(text: string): string {
+  let out = '';
+  for (const char of text) {
+    const code = char.codePointAt(0) as number;
+    if (code === 0x0a || (code >= 0x20 && code < 0x7f)) out += char;
+    else if (code < 0x80) out += controlEscape(code);
+    else out += isUnsafeCodePoint(code) ? `\\u{${code.toString(16)}}` : char;
+  }
+  return out;
+}
+
 function controlEscape(byte: number): string {
   switch (byte) {
     case 0x0a:

@@ -64,6 +64,11 @@ describe('limbo CLI', () => {
     [['restart', '--pid', '1'], /--pid/],
     [['deleted', '--pid', '-1'], /--pid takes a process id, not '-1'/],
     [['deleted', '--bogus\x1b[2J'], /unknown option '--bogus\\e\[2J'/],
+    [['frob\x1b[2J'], /unknown command 'frob\\e\[2J'/],
+    [
+      ['serve', '--token-file', '/no/such/\x1b[2Jtoken'],
+      /cannot read --token-file '\/no\/such\/\\e\[2Jtoken': ENOENT/,
+    ],
     [['deleted', '--all', '--limit', '3'], /--all and --limit contradict each other/],
     [['--warn-held', '10G', '--crit-held', '1G'], /--warn-held is above --crit-held/],
     [['--check', '--warn-percent', '99', '--crit-percent', '90'], /--warn-percent is above --crit-percent/],
@@ -82,6 +87,7 @@ describe('limbo CLI', () => {
       assert.equal(run.code, 2);
       assert.match(run.stderr, message);
       assert.equal(run.stdout, '');
+      assert.ok(!run.stderr.includes('\x1b'), 'no raw escape reaches the terminal');
     });
   }
 
@@ -92,12 +98,17 @@ describe('limbo CLI', () => {
     [['reclaim', '--pid', '99999999', '--yes'], /^limbo reclaim: no process 99999999\n/],
     [['df', '/no/such/path'], /cannot stat '\/no\/such\/path': ENOENT/],
     [['links', '/no/such/path'], /cannot stat '\/no\/such\/path': ENOENT/],
+    [
+      ['snapshot', '--output', '/no/such/\x1b[2Jdir/x.json'],
+      /cannot write '\/no\/such\/\\e\[2Jdir\/x\.json': ENOENT/,
+    ],
   ];
   for (const [args, message] of missing) {
     it(`exits 1 for what does not exist: limbo ${args.join(' ')}`, () => {
       const run = runLimbo(args);
       assert.equal(run.code, 1, run.stderr);
       assert.match(run.stderr, message);
+      assert.ok(!run.stderr.includes('\x1b'), 'no raw escape reaches the terminal');
     });
   }
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { escapeName } from '../../src/format/escape.js';
+import { escapeControls, escapeName } from '../../src/format/escape.js';
 
 const bytes = (...values: number[]) => Buffer.from(values);
 const utf8 = (text: string) => Buffer.from(text, 'utf8');
@@ -154,5 +154,14 @@ describe('escapeName on random bytes', () => {
     for (const text of ['abc', 'Ünïcödé', 'Ελληνικά', 'русский', 'עברית', '中文', '😀👍🏽']) {
       assert.equal(escapeName(utf8(text)), text);
     }
+  });
+});
+
+describe('escapeControls', () => {
+  it('escapes controls and format characters in a message, keeping its line breaks and backslashes', () => {
+    assert.equal(
+      escapeControls('limbo: cannot write /tmp/\x1b[2Jx\u202eevil\r\tC:\\dir\u0085\nnext line ok é'),
+      'limbo: cannot write /tmp/\\e[2Jx\\u{202e}evil\\r\\tC:\\dir\\u{85}\nnext line ok é',
+    );
   });
 });
