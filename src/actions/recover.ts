@@ -150,7 +150,7 @@ export function recoverFile(request: RecoverRequest, options: RecoverOptions = {
   if (silent) return { ...result, via, status: 'refused', reason: describeUnansweredTarget(where, silent) };
   const silentDest = silentMountOfPath(request.dest, guard);
   if (silentDest) {
-    const reason = describeUnansweredTarget(`DEST ${request.dest}`, silentDest);
+    const reason = describeUnansweredTarget(`DEST '${escapeName(Buffer.from(request.dest))}'`, silentDest);
     return { ...result, via, status: 'refused', reason };
   }
   const opened = openPath(viaLink(procRoot, via));
