@@ -3,8 +3,8 @@
 // shared or not; the kernel frees only the blocks no other file or snapshot still references.
 // FIEMAP (Documentation/filesystems/fiemap.rst) flags those with FIEMAP_EXTENT_SHARED: XFS from
 // its refcount btree, btrfs from its backrefs (snapshots included), both at the time of the call.
-import { statfsSync } from 'node:fs';
 import { nativeAddon } from '../native.js';
+import { fsTypeThrough } from './file-stat.js';
 
 /** Filesystems whose files can share extents, by statfs f_type (include/uapi/linux/magic.h). */
 const SHARING_MAGICS: ReadonlyMap<number, string> = new Map([
@@ -112,7 +112,7 @@ export function extentsFromQuads(quads: Float64Array): Extent[] {
 export function readExtentSharing(
   link: string,
   expected: { readonly dev: string; readonly ino: bigint; readonly allocatedBytes: number },
-  fsType: number | null = statfsType(link),
+  fsType: number | null = typeThrough(link),
 ): ExtentSharing | null {
   // null: gone since the stat; absent sharing on a filesystem that can share reads as unknown.
   if (fsType === null || !SHARING_MAGICS.has(fsType)) return null;
@@ -126,10 +126,8 @@ export function readExtentSharing(
   return accountExtents(extentsFromQuads(answer.extents), EXTENT_WALK_MAX);
 }
 
-function statfsType(link: string): number | null {
-  try {
-    return statfsSync(link).type;
-  } catch {
-    return null;
-  }
+/** The statfs f_type of the filesystem a link leads to; null when it is gone. */
+function typeThrough(link: string): number | null {
+  const type = fsTypeThrough(link);
+  return type.ok ? type.value : null;
 }
