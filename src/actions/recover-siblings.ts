@@ -6,7 +6,7 @@
 // (https://www.sqlite.org/walformat.html, https://www.sqlite.org/fileformat.html).
 import { lstatSync, readdirSync, readSync } from 'node:fs';
 import { stripDeletedSuffix } from '../proc/deleted-name.js';
-import { pathInRoot } from '../proc/mountinfo.js';
+import { throughProcessRoot } from '../proc/mountinfo.js';
 import { readLinkBytes } from '../proc/read.js';
 import type { Via } from './holders.js';
 
@@ -83,11 +83,9 @@ export function siblingOnDisk(procRoot: string, via: Via, suffix: SiblingSuffix)
   // The kernel's name is in limbo's words (a chrooted holder's starts with its root): through the
   // holder's root it is looked up in the holder's own.
   const root = readLinkBytes(`${procRoot}/${via.pid}/root`);
-  const own = pathInRoot(sibling, root.ok ? root.value.toString() : null);
+  const own = throughProcessRoot(procRoot, via.pid, sibling, root.ok ? root.value.toString() : null);
   try {
-    return lstatSync(Buffer.concat([Buffer.from(`${procRoot}/${via.pid}/root`), own])).isFile()
-      ? sibling
-      : null;
+    return lstatSync(own).isFile() ? sibling : null;
   } catch {
     return null;
   }

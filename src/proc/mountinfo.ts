@@ -213,3 +213,11 @@ export function pathInRoot(name: Buffer, root: string | null): Buffer {
   }
   return name;
 }
+
+/**
+ * Where a name in the kernel's words for limbo (an fd link's text) is reached from the host:
+ * through the process's root, as the process itself names it (`pathInRoot`).
+ */
+export function throughProcessRoot(procRoot: string, pid: number, name: Buffer, root: string | null): Buffer {
+  return Buffer.concat([Buffer.from(`${procRoot}/${pid}/root`), pathInRoot(name, root)]);
+}

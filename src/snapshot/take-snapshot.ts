@@ -33,7 +33,7 @@ import { formatDev, fsTypeThrough, statThrough, type FileStat } from '../proc/fi
 import { MQUEUE_MAGIC } from '../proc/fd-kind.js';
 import { isRegularMode } from '../proc/file-mode.js';
 import { readMaps, type MapEntry } from '../proc/maps.js';
-import { findMount, pathInRoot, readMountinfo, type Mount } from '../proc/mountinfo.js';
+import { findMount, readMountinfo, throughProcessRoot, type Mount } from '../proc/mountinfo.js';
 import {
   hasDeletedSuffix,
   sillyRenamerOf,
@@ -568,12 +568,7 @@ class Scan {
       // Inside another root the host's mount points do not apply; a name on a silent mount is not looked up.
       if (this.unanswered.some((silent) => silent.holds(name))) return null;
       try {
-        const st = statSync(
-          Buffer.concat([Buffer.from(`${this.procRoot}/${pid}/root`), pathInRoot(name, root)]),
-          {
-            bigint: true,
-          },
-        );
+        const st = statSync(throughProcessRoot(this.procRoot, pid, name, root), { bigint: true });
         return `${formatDev(st.dev)}:${st.ino}`;
       } catch {
         return null;
@@ -668,11 +663,8 @@ class Scan {
     if (sillyRenamerOfFilesystem(mount?.fstype ?? null) !== 'fuse' || sillyRenamerOf(name) !== null) return;
     // The hidden name is kept in the words of the fd link; it is looked up in the holder's own.
     const dir = name.subarray(0, name.lastIndexOf(0x2f) + 1);
-    const own = pathInRoot(name, root);
-    const ownDir = Buffer.concat([
-      Buffer.from(`${this.procRoot}/${pid}/root`),
-      own.subarray(0, own.lastIndexOf(0x2f) + 1),
-    ]);
+    const own = throughProcessRoot(this.procRoot, pid, name, root);
+    const ownDir = own.subarray(0, own.lastIndexOf(0x2f) + 1);
     let entries: Buffer[];
     try {
       entries = readdirSync(ownDir, { encoding: 'buffer' });
