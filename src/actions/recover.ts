@@ -21,7 +21,7 @@ import {
 } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { dirname } from 'node:path';
-import { escapeName } from '../format/escape.js';
+import { escapeName, quote } from '../format/escape.js';
 import { formatBytes } from '../format/size.js';
 import { nativeAddon } from '../native.js';
 import { formatDev } from '../proc/file-stat.js';
@@ -150,7 +150,7 @@ export function recoverFile(request: RecoverRequest, options: RecoverOptions = {
   if (silent) return { ...result, via, status: 'refused', reason: describeUnansweredTarget(where, silent) };
   const silentDest = silentMountOfPath(request.dest, guard);
   if (silentDest) {
-    const reason = describeUnansweredTarget(`DEST '${escapeName(Buffer.from(request.dest))}'`, silentDest);
+    const reason = describeUnansweredTarget(`DEST ${quote(request.dest)}`, silentDest);
     return { ...result, via, status: 'refused', reason };
   }
   const opened = openPath(viaLink(procRoot, via));

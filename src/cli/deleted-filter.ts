@@ -9,7 +9,7 @@ import { readPasswd } from '../proc/passwd.js';
 import { silentMountOfPath } from '../actions/mount-guard.js';
 import { describeUnansweredTarget } from '../analyses/incomplete-words.js';
 import type { Snapshot } from '../snapshot/types.js';
-import { quote } from './options.js';
+import { quote } from '../format/escape.js';
 import { LimboError } from '../core/errors.js';
 import { escapeName, shellWord } from '../format/escape.js';
 import { formatDev } from '../proc/file-stat.js';

@@ -25,7 +25,8 @@ import {
 } from '../walk/measure-filesystems.js';
 import type { Io } from './io.js';
 import { loadSnapshot, mountTimeoutMsOf, withSource } from './load-snapshot.js';
-import { quote, type ValuesOf } from './options.js';
+import { quote } from '../format/escape.js';
+import type { ValuesOf } from './options.js';
 import type { dfSpec } from './specs/df.js';
 
 /**

@@ -12,7 +12,7 @@ import {
 } from '../analyses/links.js';
 import { linksReportToJson } from '../analyses/links-json.js';
 import { paletteFor, type Palette } from '../format/color.js';
-import { escapeName } from '../format/escape.js';
+import { escapeName, quote } from '../format/escape.js';
 import { formatBytes } from '../format/size.js';
 import { LimboError } from '../core/errors.js';
 import type { InodeHolder } from '../proc/inode-holders.js';
@@ -41,7 +41,7 @@ export async function runLinks(values: ValuesOf<typeof linksSpec>, io: Io, paths
   for (const { path, followLast } of asked) {
     const silent = silentMountOfPath(path, { ...guard, followLast });
     if (silent) {
-      const what = `'${escapeName(Buffer.from(path))}'`;
+      const what = quote(path);
       throw new LimboError('io', `limbo links: ${describeUnansweredTarget(what, silent)}`);
     }
   }

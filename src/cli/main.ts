@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { LimboError } from '../core/errors.js';
-import { escapeControls, escapeName } from '../format/escape.js';
+import { escapeControls, quote } from '../format/escape.js';
 import { BUILTINS, SHELLS } from './builtins.js';
 import { COMMANDS } from './commands.js';
 import type { ActingIo } from './confirm.js';
@@ -26,7 +26,7 @@ export async function main(argv: readonly string[], io: ActingIo): Promise<numbe
   const name = explicit ? first : DEFAULT_COMMAND;
   const command = COMMANDS.find((c) => c.spec.name === name);
   if (!command) {
-    io.stderr.write(`limbo: unknown command '${escapeName(Buffer.from(name))}'\n\n${overallHelp()}`);
+    io.stderr.write(`limbo: unknown command ${quote(name)}\n\n${overallHelp()}`);
     return 2;
   }
   try {

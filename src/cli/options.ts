@@ -5,7 +5,7 @@
 // needs only this module and the specs.
 import { parseArgs } from 'node:util';
 import { LimboError } from '../core/errors.js';
-import { escapeName } from '../format/escape.js';
+import { quote } from '../format/escape.js';
 import { parseSize } from '../format/size.js';
 
 /** How an option's text becomes its value. */
@@ -309,11 +309,6 @@ export function parseCommandArgs<S extends CommandSpec>(spec: S, argv: readonly 
           : convert(spec.name, key, option, given);
   }
   return { help: false, values: values as ValuesOf<S>, positionals: parsed.positionals };
-}
-
-/** A user's text inside a message: quoted, with control characters and invalid UTF-8 escaped. */
-export function quote(text: string): string {
-  return `'${escapeName(Buffer.from(text))}'`;
 }
 
 /**

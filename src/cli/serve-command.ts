@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { startServer } from '../serve/server.js';
 import { bpfProblem } from '../snapshot/bpf-fd-scan.js';
 import { LimboError } from '../core/errors.js';
-import { escapeName } from '../format/escape.js';
+import { quote } from '../format/escape.js';
 import { mountTimeoutMsOf, refusePathOnSilentMount } from './load-snapshot.js';
 import type { Io } from './io.js';
 import type { ValuesOf } from './options.js';
@@ -22,7 +22,7 @@ export async function runServe(values: ValuesOf<typeof serveSpec>, io: Io): Prom
     ['--state-dir', values.stateDir],
   ] as const) {
     if (path !== undefined) {
-      refusePathOnSilentMount('limbo serve: ', `${flag} '${escapeName(Buffer.from(path))}'`, path, values);
+      refusePathOnSilentMount('limbo serve: ', `${flag} ${quote(path)}`, path, values);
     }
   }
   if (tokenFile !== undefined) {
@@ -31,14 +31,10 @@ export async function runServe(values: ValuesOf<typeof serveSpec>, io: Io): Prom
     } catch (error) {
       throw new LimboError(
         'usage',
-        `limbo serve: cannot read --token-file '${escapeName(Buffer.from(tokenFile))}': ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+        `limbo serve: cannot read --token-file ${quote(tokenFile)}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
       );
     }
-    if (token === '')
-      throw new LimboError(
-        'usage',
-        `limbo serve: --token-file '${escapeName(Buffer.from(tokenFile))}' is empty`,
-      );
+    if (token === '') throw new LimboError('usage', `limbo serve: --token-file ${quote(tokenFile)} is empty`);
   }
   let server;
   try {

@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { LimboError } from '../core/errors.js';
 import { stringifySnapshot } from '../snapshot/snapshot-json.js';
 import type { Io } from './io.js';
-import { escapeName } from '../format/escape.js';
+import { quote } from '../format/escape.js';
 import { loadSnapshot, refusePathOnSilentMount } from './load-snapshot.js';
 import type { ValuesOf } from './options.js';
 import type { snapshotSpec } from './specs/snapshot.js';
@@ -12,7 +12,7 @@ export function runSnapshot(values: ValuesOf<typeof snapshotSpec>, io: Io): numb
   const { output } = values;
   // Asked before the scan: a file on a mount that does not answer would be waited on after it.
   if (output !== undefined) {
-    const what = `--output '${escapeName(Buffer.from(output))}'`;
+    const what = `--output ${quote(output)}`;
     refusePathOnSilentMount('limbo snapshot: ', what, output, values);
   }
   const text = `${stringifySnapshot(loadSnapshot(values, { handles: values.handles }))}\n`;
@@ -24,7 +24,7 @@ export function runSnapshot(values: ValuesOf<typeof snapshotSpec>, io: Io): numb
     writeFileSync(output, text, { flag: 'wx', mode: 0o600 });
   } catch (error) {
     const why = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
-    throw new LimboError('io', `cannot write '${escapeName(Buffer.from(output))}': ${why}`, { cause: error });
+    throw new LimboError('io', `cannot write ${quote(output)}: ${why}`, { cause: error });
   }
   return 0;
 }

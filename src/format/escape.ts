@@ -124,3 +124,8 @@ export function shellWord(word: Buffer | string): string {
   }
   return `$'${out}'`;
 }
+
+/** A user's text inside a message: quoted, with control characters and invalid UTF-8 escaped. */
+export function quote(text: string): string {
+  return `'${escapeName(Buffer.from(text))}'`;
+}
