@@ -24,7 +24,7 @@ export function runSnapshot(values: ValuesOf<typeof snapshotSpec>, io: Io): numb
     writeFileSync(output, text, { flag: 'wx', mode: 0o600 });
   } catch (error) {
     const why = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
-    throw new LimboError('io', `cannot write ${quote(output)}: ${why}`, { cause: error });
+    throw new LimboError('io', `limbo snapshot: cannot write ${quote(output)}: ${why}`, { cause: error });
   }
   return 0;
 }

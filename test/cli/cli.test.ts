@@ -100,7 +100,7 @@ describe('limbo CLI', () => {
     [['links', '/no/such/path'], /cannot stat '\/no\/such\/path': ENOENT/],
     [
       ['snapshot', '--output', '/no/such/\x1b[2Jdir/x.json'],
-      /cannot write '\/no\/such\/\\e\[2Jdir\/x\.json': ENOENT/,
+      /^limbo snapshot: cannot write '\/no\/such\/\\e\[2Jdir\/x\.json': ENOENT/,
     ],
   ];
   for (const [args, message] of missing) {
