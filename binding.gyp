@@ -12,7 +12,7 @@
         [
           "limbo_bpf==1",
           {
-            "sources": ["native/bpf-scan.c", "native/bpf-handles.c"],
+            "sources": ["native/bpf-scan.c", "native/bpf-handles.c", "native/bpf-tables.c"],
             "defines": ["LIMBO_BPF"],
             "include_dirs": ["native", "<(module_root_dir)/build/bpf"],
             "libraries": ["-lbpf"]

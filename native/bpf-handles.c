@@ -3,6 +3,8 @@
  * and task_vma iterators and aggregates their records per process in C, so 1,000,000 fds make
  * no JavaScript object each. Open file descriptions are distinct struct file pointers; files
  * held only by mappings are VMA files in no fd table; SysV shm attaches are distinct shm files.
+ * Asked for candidates, the same walk also gives what bpfScanFds would (native/bpf-tables.h), so
+ * a snapshot that wants both the ledger and the deleted files walks the fd tables once.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -20,6 +22,7 @@
 
 #include "bpf-handles.h"
 #include "bpf-scan.h"
+#include "bpf-tables.h"
 
 static struct limbo_handles *skeleton;
 static struct bpf_link *file_link, *vma_link;
@@ -126,6 +129,7 @@ typedef struct {
   use_t *uses;
   size_t nuses, ucap;
   keyset_t seen; /* address spaces (mm) already walked */
+  limbo_tables_t tables; /* every task's fd table and count, and the deleted candidates */
   /* Across chunks: the task whose records are being read, its process (an index: procs may
      move), and whether its fd table or address space was walked already. */
   __u32 current_tid;
@@ -283,10 +287,14 @@ static long consume_fds(scan_t *s, const char *buf, size_t len) {
     struct limbo_handle_fd_record rec;
     memcpy(&rec, buf + off, sizeof rec);
     size_t size = sizeof rec + rec.name_len;
-    if (off + size > len) break;
+    bool follows = rec.flags & LIMBO_HANDLE_FILE_FOLLOWS;
+    if (off + size + (follows ? sizeof(struct limbo_file_record) : 0) > len) break;
     const char *name = buf + off + sizeof rec;
-    off += size;
+    struct limbo_file_record candidate;
+    if (follows) memcpy(&candidate, buf + off + size, sizeof candidate);
+    off += size + (follows ? sizeof candidate : 0);
     if (rec.tid != s->current_tid) {
+      if (limbo_tables_start_task(&s->tables, rec.tid, rec.files)) return -1;
       /* kernel/bpf/task_iter.c visits every thread of a process whose leader exited, all with
          one fd table: count a (process, table) once. */
       process_t *p = process_of(s, rec.tgid);
@@ -297,6 +305,7 @@ static long consume_fds(scan_t *s, const char *buf, size_t len) {
       if (added < 0) return -1;
       s->current_skipped = added == 0;
     }
+    if (limbo_tables_add_fd(&s->tables, rec.fd, follows ? &candidate : NULL)) return -1;
     if (s->current_skipped) continue;
     process_t *p = &s->procs[s->current_process];
     p->fds++;
@@ -362,6 +371,7 @@ static void free_scan(scan_t *s) {
   free(s->slots);
   free(s->uses);
   free(s->seen.keys);
+  limbo_tables_free(&s->tables);
 }
 
 /* One scan's figures, computed without touching JavaScript, so a thread can compute them. */
@@ -455,14 +465,23 @@ static void *run_in_background(void *arg) {
   return NULL;
 }
 
+/* The optional first argument, a boolean: whether the walk writes the deleted candidates too. */
+static bool candidates_asked(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  bool asked = false;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1) return false;
+  if (napi_get_value_bool(env, argv[0], &asked) != napi_ok) return false;
+  return asked;
+}
+
 /*
- * bpfStartHandleScan(): starts the next bpfScanHandles' kernel walk on a thread of its own, so it
- * runs while the caller reads /proc; a failure to load is reported by bpfScanHandles. A walk
- * started before and never collected is dropped.
+ * bpfStartHandleScan(candidates): starts the next bpfScanHandles' kernel walk on a thread of its
+ * own, so it runs while the caller reads /proc; a failure to load is reported by bpfScanHandles.
+ * A walk started before and never collected is dropped.
  */
 napi_value bpf_start_handle_scan(napi_env env, napi_callback_info info) {
-  (void)env;
-  (void)info;
+  bool candidates = candidates_asked(env, info);
   if (background_running) {
     /* A walk its caller never collected (it threw before): too old to serve the next scan. */
     pthread_join(background_thread, NULL);
@@ -470,6 +489,7 @@ napi_value bpf_start_handle_scan(napi_env env, napi_callback_info info) {
     background_running = false;
   }
   if (ensure_loaded()) return NULL;
+  skeleton->bss->with_candidates = candidates;
   background = (result_t){0};
   background_running = pthread_create(&background_thread, NULL, run_in_background, &background) == 0;
   return NULL;
@@ -485,16 +505,18 @@ static napi_value error_object(napi_env env, int err) {
 }
 
 /*
- * bpfScanHandles(): { processes: [{ pid, fds, openFiles, mappingFiles, shmAttachments, kinds }],
- * openFiles, mappingFiles, shmAttachFiles, fdsInFlight, unixListeners } or { error, errno }: the
- * scan bpfStartHandleScan started, or one run now. `kinds` lists [kind, type, name, count] (enum
+ * bpfScanHandles(candidates): { processes: [{ pid, fds, openFiles, mappingFiles, shmAttachments,
+ * kinds }], openFiles, mappingFiles, shmAttachFiles, fdsInFlight, unixListeners, tables } or
+ * { error, errno }: the scan bpfStartHandleScan started, or one run now (with the candidates when
+ * asked for). `tables` is what bpfScanFds(true) gives (native/bpf-tables.h): every visited task's
+ * fd table and fd count, and the candidates when the walk was asked for them. `kinds` lists [kind, type, name, count] (enum
  * limbo_handle_kind, i_mode & S_IFMT, a latin1 name); fdsInFlight counts the fds in flight to
  * every unix socket but the listeners, whose counts fdinfo gives: unixListeners is [tid, fd, ...]
  * of one fd per listening socket's description. A file only mappings hold is counted for the
  * lowest pid that maps it (fork shares it with the children).
  */
 napi_value bpf_scan_handles(napi_env env, napi_callback_info info) {
-  (void)info;
+  bool candidates = candidates_asked(env, info);
   result_t r = {0};
   if (background_running) {
     pthread_join(background_thread, NULL);
@@ -502,7 +524,10 @@ napi_value bpf_scan_handles(napi_env env, napi_callback_info info) {
     r = background;
   } else {
     r.err = ensure_loaded();
-    if (!r.err) run_scan(&r);
+    if (!r.err) {
+      skeleton->bss->with_candidates = candidates;
+      run_scan(&r);
+    }
   }
   if (r.err) {
     free_result(&r);
@@ -544,6 +569,9 @@ napi_value bpf_scan_handles(napi_env env, napi_callback_info info) {
   CHECK(napi_create_object(env, &result));
   CHECK(napi_set_named_property(env, result, "processes", list));
   CHECK(napi_set_named_property(env, result, "unixListeners", unix_list));
+  napi_value tables = limbo_tables_to_js(env, &r.s.tables);
+  if (!tables) goto fail;
+  CHECK(napi_set_named_property(env, result, "tables", tables));
   if (set_number(env, result, "openFiles", (double)r.open_files) ||
       set_number(env, result, "fdsInFlight", r.fds_in_flight) ||
       set_number(env, result, "mappingFiles", (double)r.mapping_files) ||

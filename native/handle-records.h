@@ -24,14 +24,20 @@ enum limbo_unix_count {
   LIMBO_UNIX_LISTENER = 2, /* a listener: fdinfo sums its queued connections' counts, read there */
 };
 
-/* One per (task, fd), followed by name_len bytes of name. */
+/* A limbo_handle_fd_record's flags: a limbo_file_record (native/scan-records.h) follows its name. */
+#define LIMBO_HANDLE_FILE_FOLLOWS 1u
+
+/*
+ * One per (task, fd), followed by name_len bytes of name and, for an fd whose file may be deleted
+ * when candidates are asked for, a limbo_file_record.
+ */
 struct limbo_handle_fd_record {
   __u32 tid;
   __u32 tgid; /* both in the initial pid namespace */
   __u32 fd;
   __u16 mode; /* i_mode */
   __u8 kind;  /* enum limbo_handle_kind */
-  __u8 pad;
+  __u8 flags; /* LIMBO_HANDLE_FILE_FOLLOWS */
   __u64 files; /* the task's struct files_struct: one fd table */
   __u64 file;  /* the struct file: one open file description */
   __u16 name_len;

@@ -4,6 +4,9 @@
  * table, and what the fd refers to, decided as fs/d_path.c would name it; iter/task_vma writes
  * every file-backed VMA's struct file and whether it is a SysV shm attach, so user space can count
  * the files only mappings hold exactly. native/bpf-handles.c aggregates the records per process.
+ * When a snapshot wants the deleted files too (with_candidates), the fd program also writes each
+ * candidate's file record, as native/scan.bpf.c would (native/deleted-candidate.bpf.h): one walk
+ * of the fd tables serves both.
  *
  * As in scan.bpf.c, each program run writes all of its object's records and keeps no state:
  * kernel/bpf/bpf_iter.c bpf_seq_read re-runs a program whose output overflowed the buffer.
@@ -12,6 +15,7 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_helpers.h>
 
+#include "deleted-candidate.bpf.h"
 #include "handle-records.h"
 
 char LICENSE[] SEC("license") = "GPL"; /* bpf_seq_write and bpf_d_path are GPL-only */
@@ -30,6 +34,9 @@ char LICENSE[] SEC("license") = "GPL"; /* bpf_seq_write and bpf_d_path are GPL-o
 /* include/net/tcp_states.h, the states unix sockets use too */
 #define TCP_ESTABLISHED 1
 #define TCP_LISTEN 10
+
+/* Set by user space before a run (the skeleton's .bss is mapped): write the deleted candidates' files. */
+bool with_candidates = false;
 
 /* A name buffer per CPU: bpf_d_path needs more than the stack should hold. */
 struct name_buffer {
@@ -83,44 +90,43 @@ int limbo_handle_file(struct bpf_iter__task_file *ctx) {
   rec->file = (__u64)file;
   rec->mode = inode ? inode->i_mode : 0;
   rec->kind = LIMBO_HANDLE_PATH;
-  rec->name_len = 0;
+  rec->flags = inode && with_candidates && may_be_deleted(file) ? LIMBO_HANDLE_FILE_FOLLOWS : 0;
   rec->unix_count = LIMBO_UNIX_NONE;
   rec->scm_fds = 0;
-  if (!inode || !dentry) {
-    bpf_seq_write(seq, rec, sizeof *rec);
-    return 0;
+  long len = 1; /* with the terminating NUL, as both name helpers count it */
+  if (inode && dentry) {
+    unsigned long magic = inode->i_sb->s_magic;
+    /* fs/d_path.c d_path: a dentry with d_dname is named by it unless it is the root of its mount.
+       Direct loads (BTF pointers), not bpf_probe_read calls: this runs for every fd. */
+    const struct dentry_operations *ops = dentry->d_op;
+    bool named = ops && ops->d_dname &&
+                 (dentry->d_parent != dentry || dentry != file->f_path.mnt->mnt_root);
+    if (!named) {
+      if (magic == MQUEUE_MAGIC && (rec->mode & S_IFMT) == S_IFREG) rec->kind = LIMBO_HANDLE_MQUEUE;
+    } else if (magic == PIPEFS_MAGIC) {
+      rec->kind = LIMBO_HANDLE_PIPE;
+    } else if (magic == SOCKFS_MAGIC || magic == ANON_INODE_FS_MAGIC) {
+      /* net/socket.c names a socket's dentry after sk_prot_creator->name (the sockprotoname xattr);
+         fs/anon_inodes.c names it "[eventfd]", "inotify", ... and prints "anon_inode:NAME". */
+      rec->kind = magic == SOCKFS_MAGIC ? LIMBO_HANDLE_SOCKET : LIMBO_HANDLE_ANON;
+      len = bpf_probe_read_kernel_str(buf->name, sizeof buf->name, dentry->d_name.name);
+      if (magic == SOCKFS_MAGIC) count_in_flight(file, rec);
+    } else {
+      /* nsfs, pidfs, memfd, secretmem, dmabuf...: the text readlink shows, classified by user space. */
+      rec->kind = LIMBO_HANDLE_TEXT;
+      len = bpf_d_path((struct path *)&file->f_path, buf->name, sizeof buf->name);
+    }
   }
-  unsigned long magic = inode->i_sb->s_magic;
-  /* fs/d_path.c d_path: a dentry with d_dname is named by it unless it is the root of its mount.
-     Direct loads (BTF pointers), not bpf_probe_read calls: this runs for every fd. */
-  const struct dentry_operations *ops = dentry->d_op;
-  bool named = ops && ops->d_dname &&
-               (dentry->d_parent != dentry || dentry != file->f_path.mnt->mnt_root);
-  if (!named) {
-    if (magic == MQUEUE_MAGIC && (rec->mode & S_IFMT) == S_IFREG) rec->kind = LIMBO_HANDLE_MQUEUE;
-    bpf_seq_write(seq, rec, sizeof *rec);
-    return 0;
-  }
-  long len;
-  if (magic == PIPEFS_MAGIC) {
-    rec->kind = LIMBO_HANDLE_PIPE;
-    len = 0;
-  } else if (magic == SOCKFS_MAGIC || magic == ANON_INODE_FS_MAGIC) {
-    /* net/socket.c names a socket's dentry after sk_prot_creator->name (the sockprotoname xattr);
-       fs/anon_inodes.c names it "[eventfd]", "inotify", ... and prints "anon_inode:NAME". */
-    rec->kind = magic == SOCKFS_MAGIC ? LIMBO_HANDLE_SOCKET : LIMBO_HANDLE_ANON;
-    len = bpf_probe_read_kernel_str(buf->name, sizeof buf->name, dentry->d_name.name);
-    if (magic == SOCKFS_MAGIC) count_in_flight(file, rec);
-  } else {
-    /* nsfs, pidfs, memfd, secretmem, dmabuf...: the text readlink shows, classified by user space. */
-    rec->kind = LIMBO_HANDLE_TEXT;
-    len = bpf_d_path((struct path *)&file->f_path, buf->name, sizeof buf->name);
-  }
-  if (len < 1) len = 1; /* both helpers count the terminating NUL */
+  if (len < 1) len = 1;
   rec->name_len = (__u16)(len - 1);
   __u32 size = sizeof *rec + rec->name_len;
   if (size > sizeof *buf) size = sizeof *buf;
   bpf_seq_write(seq, buf, size);
+  if (rec->flags & LIMBO_HANDLE_FILE_FOLLOWS) {
+    struct limbo_file_record candidate;
+    fill_file_record(&candidate, task, ctx->fd, file);
+    bpf_seq_write(seq, &candidate, sizeof candidate);
+  }
   return 0;
 }
 

@@ -1,7 +1,8 @@
 // Builds the optional native addon (native/limbo.c). limbo works without it, only slower,
 // so a machine without a compiler still installs: a failed build is a warning, not an error.
 // Where clang, bpftool and libbpf-dev are present and the kernel has BTF, the addon also gets
-// the BPF scanner (native/scan.bpf.c, native/bpf-scan.c; native/handles.bpf.c, native/bpf-handles.c); without them limbo scans /proc.
+// the BPF scanner (native/scan.bpf.c, native/bpf-scan.c; native/handles.bpf.c, native/bpf-handles.c,
+// native/bpf-tables.c; both programs share native/deleted-candidate.bpf.h); without them limbo scans /proc.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';

@@ -102,17 +102,17 @@ export interface BpfCandidate {
  * One run of the task_file iterator: the candidates, and the tasks that sent records with their
  * fd tables (every task holding an fd, with its fd count, when asked for every fd).
  */
-export type BpfFdScan =
-  | {
-      /** Tasks that sent a record, tids ascending (in the initial pid namespace). */
-      readonly tids: Uint32Array;
-      readonly files: BigUint64Array;
-      /** Each task's fd count when every fd was sent; else null. */
-      readonly counts: Uint32Array | null;
-      /** Each fd table's once, though several tasks share it. */
-      readonly candidates: readonly BpfCandidate[];
-    }
-  | { readonly error: string; readonly errno: number };
+export interface BpfFdTables {
+  /** Tasks that sent a record, tids ascending (in the initial pid namespace). */
+  readonly tids: Uint32Array;
+  readonly files: BigUint64Array;
+  /** Each task's fd count when every fd was sent; else null. */
+  readonly counts: Uint32Array | null;
+  /** Each fd table's once, though several tasks share it. */
+  readonly candidates: readonly BpfCandidate[];
+}
+
+export type BpfFdScan = BpfFdTables | { readonly error: string; readonly errno: number };
 
 /**
  * One run of the handle ledger's iterators (native/handles.bpf.c), aggregated per process in C:
@@ -139,6 +139,11 @@ export type BpfHandleScan =
       readonly fdsInFlight: number;
       /** [tid, fd, ...]: one fd of each listening unix socket's open file description (fdinfo counts those). */
       readonly unixListeners: Uint32Array;
+      /**
+       * The same walk as bpfScanFds(true) sees it: every task with its fd table and fd count, and
+       * the deleted candidates when the walk was asked for them (else none).
+       */
+      readonly tables: BpfFdTables & { readonly counts: Uint32Array };
     }
   | { readonly error: string; readonly errno: number };
 
@@ -183,10 +188,16 @@ export interface NativeAddon {
     | NativeError;
   /** The BPF scanner: present only when the addon was built with clang, bpftool and libbpf. */
   bpfScanFds?(everyFd: boolean): BpfFdScan;
-  /** Starts the next bpfScanHandles' kernel walk on a thread of its own, to run while /proc is read. */
-  bpfStartHandleScan?(): void;
-  /** The handle ledger's BPF scan (the one started, or one run now): present whenever bpfScanFds is. */
-  bpfScanHandles?(): BpfHandleScan;
+  /**
+   * Starts the next bpfScanHandles' kernel walk on a thread of its own, to run while /proc is
+   * read; with `candidates`, the walk also gives the deleted candidates (one walk for both).
+   */
+  bpfStartHandleScan?(candidates?: boolean): void;
+  /**
+   * The handle ledger's BPF scan (the one started, or one run now, with the candidates when
+   * asked for): present whenever bpfScanFds is.
+   */
+  bpfScanHandles?(candidates?: boolean): BpfHandleScan;
 }
 
 let loaded: NativeAddon | null | undefined;

@@ -1,0 +1,48 @@
+/*
+ * The fd tables one task_file walk saw, in the shape src/snapshot/bpf-fd-scan.ts takes
+ * (BpfTables: tids, files, counts, candidates): each visited task with its fd table and fd count,
+ * and the fds whose file may be deleted with their kernel facts. Built by native/bpf-handles.c
+ * when the ledger's walk serves the deleted-files scan too.
+ */
+#ifndef LIMBO_BPF_TABLES_H
+#define LIMBO_BPF_TABLES_H
+#include <node_api.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <linux/types.h>
+
+#include "scan-records.h"
+
+typedef struct {
+  __u32 tid;
+  __u32 count;
+  __u64 files;
+} limbo_task_table_t;
+
+typedef struct {
+  __u32 tid;
+  __u32 fd;
+  __u64 files;
+  struct limbo_file_record file;
+} limbo_candidate_t;
+
+typedef struct {
+  limbo_task_table_t *tasks; /* in the order visited: tids ascending */
+  size_t ntasks, tcap;
+  limbo_candidate_t *candidates;
+  size_t ncandidates, ccap;
+  __u64 *seen; /* fd tables (files_struct) seen under an earlier task: open addressing, 0 empty */
+  size_t nseen, scap;
+  bool duplicate; /* the current task's table was walked under an earlier task */
+} limbo_tables_t;
+
+/* Starts the next task's records; 0, or -1 out of memory. */
+int limbo_tables_start_task(limbo_tables_t *t, __u32 tid, __u64 files);
+/* Counts one fd of the current task, and keeps its candidate (unless its table was seen before). */
+int limbo_tables_add_fd(limbo_tables_t *t, __u32 fd, const struct limbo_file_record *candidate);
+/* { tids: Uint32Array, files: BigUint64Array, counts: Uint32Array, candidates: [...] }, or NULL. */
+napi_value limbo_tables_to_js(napi_env env, const limbo_tables_t *t);
+void limbo_tables_free(limbo_tables_t *t);
+
+#endif
