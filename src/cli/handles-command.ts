@@ -16,7 +16,8 @@ import { HANDLES_TOP, type handlesSpec } from './specs/handles.js';
 /** `limbo handles`: the ledger, the types, the top processes, the warnings. */
 export function runHandles(values: ValuesOf<typeof handlesSpec>, io: Io): number {
   const { top, warnPercent } = values;
-  const snapshot = loadSnapshot(values, { handles: true });
+  // The ledger and fd counts are all it reads: no deleted-file walk, no candidate reads.
+  const snapshot = loadSnapshot(values, { handles: true, files: false });
   if (snapshot.system?.openFiles == null) {
     throw new LimboError(
       'snapshot-invalid',

@@ -12,7 +12,7 @@ import type { CommonValues } from './options.js';
 /** The snapshot a command works on: a saved one (--from), or a fresh scan of --proc. */
 export function loadSnapshot(
   values: Pick<CommonValues, 'from' | 'proc' | 'scanner' | 'mountTimeout'>,
-  options: { handles?: boolean } = {},
+  options: { handles?: boolean; files?: boolean } = {},
 ): Snapshot {
   const { from, proc, scanner } = values;
   const mountTimeoutMs = mountTimeoutMsOf(values);
@@ -39,7 +39,13 @@ export function loadSnapshot(
     }
   }
   try {
-    return takeSnapshot({ procRoot: proc, handles: options.handles ?? false, scanner, mountTimeoutMs });
+    return takeSnapshot({
+      procRoot: proc,
+      handles: options.handles ?? false,
+      files: options.files ?? true,
+      scanner,
+      mountTimeoutMs,
+    });
   } catch (error) {
     // Any other LimboError keeps its code: --scanner bpf where BPF cannot run is a usage error (exit 2).
     if (error instanceof LimboError && error.code !== 'proc-unreadable') throw error;

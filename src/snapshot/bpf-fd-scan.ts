@@ -31,13 +31,16 @@ export function chooseScanner(
   const scan = reason === null ? nativeAddon()?.bpfScanFds?.(!fdDirSizeCounts(procRoot)) : undefined;
   const tables = scan && !('error' in scan) ? scan : null;
   if (scan && 'error' in scan) reason = `the BPF program did not load or run: ${scan.error}`;
-  if (tables) {
-    const why =
-      request === 'bpf' ? 'asked for (--scanner bpf)' : 'root, BTF present and the BPF program loaded';
-    return { used: { name: 'bpf', reason: why }, tables };
-  }
+  if (tables) return { used: bpfChosen(request), tables };
   if (request === 'bpf') throw new LimboError('usage', `--scanner bpf cannot run here: ${reason}`);
   return { used: { name: 'proc', reason: `BPF scanner unavailable: ${reason}` }, tables: null };
+}
+
+/** The BPF scanner as chosen when its program ran: asked for, or `auto` where it works. */
+export function bpfChosen(request: ScannerRequest): ScannerUsed {
+  const reason =
+    request === 'bpf' ? 'asked for (--scanner bpf)' : 'root, BTF present and the BPF program loaded';
+  return { name: 'bpf', reason };
 }
 
 /** Why the BPF scanner cannot run here, or null when it may (whether its programs load is known only by running them). */

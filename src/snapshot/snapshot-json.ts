@@ -184,6 +184,12 @@ export const snapshotJsonSchema = contract(
           statfsType: optional(enumOf(['mqueue'])),
         }),
       ),
+      filesCollected: optional(
+        boolean({
+          description:
+            "false when the scan did not look for deleted files (limbo handles scans so): files and every process's fds, mappings and deletedExe are empty because they were not read. Absent: collected.",
+        }),
+      ),
       mountNamespaces: array(
         object({
           id: string(),

@@ -26,7 +26,14 @@ import { readSysvShm } from '../proc/sysvipc-shm.js';
 import { readLimits } from '../proc/limits.js';
 import { readFdInfo, type FdOwner } from '../proc/fdinfo.js';
 import { HandleScan, readSystemCounts } from './handle-scan.js';
-import { bpfProblem, bpfTableScans, chooseScanner, type ScannerRequest } from './bpf-fd-scan.js';
+import {
+  bpfChosen,
+  bpfProblem,
+  bpfTableScans,
+  chooseScanner,
+  type BpfTables,
+  type ScannerRequest,
+} from './bpf-fd-scan.js';
 import { bpfHandleLedger, NO_HANDLES } from './bpf-handle-scan.js';
 import { readExtentSharing } from '../proc/extent-sharing.js';
 import { formatDev, fsTypeThrough, statThrough, type FileStat } from '../proc/file-stat.js';
@@ -53,6 +60,7 @@ import type {
   HeldMapping,
   MountNamespace,
   ProcessRecord,
+  ScannerUsed,
   Snapshot,
   UnreadablePart,
 } from './types.js';
@@ -68,6 +76,13 @@ export interface SnapshotOptions {
    * fd is typed and grouped into open file descriptions. Costlier than the deleted-files scan.
    */
   readonly handles?: boolean;
+  /**
+   * Also look for deleted files (default true): the candidates' links, stat and fdinfo, the
+   * deleted mappings and executables. false keeps only what counts fds (with `handles`, the
+   * ledger): `files` and every process's fds, mappings and deletedExe stay empty, and the
+   * snapshot says so (filesCollected: false). For `limbo handles`, which reads none of them.
+   */
+  readonly files?: boolean;
   /** Where POSIX shared memory lives. Default "/dev/shm". */
   readonly devShm?: string;
   /**
@@ -97,10 +112,12 @@ export function takeSnapshot(options: SnapshotOptions = {}): Snapshot {
   const problem = procRootProblem(procRoot);
   if (problem) throw new LimboError('proc-unreadable', problem);
   const request = options.scanner ?? 'auto';
-  // The ledger's kernel walk runs on its own thread while the processes are read through /proc.
+  const wantFiles = options.files ?? true;
+  // The ledger's kernel walk runs on its own thread while the processes are read through /proc;
+  // it also gives the deleted candidates, so the fd tables are walked once.
   const ledgerStarted = options.handles === true && request !== 'proc' && bpfProblem(procRoot) === null;
-  if (ledgerStarted) nativeAddon()?.bpfStartHandleScan?.();
-  const scan = new Scan(procRoot, readPasswd(options.passwdPath));
+  if (ledgerStarted) nativeAddon()?.bpfStartHandleScan?.(wantFiles);
+  const scan = new Scan(procRoot, readPasswd(options.passwdPath), wantFiles);
   const hostMountNamespace = scan.mountNamespaceOf('self');
   const pending = listPids(procRoot)
     .map((pid) => scan.identifyProcess(pid))
@@ -111,15 +128,14 @@ export function takeSnapshot(options: SnapshotOptions = {}): Snapshot {
   scan.findUnansweredMounts(hostMountNamespace, options.mountTimeoutMs ?? MOUNT_ANSWER_TIMEOUT_MS);
   const namespaceOfDir = pending.flatMap((p) => p.tables.map(() => p.mountNamespace));
   const skip = skipLinkOf(scan.unanswered, namespaceOfDir);
-  const chosen = chooseScanner(request, procRoot);
-  const ledger = options.handles ? bpfLedger(chosen, request, procRoot, ledgerStarted) : null;
-  const scanner = ledger?.scanner ?? chosen;
+  const ledger = ledgerStarted ? bpfLedger(request, procRoot, wantFiles) : null;
+  const scanner = ledger?.scanner ?? chooseScanner(request, procRoot);
   const handleScan = options.handles && !ledger?.handles ? new HandleScan(procRoot) : null;
   const scans = handleScan
-    ? scanForHandles(handleScan, pending, dirs, skip)
+    ? scanForHandles(handleScan, pending, dirs, skip, wantFiles)
     : scanner.tables
       ? bpfTableScans(
-          scanner.tables,
+          wantFiles ? scanner.tables : { ...scanner.tables, candidates: [] },
           pending.flatMap((p) => p.tables.map((table) => ({ dir: table.dir, tid: table.tid ?? p.pid }))),
           skip,
         )
@@ -156,6 +172,7 @@ export function takeSnapshot(options: SnapshotOptions = {}): Snapshot {
         }))
       : processes,
     files: vanished.size > 0 ? filesHeldBy(processes, scan.files) : [...scan.files.values()],
+    ...(wantFiles ? {} : { filesCollected: false }),
     mountNamespaces: [...scan.mountNamespaces.values()],
     incomplete: {
       scannerUid: process.geteuid?.() ?? -1,
@@ -178,26 +195,24 @@ export function takeSnapshot(options: SnapshotOptions = {}): Snapshot {
 }
 
 /**
- * The handle ledger from the kernel when the BPF scanner was chosen: its own iterators' run
- * (native/handles.bpf.c). Where that run fails, `bpf` throws with the reason and `auto` reads
- * every fd through /proc instead, saying why.
+ * The handle ledger from the kernel, and the fd tables for the deleted-files scan from the same
+ * walk (native/handles.bpf.c): the run bpfStartHandleScan started. Where that run fails, `bpf`
+ * throws with the reason and `auto` reads every fd through /proc instead, saying why.
  */
 function bpfLedger(
-  chosen: ReturnType<typeof chooseScanner>,
   request: ScannerRequest,
   procRoot: string,
-  started: boolean,
+  wantFiles: boolean,
 ): {
-  scanner: ReturnType<typeof chooseScanner>;
+  scanner: { used: ScannerUsed; tables: BpfTables | null };
   handles: (ReturnType<typeof bpfHandleLedger> & { vanished: ReadonlySet<number> }) | null;
 } {
-  if (!chosen.tables) {
-    if (started) nativeAddon()?.bpfScanHandles?.(); // the walk started is joined, its result unused
-    return { scanner: chosen, handles: null };
-  }
-  const run = nativeAddon()?.bpfScanHandles?.();
+  const run = nativeAddon()?.bpfScanHandles?.(wantFiles);
   if (run && !('error' in run))
-    return { scanner: chosen, handles: { ...bpfHandleLedger(run, procRoot), vanished: new Set() } };
+    return {
+      scanner: { used: bpfChosen(request), tables: run.tables },
+      handles: { ...bpfHandleLedger(run, procRoot), vanished: new Set() },
+    };
   const reason = `the handle ledger's BPF program did not load or run: ${run?.error ?? 'absent from the addon'}`;
   if (request === 'bpf') throw new LimboError('usage', `--scanner bpf cannot run here: ${reason}`);
   return {
@@ -220,12 +235,13 @@ function filesHeldBy(
   return [...files.values()].filter((file) => keys.has(file.key));
 }
 
-/** The full scan of every table, fed to the handle ledger, with the deleted candidates drawn from it. */
+/** The full scan of every table, fed to the handle ledger, with the deleted candidates drawn from it (when wanted). */
 function scanForHandles(
   handleScan: HandleScan,
   pending: readonly PendingProcess[],
   dirs: readonly string[],
   skip: SkipLink | null,
+  wantFiles: boolean,
 ): ReadResult<FdTableScan>[] {
   const full = scanFdTablesFull(dirs, nativeAddon(), skip);
   const scans: ReadResult<FdTableScan>[] = [];
@@ -244,7 +260,9 @@ function scanForHandles(
       const index = next - 1;
       scans.push({
         ok: true,
-        value: candidatesOf(dir, result.value, skip ? (target) => skip(index, target) : null),
+        value: wantFiles
+          ? candidatesOf(dir, result.value, skip ? (target) => skip(index, target) : null)
+          : { count: result.value.count, unreadable: result.value.unreadable, candidates: [] },
       });
     }
   }
@@ -296,6 +314,8 @@ class Scan {
   constructor(
     private readonly procRoot: string,
     private readonly users: Map<number, string>,
+    /** Whether deleted files are looked for (SnapshotOptions.files): else maps and exe are not read for them. */
+    private readonly wantFiles: boolean,
   ) {}
 
   /**
@@ -393,15 +413,19 @@ class Scan {
     // When the main thread has exited, maps and exe are empty under /proc/PID: read a live thread's.
     const taskDir = tables[0]?.dir ?? `${this.procRoot}/${pid}`;
     // The ledger needs every mapping; the deleted-files scan only the " (deleted)" ones.
-    const maps = readMaps(`${taskDir}/maps`, handleScan === null);
+    const maps =
+      handleScan !== null || this.wantFiles
+        ? readMaps(`${taskDir}/maps`, handleScan === null)
+        : { ok: true as const, value: [] };
     if (maps.ok) handleScan?.addMaps(pid, maps.value);
-    const mappings = maps.ok
-      ? this.recordMappings(pid, pending.root, maps.value, pending.mountNamespace)
-      : maps.failure === 'denied'
-        ? ('denied' as const)
+    const mappings =
+      maps.ok && this.wantFiles
+        ? this.recordMappings(pid, pending.root, maps.value, pending.mountNamespace)
         : [];
-    const deletedExe = this.readDeletedExe(pid, pending.root, taskDir, pending.mountNamespace);
-    if (mappings === 'denied') unreadable.push('maps');
+    const deletedExe = this.wantFiles
+      ? this.readDeletedExe(pid, pending.root, taskDir, pending.mountNamespace)
+      : null;
+    if (!maps.ok && maps.failure === 'denied') unreadable.push('maps');
     if (unreadable.length > 0) this.unreadablePids.push(pid);
 
     this.processes.push({
@@ -426,7 +450,7 @@ class Scan {
       ...(unreadable.length > 0 ? { unreadable } : {}),
       unreadableDescriptors,
       fds,
-      mappings: mappings === 'denied' ? [] : mappings,
+      mappings,
       deletedExe,
       fdLimit: pending.fdLimit,
       handles: null,

@@ -183,6 +183,12 @@ export interface Snapshot {
   readonly scanner?: ScannerUsed;
   readonly processes: readonly ProcessRecord[];
   readonly files: readonly FileRecord[];
+  /**
+   * False when the scan did not look for deleted files (SnapshotOptions.files, as `limbo handles`
+   * scans): `files` and every process's fds, mappings and deletedExe are empty because they were
+   * not read, not because nothing is deleted. Absent: they were collected.
+   */
+  readonly filesCollected?: boolean;
   readonly mountNamespaces: readonly MountNamespace[];
   readonly incomplete: Incomplete;
   /** System-wide handle facts (descriptions and fds in flight only with `handles: true`); null in old snapshots. */

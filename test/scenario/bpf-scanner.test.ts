@@ -7,7 +7,8 @@
 // elsewhere; where the tools to build it are present it must run.
 // The handle ledger's iterators (native/handles.bpf.c) must type every fd and count open files
 // as the /proc scanner does (kcmp, as root), and count files held only by mappings and SysV shm
-// attaches exactly, as the kernel holds them.
+// attaches exactly, as the kernel holds them. When a snapshot wants both (serve, `snapshot
+// --handles`), the ledger's walk alone gives the deleted candidates too, and must find the same.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
@@ -16,7 +17,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { findDeletedFiles } from '../../src/analyses/deleted.js';
 import type { HandlesJson } from '../../src/analyses/handles-json.js';
-import { nativeAddon } from '../../src/native.js';
+import { nativeAddon, type BpfCandidate } from '../../src/native.js';
 import { chooseScanner, fdDirSizeCounts } from '../../src/snapshot/bpf-fd-scan.js';
 import { takeSnapshot } from '../../src/snapshot/take-snapshot.js';
 import type { Snapshot } from '../../src/snapshot/types.js';
@@ -182,6 +183,73 @@ describe('the BPF scanner', () => {
     assert.deepEqual(ourView(everyFd), expected);
   });
 
+  it('walks the fd tables once for the ledger and the deleted files, and finds the same', (t) => {
+    if (reason !== null) return t.skip(reason);
+    // In a process of its own, a snapshot with both loads the ledger's programs and never the
+    // deleted-files one: the programs behind its bpf-prog fds (fdinfo prog_id), as bpftool names them.
+    const script = [
+      `const { takeSnapshot } = await import(${JSON.stringify(new URL('../../src/snapshot/take-snapshot.js', import.meta.url).href)});`,
+      `const { execFileSync } = await import('node:child_process');`,
+      `const { readdirSync, readFileSync, readlinkSync } = await import('node:fs');`,
+      `takeSnapshot({ scanner: 'bpf', handles: true });`,
+      `const ids = readdirSync('/proc/self/fd').filter((fd) => { try { return readlinkSync('/proc/self/fd/' + fd) === 'anon_inode:bpf-prog'; } catch { return false; } })`,
+      `  .map((fd) => Number(/^prog_id:\\s*(\\d+)/m.exec(readFileSync('/proc/self/fdinfo/' + fd, 'utf8'))?.[1]));`,
+      `const progs = JSON.parse(execFileSync('bpftool', ['prog', 'show', '--json']).toString());`,
+      `console.log(JSON.stringify(progs.filter((p) => ids.includes(p.id)).map((p) => p.name).sort()));`,
+    ].join('\n');
+    const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+      env: { ...process.env, PATH: `${process.env.PATH}:/usr/sbin` },
+    });
+    assert.equal(child.status, 0, child.stderr.toString());
+    assert.deepEqual(JSON.parse(child.stdout.toString()), ['limbo_handle_file', 'limbo_handle_vma']);
+    const oneWalk = takeSnapshot({ scanner: 'bpf', handles: true });
+    const handlesOnly = takeSnapshot({ scanner: 'bpf', handles: true, files: false });
+    assert.equal(oneWalk.scanner?.name, 'bpf');
+    assert.equal(oneWalk.system?.openFilesExact, true);
+    const proc = takeSnapshot({ scanner: 'proc', handles: true });
+    const expected = ourView(proc);
+    assert.ok(expected.deleted.length >= 9, 'the load is there');
+    assert.deepEqual(ourView(oneWalk), expected);
+    // Without the files: the same fd counts and ledger, and the snapshot says what it left out.
+    assert.equal(handlesOnly.filesCollected, false);
+    assert.equal(oneWalk.filesCollected, undefined);
+    assert.deepEqual(handlesOnly.files, []);
+    const counts = (snapshot: Snapshot) =>
+      ourView(snapshot).processes.map((p) => [p.pid, p.fdCount, p.readable]);
+    assert.deepEqual(counts(handlesOnly), counts(proc));
+    const ours = ourView(handlesOnly).processes;
+    assert.ok(ours.every((p) => p.fds.length === 0 && p.mappings.length === 0));
+    assert.deepEqual(ourHandles(handlesOnly), ourHandles(oneWalk));
+  });
+
+  it("gives every task's fd count from the ledger's walk, as an fd directory's st_size does", (t) => {
+    if (reason !== null) return t.skip(reason);
+    // Linux < 6.2 has no count in st_size: the ledger's walk sees every fd, so it counts them.
+    const run = nativeAddon()?.bpfScanHandles?.(true);
+    assert.ok(run && !('error' in run));
+    const every = nativeAddon()?.bpfScanFds?.(true);
+    assert.ok(every && !('error' in every));
+    // (The holder whose main thread exited is walked under its threads' tids.)
+    for (const holder of holders.filter((_, i) => i !== 1)) {
+      const at = run.tables.tids.indexOf(holder.pid);
+      assert.ok(at >= 0, `pid ${holder.pid} was walked`);
+      assert.equal(run.tables.counts[at], statSync(`/proc/${holder.pid}/fd`).size);
+      const inTable = (c: { files: bigint }) => c.files === run.tables.files[at];
+      const key = ({ tid, fd, file, ino, flags, posBytes, sizeBytes }: BpfCandidate) =>
+        `${tid} ${fd} ${file} ${ino} ${flags} ${posBytes} ${sizeBytes}`;
+      assert.deepEqual(
+        run.tables.candidates.filter(inTable).map(key),
+        every.candidates.filter((c) => c.files === every.files[every.tids.indexOf(holder.pid)]).map(key),
+      );
+    }
+    // Asked for no candidates, the walk sends none, and still counts every fd.
+    const lean = nativeAddon()?.bpfScanHandles?.(false);
+    assert.ok(lean && !('error' in lean));
+    assert.equal(lean.tables.candidates.length, 0);
+    const main = holders[0]?.pid as number;
+    assert.equal(lean.tables.counts[lean.tables.tids.indexOf(main)], statSync(`/proc/${main}/fd`).size);
+  });
+
   it('sends only the candidates where st_size counts a table, and every fd elsewhere', (t) => {
     if (reason !== null) return t.skip(reason);
     // fs/proc/fd.c gives an fd directory's st_size the fd count from Linux 6.2 on.
@@ -237,6 +305,12 @@ describe('the BPF scanner', () => {
     const comparable = (list: typeof expected) =>
       list.map(({ mappingFiles: _m, shmAttachments: _s, ...rest }) => rest);
     assert.deepEqual(comparable(got), comparable(expected));
+    // `limbo handles` scans without the deleted files, through either scanner: the same ledger.
+    assert.deepEqual(ourHandles(takeSnapshot({ scanner: 'bpf', handles: true, files: false })), got);
+    assert.deepEqual(
+      comparable(ourHandles(takeSnapshot({ scanner: 'proc', handles: true, files: false }))),
+      comparable(expected),
+    );
 
     const byComm = (comm: string) => got.filter((p) => p.comm === `${tag}-${comm}`);
     const [parent, child] = byComm('kinds');
