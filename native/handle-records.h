@@ -35,7 +35,7 @@ struct limbo_handle_fd_record {
   __u32 tid;
   __u32 tgid; /* both in the initial pid namespace */
   __u32 fd;
-  __u16 mode; /* i_mode */
+  __u16 mode; /* i_mode & S_IFMT: the file's type */
   __u8 kind;  /* enum limbo_handle_kind */
   __u8 flags; /* LIMBO_HANDLE_FILE_FOLLOWS */
   __u64 files; /* the task's struct files_struct: one fd table */

@@ -28,6 +28,33 @@ char LICENSE[] SEC("license") = "GPL"; /* bpf_seq_write and bpf_d_path are GPL-o
 
 #define S_IFMT 00170000
 #define S_IFREG 0100000
+#define S_IFDIR 0040000
+
+/*
+ * include/linux/dcache.h: the dentry's d_flags say whether it is a regular file or a directory
+ * (d_flags_for_inode), so most fds need no read of their inode, a cache miss each (a fifth of the
+ * walk at 1M fds). Since Linux 6.14 these are an enum (enum dentry_flags) whose values moved;
+ * before, #defines that BTF does not carry. This flavor of it is relocated by name at load
+ * (CO-RE), and where the kernel has no such enum the inode is read as before.
+ */
+enum dentry_flags___limbo {
+  DCACHE_ENTRY_TYPE___limbo = 1,
+  DCACHE_DIRECTORY_TYPE___limbo = 2,
+  DCACHE_AUTODIR_TYPE___limbo = 3,
+  DCACHE_REGULAR_TYPE___limbo = 4,
+};
+
+/* The fd's file type (i_mode & S_IFMT), from its dentry where that tells, else from its inode. */
+static __always_inline __u16 file_type(struct dentry *dentry, struct inode *inode) {
+  if (bpf_core_enum_value_exists(enum dentry_flags___limbo, DCACHE_REGULAR_TYPE___limbo)) {
+    unsigned int type = dentry->d_flags & bpf_core_enum_value(enum dentry_flags___limbo, DCACHE_ENTRY_TYPE___limbo);
+    if (type == bpf_core_enum_value(enum dentry_flags___limbo, DCACHE_REGULAR_TYPE___limbo)) return S_IFREG;
+    if (type == bpf_core_enum_value(enum dentry_flags___limbo, DCACHE_DIRECTORY_TYPE___limbo) ||
+        type == bpf_core_enum_value(enum dentry_flags___limbo, DCACHE_AUTODIR_TYPE___limbo))
+      return S_IFDIR;
+  }
+  return inode->i_mode & S_IFMT;
+}
 
 #define AF_UNIX 1
 #define SOCK_DGRAM 2
@@ -88,14 +115,16 @@ int limbo_handle_file(struct bpf_iter__task_file *ctx) {
   rec->fd = ctx->fd;
   rec->files = (__u64)task->files;
   rec->file = (__u64)file;
-  rec->mode = inode ? inode->i_mode : 0;
+  rec->mode = !inode ? 0 : dentry ? file_type(dentry, inode) : inode->i_mode & S_IFMT;
   rec->kind = LIMBO_HANDLE_PATH;
   rec->flags = inode && with_candidates && may_be_deleted(file) ? LIMBO_HANDLE_FILE_FOLLOWS : 0;
   rec->unix_count = LIMBO_UNIX_NONE;
   rec->scm_fds = 0;
   long len = 1; /* with the terminating NUL, as both name helpers count it */
   if (inode && dentry) {
-    unsigned long magic = inode->i_sb->s_magic;
+    /* The dentry's superblock, not the inode's: the pseudo filesystems tested have one, and the
+       dentry is read already. */
+    unsigned long magic = dentry->d_sb->s_magic;
     /* fs/d_path.c d_path: a dentry with d_dname is named by it unless it is the root of its mount.
        Direct loads (BTF pointers), not bpf_probe_read calls: this runs for every fd. */
     const struct dentry_operations *ops = dentry->d_op;
