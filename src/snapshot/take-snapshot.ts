@@ -26,7 +26,13 @@ import { readSysvShm } from '../proc/sysvipc-shm.js';
 import { readLimits } from '../proc/limits.js';
 import { readFdInfo, type FdOwner } from '../proc/fdinfo.js';
 import { HandleScan, readSystemCounts } from './handle-scan.js';
-import { bpfProblem, bpfTableScans, chooseScanner, type ScannerRequest } from './bpf-fd-scan.js';
+import {
+  bpfProblem,
+  bpfTableScans,
+  chooseScanner,
+  startBpfScan,
+  type ScannerRequest,
+} from './bpf-fd-scan.js';
 import { bpfHandleLedger, NO_HANDLES } from './bpf-handle-scan.js';
 import { readExtentSharing } from '../proc/extent-sharing.js';
 import { formatDev, fsTypeThrough, statThrough, type FileStat } from '../proc/file-stat.js';
@@ -100,6 +106,8 @@ export function takeSnapshot(options: SnapshotOptions = {}): Snapshot {
   // The ledger's kernel walk runs on its own thread while the processes are read through /proc.
   const ledgerStarted = options.handles === true && request !== 'proc' && bpfProblem(procRoot) === null;
   if (ledgerStarted) nativeAddon()?.bpfStartHandleScan?.();
+  // So does the deleted-files walk, collected by chooseScanner.
+  const fdScanStarted = options.handles ? null : startBpfScan(request, procRoot);
   const scan = new Scan(procRoot, readPasswd(options.passwdPath));
   const hostMountNamespace = scan.mountNamespaceOf('self');
   const pending = listPids(procRoot)
@@ -111,7 +119,7 @@ export function takeSnapshot(options: SnapshotOptions = {}): Snapshot {
   scan.findUnansweredMounts(hostMountNamespace, options.mountTimeoutMs ?? MOUNT_ANSWER_TIMEOUT_MS);
   const namespaceOfDir = pending.flatMap((p) => p.tables.map(() => p.mountNamespace));
   const skip = skipLinkOf(scan.unanswered, namespaceOfDir);
-  const chosen = chooseScanner(request, procRoot);
+  const chosen = chooseScanner(request, procRoot, fdScanStarted);
   const ledger = options.handles ? bpfLedger(chosen, request, procRoot, ledgerStarted) : null;
   const scanner = ledger?.scanner ?? chosen;
   const handleScan = options.handles && !ledger?.handles ? new HandleScan(procRoot) : null;
