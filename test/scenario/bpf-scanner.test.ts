@@ -10,14 +10,14 @@
 // attaches exactly, as the kernel holds them.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { findDeletedFiles } from '../../src/analyses/deleted.js';
 import type { HandlesJson } from '../../src/analyses/handles-json.js';
 import { nativeAddon } from '../../src/native.js';
-import { chooseScanner, fdDirSizeCounts } from '../../src/snapshot/bpf-fd-scan.js';
+import { bpfTableScans, chooseScanner, fdDirSizeCounts } from '../../src/snapshot/bpf-fd-scan.js';
 import { takeSnapshot } from '../../src/snapshot/take-snapshot.js';
 import type { Snapshot } from '../../src/snapshot/types.js';
 import { holderBinary, startHolder, type Holder } from '../helpers/holder.js';
@@ -205,6 +205,38 @@ describe('the BPF scanner', () => {
     const at = every.tids.indexOf(base);
     assert.ok(at >= 0);
     assert.equal(every.counts?.[at], statSync(`/proc/${base}/fd`).size);
+  });
+
+  it('reads the candidates in the addon as its JavaScript twin reads them', (t) => {
+    if (reason !== null) return t.skip(reason);
+    const chosen = chooseScanner('bpf', '/proc');
+    assert.ok(chosen.tables);
+    // Each of the load's processes and threads, as a snapshot lists its fd tables (one per task here).
+    const tables = holders.flatMap((holder) =>
+      [holder.pid, ...holder.children].flatMap((pid) =>
+        readdirSync(`/proc/${pid}/task`).map((tid) =>
+          Number(tid) === pid
+            ? { dir: `/proc/${pid}`, tid: pid }
+            : { dir: `/proc/${pid}/task/${tid}`, tid: Number(tid) },
+        ),
+      ),
+    );
+    const fromC = bpfTableScans(chosen.tables, tables, null, nativeAddon());
+    assert.deepEqual(fromC, bpfTableScans(chosen.tables, tables, null, null));
+    // The kernel's flags and offset ride on every candidate the kernel sent and /proc confirmed.
+    const candidates = fromC.flatMap((scan) => (scan.ok ? scan.value.candidates : []));
+    assert.ok(candidates.length >= 8);
+    assert.ok(candidates.every((c) => c.flags !== undefined && c.posBytes !== undefined));
+    // A walk started ahead is collected only by the start that made it; another call runs anew.
+    const addon = nativeAddon();
+    const started = addon?.bpfStartFdScan?.(false);
+    assert.equal(typeof started, 'number');
+    const ahead = addon?.bpfScanFds?.(false, started);
+    const now = addon?.bpfScanFds?.(false, started);
+    assert.ok(ahead && !('error' in ahead) && now && !('error' in now));
+    const ours = (scan: typeof ahead) =>
+      scan.candidates.filter((c) => tables.some((table) => table.tid === c.tid)).map((c) => [c.tid, c.fd]);
+    assert.deepEqual(ours(ahead), ours(now));
   });
 
   it('keeps the same handle ledger as the /proc scanner, with exact mappings', (t) => {
