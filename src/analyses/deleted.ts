@@ -553,7 +553,9 @@ function sortFiles(files: DeletedFile[], sort: DeletedSort): DeletedFile[] {
 }
 
 function sumTotals(files: readonly DeletedFile[]): DeletedTotals {
-  const byMount = new Map<string, MountTotal>();
+  const byMount = new Map<string, Mutable<MountTotal>>();
+  // Files on one mount share its mount point's Buffer: its base64 is made once.
+  const base64Of = new Map<Buffer, string>();
   let sizeBytes = 0;
   let allocatedBytes = 0;
   let reclaimableBytes = 0;
@@ -567,32 +569,38 @@ function sumTotals(files: readonly DeletedFile[]): DeletedTotals {
     if (file.ramBacked) ramAllocatedBytes += file.allocatedBytes;
     // By exact bytes: two mount points that differ only in invalid UTF-8 read alike as text;
     // and one mount point in two mount namespaces is two places.
-    const where = file.mountBytes
-      ? `bytes:${file.mountBytes.toString('base64')}`
-      : `text:${file.mount ?? ''}`;
+    let where: string;
+    if (file.mountBytes) {
+      let base64 = base64Of.get(file.mountBytes);
+      if (base64 === undefined) {
+        base64 = file.mountBytes.toString('base64');
+        base64Of.set(file.mountBytes, base64);
+      }
+      where = `bytes:${base64}`;
+    } else where = `text:${file.mount ?? ''}`;
     const key = `${where}\0${file.fstype ?? ''}\0${file.mountNamespace ?? ''}`;
-    const total = byMount.get(key) ?? {
-      mount: file.mount,
-      ...(file.mountBytes ? { mountBytes: file.mountBytes } : {}),
-      mountNamespace: file.mountNamespace,
-      mountPath: file.mountPath,
-      fstype: file.fstype,
-      ramBacked: file.ramBacked,
-      files: 0,
-      sizeBytes: 0,
-      allocatedBytes: 0,
-      reclaimableBytes: 0,
-      reclaimableUnknownBytes: 0,
-    };
-    byMount.set(key, {
-      ...total,
-      files: total.files + 1,
-      sizeBytes: total.sizeBytes + file.sizeBytes,
-      allocatedBytes: total.allocatedBytes + file.allocatedBytes,
-      reclaimableBytes: total.reclaimableBytes + (file.reclaimableBytes ?? 0),
-      reclaimableUnknownBytes:
-        total.reclaimableUnknownBytes + (file.reclaimableBytes === null ? file.allocatedBytes : 0),
-    });
+    let total = byMount.get(key);
+    if (total === undefined) {
+      total = {
+        mount: file.mount,
+        ...(file.mountBytes ? { mountBytes: file.mountBytes } : {}),
+        mountNamespace: file.mountNamespace,
+        mountPath: file.mountPath,
+        fstype: file.fstype,
+        ramBacked: file.ramBacked,
+        files: 0,
+        sizeBytes: 0,
+        allocatedBytes: 0,
+        reclaimableBytes: 0,
+        reclaimableUnknownBytes: 0,
+      };
+      byMount.set(key, total);
+    }
+    total.files++;
+    total.sizeBytes += file.sizeBytes;
+    total.allocatedBytes += file.allocatedBytes;
+    total.reclaimableBytes += file.reclaimableBytes ?? 0;
+    if (file.reclaimableBytes === null) total.reclaimableUnknownBytes += file.allocatedBytes;
   }
   return {
     files: files.length,
@@ -605,3 +613,6 @@ function sumTotals(files: readonly DeletedFile[]): DeletedTotals {
     byMount: [...byMount.values()].sort((a, b) => b.allocatedBytes - a.allocatedBytes),
   };
 }
+
+/** A record being summed, its readonly fields writable while it is. */
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
