@@ -43,13 +43,18 @@ static bool name_ends_deleted(struct dentry *dentry) {
   return true;
 }
 
+/* ".nfs" + 24 hex digits and ".fuse_hidden" + 16: both silly names are this long (src/proc/deleted-name.ts). */
+#define SILLY_NAME_LEN 28
+
 /*
  * Whether the dentry's name is a silly rename's: NFS renames an unlinked open file to
  * .nfsXXXXXXXXXXXXXXXXXXXXXXXX (the fd then carries that name, hashed, with nlink 1 while it is
  * cached) and libfuse to .fuse_hiddenXXXXXXXXXXXXXXXX. User space applies the exact rule
- * (src/proc/deleted-name.ts); here a prefix is enough.
+ * (src/proc/deleted-name.ts); here the length and a prefix are enough. The length is in the
+ * dentry already read: the name itself is read (a helper call) for almost no fd of a million.
  */
 static bool name_is_silly(struct dentry *dentry) {
+  if (dentry->d_name.len != SILLY_NAME_LEN) return false;
   char head[13] = {};
   if (bpf_probe_read_kernel_str(head, sizeof head, dentry->d_name.name) < 5) return false;
   if (head[0] != '.') return false;

@@ -117,6 +117,9 @@ describe('the BPF scanner', () => {
         ...['sparse', at('sparse'), '1073741824', '4096', 'unlink', at('sparse')],
         ...['memfd', 'cache', '8192', 'tmpfile', dir, '12288'],
         ...['create', at('real (deleted)'), '4096'],
+        // Live files named as FUSE and NFS name silly-renamed ones: candidates by their names alone.
+        ...['create', at('.fuse_hidden0000000200000001'), '10'],
+        ...['create', at('.nfs000000000123abcd00000001'), '10'],
         ...['create', at('mapped'), '16384', 'mmap', 'unlink', at('mapped'), 'close'],
         ...['append', at('log'), 'unlink', at('log'), 'fork'],
       ]),
@@ -178,6 +181,11 @@ describe('the BPF scanner', () => {
       expected.processes.some((p) => p.fds.some((fd) => fd.name === join(dir, 'real'))),
       'a live file named "... (deleted)" is a candidate',
     );
+    for (const silly of ['.fuse_hidden0000000200000001', '.nfs000000000123abcd00000001'])
+      assert.ok(
+        expected.processes.some((p) => p.fds.some((fd) => fd.name === join(dir, silly))),
+        `${silly} is a candidate`,
+      );
     assert.deepEqual(ourView(bpf), expected);
     assert.deepEqual(ourView(everyFd), expected);
   });
