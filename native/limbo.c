@@ -235,14 +235,26 @@ static void scan_listed(const scan_kind_t *kind, fd_job_t *job) {
     return;
   }
   job->count = (double)st.st_size;
-  /* Each link by its whole path, as readCandidate reads it: the same errno for every failure. */
+  if (job->nlisted == 0) return;
+  char name[16];
+  /* Each fd looked up from the directory, not from / (the walk of /proc and PID once, not per fd).
+     Where it will not open, each link by its whole path, as readCandidate reads it: the same errno. */
+  int dfd = open(job->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    for (size_t k = 0; k < job->nlisted; k++) {
+      snprintf(name, sizeof name, "%d", job->listed[k]);
+      if (!scan_fd(kind, job, dfd, name, job->listed[k])) break;
+    }
+    close(dfd);
+    return;
+  }
   size_t dir_len = strlen(job->dir);
-  char *path = malloc(dir_len + 16);
+  char *path = malloc(dir_len + sizeof name + 1);
   if (!path) return;
   memcpy(path, job->dir, dir_len);
   path[dir_len] = '/';
   for (size_t k = 0; k < job->nlisted; k++) {
-    snprintf(path + dir_len + 1, 15, "%d", job->listed[k]);
+    snprintf(path + dir_len + 1, sizeof name, "%d", job->listed[k]);
     if (!scan_fd(kind, job, AT_FDCWD, path, job->listed[k])) break;
   }
   free(path);
