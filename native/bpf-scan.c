@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <node_api.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -146,63 +147,58 @@ static napi_value candidate_to_js(napi_env env, const candidate_t *c) {
   return obj;
 }
 
-/*
- * bpfScanFds(everyFd): { tids: Uint32Array, files: BigUint64Array, counts: Uint32Array | null,
- * candidates } or { error, errno }. One entry per task the iterator sent a record for (tids
- * ascending): with everyFd, every task holding an fd, with its fd count; without, only those
- * holding a candidate, and counts is null. Candidates are the fds whose file may be deleted,
- * each fd table's once (a table shared by several visited tasks is listed under the first).
- */
-napi_value bpf_scan_fds(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  bool every_fd = false;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
-  if (argc >= 1 && napi_get_value_bool(env, argv[0], &every_fd) != napi_ok) every_fd = false;
-  napi_value result = NULL;
+/* One run of the iterator, parsed without touching JavaScript, so a thread can make it. */
+typedef struct {
+  bool every_fd;
+  int err;
+  table_t *tables;
+  candidate_t *cands;
+  size_t ntables, ncands;
+} scan_result_t;
+
+static void free_scan(scan_result_t *r) {
+  free(r->tables);
+  free(r->cands);
+  r->tables = NULL;
+  r->cands = NULL;
+}
+
+/* Loads the program if needed, runs the iterator once and parses its records into `r`. */
+static void run_scan(scan_result_t *r) {
   char *buf = NULL;
-  size_t len = 0;
-  table_t *tables = NULL;
-  candidate_t *cands = NULL;
-  size_t ntables = 0, tcap = 0, ncands = 0, ccap = 0;
-  int err = ensure_loaded();
-  if (!err) {
-    skeleton->bss->every_fd = every_fd;
-    err = read_iterator(&buf, &len);
+  size_t len = 0, tcap = 0, ccap = 0;
+  r->err = ensure_loaded();
+  if (!r->err) {
+    skeleton->bss->every_fd = r->every_fd;
+    r->err = read_iterator(&buf, &len);
   }
-  if (err) {
-    napi_value code;
-    if (napi_create_object(env, &result) != napi_ok) return NULL;
-    if (napi_create_string_utf8(env, strerror(err), NAPI_AUTO_LENGTH, &code) != napi_ok) return NULL;
-    if (set(env, result, "error", code) || set(env, result, "errno", number(env, err))) return NULL;
-    return result;
-  }
+  if (r->err) return;
   bool duplicate = false;
   for (size_t off = 0; off + sizeof(struct limbo_fd_record) <= len;) {
     struct limbo_fd_record fd;
     memcpy(&fd, buf + off, sizeof fd);
     off += sizeof fd;
-    if (ntables == 0 || tables[ntables - 1].tid != fd.tid) {
-      if (ntables == tcap) {
+    if (r->ntables == 0 || r->tables[r->ntables - 1].tid != fd.tid) {
+      if (r->ntables == tcap) {
         tcap = tcap ? tcap * 2 : 1024;
-        table_t *grown = realloc(tables, tcap * sizeof *tables);
+        table_t *grown = realloc(r->tables, tcap * sizeof *r->tables);
         if (!grown) goto oom;
-        tables = grown;
+        r->tables = grown;
       }
-      tables[ntables++] = (table_t){fd.tid, fd.files, 0};
-      duplicate = seen_before(tables, ntables, fd.files);
+      r->tables[r->ntables++] = (table_t){fd.tid, fd.files, 0};
+      duplicate = seen_before(r->tables, r->ntables, fd.files);
     }
-    tables[ntables - 1].count++;
+    r->tables[r->ntables - 1].count++;
     if (!(fd.fd & LIMBO_FD_FILE_FOLLOWS)) continue;
     if (off + sizeof(struct limbo_file_record) > len) break;
     if (!duplicate) {
-      if (ncands == ccap) {
+      if (r->ncands == ccap) {
         ccap = ccap ? ccap * 2 : 256;
-        candidate_t *grown = realloc(cands, ccap * sizeof *cands);
+        candidate_t *grown = realloc(r->cands, ccap * sizeof *r->cands);
         if (!grown) goto oom;
-        cands = grown;
+        r->cands = grown;
       }
-      candidate_t *c = &cands[ncands++];
+      candidate_t *c = &r->cands[r->ncands++];
       c->tid = fd.tid;
       c->fd = fd.fd & ~LIMBO_FD_FILE_FOLLOWS;
       c->files = fd.files;
@@ -211,11 +207,87 @@ napi_value bpf_scan_fds(napi_env env, napi_callback_info info) {
     off += sizeof(struct limbo_file_record);
   }
   free(buf);
-  buf = NULL;
+  return;
+oom:
+  free(buf);
+  free_scan(r);
+  r->err = ENOMEM;
+}
+
+/* A run started by bpfStartFdScan, on its own thread until bpfScanFds joins it. */
+static scan_result_t background;
+static pthread_t background_thread;
+static bool background_running;
+static uint32_t background_generation; /* which start it was: only that start's caller may use it */
+
+static void *run_in_background(void *arg) {
+  run_scan(arg);
+  return NULL;
+}
+
+/* Joins the run in the background, if any; `keep` says whether its result is still wanted. */
+static void join_background(scan_result_t *into, bool keep) {
+  if (!background_running) return;
+  pthread_join(background_thread, NULL);
+  background_running = false;
+  if (keep) *into = background;
+  else free_scan(&background);
+  background = (scan_result_t){0};
+}
+
+/*
+ * bpfStartFdScan(everyFd): a run (program load and kernel walk) started on a thread of its own,
+ * so that it runs while the caller reads /proc; returns its generation, which the caller hands
+ * to bpfScanFds to collect it. A run started before and never collected is dropped: it is too
+ * old to serve any scan.
+ */
+napi_value bpf_start_fd_scan(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  bool every_fd = false;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
+  if (argc >= 1 && napi_get_value_bool(env, argv[0], &every_fd) != napi_ok) every_fd = false;
+  join_background(NULL, false);
+  background = (scan_result_t){.every_fd = every_fd};
+  background_generation++;
+  background_running = pthread_create(&background_thread, NULL, run_in_background, &background) == 0;
+  return number(env, background_generation);
+}
+
+/*
+ * bpfScanFds(everyFd, generation?): { tids: Uint32Array, files: BigUint64Array, counts:
+ * Uint32Array | null, candidates } or { error, errno }: the run bpfStartFdScan started and
+ * numbered `generation`, with the same everyFd, or one run now (any other started run is dropped). One entry per task the iterator sent a record for (tids ascending): with everyFd,
+ * every task holding an fd, with its fd count; without, only those holding a candidate, and
+ * counts is null. Candidates are the fds whose file may be deleted, each fd table's once (a
+ * table shared by several visited tasks is listed under the first).
+ */
+napi_value bpf_scan_fds(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  bool every_fd = false;
+  uint32_t generation = 0;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
+  if (argc >= 1 && napi_get_value_bool(env, argv[0], &every_fd) != napi_ok) every_fd = false;
+  if (argc >= 2 && napi_get_value_uint32(env, argv[1], &generation) != napi_ok) generation = 0;
+  napi_value result = NULL;
+  scan_result_t r = {.every_fd = every_fd};
+  bool same = background_running && generation != 0 && generation == background_generation &&
+              background.every_fd == every_fd;
+  join_background(&r, same);
+  if (!same) run_scan(&r);
+  if (r.err) {
+    napi_value code;
+    free_scan(&r);
+    if (napi_create_object(env, &result) != napi_ok) return NULL;
+    if (napi_create_string_utf8(env, strerror(r.err), NAPI_AUTO_LENGTH, &code) != napi_ok) return NULL;
+    if (set(env, result, "error", code) || set(env, result, "errno", number(env, r.err))) return NULL;
+    return result;
+  }
 
   napi_value tids_buf, files_buf, counts_buf, tids, files, counts, list;
   void *tids_data, *files_data, *counts_data;
-  size_t n = ntables ? ntables : 1;
+  size_t ntables = r.ntables, n = ntables ? ntables : 1;
   CHECK(napi_create_arraybuffer(env, n * 4, &tids_data, &tids_buf));
   CHECK(napi_create_arraybuffer(env, n * 8, &files_data, &files_buf));
   CHECK(napi_create_arraybuffer(env, n * 4, &counts_data, &counts_buf));
@@ -226,13 +298,13 @@ napi_value bpf_scan_fds(napi_env env, napi_callback_info info) {
   else
     CHECK(napi_get_null(env, &counts));
   for (size_t i = 0; i < ntables; i++) {
-    ((__u32 *)tids_data)[i] = tables[i].tid;
-    ((__u64 *)files_data)[i] = tables[i].files;
-    ((__u32 *)counts_data)[i] = tables[i].count;
+    ((__u32 *)tids_data)[i] = r.tables[i].tid;
+    ((__u64 *)files_data)[i] = r.tables[i].files;
+    ((__u32 *)counts_data)[i] = r.tables[i].count;
   }
-  CHECK(napi_create_array_with_length(env, ncands, &list));
-  for (size_t i = 0; i < ncands; i++) {
-    napi_value c = candidate_to_js(env, &cands[i]);
+  CHECK(napi_create_array_with_length(env, r.ncands, &list));
+  for (size_t i = 0; i < r.ncands; i++) {
+    napi_value c = candidate_to_js(env, &r.cands[i]);
     if (!c) goto fail;
     CHECK(napi_set_element(env, list, (uint32_t)i, c));
   }
@@ -240,14 +312,9 @@ napi_value bpf_scan_fds(napi_env env, napi_callback_info info) {
   if (set(env, result, "tids", tids) || set(env, result, "files", files) || set(env, result, "counts", counts) ||
       set(env, result, "candidates", list))
     goto fail;
-  free(tables);
-  free(cands);
+  free_scan(&r);
   return result;
-oom:
-  napi_throw_error(env, NULL, "limbo native: out of memory");
 fail:
-  free(buf);
-  free(tables);
-  free(cands);
+  free_scan(&r);
   return NULL;
 }

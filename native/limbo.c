@@ -132,6 +132,9 @@ typedef struct {
   double denied; /* fds listed whose link the kernel refused (EACCES, EPERM): their files are unknown */
   void *items;  /* candidate_t[] or entry_t[], as the scan kind says */
   size_t n, cap;
+  /* readFdCandidates: only these fds (into the caller's Int32Array), and count is st_size. */
+  const int32_t *listed;
+  size_t nlisted;
 } fd_job_t;
 
 typedef struct {
@@ -146,6 +149,8 @@ typedef struct {
                bool *skipped);
   /* The JS value of one directory that opened. */
   napi_value (*to_js)(napi_env env, fd_job_t *job);
+  /* Reads the fds the caller lists (fds, starts) instead of listing each directory. */
+  bool listed;
 } scan_kind_t;
 
 typedef struct {
@@ -188,7 +193,78 @@ static bool remember_skipped(fd_job_t *job, const char *target, size_t n) {
   return true;
 }
 
+/* Reads one fd's link and keeps it as the scan kind says; false when out of memory. */
+static bool scan_fd(const scan_kind_t *kind, fd_job_t *job, int dfd, const char *name, int fd) {
+  char target[PATH_MAX + 1];
+  any_item_t item;
+  ssize_t n = readlinkat(dfd, name, target, sizeof target - 1);
+  if (n < 0 && (errno == EACCES || errno == EPERM)) job->denied++;
+  if (n < 0 && errno != ENAMETOOLONG) return true; /* denied, or closed while we looked */
+  memset(&item, 0, sizeof item);
+  bool skipped = false;
+  bool kept = kind->keep(dfd, name, target, n, &item, &job->skip, &skipped);
+  if (skipped && !remember_skipped(job, target, (size_t)n)) return false;
+  if (!kept) return true;
+  if (job->n == job->cap) {
+    size_t cap = job->cap ? job->cap * 2 : kind->first_cap;
+    void *grown = realloc(job->items, cap * kind->item_size);
+    if (!grown) return false;
+    job->items = grown;
+    job->cap = cap;
+  }
+  fd_link_t *head = &item.candidate.head; /* the first member of either item type */
+  head->fd = fd;
+  if (n >= 0) {
+    head->link = malloc(n ? (size_t)n : 1);
+    if (head->link) memcpy(head->link, target, (size_t)n);
+    head->link_len = head->link ? (size_t)n : 0;
+  }
+  memcpy((char *)job->items + job->n * kind->item_size, &item, kind->item_size);
+  job->n++;
+  return true;
+}
+
+/*
+ * The fds a BPF walk named in one fd directory: its count is the directory's st_size (Linux
+ * >= 6.2 counts open fds there), and a directory that cannot be stat-ed fails as a whole.
+ */
+static void scan_listed(const scan_kind_t *kind, fd_job_t *job) {
+  struct stat st;
+  if (stat(job->dir, &st) < 0) {
+    job->err = errno;
+    return;
+  }
+  job->count = (double)st.st_size;
+  if (job->nlisted == 0) return;
+  char name[16];
+  /* Each fd looked up from the directory, not from / (the walk of /proc and PID once, not per fd).
+     Where it will not open, each link by its whole path, as readCandidate reads it: the same errno. */
+  int dfd = open(job->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    for (size_t k = 0; k < job->nlisted; k++) {
+      snprintf(name, sizeof name, "%d", job->listed[k]);
+      if (!scan_fd(kind, job, dfd, name, job->listed[k])) break;
+    }
+    close(dfd);
+    return;
+  }
+  size_t dir_len = strlen(job->dir);
+  char *path = malloc(dir_len + sizeof name + 1);
+  if (!path) return;
+  memcpy(path, job->dir, dir_len);
+  path[dir_len] = '/';
+  for (size_t k = 0; k < job->nlisted; k++) {
+    snprintf(path + dir_len + 1, sizeof name, "%d", job->listed[k]);
+    if (!scan_fd(kind, job, AT_FDCWD, path, job->listed[k])) break;
+  }
+  free(path);
+}
+
 static void scan_dir(const scan_kind_t *kind, fd_job_t *job) {
+  if (kind->listed) {
+    scan_listed(kind, job);
+    return;
+  }
   int dfd = open(job->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd < 0) {
     job->err = errno;
@@ -200,36 +276,11 @@ static void scan_dir(const scan_kind_t *kind, fd_job_t *job) {
     close(dfd);
     return;
   }
-  char target[PATH_MAX + 1];
-  any_item_t item;
   struct dirent *de;
   while ((de = readdir(d)) != NULL) {
     if (de->d_name[0] < '0' || de->d_name[0] > '9') continue;
     job->count++;
-    ssize_t n = readlinkat(dfd, de->d_name, target, sizeof target - 1);
-    if (n < 0 && (errno == EACCES || errno == EPERM)) job->denied++;
-    if (n < 0 && errno != ENAMETOOLONG) continue; /* denied, or closed while we looked */
-    memset(&item, 0, sizeof item);
-    bool skipped = false;
-    bool kept = kind->keep(dfd, de->d_name, target, n, &item, &job->skip, &skipped);
-    if (skipped && !remember_skipped(job, target, (size_t)n)) break;
-    if (!kept) continue;
-    if (job->n == job->cap) {
-      size_t cap = job->cap ? job->cap * 2 : kind->first_cap;
-      void *grown = realloc(job->items, cap * kind->item_size);
-      if (!grown) break;
-      job->items = grown;
-      job->cap = cap;
-    }
-    fd_link_t *head = &item.candidate.head; /* the first member of either item type */
-    head->fd = (int)strtol(de->d_name, NULL, 10);
-    if (n >= 0) {
-      head->link = malloc(n ? (size_t)n : 1);
-      if (head->link) memcpy(head->link, target, (size_t)n);
-      head->link_len = head->link ? (size_t)n : 0;
-    }
-    memcpy((char *)job->items + job->n * kind->item_size, &item, kind->item_size);
-    job->n++;
+    if (!scan_fd(kind, job, dfd, de->d_name, (int)strtol(de->d_name, NULL, 10))) break;
   }
   closedir(d);
 }
@@ -311,12 +362,37 @@ static bool set_skipped(napi_env env, napi_value item, fd_job_t *job) {
  * cost, and it scales with cores.
  */
 static napi_value run_fd_scan(napi_env env, napi_callback_info info, const scan_kind_t *kind) {
-  size_t argc = 3;
-  napi_value argv[3], result = NULL;
+  size_t argc = 5;
+  napi_value all_argv[5], result = NULL;
   uint32_t ndirs = 0;
   int32_t nthreads = 1;
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 1 || napi_get_array_length(env, argv[0], &ndirs) != napi_ok) {
+  CHECK(napi_get_cb_info(env, info, &argc, all_argv, NULL, NULL));
+  /* A listed scan takes (dirs, fds, starts, threads, skip): the rest see (dirs, threads, skip). */
+  napi_value *argv = all_argv;
+  napi_value dirs_v = all_argv[0];
+  const int32_t *listed = NULL;
+  const uint32_t *starts = NULL;
+  size_t nlisted = 0, nstarts = 0;
+  if (kind->listed) {
+    napi_typedarray_type type;
+    void *data;
+    if (argc < 3 || napi_get_typedarray_info(env, all_argv[1], &type, &nlisted, &data, NULL, NULL) != napi_ok ||
+        type != napi_int32_array) {
+      napi_throw_type_error(env, NULL, kind->usage);
+      return NULL;
+    }
+    listed = data;
+    if (napi_get_typedarray_info(env, all_argv[2], &type, &nstarts, &data, NULL, NULL) != napi_ok ||
+        type != napi_uint32_array) {
+      napi_throw_type_error(env, NULL, kind->usage);
+      return NULL;
+    }
+    starts = data;
+    argv = all_argv + 2;
+    argc = argc - 2;
+  }
+  if (argc < 1 || napi_get_array_length(env, dirs_v, &ndirs) != napi_ok ||
+      (kind->listed && nstarts != (size_t)ndirs + 1)) {
     napi_throw_type_error(env, NULL, kind->usage);
     return NULL;
   }
@@ -335,7 +411,15 @@ static napi_value run_fd_scan(napi_env env, napi_callback_info info, const scan_
   for (uint32_t i = 0; i < ndirs; i++) {
     napi_value item;
     size_t len;
-    if (napi_get_element(env, argv[0], i, &item) != napi_ok ||
+    if (kind->listed) {
+      if (starts[i] > starts[i + 1] || starts[i + 1] > nlisted) {
+        napi_throw_type_error(env, NULL, kind->usage);
+        goto out;
+      }
+      jobs[i].listed = listed + starts[i];
+      jobs[i].nlisted = starts[i + 1] - starts[i];
+    }
+    if (napi_get_element(env, dirs_v, i, &item) != napi_ok ||
         napi_get_value_string_utf8(env, item, NULL, 0, &len) != napi_ok || !(jobs[i].dir = malloc(len + 1)) ||
         napi_get_value_string_utf8(env, item, jobs[i].dir, len + 1, &len) != napi_ok) {
       napi_throw_type_error(env, NULL, kind->bad_dir);
@@ -462,6 +546,26 @@ static const scan_kind_t deleted_scan = {
  */
 static napi_value scan_fd_dirs(napi_env env, napi_callback_info info) {
   return run_fd_scan(env, info, &deleted_scan);
+}
+
+static const scan_kind_t listed_scan = {
+    .usage = "readFdCandidates(dirs, fds: Int32Array, starts: Uint32Array, threads, skip?)",
+    .bad_dir = "readFdCandidates: dirs must be strings",
+    .item_size = sizeof(candidate_t),
+    .first_cap = 16,
+    .keep = keep_candidate,
+    .to_js = candidates_to_js,
+    .listed = true,
+};
+
+/*
+ * readFdCandidates(dirs: string[], fds: Int32Array, starts: Uint32Array, threads, skip?):
+ *   Array<{ count, unreadable, candidates: [...] } | { error }>, in the order of `dirs`.
+ * scanFdDirs' rule on only the fds listed for each fd directory (dirs[i]'s are
+ * fds[starts[i]..starts[i+1]]), the ones a BPF walk found; count is the directory's st_size.
+ */
+static napi_value read_fd_candidates(napi_env env, napi_callback_info info) {
+  return run_fd_scan(env, info, &listed_scan);
 }
 
 /* Keeps every fd. Paths need st_mode to tell a regular file from a directory or device;
@@ -1109,6 +1213,7 @@ static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"scanFdDirs", NULL, scan_fd_dirs, NULL, NULL, NULL, napi_default, NULL},
       {"scanFdDirsFull", NULL, scan_fd_dirs_full, NULL, NULL, NULL, napi_default, NULL},
+      {"readFdCandidates", NULL, read_fd_candidates, NULL, NULL, NULL, napi_default, NULL},
       {"kcmp", NULL, kcmp, NULL, NULL, NULL, napi_default, NULL},
       {"seekData", NULL, seek_data, NULL, NULL, NULL, napi_default, NULL},
       {"memfdSeals", NULL, memfd_seals, NULL, NULL, NULL, napi_default, NULL},
@@ -1121,6 +1226,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"fdScanSkips", NULL, NULL, NULL, NULL, skips_flag, napi_enumerable, NULL},
 #ifdef LIMBO_BPF
       {"bpfScanFds", NULL, bpf_scan_fds, NULL, NULL, NULL, napi_default, NULL},
+      {"bpfStartFdScan", NULL, bpf_start_fd_scan, NULL, NULL, NULL, napi_default, NULL},
       {"bpfStartHandleScan", NULL, bpf_start_handle_scan, NULL, NULL, NULL, napi_default, NULL},
       {"bpfScanHandles", NULL, bpf_scan_handles, NULL, NULL, NULL, napi_default, NULL},
 #endif

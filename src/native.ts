@@ -186,8 +186,28 @@ export interface NativeAddon {
   ):
     | { readonly major: number; readonly minor: number; readonly ino: bigint; readonly extents: Float64Array }
     | NativeError;
-  /** The BPF scanner: present only when the addon was built with clang, bpftool and libbpf. */
-  bpfScanFds?(everyFd: boolean): BpfFdScan;
+  /**
+   * scanFdDirs' rule on only the fds listed for each fd directory (`dirs[i]`'s are
+   * `fds[starts[i]..starts[i + 1]]`, those a BPF walk found), on up to `threads` threads; each
+   * directory's count is its st_size. Optional: an addon built from an older limbo.c lacks it.
+   */
+  readFdCandidates?(
+    dirs: readonly string[],
+    fds: Int32Array,
+    starts: Uint32Array,
+    threads: number,
+    skip?: NativeSkipRule,
+  ): NativeScan[];
+  /**
+   * The BPF scanner: present only when the addon was built with clang, bpftool and libbpf. The
+   * run bpfStartFdScan numbered `generation` (with the same everyFd), else one run now.
+   */
+  bpfScanFds?(everyFd: boolean, generation?: number): BpfFdScan;
+  /**
+   * Starts a bpfScanFds run (load and kernel walk) on a thread of its own, to run while /proc is
+   * read; returns its generation for bpfScanFds. Optional: an addon built from an older limbo.c lacks it.
+   */
+  bpfStartFdScan?(everyFd: boolean): number;
   /**
    * Starts the next bpfScanHandles' kernel walk on a thread of its own, to run while /proc is
    * read; with `candidates`, the walk also gives the deleted candidates (one walk for both).

@@ -215,6 +215,16 @@ export function findDeletedFiles(snapshot: Snapshot, filter: DeletedFilter = {})
     { file: FileRecord; name: Buffer | null; holders: Map<number, HolderDraft> }
   >();
 
+  // Most holders share a few cgroups: each one's container is parsed once.
+  const containers = new Map<string | null, ReturnType<typeof containerOf>>();
+  const containerOfCgroup = (cgroup: string | null): ReturnType<typeof containerOf> => {
+    let known = containers.get(cgroup);
+    if (known === undefined) {
+      known = containerOf(cgroup);
+      containers.set(cgroup, known);
+    }
+    return known;
+  };
   const holderOf = (key: string, name: Buffer | null, process: ProcessRecord): HolderDraft | null => {
     const file = fileByKey.get(key);
     if (!file || !isRegularMode(file.mode)) return null;
@@ -284,7 +294,7 @@ export function findDeletedFiles(snapshot: Snapshot, filter: DeletedFilter = {})
           uid: draft.process.uid,
           unit: draft.process.unit,
           container: draft.process.container,
-          ...containerOf(draft.process.cgroup),
+          ...containerOfCgroup(draft.process.cgroup),
           mountNamespace: draft.process.mountNamespace,
           root: draft.process.root ?? null,
           nsPid: draft.process.nsPid ?? null,
@@ -553,7 +563,9 @@ function sortFiles(files: DeletedFile[], sort: DeletedSort): DeletedFile[] {
 }
 
 function sumTotals(files: readonly DeletedFile[]): DeletedTotals {
-  const byMount = new Map<string, MountTotal>();
+  const byMount = new Map<string, Mutable<MountTotal>>();
+  // Files on one mount share its mount point's Buffer: its base64 is made once.
+  const base64Of = new Map<Buffer, string>();
   let sizeBytes = 0;
   let allocatedBytes = 0;
   let reclaimableBytes = 0;
@@ -567,32 +579,38 @@ function sumTotals(files: readonly DeletedFile[]): DeletedTotals {
     if (file.ramBacked) ramAllocatedBytes += file.allocatedBytes;
     // By exact bytes: two mount points that differ only in invalid UTF-8 read alike as text;
     // and one mount point in two mount namespaces is two places.
-    const where = file.mountBytes
-      ? `bytes:${file.mountBytes.toString('base64')}`
-      : `text:${file.mount ?? ''}`;
+    let where: string;
+    if (file.mountBytes) {
+      let base64 = base64Of.get(file.mountBytes);
+      if (base64 === undefined) {
+        base64 = file.mountBytes.toString('base64');
+        base64Of.set(file.mountBytes, base64);
+      }
+      where = `bytes:${base64}`;
+    } else where = `text:${file.mount ?? ''}`;
     const key = `${where}\0${file.fstype ?? ''}\0${file.mountNamespace ?? ''}`;
-    const total = byMount.get(key) ?? {
-      mount: file.mount,
-      ...(file.mountBytes ? { mountBytes: file.mountBytes } : {}),
-      mountNamespace: file.mountNamespace,
-      mountPath: file.mountPath,
-      fstype: file.fstype,
-      ramBacked: file.ramBacked,
-      files: 0,
-      sizeBytes: 0,
-      allocatedBytes: 0,
-      reclaimableBytes: 0,
-      reclaimableUnknownBytes: 0,
-    };
-    byMount.set(key, {
-      ...total,
-      files: total.files + 1,
-      sizeBytes: total.sizeBytes + file.sizeBytes,
-      allocatedBytes: total.allocatedBytes + file.allocatedBytes,
-      reclaimableBytes: total.reclaimableBytes + (file.reclaimableBytes ?? 0),
-      reclaimableUnknownBytes:
-        total.reclaimableUnknownBytes + (file.reclaimableBytes === null ? file.allocatedBytes : 0),
-    });
+    let total = byMount.get(key);
+    if (total === undefined) {
+      total = {
+        mount: file.mount,
+        ...(file.mountBytes ? { mountBytes: file.mountBytes } : {}),
+        mountNamespace: file.mountNamespace,
+        mountPath: file.mountPath,
+        fstype: file.fstype,
+        ramBacked: file.ramBacked,
+        files: 0,
+        sizeBytes: 0,
+        allocatedBytes: 0,
+        reclaimableBytes: 0,
+        reclaimableUnknownBytes: 0,
+      };
+      byMount.set(key, total);
+    }
+    total.files++;
+    total.sizeBytes += file.sizeBytes;
+    total.allocatedBytes += file.allocatedBytes;
+    total.reclaimableBytes += file.reclaimableBytes ?? 0;
+    if (file.reclaimableBytes === null) total.reclaimableUnknownBytes += file.allocatedBytes;
   }
   return {
     files: files.length,
@@ -605,3 +623,6 @@ function sumTotals(files: readonly DeletedFile[]): DeletedTotals {
     byMount: [...byMount.values()].sort((a, b) => b.allocatedBytes - a.allocatedBytes),
   };
 }
+
+/** A record being summed, its readonly fields writable while it is. */
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };

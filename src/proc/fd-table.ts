@@ -1,9 +1,10 @@
-import { readdirSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import {
   nativeAddon,
   nativeThreads,
   type NativeAddon,
   type NativeFullScan,
+  type NativeScan,
   type NativeSkipRule,
 } from '../native.js';
 import { classifyError } from '../core/errors.js';
@@ -49,29 +50,78 @@ export function scanFdTables(
     return dirs.map((dir, i) => scanFdTableJs(dir, (target) => skip(i, target)));
   }
   if (!addon) return dirs.map((dir) => scanFdTableJs(dir));
-  return addon.scanFdDirs(dirs, nativeThreads(), skip?.rule).map((scan, i): ReadResult<FdTableScan> => {
-    if ('error' in scan) return { ok: false, failure: classifyError({ code: scan.error }) };
-    countSkipped(skip, i, scan.skipped);
-    return {
-      ok: true,
-      value: {
-        count: scan.count,
-        unreadable: scan.unreadable,
-        candidates: scan.candidates.map((c) => ({
-          fd: c.fd,
-          name: c.target ? stripDeletedSuffix(c.target) : null,
-          stat: {
-            dev: `${c.major}:${c.minor}`,
-            ino: c.ino,
-            nlink: c.nlink,
-            sizeBytes: c.size,
-            allocatedBytes: c.blocks * 512,
-            mode: c.mode,
-          },
-        })),
-      },
-    };
-  });
+  return addon.scanFdDirs(dirs, nativeThreads(), skip?.rule).map((scan, i) => fromNativeScan(scan, skip, i));
+}
+
+/**
+ * The deleted candidates among the fds a BPF walk named in each fd directory (`fds[i]` of
+ * `dirs[i]`), each kept by readCandidate's rule; each directory's count is its st_size (the
+ * open fds, Linux >= 6.2). The addon reads them on its threads; with `addon` null (or one
+ * without readFdCandidates), the JavaScript twin does the same work.
+ */
+export function readListedCandidates(
+  dirs: readonly string[],
+  fds: readonly (readonly number[])[],
+  addon: NativeAddon | null = nativeAddon(),
+  skip: SkipLink | null = null,
+): ReadResult<FdTableScan>[] {
+  if (!addon?.readFdCandidates || (skip && !skip.rule)) {
+    return dirs.map((dir, i) => readListedJs(dir, fds[i] ?? [], skip && ((target) => skip(i, target))));
+  }
+  const starts = new Uint32Array(dirs.length + 1);
+  dirs.forEach((_, i) => (starts[i + 1] = (starts[i] as number) + (fds[i]?.length ?? 0)));
+  const flat = new Int32Array(starts[dirs.length] as number);
+  dirs.forEach((_, i) => flat.set(fds[i] ?? [], starts[i]));
+  return addon
+    .readFdCandidates(dirs, flat, starts, nativeThreads(), skip?.rule)
+    .map((scan, i) => fromNativeScan(scan, skip, i));
+}
+
+/** The JavaScript twin of the addon's readFdCandidates, for one directory. */
+function readListedJs(
+  dir: string,
+  fds: readonly number[],
+  skip: ((target: Buffer) => boolean) | null,
+): ReadResult<FdTableScan> {
+  let count: number;
+  try {
+    count = statSync(dir).size;
+  } catch (error) {
+    return { ok: false, failure: classifyError(error) };
+  }
+  const candidates: FdCandidate[] = [];
+  let unreadable = 0;
+  for (const fd of fds) {
+    const read = readCandidate(dir, fd, skip);
+    if (read === 'denied') unreadable++;
+    else if (read !== null) candidates.push(read);
+  }
+  return { ok: true, value: { count, unreadable, candidates } };
+}
+
+/** One directory's scan from the addon (scanFdDirs, readFdCandidates), as the twins give it. */
+function fromNativeScan(scan: NativeScan, skip: SkipLink | null, dirIndex: number): ReadResult<FdTableScan> {
+  if ('error' in scan) return { ok: false, failure: classifyError({ code: scan.error }) };
+  countSkipped(skip, dirIndex, scan.skipped);
+  return {
+    ok: true,
+    value: {
+      count: scan.count,
+      unreadable: scan.unreadable,
+      candidates: scan.candidates.map((c) => ({
+        fd: c.fd,
+        name: c.target ? stripDeletedSuffix(c.target) : null,
+        stat: {
+          dev: `${c.major}:${c.minor}`,
+          ino: c.ino,
+          nlink: c.nlink,
+          sizeBytes: c.size,
+          allocatedBytes: c.blocks * 512,
+          mode: c.mode,
+        },
+      })),
+    },
+  };
 }
 
 /**

@@ -5,9 +5,9 @@
 // the same names. Each table's fd count is the st_size of its fd directory (Linux >= 6.2), or,
 // on older kernels, the kernel's count of a record it sends for every fd.
 import { existsSync, readlinkSync, statSync } from 'node:fs';
-import { classifyError, LimboError } from '../core/errors.js';
-import { nativeAddon, type BpfCandidate, type BpfFdScan } from '../native.js';
-import { readCandidate, type FdCandidate, type FdTableScan, type SkipLink } from '../proc/fd-table.js';
+import { LimboError } from '../core/errors.js';
+import { nativeAddon, type BpfCandidate, type BpfFdScan, type NativeAddon } from '../native.js';
+import { readListedCandidates, type FdCandidate, type FdTableScan, type SkipLink } from '../proc/fd-table.js';
 import type { ReadResult } from '../proc/read.js';
 import type { ScannerUsed } from './types.js';
 
@@ -24,11 +24,15 @@ export type BpfTables = Exclude<BpfFdScan, { error: string }>;
 export function chooseScanner(
   request: ScannerRequest,
   procRoot: string,
+  started: StartedBpfScan | null = null,
 ): { readonly used: ScannerUsed; readonly tables: BpfTables | null } {
   if (request === 'proc')
     return { used: { name: 'proc', reason: 'asked for (--scanner proc)' }, tables: null };
   let reason = bpfProblem(procRoot);
-  const scan = reason === null ? nativeAddon()?.bpfScanFds?.(!fdDirSizeCounts(procRoot)) : undefined;
+  const scan =
+    reason === null
+      ? nativeAddon()?.bpfScanFds?.(!fdDirSizeCounts(procRoot), started?.generation)
+      : undefined;
   const tables = scan && !('error' in scan) ? scan : null;
   if (scan && 'error' in scan) reason = `the BPF program did not load or run: ${scan.error}`;
   if (tables) return { used: bpfChosen(request), tables };
@@ -41,6 +45,21 @@ export function bpfChosen(request: ScannerRequest): ScannerUsed {
   const reason =
     request === 'bpf' ? 'asked for (--scanner bpf)' : 'root, BTF present and the BPF program loaded';
   return { name: 'bpf', reason };
+}
+
+/** A BPF run started ahead of chooseScanner, which collects it. */
+export interface StartedBpfScan {
+  readonly generation: number;
+}
+
+/**
+ * Starts the run chooseScanner will collect on an addon thread, so the program load and the
+ * kernel walk overlap the reads of /proc; null where the BPF scanner would not run.
+ */
+export function startBpfScan(request: ScannerRequest, procRoot: string): StartedBpfScan | null {
+  if (request === 'proc' || bpfProblem(procRoot) !== null) return null;
+  const generation = nativeAddon()?.bpfStartFdScan?.(!fdDirSizeCounts(procRoot));
+  return generation === undefined ? null : { generation };
 }
 
 /** Why the BPF scanner cannot run here, or null when it may (whether its programs load is known only by running them). */
@@ -88,15 +107,17 @@ function inInitialPidNamespace(): boolean {
 /**
  * The scans of `tables` (each a process's /proc/PID or task/TID directory with the task whose
  * fd table it shows), from one iterator run: that table's fd count (its fd directory's st_size,
- * or the kernel's count when it sent every fd) and its candidates read through /proc. A task the
- * iterator sent nothing for holds no candidate; with every fd sent, it holds no fds or has exited
- * (its fd directory is gone, as the /proc scanner would find it). A candidate `skip` names (on a
- * mount that did not answer) is not stat-ed, as in the /proc scanner.
+ * or the kernel's count when it sent every fd) and its candidates read through /proc
+ * (readListedCandidates: in the addon, on its threads, or by its JavaScript twin with `addon`
+ * null). A task the iterator sent nothing for holds no candidate; with every fd sent, it holds
+ * no fds or has exited (its fd directory is gone, as the /proc scanner would find it). A
+ * candidate `skip` names (on a mount that did not answer) is not stat-ed, as in the /proc scanner.
  */
 export function bpfTableScans(
   bpf: BpfTables,
   tables: readonly { readonly dir: string; readonly tid: number }[],
   skip: SkipLink | null = null,
+  addon: NativeAddon | null = nativeAddon(),
 ): ReadResult<FdTableScan>[] {
   const byTid = new Map<number, number>();
   bpf.tids.forEach((tid, i) => byTid.set(tid, i));
@@ -106,31 +127,37 @@ export function bpfTableScans(
     if (list) list.push(candidate);
     else byTable.set(candidate.files, [candidate]);
   }
-  return tables.map(({ dir, tid }, table): ReadResult<FdTableScan> => {
+  const found = tables.map(({ tid }) => {
     const i = byTid.get(tid);
-    const count = bpf.counts && i !== undefined ? (bpf.counts[i] as number) : countFds(dir);
-    if (typeof count !== 'number') return count;
-    if (i === undefined) return { ok: true, value: { count, unreadable: 0, candidates: [] } };
-    const candidates: FdCandidate[] = [];
-    let unreadable = 0;
-    for (const found of byTable.get(bpf.files[i] as bigint) ?? []) {
-      const read = readCandidate(`${dir}/fd`, found.fd, skip && ((target) => skip(table, target)));
-      if (read === 'denied') unreadable++;
-      // The fd may have been closed and reused since: the kernel's flags and offset are this file's only.
-      else if (read !== null)
-        candidates.push(
-          read.stat.ino === found.ino ? { ...read, flags: found.flags, posBytes: found.posBytes } : read,
-        );
-    }
-    return { ok: true, value: { count, unreadable, candidates } };
+    return i === undefined ? [] : (byTable.get(bpf.files[i] as bigint) ?? []);
   });
-}
-
-/** A table's fd count from its fd directory's st_size, or why the task cannot be read (gone, denied). */
-function countFds(dir: string): number | ReadResult<FdTableScan> {
-  try {
-    return statSync(`${dir}/fd`).size;
-  } catch (error) {
-    return { ok: false, failure: classifyError(error) };
-  }
+  const reads = readListedCandidates(
+    tables.map(({ dir }) => `${dir}/fd`),
+    found.map((list) => list.map((candidate) => candidate.fd)),
+    addon,
+    skip,
+  );
+  return tables.map(({ tid }, table): ReadResult<FdTableScan> => {
+    const i = byTid.get(tid);
+    const counted = bpf.counts && i !== undefined ? (bpf.counts[i] as number) : null;
+    const read = reads[table] as ReadResult<FdTableScan>;
+    // Counted by the kernel, its links since gone: no fd left to read, as readCandidate finds.
+    if (!read.ok)
+      return counted === null ? read : { ok: true, value: { count: counted, unreadable: 0, candidates: [] } };
+    const kernel = found[table] as BpfCandidate[];
+    let k = 0;
+    const candidates = read.value.candidates.map((candidate): FdCandidate => {
+      // The reads keep the kernel's order, fewer of them: find this fd's record.
+      while (k < kernel.length && (kernel[k] as BpfCandidate).fd !== candidate.fd) k++;
+      const from = kernel[k];
+      // The fd may have been closed and reused since: the kernel's flags and offset are this file's only.
+      return from !== undefined && candidate.stat.ino === from.ino
+        ? { ...candidate, flags: from.flags, posBytes: from.posBytes }
+        : candidate;
+    });
+    return {
+      ok: true,
+      value: { count: counted ?? read.value.count, unreadable: read.value.unreadable, candidates },
+    };
+  });
 }

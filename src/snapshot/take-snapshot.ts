@@ -31,6 +31,7 @@ import {
   bpfProblem,
   bpfTableScans,
   chooseScanner,
+  startBpfScan,
   type BpfTables,
   type ScannerRequest,
 } from './bpf-fd-scan.js';
@@ -117,6 +118,8 @@ export function takeSnapshot(options: SnapshotOptions = {}): Snapshot {
   // it also gives the deleted candidates, so the fd tables are walked once.
   const ledgerStarted = options.handles === true && request !== 'proc' && bpfProblem(procRoot) === null;
   if (ledgerStarted) nativeAddon()?.bpfStartHandleScan?.(wantFiles);
+  // Without the ledger, the deleted-files walk starts now on its own thread, collected by chooseScanner.
+  const fdScanStarted = ledgerStarted ? null : startBpfScan(request, procRoot);
   const scan = new Scan(procRoot, readPasswd(options.passwdPath), wantFiles);
   const hostMountNamespace = scan.mountNamespaceOf('self');
   const pending = listPids(procRoot)
@@ -129,7 +132,7 @@ export function takeSnapshot(options: SnapshotOptions = {}): Snapshot {
   const namespaceOfDir = pending.flatMap((p) => p.tables.map(() => p.mountNamespace));
   const skip = skipLinkOf(scan.unanswered, namespaceOfDir);
   const ledger = ledgerStarted ? bpfLedger(request, procRoot, wantFiles) : null;
-  const scanner = ledger?.scanner ?? chooseScanner(request, procRoot);
+  const scanner = ledger?.scanner ?? chooseScanner(request, procRoot, fdScanStarted);
   const handleScan = options.handles && !ledger?.handles ? new HandleScan(procRoot) : null;
   const scans = handleScan
     ? scanForHandles(handleScan, pending, dirs, skip, wantFiles)

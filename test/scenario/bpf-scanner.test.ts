@@ -11,14 +11,14 @@
 // --handles`), the ledger's walk alone gives the deleted candidates too, and must find the same.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { findDeletedFiles } from '../../src/analyses/deleted.js';
 import type { HandlesJson } from '../../src/analyses/handles-json.js';
 import { nativeAddon, type BpfCandidate } from '../../src/native.js';
-import { chooseScanner, fdDirSizeCounts } from '../../src/snapshot/bpf-fd-scan.js';
+import { bpfTableScans, chooseScanner, fdDirSizeCounts } from '../../src/snapshot/bpf-fd-scan.js';
 import { takeSnapshot } from '../../src/snapshot/take-snapshot.js';
 import type { Snapshot } from '../../src/snapshot/types.js';
 import { holderBinary, startHolder, type Holder } from '../helpers/holder.js';
@@ -118,6 +118,9 @@ describe('the BPF scanner', () => {
         ...['sparse', at('sparse'), '1073741824', '4096', 'unlink', at('sparse')],
         ...['memfd', 'cache', '8192', 'tmpfile', dir, '12288'],
         ...['create', at('real (deleted)'), '4096'],
+        // Live files named as FUSE and NFS name silly-renamed ones: candidates by their names alone.
+        ...['create', at('.fuse_hidden0000000200000001'), '10'],
+        ...['create', at('.nfs000000000123abcd00000001'), '10'],
         ...['create', at('mapped'), '16384', 'mmap', 'unlink', at('mapped'), 'close'],
         ...['append', at('log'), 'unlink', at('log'), 'fork'],
       ]),
@@ -179,6 +182,11 @@ describe('the BPF scanner', () => {
       expected.processes.some((p) => p.fds.some((fd) => fd.name === join(dir, 'real'))),
       'a live file named "... (deleted)" is a candidate',
     );
+    for (const silly of ['.fuse_hidden0000000200000001', '.nfs000000000123abcd00000001'])
+      assert.ok(
+        expected.processes.some((p) => p.fds.some((fd) => fd.name === join(dir, silly))),
+        `${silly} is a candidate`,
+      );
     assert.deepEqual(ourView(bpf), expected);
     assert.deepEqual(ourView(everyFd), expected);
   });
@@ -273,6 +281,38 @@ describe('the BPF scanner', () => {
     const at = every.tids.indexOf(base);
     assert.ok(at >= 0);
     assert.equal(every.counts?.[at], statSync(`/proc/${base}/fd`).size);
+  });
+
+  it('reads the candidates in the addon as its JavaScript twin reads them', (t) => {
+    if (reason !== null) return t.skip(reason);
+    const chosen = chooseScanner('bpf', '/proc');
+    assert.ok(chosen.tables);
+    // Each of the load's processes and threads, as a snapshot lists its fd tables (one per task here).
+    const tables = holders.flatMap((holder) =>
+      [holder.pid, ...holder.children].flatMap((pid) =>
+        readdirSync(`/proc/${pid}/task`).map((tid) =>
+          Number(tid) === pid
+            ? { dir: `/proc/${pid}`, tid: pid }
+            : { dir: `/proc/${pid}/task/${tid}`, tid: Number(tid) },
+        ),
+      ),
+    );
+    const fromC = bpfTableScans(chosen.tables, tables, null, nativeAddon());
+    assert.deepEqual(fromC, bpfTableScans(chosen.tables, tables, null, null));
+    // The kernel's flags and offset ride on every candidate the kernel sent and /proc confirmed.
+    const candidates = fromC.flatMap((scan) => (scan.ok ? scan.value.candidates : []));
+    assert.ok(candidates.length >= 8);
+    assert.ok(candidates.every((c) => c.flags !== undefined && c.posBytes !== undefined));
+    // A walk started ahead is collected only by the start that made it; another call runs anew.
+    const addon = nativeAddon();
+    const started = addon?.bpfStartFdScan?.(false);
+    assert.equal(typeof started, 'number');
+    const ahead = addon?.bpfScanFds?.(false, started);
+    const now = addon?.bpfScanFds?.(false, started);
+    assert.ok(ahead && !('error' in ahead) && now && !('error' in now));
+    const ours = (scan: typeof ahead) =>
+      scan.candidates.filter((c) => tables.some((table) => table.tid === c.tid)).map((c) => [c.tid, c.fd]);
+    assert.deepEqual(ours(ahead), ours(now));
   });
 
   it('keeps the same handle ledger as the /proc scanner, with exact mappings', (t) => {

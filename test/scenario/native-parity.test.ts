@@ -15,6 +15,7 @@ import {
   mkdirSync,
   mkdtempSync,
   openSync,
+  readdirSync,
   readFileSync,
   statSync,
   symlinkSync,
@@ -26,7 +27,12 @@ import { constants, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { loadNativeAddon, type NativeAddon } from '../../src/native.js';
-import { scanFdTables, scanFdTablesFull, type SkipLink } from '../../src/proc/fd-table.js';
+import {
+  readListedCandidates,
+  scanFdTables,
+  scanFdTablesFull,
+  type SkipLink,
+} from '../../src/proc/fd-table.js';
 import { walkTree, walkTreeJs, type WalkOptions } from '../../src/walk/walk-tree.js';
 import { kernelStat, startHolder, type Holder } from '../helpers/holder.js';
 import { publicCopy, repoRoot } from '../helpers/paths.js';
@@ -269,6 +275,67 @@ describe('native addon parity: scanFdDirs and scanFdDirsFull against their JavaS
     const kept = full.value.links.findIndex((link) => link !== null && under(Buffer.from(link, 'latin1')));
     assert.ok(kept >= 0);
     assert.equal(full.value.modes[kept], 0);
+  });
+
+  it('read only the fds listed, by the same rule, as the JavaScript twin (readFdCandidates)', async (t) => {
+    const native = needAddon(t);
+    if (!native) return;
+    assert.ok(native.readFdCandidates, 'the addon reads listed fds');
+    const exited = await startHolder(['create', join(scratch.dir, 'listed-exited.log'), '10']);
+    await exited.stop();
+    await waitUntil(() => !safeExists(`/proc/${exited.pid}`), 'the exited holder to be reaped');
+    // Every fd of the live tables (as a BPF walk would name them, and more), one never open, and
+    // tables that cannot be read (an exited process's, a missing one), and one listing nothing.
+    const fdsOf = (dir: string): number[] => [
+      ...readdirSync(dir)
+        .map(Number)
+        .sort((a, b) => a - b),
+      NOT_AN_FD,
+    ];
+    const all = [...dirs, `/proc/${exited.pid}/fd`, join(scratch.dir, 'none'), dirs[0] as string];
+    const lists = all.map((dir, i) => (i < dirs.length ? fdsOf(dir) : i === all.length - 1 ? [] : [0, 1]));
+    const fromC = readListedCandidates(all, lists, native);
+    assert.deepEqual(fromC, readListedCandidates(all, lists, null));
+    // Listing every fd finds what reading the whole directory finds; the count is st_size's.
+    assert.deepEqual(
+      fromC.slice(0, dirs.length).map((scan) => scan.ok && scan.value.candidates),
+      scanFdTables(dirs, native).map((scan) => scan.ok && scan.value.candidates),
+    );
+    assert.equal(fromC[0]?.ok && fromC[0].value.count, statSync(dirs[0] as string).size);
+    assert.deepEqual(fromC.slice(dirs.length, dirs.length + 2), [
+      { ok: false, failure: 'gone' },
+      { ok: false, failure: 'gone' },
+    ]);
+    assert.deepEqual(fromC.at(-1), {
+      ok: true,
+      value: { count: statSync(dirs[0] as string).size, unreadable: 0, candidates: [] },
+    });
+    // The same skip rule as scanFdDirs, with the same links handed back to be counted.
+    const fds = Buffer.from(join(scratch.dir, 'fds'));
+    const counted = { c: [] as string[], js: [] as string[] };
+    const skipInto = (into: string[]): SkipLink =>
+      Object.assign(
+        (i: number, target: Buffer): boolean => {
+          const under =
+            i === 0 && target.subarray(0, fds.length + 1).equals(Buffer.concat([fds, Buffer.from('/')]));
+          if (under) into.push(target.toString('latin1'));
+          return under;
+        },
+        { rule: { groups: [[fds]], groupOfDir: Int32Array.from(all, (_, i) => (i === 0 ? 0 : -1)) } },
+      );
+    assert.deepEqual(
+      readListedCandidates(all, lists, native, skipInto(counted.c)),
+      readListedCandidates(all, lists, null, skipInto(counted.js)),
+    );
+    assert.ok(counted.c.length > 0);
+    assert.deepEqual(counted.c.sort(), counted.js.sort());
+    const flat = Int32Array.from(lists.flat());
+    const starts = Uint32Array.from([0, ...lists.map((_, i) => lists.slice(0, i + 1).flat().length)]);
+    assert.deepEqual(
+      native.readFdCandidates(all, flat, starts, 1),
+      native.readFdCandidates(all, flat, starts, 16),
+    );
+    assert.throws(() => native.readFdCandidates?.(all, flat, starts.subarray(1), 2), TypeError);
   });
 
   it('give the same answer on 1 thread as on many', (t) => {

@@ -45,7 +45,7 @@ describe('writeJsonWithList', () => {
     const json = { schema: 's', files: [], totals: { files: items.length } };
     const { text, parts } = written(json, 'files', items);
     assert.equal(text, `${JSON.stringify({ ...json, files: items }, null, 2)}\n`);
-    // About 450 kB: written in pieces of 64 kB and one item at most.
+    // About 450 kB: written in pieces of a few dozen kB.
     const longest = Math.max(...parts.map((part) => part.length));
     assert.ok(parts.length >= 6 && longest < 70_000, `${parts.length} writes, the longest ${longest}`);
   });
