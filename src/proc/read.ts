@@ -57,6 +57,20 @@ export function readProcBytes(path: string): ReadResult<Buffer> {
   }
 }
 
+/**
+ * Reads a /proc file and parses its bytes, which are lent for the call only: a parser that keeps
+ * nothing of them (it copies what it keeps) saves the copy readProcBytes makes.
+ */
+export function readProcParsed<T>(path: string, parse: (bytes: Buffer) => T): ReadResult<T> {
+  let bytes: Buffer;
+  try {
+    bytes = readWhole(path).bytes;
+  } catch (error) {
+    return { ok: false, failure: classifyError(error) };
+  }
+  return { ok: true, value: parse(bytes) };
+}
+
 /** Reads a magic link's text as raw bytes. */
 export function readLinkBytes(path: string): ReadResult<Buffer> {
   try {
