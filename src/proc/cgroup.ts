@@ -131,8 +131,13 @@ export function findContainer(path: string): ContainerIdentity | null {
   return matchContainer(path)?.identity ?? null;
 }
 
-/** The container a cgroup path names, and where its component ends in the path. */
-function matchContainer(path: string): { identity: ContainerIdentity; end: number } | null {
+/**
+ * The container a cgroup path names, and where its component ends in the path: once per distinct
+ * path (the analyses ask for every holder, and a service's workers share one cgroup).
+ */
+const matchContainer = memoizeByText(matchContainerOnce);
+
+function matchContainerOnce(path: string): { identity: ContainerIdentity; end: number } | null {
   for (const { runtime, pattern } of containerPatterns) {
     const match = pattern.exec(path);
     const id = match?.[1];
