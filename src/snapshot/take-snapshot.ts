@@ -243,9 +243,15 @@ function scanForHandles(
       }
       handleScan.addTable(process.pid, table.tid ?? process.pid, result.value);
       const index = next - 1;
+      // The full scan counted its links on a silent mount already: the candidates are only kept off it.
+      const onSilentMount = skip && (skip.holds ?? skip);
       scans.push({
         ok: true,
-        value: candidatesOf(dir, result.value, skip ? (target) => skip(index, target) : null),
+        value: candidatesOf(
+          dir,
+          result.value,
+          onSilentMount ? (target) => onSilentMount(index, target) : null,
+        ),
       });
     }
   }
