@@ -5,7 +5,7 @@
 // file checked is the file acted on, whatever happens to the holder's fd number meanwhile.
 import { arch } from 'node:os';
 import { closeSync, constants, fstatSync, openSync, type BigIntStats } from 'node:fs';
-import { classifyError, type ReadFailure } from '../core/errors.js';
+import { classifyError, errnoOf, type ReadFailure } from '../core/errors.js';
 import { fileTypeOf, type FileType } from '../proc/file-mode.js';
 import { formatDev } from '../proc/file-stat.js';
 
@@ -129,7 +129,7 @@ export function describeFileType(mode: number | bigint): string {
 
 /** The errno name of a failed fs call, or "error". */
 export function errorCode(error: unknown): string {
-  return (error as NodeJS.ErrnoException | undefined)?.code ?? 'error';
+  return errnoOf(error) ?? 'error';
 }
 
 export function closeQuietly(fd: number): void {

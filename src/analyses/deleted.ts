@@ -215,16 +215,6 @@ export function findDeletedFiles(snapshot: Snapshot, filter: DeletedFilter = {})
     { file: FileRecord; name: Buffer | null; holders: Map<number, HolderDraft> }
   >();
 
-  // Most holders share a few cgroups: each one's container is parsed once.
-  const containers = new Map<string | null, ReturnType<typeof containerOf>>();
-  const containerOfCgroup = (cgroup: string | null): ReturnType<typeof containerOf> => {
-    let known = containers.get(cgroup);
-    if (known === undefined) {
-      known = containerOf(cgroup);
-      containers.set(cgroup, known);
-    }
-    return known;
-  };
   const holderOf = (key: string, name: Buffer | null, process: ProcessRecord): HolderDraft | null => {
     const file = fileByKey.get(key);
     if (!file || !isRegularMode(file.mode)) return null;
@@ -294,7 +284,7 @@ export function findDeletedFiles(snapshot: Snapshot, filter: DeletedFilter = {})
           uid: draft.process.uid,
           unit: draft.process.unit,
           container: draft.process.container,
-          ...containerOfCgroup(draft.process.cgroup),
+          ...containerOf(draft.process.cgroup),
           mountNamespace: draft.process.mountNamespace,
           root: draft.process.root ?? null,
           nsPid: draft.process.nsPid ?? null,

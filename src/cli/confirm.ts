@@ -3,7 +3,7 @@
 // system while "the person thinks", to prove the act re-checks what the preview showed).
 import { readSync } from 'node:fs';
 import { isatty } from 'node:tty';
-import { LimboError } from '../core/errors.js';
+import { errnoOf, LimboError } from '../core/errors.js';
 import type { Io } from './io.js';
 
 /** A yes/no question to a person. */
@@ -41,7 +41,7 @@ function readLine(): string {
     try {
       read = readSync(0, buffer, 0, buffer.length, null);
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'EAGAIN') {
+      if (errnoOf(error) === 'EAGAIN') {
         Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
         continue;
       }

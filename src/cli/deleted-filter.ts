@@ -10,7 +10,7 @@ import { silentMountOfPath } from '../actions/mount-guard.js';
 import { describeUnansweredTarget } from '../analyses/incomplete-words.js';
 import type { Snapshot } from '../snapshot/types.js';
 import { quote } from '../format/escape.js';
-import { LimboError } from '../core/errors.js';
+import { errnoOf, LimboError } from '../core/errors.js';
 import { escapeName, shellWord } from '../format/escape.js';
 import { formatDev } from '../proc/file-stat.js';
 import { findMountOfPath, parseProcRootPath, readMountinfo, type Mount } from '../proc/mountinfo.js';
@@ -110,7 +110,7 @@ function filesystemHolding(
   } catch (error) {
     throw new LimboError(
       'not-found',
-      `limbo ${command}: ${flag}: cannot stat ${quote(path)}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`,
+      `limbo ${command}: ${flag}: cannot stat ${quote(path)}: ${errnoOf(error) ?? 'error'}`,
     );
   }
   const mounts = readMountinfo('/proc', through ? through.pid : 'self');

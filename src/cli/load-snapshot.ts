@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { LimboError } from '../core/errors.js';
+import { LimboError, whyFailed } from '../core/errors.js';
 import { escapeName } from '../format/escape.js';
 import { silentMountOfPath } from '../actions/mount-guard.js';
 import { describeUnansweredTarget } from '../analyses/incomplete-words.js';
@@ -23,13 +23,9 @@ export function loadSnapshot(
     try {
       text = readFileSync(from === '-' ? 0 : from, 'utf8');
     } catch (error) {
-      throw new LimboError(
-        'io',
-        `cannot read snapshot ${named}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
-        {
-          cause: error,
-        },
-      );
+      throw new LimboError('io', `cannot read snapshot ${named}: ${whyFailed(error)}`, {
+        cause: error,
+      });
     }
     try {
       return parseSnapshot(text);

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { startServer } from '../serve/server.js';
 import { bpfProblem } from '../snapshot/bpf-fd-scan.js';
-import { LimboError } from '../core/errors.js';
+import { LimboError, whyFailed } from '../core/errors.js';
 import { quote } from '../format/escape.js';
 import { mountTimeoutMsOf, refusePathOnSilentMount } from './load-snapshot.js';
 import type { Io } from './io.js';
@@ -31,7 +31,7 @@ export async function runServe(values: ValuesOf<typeof serveSpec>, io: Io): Prom
     } catch (error) {
       throw new LimboError(
         'usage',
-        `limbo serve: cannot read --token-file ${quote(tokenFile)}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+        `limbo serve: cannot read --token-file ${quote(tokenFile)}: ${whyFailed(error)}`,
       );
     }
     if (token === '') throw new LimboError('usage', `limbo serve: --token-file ${quote(tokenFile)} is empty`);

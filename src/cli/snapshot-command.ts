@@ -1,5 +1,5 @@
 import { writeFileSync } from 'node:fs';
-import { LimboError } from '../core/errors.js';
+import { LimboError, whyFailed } from '../core/errors.js';
 import { stringifySnapshot } from '../snapshot/snapshot-json.js';
 import type { Io } from './io.js';
 import { quote } from '../format/escape.js';
@@ -23,7 +23,7 @@ export function runSnapshot(values: ValuesOf<typeof snapshotSpec>, io: Io): numb
   try {
     writeFileSync(output, text, { flag: 'wx', mode: 0o600 });
   } catch (error) {
-    const why = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+    const why = whyFailed(error);
     throw new LimboError('io', `limbo snapshot: cannot write ${quote(output)}: ${why}`, { cause: error });
   }
   return 0;

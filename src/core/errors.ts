@@ -1,10 +1,20 @@
 /** How a read of a /proc entry failed, in the terms limbo reports. */
 export type ReadFailure = 'gone' | 'denied' | 'too-long' | 'other';
 
+/** The errno name (ENOENT, EACCES, ...) an fs or child_process error carries, if any. */
+export function errnoOf(error: unknown): string | undefined {
+  const code = (error as NodeJS.ErrnoException | null | undefined)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/** Why a call failed, in one word where the system gives one: its errno name, else its message. */
+export function whyFailed(error: unknown): string {
+  return errnoOf(error) ?? (error instanceof Error ? error.message : String(error));
+}
+
 /** Classifies an fs error: a vanished process or fd is normal, denial is counted, the rest is real. */
 export function classifyError(error: unknown): ReadFailure {
-  const code = (error as NodeJS.ErrnoException | undefined)?.code;
-  switch (code) {
+  switch (errnoOf(error)) {
     case 'ENOENT':
     case 'ESRCH':
     case 'ENOTDIR':

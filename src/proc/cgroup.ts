@@ -1,3 +1,4 @@
+import { memoizeByText } from '../core/memo.js';
 import { readProcText, type ReadResult } from './read.js';
 
 /** The container runtimes limbo tells apart by the cgroup paths they make. */
@@ -88,10 +89,12 @@ export function parseCgroup(text: string): CgroupPlacement | null {
   };
 }
 
-/** Reads and parses /proc/PID/cgroup. */
+const parseCgroupOnce = memoizeByText(parseCgroup);
+
+/** Reads and parses /proc/PID/cgroup (a text seen before is not parsed again: its answer is shared). */
 export function readCgroup(procRoot: string, pid: number): ReadResult<CgroupPlacement | null> {
   const read = readProcText(`${procRoot}/${pid}/cgroup`);
-  return read.ok ? { ok: true, value: parseCgroup(read.value) } : read;
+  return read.ok ? { ok: true, value: parseCgroupOnce(read.value) } : read;
 }
 
 /**
@@ -128,8 +131,13 @@ export function findContainer(path: string): ContainerIdentity | null {
   return matchContainer(path)?.identity ?? null;
 }
 
-/** The container a cgroup path names, and where its component ends in the path. */
-function matchContainer(path: string): { identity: ContainerIdentity; end: number } | null {
+/**
+ * The container a cgroup path names, and where its component ends in the path: once per distinct
+ * path (the analyses ask for every holder, and a service's workers share one cgroup).
+ */
+const matchContainer = memoizeByText(matchContainerOnce);
+
+function matchContainerOnce(path: string): { identity: ContainerIdentity; end: number } | null {
   for (const { runtime, pattern } of containerPatterns) {
     const match = pattern.exec(path);
     const id = match?.[1];

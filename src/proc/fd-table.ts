@@ -132,6 +132,8 @@ function fromNativeScan(scan: NativeScan, skip: SkipLink | null, dirIndex: numbe
 export interface SkipLink {
   (dirIndex: number, target: Buffer): boolean;
   readonly rule?: NativeSkipRule;
+  /** The same question, not counted: for a link a pass before this one counted already. */
+  readonly holds?: (dirIndex: number, target: Buffer) => boolean;
 }
 
 /** Counts the links the addon skipped where the rule says they belong, as the twin counts them. */

@@ -5,15 +5,9 @@ import { scanFdTablesFull, type FdEntries, type SkipLink } from './fd-table.js';
 import { statThrough } from './file-stat.js';
 import { readMaps } from './maps.js';
 import { MOUNT_ANSWER_TIMEOUT_MS } from './mount-probe.js';
-import { readMountinfo } from './mountinfo.js';
+import { MountTables } from './mount-tables.js';
 import { readLinkBytes, readProcBytes, type ReadResult } from './read.js';
-import {
-  findSilentMounts,
-  skipLinkOf,
-  unansweredRecordsOf,
-  type NamespaceMounts,
-  type UnansweredMount,
-} from './silent-mounts.js';
+import { findSilentMounts, skipLinkOf, unansweredRecordsOf, type UnansweredMount } from './silent-mounts.js';
 
 /** A process that keeps an inode alive: through open descriptors, memory mappings, or both. */
 export interface InodeHolder {
@@ -146,27 +140,24 @@ export function findInodeHolders(
 
 /**
  * Each process's mount namespace (null for limbo's own), and the FUSE and network mounts of
- * those namespaces that did not answer, asked once per device before any link is stat-ed.
+ * those namespaces that did not answer, asked once per device before any link is stat-ed. Each
+ * namespace's table comes from a process at its root where there is one (proc/mount-tables.ts):
+ * the skip rule matches fd links, which name files from there.
  */
 function askMounts(
   procRoot: string,
   pids: readonly number[],
   timeoutMs: number,
 ): { namespaceOf: Map<number, string | null>; silent: ReturnType<typeof findSilentMounts> } {
-  const own = readLinkBytes(`${procRoot}/self/ns/mnt`);
-  const host = own.ok ? own.value.toString() : null;
-  const namespaces = new Map<string, NamespaceMounts>();
+  const tables = new MountTables(procRoot);
+  const host = tables.namespaceOf('self');
   const namespaceOf = new Map<number, string | null>();
-  for (const pid of [...(host === null ? [] : ['self' as const]), ...pids]) {
-    const link = pid === 'self' ? own : readLinkBytes(`${procRoot}/${pid}/ns/mnt`);
-    if (!link.ok) continue;
-    const id = link.value.toString();
-    if (pid !== 'self') namespaceOf.set(pid, id === host ? null : id);
-    if (namespaces.has(id)) continue;
-    const mounts = readMountinfo(procRoot, pid);
-    namespaces.set(id, { id, mounts: mounts.ok ? mounts.value : [], ...(pid === 'self' ? {} : { pid }) });
+  for (const pid of pids) {
+    const root = readLinkBytes(`${procRoot}/${pid}/root`);
+    const id = tables.namespaceOf(pid, root.ok ? root.value.toString() : null);
+    if (id !== null) namespaceOf.set(pid, id === host ? null : id);
   }
-  return { namespaceOf, silent: findSilentMounts(procRoot, namespaces.values(), host, timeoutMs) };
+  return { namespaceOf, silent: findSilentMounts(procRoot, tables.byId.values(), host, timeoutMs) };
 }
 
 /** The other threads of a process, when it has any (its main thread may have exited). */

@@ -1,3 +1,4 @@
+import { memoizeByText } from '../core/memo.js';
 import { readProcText, type ReadResult } from './read.js';
 
 /** One row of /proc/PID/limits: a resource's soft and hard limit. */
@@ -46,10 +47,12 @@ export function parseLimits(text: string): ProcLimits | null {
   return openFiles ? { byName, openFiles } : null;
 }
 
-/** Reads and parses /proc/PID/limits. */
+const parseLimitsOnce = memoizeByText(parseLimits);
+
+/** Reads and parses /proc/PID/limits (a text seen before is not parsed again: its answer is shared). */
 export function readLimits(procRoot: string, pid: number | 'self'): ReadResult<ProcLimits | null> {
   const read = readProcText(`${procRoot}/${pid}/limits`);
-  return read.ok ? { ok: true, value: parseLimits(read.value) } : read;
+  return read.ok ? { ok: true, value: parseLimitsOnce(read.value) } : read;
 }
 
 function toLimit(value: string): number | null {

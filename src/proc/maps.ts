@@ -1,5 +1,5 @@
 import { hasDeletedSuffix } from './deleted-name.js';
-import { readProcBytes, type ReadResult } from './read.js';
+import { readProcParsed, type ReadResult } from './read.js';
 
 /** One line of /proc/PID/maps. */
 export interface MapEntry {
@@ -39,8 +39,8 @@ export function parseMaps(bytes: Buffer, onlyDeleted = false): MapEntry[] {
 
 /** Reads /proc/PID/maps (or task/TID/maps) and parses it. */
 export function readMaps(path: string, onlyDeleted = false): ReadResult<MapEntry[]> {
-  const read = readProcBytes(path);
-  return read.ok ? { ok: true, value: parseMaps(read.value, onlyDeleted) } : read;
+  // parseMaps copies every name it keeps, so the bytes are only lent.
+  return readProcParsed(path, (bytes) => parseMaps(bytes, onlyDeleted));
 }
 
 function parseMapLine(line: Buffer): MapEntry | null {

@@ -1,4 +1,5 @@
 import { existsSync, readdirSync, statfsSync } from 'node:fs';
+import { errnoOf } from '../core/errors.js';
 
 /** statfs f_type of procfs (include/uapi/linux/magic.h PROC_SUPER_MAGIC). */
 const PROC_SUPER_MAGIC = 0x9fa0;
@@ -13,14 +14,14 @@ export function procRootProblem(dir: string): string | null {
   try {
     type = Number(statfsSync(dir).type);
   } catch (error) {
-    return (error as NodeJS.ErrnoException).code ?? 'cannot statfs it';
+    return errnoOf(error) ?? 'cannot statfs it';
   }
   if (type === PROC_SUPER_MAGIC) return null;
   let hasProcess: boolean;
   try {
     hasProcess = readdirSync(dir).some((name) => /^\d+$/.test(name) && existsSync(`${dir}/${name}/status`));
   } catch (error) {
-    return (error as NodeJS.ErrnoException).code ?? 'cannot list it';
+    return errnoOf(error) ?? 'cannot list it';
   }
   if (hasProcess && existsSync(`${dir}/sys/fs/file-nr`)) return null;
   return `not a proc filesystem (statfs type 0x${type.toString(16)}), and no PID/status and sys/fs/file-nr in it`;

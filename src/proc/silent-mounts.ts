@@ -156,7 +156,11 @@ export function skipLinkOf(
   const rule: NativeSkipRule = { groups, groupOfDir };
   const skip = (dirIndex: number, target: Buffer): boolean =>
     skipOnSilentMount(silent, namespaceOfDir[dirIndex] ?? null, target);
-  return Object.assign(skip, { rule });
+  const holds = (dirIndex: number, target: Buffer): boolean => {
+    const namespace = namespaceOfDir[dirIndex] ?? null;
+    return silent.some((m) => (m.namespace === null || m.namespace === namespace) && m.holds(target));
+  };
+  return Object.assign(skip, { rule, holds });
 }
 
 /**

@@ -21,12 +21,21 @@ export interface ProcStatus {
   readonly nsPids: readonly number[];
 }
 
+/** The lines parseStatus reads: a status file has some 60, read for every process of every scan. */
+const WANTED = new Set(['State', 'Tgid', 'PPid', 'Uid', 'Threads', 'Kthread', 'NSpid']);
+
 /** Parses /proc/PID/status; returns null when a required field is missing. */
 export function parseStatus(text: string): ProcStatus | null {
   const fields = new Map<string, string>();
-  for (const line of text.split('\n')) {
-    const colon = line.indexOf(':');
-    if (colon > 0) fields.set(line.slice(0, colon), line.slice(colon + 1).trim());
+  for (let start = 0; start < text.length;) {
+    const end = text.indexOf('\n', start);
+    const stop = end < 0 ? text.length : end;
+    const colon = text.indexOf(':', start);
+    if (colon > start && colon < stop) {
+      const key = text.slice(start, colon);
+      if (WANTED.has(key)) fields.set(key, text.slice(colon + 1, stop).trim());
+    }
+    start = stop + 1;
   }
   const state = fields.get('State')?.charAt(0);
   const tgid = parseUnsigned(fields.get('Tgid'));

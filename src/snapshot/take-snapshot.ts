@@ -41,7 +41,8 @@ import { formatDev, fsTypeThrough, statThrough, type FileStat } from '../proc/fi
 import { MQUEUE_MAGIC } from '../proc/fd-kind.js';
 import { isRegularMode } from '../proc/file-mode.js';
 import { readMaps, type MapEntry } from '../proc/maps.js';
-import { findMount, readMountinfo, throughProcessRoot, type Mount } from '../proc/mountinfo.js';
+import { findMount, throughProcessRoot, type Mount } from '../proc/mountinfo.js';
+import { MountTables } from '../proc/mount-tables.js';
 import {
   hasDeletedSuffix,
   sillyRenamerOf,
@@ -261,10 +262,12 @@ function scanForHandles(
       }
       handleScan.addTable(process.pid, table.tid ?? process.pid, result.value);
       const index = next - 1;
+      // The full scan counted its links on a silent mount already: the candidates are only kept off it.
+      const onSilentMount = skip && (skip.holds ?? skip);
       scans.push({
         ok: true,
         value: wantFiles
-          ? candidatesOf(dir, result.value, skip ? (target) => skip(index, target) : null)
+          ? candidatesOf(dir, result.value, onSilentMount ? (target) => onSilentMount(index, target) : null)
           : { count: result.value.count, unreadable: result.value.unreadable, candidates: [] },
       });
     }
@@ -297,7 +300,8 @@ interface PendingProcess {
 class Scan {
   readonly processes: ProcessRecord[] = [];
   readonly files = new Map<string, FileRecord>();
-  readonly mountNamespaces = new Map<string, MountNamespace>();
+  readonly mountNamespaces: ReadonlyMap<string, MountNamespace>;
+  private readonly mountTables: MountTables;
   readonly unreadablePids: number[] = [];
   unverifiedMappings = 0;
   /** Processes listed in /proc that exited before the scan could read them. */
@@ -309,8 +313,6 @@ class Scan {
   private readonly fsTypes = new Map<string, number>();
   /** Files whose FUSE hidden name was looked for already. */
   private readonly sillyLooked = new Set<string>();
-  /** Mount namespaces whose table was read from a process not known to be at the namespace's root. */
-  private readonly tablesNotAtRoot = new Set<string>();
   /** Per mount table (a namespace's may be replaced by a truer one): whether it has a FUSE mount. */
   private readonly hasFuseMount = new WeakMap<readonly Mount[], boolean>();
 
@@ -319,7 +321,10 @@ class Scan {
     private readonly users: Map<number, string>,
     /** Whether deleted files are looked for (SnapshotOptions.files): else maps and exe are not read for them. */
     private readonly wantFiles: boolean,
-  ) {}
+  ) {
+    this.mountTables = new MountTables(procRoot, (pid, mount) => this.withUpperDev(pid, mount));
+    this.mountNamespaces = this.mountTables.byId;
+  }
 
   /**
    * First pass over one process: who it is and which fd tables it has. A process that
@@ -726,49 +731,10 @@ class Scan {
     }
   }
 
-  /**
-   * The mount namespace id of a process, reading its mount table when first seen. mountinfo shows
-   * mount points relative to the reader's root and leaves out mounts outside it (fs/proc_namespace.c
-   * show_mountinfo, seq_path_root), while fd links read from the namespace's own root: a table
-   * read from a chrooted process is replaced by one read from a process at the namespace's root
-   * (its root reads "/") as soon as one is seen, and kept translated to fd-link words until then.
-   */
+  /** The mount namespace id of a process, its table read when first met (proc/mount-tables.ts). */
   mountNamespaceOf(pid: number | 'self', root: string | null = '/'): string | null {
-    let id: string;
-    try {
-      id = readlinkSync(`${this.procRoot}/${pid}/ns/mnt`);
-    } catch {
-      return null;
-    }
-    const known = this.mountNamespaces.get(id);
-    if (known === undefined || (root === '/' && this.tablesNotAtRoot.has(id))) {
-      if (pid !== 'self' && root !== '/') this.tablesNotAtRoot.add(id);
-      else this.tablesNotAtRoot.delete(id);
-      const read = readMountinfo(this.procRoot, pid);
-      const mounts = read.ok ? read.value.map((mount) => this.withUpperDev(pid, mount)) : ([] as Mount[]);
-      const chrooted = pid !== 'self' && root !== null && root !== '/' ? root : null;
-      this.mountNamespaces.set(id, {
-        id,
-        mounts: chrooted === null ? mounts : mounts.map((mount) => underRoot(mount, chrooted)),
-        ...(pid === 'self' ? {} : { pid }),
-        ...(chrooted === null ? {} : { root: chrooted }),
-      });
-    }
-    return id;
+    return this.mountTables.namespaceOf(pid, root);
   }
-}
-
-/** A mount as a chrooted process's mountinfo lists it, its mount point put back under that root. */
-function underRoot(mount: Mount, root: string): Mount {
-  const inner = mount.mountPoint === '/' ? '' : mount.mountPoint;
-  const bytes = mount.mountPointBytes;
-  return {
-    ...mount,
-    mountPoint: `${root}${inner}`,
-    ...(bytes
-      ? { mountPointBytes: Buffer.concat([Buffer.from(root), bytes.length === 1 ? Buffer.alloc(0) : bytes]) }
-      : {}),
-  };
 }
 
 /** The fd count of any process, readable without privileges: st_size of its fd directory. */

@@ -20,7 +20,7 @@ import {
   type ObservedName,
   type ObservedWalk,
 } from './links-observation.js';
-import { LimboError } from '../core/errors.js';
+import { errnoOf, LimboError } from '../core/errors.js';
 import { isDirectoryMode } from '../proc/file-mode.js';
 import { formatDev } from '../proc/file-stat.js';
 import { findInodeHolders, type InodeTarget } from '../proc/inode-holders.js';
@@ -159,7 +159,7 @@ export async function observeLinks(
       };
       return { name: { ...name, filesystem: facts.of(path, dev) }, isDirectory };
     } catch (error) {
-      return { path: given, code: (error as NodeJS.ErrnoException).code ?? 'EIO' };
+      return { path: given, code: errnoOf(error) ?? 'EIO' };
     }
   }
 }
@@ -235,13 +235,9 @@ function resolveDirectory(path: string): { path: string; dev: string } {
     return { path: real, dev: formatDev(st.dev) };
   } catch (error) {
     if (error instanceof LimboError) throw error;
-    throw new LimboError(
-      'usage',
-      `cannot stat '${path}': ${(error as NodeJS.ErrnoException).code ?? 'error'}`,
-      {
-        cause: error,
-      },
-    );
+    throw new LimboError('usage', `cannot stat '${path}': ${errnoOf(error) ?? 'error'}`, {
+      cause: error,
+    });
   }
 }
 

@@ -120,6 +120,27 @@ describe('a FUSE mount that does not answer (bindfs, SIGSTOPped)', () => {
     assert.equal(silent.waitedMilliseconds, 5000);
   });
 
+  for (const scanner of ['proc', 'bpf'] as const) {
+    it(`snapshot --handles --scanner ${scanner} counts the descriptor on the mount once`, { skip }, (t) => {
+      const run = timed(['snapshot', '--handles', '--scanner', scanner]);
+      if (scanner === 'bpf' && run.code === 2 && /cannot run here/.test(run.stderr)) {
+        t.skip(run.stderr.trim());
+        return;
+      }
+      assert.equal(run.code, 0, run.stderr);
+      const snapshot = JSON.parse(run.stdout) as {
+        incomplete: { unansweredMounts?: { mountPoint: string; skipped: number }[] };
+      };
+      const silent = snapshot.incomplete.unansweredMounts?.filter((m) => m.mountPoint === mountPoint);
+      // Its full scan of every link and its pick of the deleted candidates both meet the holder's fd.
+      assert.deepEqual(
+        silent?.map((m) => m.skipped),
+        [1],
+        JSON.stringify(snapshot.incomplete),
+      );
+    });
+  }
+
   it('df finishes without measuring it; df of a path on it is refused with the same words', { skip }, () => {
     const run = timed(['df']);
     assert.equal(run.code, 0);
