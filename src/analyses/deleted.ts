@@ -1,3 +1,4 @@
+import { LimboError } from '../core/errors.js';
 import { findContainer, type ContainerRuntime } from '../proc/cgroup.js';
 import { canShareExtents, type SharingUnknown } from '../proc/extent-sharing.js';
 import {
@@ -208,6 +209,7 @@ const INTERNAL_SHMEM_DEV = '0:1';
  * one entry per inode, merged across fds, dups, forks, threads and mappings.
  */
 export function findDeletedFiles(snapshot: Snapshot, filter: DeletedFilter = {}): DeletedReport {
+  requireFilesCollected(snapshot);
   const fileByKey = new Map(snapshot.files.map((file) => [file.key, file]));
   const namespaces = new Map(snapshot.mountNamespaces.map((ns) => [ns.id, ns.mounts]));
   const groups = new Map<
@@ -507,6 +509,19 @@ function hostPathOf(
 const DEV_DIFFERS = new Set(['btrfs']);
 
 /** A holder's container runtime and pod, from its cgroup path. */
+/**
+ * Refuses a snapshot taken without looking for deleted files (filesCollected: false, as `limbo
+ * handles` scans): its empty files, fds and mappings mean "not read", and an answer built on
+ * them would say "nothing held" falsely.
+ */
+export function requireFilesCollected(snapshot: Snapshot): void {
+  if (snapshot.filesCollected === false)
+    throw new LimboError(
+      'snapshot-invalid',
+      'this snapshot was taken without its deleted files (filesCollected: false, as limbo handles scans): take one with limbo snapshot',
+    );
+}
+
 function containerOf(cgroup: string | null): {
   containerRuntime: ContainerRuntime | null;
   podUid: string | null;

@@ -1,7 +1,7 @@
 import { isRegularMode } from '../proc/file-mode.js';
 import type { FileRecord, ProcessRecord, Snapshot } from '../snapshot/types.js';
 import { familyIndex, serviceOf, type ProcessFamily } from './holders.js';
-import { containerMatches } from './deleted.js';
+import { containerMatches, requireFilesCollected } from './deleted.js';
 import { incompleteOf, type IncompleteView } from './incomplete.js';
 import { restartAdvice } from './programs.js';
 import { lxcMonitorIndex } from './lxc-monitor.js';
@@ -68,6 +68,7 @@ const INTERNAL_SHMEM_DEV = '0:1';
  * Inodes are compared, never text; memfd, SysV shm, shared anonymous memory and /dev are not code on disk.
  */
 export function findRestartNeeded(snapshot: Snapshot, options: RestartOptions = {}): RestartReport {
+  requireFilesCollected(snapshot);
   const files = new Map(snapshot.files.map((file) => [file.key, file]));
   const processes: RestartProcess[] = [];
   const { container } = options;

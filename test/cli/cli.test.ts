@@ -1,6 +1,7 @@
 // The built binary as a user meets it: help, exit codes, and clear errors for bad input.
-import { statSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { runLimbo } from '../helpers/limbo.js';
@@ -129,6 +130,32 @@ describe('limbo CLI', () => {
     const run = runLimbo(['deleted', '--from', '/no/such/snapshot.json']);
     assert.equal(run.code, 1);
     assert.match(run.stderr, /cannot read snapshot \/no\/such\/snapshot.json/);
+  });
+
+  it('refuses a snapshot taken without its deleted files where they are needed, and not for handles', () => {
+    // What limbo handles scans (the library's files: false): fds, mappings and files were not read.
+    const taken = runLimbo(['snapshot', '--handles']);
+    assert.equal(taken.code, 0, taken.stderr);
+    const snapshot = JSON.parse(taken.stdout) as Record<string, unknown> & { processes: object[] };
+    const withoutFiles = {
+      ...snapshot,
+      filesCollected: false,
+      files: [],
+      processes: snapshot.processes.map((p) => ({ ...p, fds: [], mappings: [], deletedExe: null })),
+    };
+    const path = join(mkdtempSync(join(tmpdir(), 'limbo-nofiles-')), 'snapshot.json');
+    writeFileSync(path, JSON.stringify(withoutFiles));
+    try {
+      for (const command of ['deleted', 'restart', 'shm', 'report']) {
+        const run = runLimbo([command, '--from', path]);
+        assert.equal(run.code, 1, `${command}: ${run.stderr}`);
+        assert.match(run.stderr, /taken without its deleted files \(filesCollected: false/);
+        assert.equal(run.stdout, '', `${command} printed no answer`);
+      }
+      assert.equal(runLimbo(['handles', '--from', path]).code, 0);
+    } finally {
+      rmSync(dirname(path), { recursive: true, force: true });
+    }
   });
 
   it('exits 1 with a clear message when --proc is not a proc filesystem', () => {
