@@ -75,8 +75,9 @@ function ourView(snapshot: Snapshot) {
   const ours = snapshot.processes.filter((p) => p.comm.toString('latin1').startsWith(tag));
   const pids = new Set(ours.map((p) => p.pid));
   const fileKeys = new Set(ours.flatMap((p) => [...p.fds, ...p.mappings].map((held) => held.fileKey)));
-  const deleted = findDeletedFiles(snapshot);
-  const files = deleted.files.filter((file) => file.holders.every((h) => pids.has(h.pid)));
+  // A snapshot taken without its files has no deleted files to find: findDeletedFiles refuses it.
+  const deleted = snapshot.filesCollected === false ? [] : findDeletedFiles(snapshot).files;
+  const files = deleted.filter((file) => file.holders.every((h) => pids.has(h.pid)));
   return {
     processes: ours
       .map((p) => ({
@@ -222,6 +223,7 @@ describe('the BPF scanner', () => {
     assert.equal(handlesOnly.filesCollected, false);
     assert.equal(oneWalk.filesCollected, undefined);
     assert.deepEqual(handlesOnly.files, []);
+    assert.throws(() => findDeletedFiles(handlesOnly), { code: 'snapshot-invalid' });
     const counts = (snapshot: Snapshot) =>
       ourView(snapshot).processes.map((p) => [p.pid, p.fdCount, p.readable]);
     assert.deepEqual(counts(handlesOnly), counts(proc));
