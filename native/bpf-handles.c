@@ -569,7 +569,7 @@ napi_value bpf_scan_handles(napi_env env, napi_callback_info info) {
   CHECK(napi_create_object(env, &result));
   CHECK(napi_set_named_property(env, result, "processes", list));
   CHECK(napi_set_named_property(env, result, "unixListeners", unix_list));
-  napi_value tables = limbo_tables_to_js(env, &r.s.tables);
+  napi_value tables = limbo_tables_to_js(env, &r.s.tables, true);
   if (!tables) goto fail;
   CHECK(napi_set_named_property(env, result, "tables", tables));
   if (set_number(env, result, "openFiles", (double)r.open_files) ||

@@ -12,20 +12,16 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "bpf-tables.h"
 #include "scan-records.h"
 #include "scan.skel.h"
 
 #include "bpf-scan.h"
-
-/* The kernel's dev_t (include/linux/kdev_t.h MINORBITS 20), not user space's. */
-#define KERNEL_MAJOR(dev) ((dev) >> 20)
-#define KERNEL_MINOR(dev) ((dev) & 0xfffff)
 
 /* Loaded and attached once per process: a scan only creates a new iterator from the link. */
 static struct limbo_scan *skeleton;
@@ -92,119 +88,52 @@ static int read_iterator(char **out, size_t *out_len) {
   return 0;
 }
 
-typedef struct {
-  __u32 tid;
-  __u64 files;
-  __u32 count;
-} table_t;
-
-typedef struct {
-  __u32 tid;
-  __u32 fd;
-  __u64 files;
-  struct limbo_file_record file;
-} candidate_t;
-
-/* Whether `files` was already walked under an earlier task (threads of a process whose leader exited). */
-static bool seen_before(const table_t *tables, size_t n, __u64 files) {
-  for (size_t i = 0; i + 1 < n; i++)
-    if (tables[i].files == files) return true;
-  return false;
-}
-
-#define CHECK(call)                                                   \
-  do {                                                                \
-    if ((call) != napi_ok) goto fail;                                 \
-  } while (0)
-
 static napi_value number(napi_env env, double value) {
   napi_value v;
   return napi_create_double(env, value, &v) == napi_ok ? v : NULL;
-}
-
-static napi_value bigint(napi_env env, __u64 value) {
-  napi_value v;
-  return napi_create_bigint_uint64(env, value, &v) == napi_ok ? v : NULL;
 }
 
 static int set(napi_env env, napi_value obj, const char *key, napi_value v) {
   return v && napi_set_named_property(env, obj, key, v) == napi_ok ? 0 : -1;
 }
 
-static napi_value candidate_to_js(napi_env env, const candidate_t *c) {
-  napi_value obj;
-  if (napi_create_object(env, &obj) != napi_ok) return NULL;
-  if (set(env, obj, "tid", number(env, c->tid)) || set(env, obj, "fd", number(env, c->fd)) ||
-      set(env, obj, "files", bigint(env, c->files)) || set(env, obj, "file", bigint(env, c->file.file)) ||
-      set(env, obj, "ino", bigint(env, c->file.ino)) ||
-      set(env, obj, "major", number(env, KERNEL_MAJOR(c->file.dev))) ||
-      set(env, obj, "minor", number(env, KERNEL_MINOR(c->file.dev))) ||
-      set(env, obj, "nlink", number(env, c->file.nlink)) || set(env, obj, "mode", number(env, c->file.mode)) ||
-      set(env, obj, "sizeBytes", number(env, (double)c->file.size)) ||
-      set(env, obj, "posBytes", number(env, (double)c->file.pos)) ||
-      set(env, obj, "flags", number(env, c->file.flags)))
-    return NULL;
-  return obj;
-}
-
 /* One run of the iterator, parsed without touching JavaScript, so a thread can make it. */
 typedef struct {
   bool every_fd;
   int err;
-  table_t *tables;
-  candidate_t *cands;
-  size_t ntables, ncands;
+  limbo_tables_t tables;
 } scan_result_t;
 
 static void free_scan(scan_result_t *r) {
-  free(r->tables);
-  free(r->cands);
-  r->tables = NULL;
-  r->cands = NULL;
+  limbo_tables_free(&r->tables);
 }
 
 /* Loads the program if needed, runs the iterator once and parses its records into `r`. */
 static void run_scan(scan_result_t *r) {
   char *buf = NULL;
-  size_t len = 0, tcap = 0, ccap = 0;
+  size_t len = 0;
   r->err = ensure_loaded();
   if (!r->err) {
     skeleton->bss->every_fd = r->every_fd;
     r->err = read_iterator(&buf, &len);
   }
   if (r->err) return;
-  bool duplicate = false;
+  limbo_tables_t *t = &r->tables;
   for (size_t off = 0; off + sizeof(struct limbo_fd_record) <= len;) {
     struct limbo_fd_record fd;
     memcpy(&fd, buf + off, sizeof fd);
     off += sizeof fd;
-    if (r->ntables == 0 || r->tables[r->ntables - 1].tid != fd.tid) {
-      if (r->ntables == tcap) {
-        tcap = tcap ? tcap * 2 : 1024;
-        table_t *grown = realloc(r->tables, tcap * sizeof *r->tables);
-        if (!grown) goto oom;
-        r->tables = grown;
-      }
-      r->tables[r->ntables++] = (table_t){fd.tid, fd.files, 0};
-      duplicate = seen_before(r->tables, r->ntables, fd.files);
+    if ((t->ntasks == 0 || t->tasks[t->ntasks - 1].tid != fd.tid) &&
+        limbo_tables_start_task(t, fd.tid, fd.files))
+      goto oom;
+    struct limbo_file_record file;
+    bool follows = fd.fd & LIMBO_FD_FILE_FOLLOWS;
+    if (follows) {
+      if (off + sizeof file > len) break;
+      memcpy(&file, buf + off, sizeof file);
+      off += sizeof file;
     }
-    r->tables[r->ntables - 1].count++;
-    if (!(fd.fd & LIMBO_FD_FILE_FOLLOWS)) continue;
-    if (off + sizeof(struct limbo_file_record) > len) break;
-    if (!duplicate) {
-      if (r->ncands == ccap) {
-        ccap = ccap ? ccap * 2 : 256;
-        candidate_t *grown = realloc(r->cands, ccap * sizeof *r->cands);
-        if (!grown) goto oom;
-        r->cands = grown;
-      }
-      candidate_t *c = &r->cands[r->ncands++];
-      c->tid = fd.tid;
-      c->fd = fd.fd & ~LIMBO_FD_FILE_FOLLOWS;
-      c->files = fd.files;
-      memcpy(&c->file, buf + off, sizeof c->file);
-    }
-    off += sizeof(struct limbo_file_record);
+    if (limbo_tables_add_fd(t, fd.fd & ~LIMBO_FD_FILE_FOLLOWS, follows ? &file : NULL)) goto oom;
   }
   free(buf);
   return;
@@ -285,36 +214,8 @@ napi_value bpf_scan_fds(napi_env env, napi_callback_info info) {
     return result;
   }
 
-  napi_value tids_buf, files_buf, counts_buf, tids, files, counts, list;
-  void *tids_data, *files_data, *counts_data;
-  size_t ntables = r.ntables, n = ntables ? ntables : 1;
-  CHECK(napi_create_arraybuffer(env, n * 4, &tids_data, &tids_buf));
-  CHECK(napi_create_arraybuffer(env, n * 8, &files_data, &files_buf));
-  CHECK(napi_create_arraybuffer(env, n * 4, &counts_data, &counts_buf));
-  CHECK(napi_create_typedarray(env, napi_uint32_array, ntables, tids_buf, 0, &tids));
-  CHECK(napi_create_typedarray(env, napi_biguint64_array, ntables, files_buf, 0, &files));
-  if (every_fd)
-    CHECK(napi_create_typedarray(env, napi_uint32_array, ntables, counts_buf, 0, &counts));
-  else
-    CHECK(napi_get_null(env, &counts));
-  for (size_t i = 0; i < ntables; i++) {
-    ((__u32 *)tids_data)[i] = r.tables[i].tid;
-    ((__u64 *)files_data)[i] = r.tables[i].files;
-    ((__u32 *)counts_data)[i] = r.tables[i].count;
-  }
-  CHECK(napi_create_array_with_length(env, r.ncands, &list));
-  for (size_t i = 0; i < r.ncands; i++) {
-    napi_value c = candidate_to_js(env, &r.cands[i]);
-    if (!c) goto fail;
-    CHECK(napi_set_element(env, list, (uint32_t)i, c));
-  }
-  CHECK(napi_create_object(env, &result));
-  if (set(env, result, "tids", tids) || set(env, result, "files", files) || set(env, result, "counts", counts) ||
-      set(env, result, "candidates", list))
-    goto fail;
+  result = limbo_tables_to_js(env, &r.tables, every_fd);
   free_scan(&r);
   return result;
-fail:
-  free_scan(&r);
-  return NULL;
 }
+

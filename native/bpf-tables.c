@@ -116,7 +116,7 @@ static napi_value candidate_to_js(napi_env env, const limbo_candidate_t *c) {
     if ((call) != napi_ok) return NULL;                               \
   } while (0)
 
-napi_value limbo_tables_to_js(napi_env env, const limbo_tables_t *t) {
+napi_value limbo_tables_to_js(napi_env env, const limbo_tables_t *t, bool counted) {
   napi_value tids_buf, files_buf, counts_buf, tids, files, counts, list, result;
   void *tids_data, *files_data, *counts_data;
   size_t n = t->ntasks ? t->ntasks : 1;
@@ -125,7 +125,10 @@ napi_value limbo_tables_to_js(napi_env env, const limbo_tables_t *t) {
   CHECK(napi_create_arraybuffer(env, n * 4, &counts_data, &counts_buf));
   CHECK(napi_create_typedarray(env, napi_uint32_array, t->ntasks, tids_buf, 0, &tids));
   CHECK(napi_create_typedarray(env, napi_biguint64_array, t->ntasks, files_buf, 0, &files));
-  CHECK(napi_create_typedarray(env, napi_uint32_array, t->ntasks, counts_buf, 0, &counts));
+  if (counted)
+    CHECK(napi_create_typedarray(env, napi_uint32_array, t->ntasks, counts_buf, 0, &counts));
+  else
+    CHECK(napi_get_null(env, &counts));
   for (size_t i = 0; i < t->ntasks; i++) {
     ((__u32 *)tids_data)[i] = t->tasks[i].tid;
     ((__u64 *)files_data)[i] = t->tasks[i].files;

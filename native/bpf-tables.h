@@ -1,8 +1,8 @@
 /*
  * The fd tables one task_file walk saw, in the shape src/snapshot/bpf-fd-scan.ts takes
  * (BpfTables: tids, files, counts, candidates): each visited task with its fd table and fd count,
- * and the fds whose file may be deleted with their kernel facts. Built by native/bpf-handles.c
- * when the ledger's walk serves the deleted-files scan too.
+ * and the fds whose file may be deleted with their kernel facts. Built by native/bpf-scan.c from
+ * the deleted-files walk, and by native/bpf-handles.c when the ledger's walk serves it too.
  */
 #ifndef LIMBO_BPF_TABLES_H
 #define LIMBO_BPF_TABLES_H
@@ -41,8 +41,11 @@ typedef struct {
 int limbo_tables_start_task(limbo_tables_t *t, __u32 tid, __u64 files);
 /* Counts one fd of the current task, and keeps its candidate (unless its table was seen before). */
 int limbo_tables_add_fd(limbo_tables_t *t, __u32 fd, const struct limbo_file_record *candidate);
-/* { tids: Uint32Array, files: BigUint64Array, counts: Uint32Array, candidates: [...] }, or NULL. */
-napi_value limbo_tables_to_js(napi_env env, const limbo_tables_t *t);
+/*
+ * { tids: Uint32Array, files: BigUint64Array, counts: Uint32Array | null, candidates: [...] }, or
+ * NULL. counts is null unless `counted`: the walk sent a record for every fd, not only candidates.
+ */
+napi_value limbo_tables_to_js(napi_env env, const limbo_tables_t *t, bool counted);
 void limbo_tables_free(limbo_tables_t *t);
 
 #endif
