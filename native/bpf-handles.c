@@ -46,46 +46,6 @@ static int ensure_loaded(void) {
   return load_errno;
 }
 
-/* ---- a set of 64-bit keys (fd tables and address spaces already walked) ---- */
-
-typedef struct {
-  __u64 *keys;
-  size_t cap, len;
-} keyset_t;
-
-static size_t hash64(__u64 key) {
-  key ^= key >> 33;
-  key *= 0xff51afd7ed558ccdULL;
-  key ^= key >> 33;
-  return (size_t)key;
-}
-
-/* Adds key; 1 when it was new, 0 when present, -1 out of memory. Key 0 is never stored. */
-static int keyset_add(keyset_t *set, __u64 key) {
-  if (2 * (set->len + 1) > set->cap) {
-    size_t cap = set->cap ? set->cap * 2 : 1024;
-    __u64 *keys = calloc(cap, sizeof *keys);
-    if (!keys) return -1;
-    for (size_t i = 0; i < set->cap; i++) {
-      if (!set->keys[i]) continue;
-      size_t j = hash64(set->keys[i]) & (cap - 1);
-      while (keys[j]) j = (j + 1) & (cap - 1);
-      keys[j] = set->keys[i];
-    }
-    free(set->keys);
-    set->keys = keys;
-    set->cap = cap;
-  }
-  size_t j = hash64(key) & (set->cap - 1);
-  while (set->keys[j]) {
-    if (set->keys[j] == key) return 0;
-    j = (j + 1) & (set->cap - 1);
-  }
-  set->keys[j] = key;
-  set->len++;
-  return 1;
-}
-
 /* ---- per-process aggregates ---- */
 
 typedef struct {
@@ -128,7 +88,7 @@ typedef struct {
   size_t scap;
   use_t *uses;
   size_t nuses, ucap;
-  keyset_t seen; /* address spaces (mm) already walked */
+  limbo_keyset_t seen; /* address spaces (mm) already walked */
   limbo_tables_t tables; /* every task's fd table and count, and the deleted candidates */
   /* Across chunks: the task whose records are being read, its process (an index: procs may
      move), and whether its fd table or address space was walked already. */
@@ -143,7 +103,7 @@ static process_t *process_of(scan_t *s, __u32 tgid) {
     size_t *slots = calloc(cap, sizeof *slots);
     if (!slots) return NULL;
     for (size_t i = 0; i < s->nprocs; i++) {
-      size_t j = hash64(s->procs[i].tgid) & (cap - 1);
+      size_t j = limbo_hash64(s->procs[i].tgid) & (cap - 1);
       while (slots[j]) j = (j + 1) & (cap - 1);
       slots[j] = i + 1;
     }
@@ -151,7 +111,7 @@ static process_t *process_of(scan_t *s, __u32 tgid) {
     s->slots = slots;
     s->scap = cap;
   }
-  size_t j = hash64(tgid) & (s->scap - 1);
+  size_t j = limbo_hash64(tgid) & (s->scap - 1);
   while (s->slots[j]) {
     process_t *p = &s->procs[s->slots[j] - 1];
     if (p->tgid == tgid) return p;
@@ -328,7 +288,7 @@ static long consume_vmas(scan_t *s, const char *buf, size_t len) {
     if (rec.tid != s->current_tid) {
       /* Threads share their leader's mm, and task_vma visits a thread with its own fd table too. */
       s->current_tid = rec.tid;
-      int added = keyset_add(&s->seen, rec.mm);
+      int added = limbo_keyset_add(&s->seen, rec.mm);
       if (added < 0) return -1;
       s->current_skipped = added == 0;
     }

@@ -8,37 +8,36 @@
 #define KERNEL_MAJOR(dev) ((dev) >> 20)
 #define KERNEL_MINOR(dev) ((dev) & 0xfffff)
 
-static size_t hash64(__u64 key) {
+size_t limbo_hash64(__u64 key) {
   key ^= key >> 33;
   key *= 0xff51afd7ed558ccdULL;
   key ^= key >> 33;
   return (size_t)key;
 }
 
-/* Adds an fd table to the set seen; 1 when new, 0 when seen before, -1 out of memory. */
-static int add_seen(limbo_tables_t *t, __u64 files) {
-  if (!files) return 1;
-  if (2 * (t->nseen + 1) > t->scap) {
-    size_t cap = t->scap ? t->scap * 2 : 1024;
+int limbo_keyset_add(limbo_keyset_t *set, __u64 key) {
+  if (!key) return 1;
+  if (2 * (set->len + 1) > set->cap) {
+    size_t cap = set->cap ? set->cap * 2 : 1024;
     __u64 *keys = calloc(cap, sizeof *keys);
     if (!keys) return -1;
-    for (size_t i = 0; i < t->scap; i++) {
-      if (!t->seen[i]) continue;
-      size_t j = hash64(t->seen[i]) & (cap - 1);
+    for (size_t i = 0; i < set->cap; i++) {
+      if (!set->keys[i]) continue;
+      size_t j = limbo_hash64(set->keys[i]) & (cap - 1);
       while (keys[j]) j = (j + 1) & (cap - 1);
-      keys[j] = t->seen[i];
+      keys[j] = set->keys[i];
     }
-    free(t->seen);
-    t->seen = keys;
-    t->scap = cap;
+    free(set->keys);
+    set->keys = keys;
+    set->cap = cap;
   }
-  size_t j = hash64(files) & (t->scap - 1);
-  while (t->seen[j]) {
-    if (t->seen[j] == files) return 0;
-    j = (j + 1) & (t->scap - 1);
+  size_t j = limbo_hash64(key) & (set->cap - 1);
+  while (set->keys[j]) {
+    if (set->keys[j] == key) return 0;
+    j = (j + 1) & (set->cap - 1);
   }
-  t->seen[j] = files;
-  t->nseen++;
+  set->keys[j] = key;
+  set->len++;
   return 1;
 }
 
@@ -51,7 +50,7 @@ int limbo_tables_start_task(limbo_tables_t *t, __u32 tid, __u64 files) {
     t->tcap = cap;
   }
   t->tasks[t->ntasks++] = (limbo_task_table_t){tid, 0, files};
-  int added = add_seen(t, files);
+  int added = limbo_keyset_add(&t->seen, files);
   if (added < 0) return -1;
   t->duplicate = added == 0;
   return 0;
@@ -76,7 +75,7 @@ int limbo_tables_add_fd(limbo_tables_t *t, __u32 fd, const struct limbo_file_rec
 void limbo_tables_free(limbo_tables_t *t) {
   free(t->tasks);
   free(t->candidates);
-  free(t->seen);
+  free(t->seen.keys);
   *t = (limbo_tables_t){0};
 }
 

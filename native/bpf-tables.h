@@ -14,6 +14,16 @@
 
 #include "scan-records.h"
 
+/* A set of 64-bit keys (fd tables, address spaces already walked): open addressing, 0 never stored. */
+typedef struct {
+  __u64 *keys;
+  size_t cap, len;
+} limbo_keyset_t;
+
+size_t limbo_hash64(__u64 key);
+/* Adds key; 1 when it was new (and for 0, which is never stored), 0 when present, -1 out of memory. */
+int limbo_keyset_add(limbo_keyset_t *set, __u64 key);
+
 typedef struct {
   __u32 tid;
   __u32 count;
@@ -32,8 +42,7 @@ typedef struct {
   size_t ntasks, tcap;
   limbo_candidate_t *candidates;
   size_t ncandidates, ccap;
-  __u64 *seen; /* fd tables (files_struct) seen under an earlier task: open addressing, 0 empty */
-  size_t nseen, scap;
+  limbo_keyset_t seen; /* fd tables (files_struct) seen under an earlier task */
   bool duplicate; /* the current task's table was walked under an earlier task */
 } limbo_tables_t;
 
