@@ -132,6 +132,8 @@ export function takeSnapshot(options: SnapshotOptions = {}): Snapshot {
   scan.findUnansweredMounts(hostMountNamespace, options.mountTimeoutMs ?? MOUNT_ANSWER_TIMEOUT_MS);
   const namespaceOfDir = pending.flatMap((p) => p.tables.map(() => p.mountNamespace));
   const skip = skipLinkOf(scan.unanswered, namespaceOfDir);
+  // While the kernel walks the fd tables on the addon's thread, what does not need the walk is read.
+  if (fdScanStarted !== null && options.handles !== true && wantFiles) scan.readAheadOfWalk(pending);
   const ledger = ledgerStarted ? bpfLedger(request, procRoot, wantFiles) : null;
   const scanner = ledger?.scanner ?? chooseScanner(request, procRoot, fdScanStarted);
   const handleScan = options.handles && !ledger?.handles ? new HandleScan(procRoot) : null;
@@ -311,6 +313,8 @@ class Scan {
   private readonly kcmp = nativeAddon()?.kcmp;
   /** Per device ("MAJ:MIN"): its filesystem's statfs f_type. */
   private readonly fsTypes = new Map<string, number>();
+  /** Per pid: what readAheadOfWalk read of it. */
+  private readonly readAhead = new Map<number, { maps: ReadResult<MapEntry[]>; exeKey: string | null }>();
   /** Files whose FUSE hidden name was looked for already. */
   private readonly sillyLooked = new Set<string>();
   /** Per mount table (a namespace's may be replaced by a truer one): whether it has a FUSE mount. */
@@ -418,13 +422,14 @@ class Scan {
     if (dirDenied) unreadable.push('fd-directory');
     if (linksDenied > 0) unreadable.push('fd-links');
 
-    // When the main thread has exited, maps and exe are empty under /proc/PID: read a live thread's.
-    const taskDir = tables[0]?.dir ?? `${this.procRoot}/${pid}`;
+    const taskDir = taskDirOf(this.procRoot, pending);
+    const ahead = this.readAhead.get(pid);
     // The ledger needs every mapping; the deleted-files scan only the " (deleted)" ones.
     const maps =
-      handleScan !== null || this.wantFiles
+      ahead?.maps ??
+      (handleScan !== null || this.wantFiles
         ? readMaps(`${taskDir}/maps`, handleScan === null)
-        : { ok: true as const, value: [] };
+        : { ok: true as const, value: [] });
     if (maps.ok) handleScan?.addMaps(pid, maps.value);
     const mappings =
       maps.ok && this.wantFiles
@@ -452,7 +457,7 @@ class Scan {
       root: pending.root,
       nsPid: status.nsPids.at(-1) ?? null,
       ...(pending.cmdline === null ? {} : { cmdline: pending.cmdline }),
-      exeKey: this.readExeKey(`${taskDir}/exe`, pending.mountNamespace),
+      exeKey: ahead ? ahead.exeKey : this.readExeKey(`${taskDir}/exe`, pending.mountNamespace),
       fdCount,
       readable: unreadable.length === 0,
       ...(unreadable.length > 0 ? { unreadable } : {}),
@@ -566,6 +571,21 @@ class Scan {
       });
     }
     return mappings;
+  }
+
+  /**
+   * Reads each process's " (deleted)" maps lines and its executable's identity ahead, while the
+   * BPF walk of the fd tables runs on the addon's thread: neither depends on the walk, and the scan
+   * would otherwise wait for it idle. After findUnansweredMounts: the exe is stat-ed.
+   */
+  readAheadOfWalk(pending: readonly PendingProcess[]): void {
+    for (const process of pending) {
+      const taskDir = taskDirOf(this.procRoot, process);
+      this.readAhead.set(process.pid, {
+        maps: readMaps(`${taskDir}/maps`, true),
+        exeKey: this.readExeKey(`${taskDir}/exe`, process.mountNamespace),
+      });
+    }
   }
 
   /** The running executable, when its name carries " (deleted)": deleted, or replaced by rename-over. */
@@ -735,6 +755,11 @@ class Scan {
   mountNamespaceOf(pid: number | 'self', root: string | null = '/'): string | null {
     return this.mountTables.namespaceOf(pid, root);
   }
+}
+
+/** Where a process's maps and exe are read: when its main thread has exited, /proc/PID shows them empty, so a live thread's. */
+function taskDirOf(procRoot: string, process: PendingProcess): string {
+  return process.tables[0]?.dir ?? `${procRoot}/${process.pid}`;
 }
 
 /** The fd count of any process, readable without privileges: st_size of its fd directory. */
