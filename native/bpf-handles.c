@@ -455,15 +455,6 @@ napi_value bpf_start_handle_scan(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-static napi_value error_object(napi_env env, int err) {
-  napi_value result, message;
-  if (napi_create_object(env, &result) != napi_ok ||
-      napi_create_string_utf8(env, strerror(err), NAPI_AUTO_LENGTH, &message) != napi_ok ||
-      napi_set_named_property(env, result, "error", message) != napi_ok || set_number(env, result, "errno", err))
-    return NULL;
-  return result;
-}
-
 /*
  * bpfScanHandles(candidates): { processes: [{ pid, fds, openFiles, mappingFiles, shmAttachments,
  * kinds }], openFiles, mappingFiles, shmAttachFiles, fdsInFlight, unixListeners, tables } or
@@ -491,7 +482,7 @@ napi_value bpf_scan_handles(napi_env env, napi_callback_info info) {
   }
   if (r.err) {
     free_result(&r);
-    return error_object(env, r.err);
+    return limbo_bpf_error_to_js(env, r.err);
   }
   napi_value result = NULL, list, unix_buf, unix_list;
   void *unix_data;

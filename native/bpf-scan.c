@@ -88,15 +88,6 @@ static int read_iterator(char **out, size_t *out_len) {
   return 0;
 }
 
-static napi_value number(napi_env env, double value) {
-  napi_value v;
-  return napi_create_double(env, value, &v) == napi_ok ? v : NULL;
-}
-
-static int set(napi_env env, napi_value obj, const char *key, napi_value v) {
-  return v && napi_set_named_property(env, obj, key, v) == napi_ok ? 0 : -1;
-}
-
 /* One run of the iterator, parsed without touching JavaScript, so a thread can make it. */
 typedef struct {
   bool every_fd;
@@ -180,7 +171,8 @@ napi_value bpf_start_fd_scan(napi_env env, napi_callback_info info) {
   background = (scan_result_t){.every_fd = every_fd};
   background_generation++;
   background_running = pthread_create(&background_thread, NULL, run_in_background, &background) == 0;
-  return number(env, background_generation);
+  napi_value generation;
+  return napi_create_uint32(env, background_generation, &generation) == napi_ok ? generation : NULL;
 }
 
 /*
@@ -206,12 +198,8 @@ napi_value bpf_scan_fds(napi_env env, napi_callback_info info) {
   join_background(&r, same);
   if (!same) run_scan(&r);
   if (r.err) {
-    napi_value code;
     free_scan(&r);
-    if (napi_create_object(env, &result) != napi_ok) return NULL;
-    if (napi_create_string_utf8(env, strerror(r.err), NAPI_AUTO_LENGTH, &code) != napi_ok) return NULL;
-    if (set(env, result, "error", code) || set(env, result, "errno", number(env, r.err))) return NULL;
-    return result;
+    return limbo_bpf_error_to_js(env, r.err);
   }
 
   result = limbo_tables_to_js(env, &r.tables, every_fd);

@@ -145,3 +145,12 @@ napi_value limbo_tables_to_js(napi_env env, const limbo_tables_t *t, bool counte
     return NULL;
   return result;
 }
+
+napi_value limbo_bpf_error_to_js(napi_env env, int err) {
+  napi_value result, message;
+  if (napi_create_object(env, &result) != napi_ok ||
+      napi_create_string_utf8(env, strerror(err), NAPI_AUTO_LENGTH, &message) != napi_ok ||
+      set(env, result, "error", message) || set(env, result, "errno", number(env, err)))
+    return NULL;
+  return result;
+}

@@ -56,5 +56,7 @@ int limbo_tables_add_fd(limbo_tables_t *t, __u32 fd, const struct limbo_file_rec
  */
 napi_value limbo_tables_to_js(napi_env env, const limbo_tables_t *t, bool counted);
 void limbo_tables_free(limbo_tables_t *t);
+/* { error: strerror(err), errno: err }: what bpfScanFds and bpfScanHandles give when a run fails; NULL on failure. */
+napi_value limbo_bpf_error_to_js(napi_env env, int err);
 
 #endif
