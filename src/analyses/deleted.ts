@@ -508,7 +508,6 @@ function hostPathOf(
 /** btrfs subvolumes share a device number in mountinfo: the same device on the host may be another subvolume. */
 const DEV_DIFFERS = new Set(['btrfs']);
 
-/** A holder's container runtime and pod, from its cgroup path. */
 /**
  * Refuses a snapshot taken without looking for deleted files (filesCollected: false, as `limbo
  * handles` scans): its empty files, fds and mappings mean "not read", and an answer built on
@@ -522,6 +521,7 @@ export function requireFilesCollected(snapshot: Snapshot): void {
     );
 }
 
+/** A holder's container runtime and pod, from its cgroup path. */
 function containerOf(cgroup: string | null): {
   containerRuntime: ContainerRuntime | null;
   podUid: string | null;

@@ -50,7 +50,7 @@ export class MountTables {
 }
 
 /** A mount as a chrooted process's mountinfo lists it, its mount point put back under that root. */
-export function underRoot(mount: Mount, root: string): Mount {
+function underRoot(mount: Mount, root: string): Mount {
   const inner = mount.mountPoint === '/' ? '' : mount.mountPoint;
   const bytes = mount.mountPointBytes;
   return {
