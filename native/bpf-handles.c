@@ -211,37 +211,8 @@ static int sort_by_file_then_tgid(use_t *uses, size_t n) {
   return 0;
 }
 
-/*
- * Reads an iterator to its end, handing each complete chunk to `consume`, which returns how many
- * bytes it used (records may straddle two reads) or -1 on failure.
- */
-static int read_records(struct bpf_link *link, scan_t *s, long (*consume)(scan_t *, const char *, size_t)) {
-  int fd = bpf_iter_create(bpf_link__fd(link));
-  if (fd < 0) return errno;
-  size_t cap = 1 << 20, len = 0;
-  char *buf = malloc(cap);
-  int err = buf ? 0 : ENOMEM;
-  while (!err) {
-    ssize_t n = read(fd, buf + len, cap - len);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) err = errno;
-    if (n <= 0) break;
-    len += (size_t)n;
-    long used = consume(s, buf, len);
-    if (used < 0) {
-      err = ENOMEM;
-      break;
-    }
-    memmove(buf, buf + used, len - (size_t)used);
-    len -= (size_t)used;
-  }
-  close(fd);
-  free(buf);
-  return err;
-}
-
-
-static long consume_fds(scan_t *s, const char *buf, size_t len) {
+static long consume_fds(void *ctx, const char *buf, size_t len) {
+  scan_t *s = ctx;
   size_t off = 0;
   while (off + sizeof(struct limbo_handle_fd_record) <= len) {
     struct limbo_handle_fd_record rec;
@@ -280,7 +251,8 @@ static long consume_fds(scan_t *s, const char *buf, size_t len) {
   return (long)off;
 }
 
-static long consume_vmas(scan_t *s, const char *buf, size_t len) {
+static long consume_vmas(void *ctx, const char *buf, size_t len) {
+  scan_t *s = ctx;
   size_t off = 0;
   for (; off + sizeof(struct limbo_handle_vma_record) <= len; off += sizeof(struct limbo_handle_vma_record)) {
     struct limbo_handle_vma_record rec;
@@ -354,7 +326,7 @@ static void run_scan(result_t *r) {
   scan_t *s = &r->s;
   __u64 *fd_files = NULL;
   size_t nfd_files = 0;
-  r->err = read_records(file_link, s, consume_fds);
+  r->err = limbo_read_iterator(bpf_link__fd(file_link), consume_fds, s);
   if (r->err) return;
 
   /* Open file descriptions: distinct struct files, once per process that holds one. */
@@ -385,7 +357,7 @@ static void run_scan(result_t *r) {
   /* Mappings: VMA files that no fd holds, and shm attach files; the fd uses are done with. */
   s->nuses = 0;
   s->current_tid = 0;
-  r->err = read_records(vma_link, s, consume_vmas);
+  r->err = limbo_read_iterator(bpf_link__fd(vma_link), consume_vmas, s);
   if (r->err) goto done;
   if (sort_by_file_then_tgid(s->uses, s->nuses)) {
     r->err = ENOMEM;

@@ -12,7 +12,6 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -53,85 +52,73 @@ static int ensure_loaded(void) {
   return load_errno;
 }
 
-/* Reads the whole iterator output into a malloc'd buffer. */
-static int read_iterator(char **out, size_t *out_len) {
-  int fd = bpf_iter_create(bpf_link__fd(task_file_link));
-  if (fd < 0) return errno;
-  size_t cap = 1 << 20, len = 0;
-  char *buf = malloc(cap);
-  int err = buf ? 0 : ENOMEM;
-  while (!err) {
-    if (cap - len < 65536) {
-      char *grown = realloc(buf, cap * 2);
-      if (!grown) {
-        err = ENOMEM;
-        break;
-      }
-      buf = grown;
-      cap *= 2;
-    }
-    ssize_t n = read(fd, buf + len, cap - len);
-    // EAGAIN: a read walked MAX_ITER_OBJECTS (1,000,000) fds that wrote nothing; the next one
-    // goes on from there (kernel/bpf/bpf_iter.c bpf_seq_read).
-    if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
-    if (n < 0) err = errno;
-    if (n <= 0) break;
-    len += (size_t)n;
-  }
-  close(fd);
-  if (err) {
-    free(buf);
-    return err;
-  }
-  *out = buf;
-  *out_len = len;
-  return 0;
-}
-
 /* One run of the iterator, parsed without touching JavaScript, so a thread can make it. */
 typedef struct {
   bool every_fd;
+  bool publish; /* the run in the background: its candidates are handed out as the walk goes on */
   int err;
   limbo_tables_t tables;
+  size_t current_first; /* the index of the first candidate of the task being read */
 } scan_result_t;
 
 static void free_scan(scan_result_t *r) {
   limbo_tables_free(&r->tables);
 }
 
+/*
+ * What the run in the background has read so far, for bpfTakeFdCandidates: the candidates of
+ * every task the walk has gone past are complete (a task's records come together, and a table
+ * seen again under a later task adds none), so they can be read through /proc while the kernel
+ * walks on. `progress` guards these and the run's tables, which grow as the walk goes.
+ */
+static pthread_mutex_t progress = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t progressed = PTHREAD_COND_INITIALIZER;
+static size_t ready;  /* candidates complete so far */
+static size_t taken;  /* candidates bpfTakeFdCandidates has handed out */
+static bool finished; /* the run in the background is over */
+
+static long consume_records(void *ctx, const char *buf, size_t len) {
+  scan_result_t *r = ctx;
+  limbo_tables_t *t = &r->tables;
+  size_t off = 0;
+  long used = 0;
+  if (r->publish) pthread_mutex_lock(&progress);
+  while (off + sizeof(struct limbo_fd_record) <= len) {
+    struct limbo_fd_record fd;
+    struct limbo_file_record file;
+    memcpy(&fd, buf + off, sizeof fd);
+    bool follows = fd.fd & LIMBO_FD_FILE_FOLLOWS;
+    if (off + sizeof fd + (follows ? sizeof file : 0) > len) break;
+    if (follows) memcpy(&file, buf + off + sizeof fd, sizeof file);
+    off += sizeof fd + (follows ? sizeof file : 0);
+    if (t->ntasks == 0 || t->tasks[t->ntasks - 1].tid != fd.tid) {
+      r->current_first = t->ncandidates;
+      if (limbo_tables_start_task(t, fd.tid, fd.files)) {
+        used = -1;
+        break;
+      }
+    }
+    if (limbo_tables_add_fd(t, fd.fd & ~LIMBO_FD_FILE_FOLLOWS, follows ? &file : NULL)) {
+      used = -1;
+      break;
+    }
+  }
+  if (used == 0) used = (long)off;
+  if (r->publish) {
+    ready = r->current_first;
+    pthread_cond_broadcast(&progressed);
+    pthread_mutex_unlock(&progress);
+  }
+  return used;
+}
+
 /* Loads the program if needed, runs the iterator once and parses its records into `r`. */
 static void run_scan(scan_result_t *r) {
-  char *buf = NULL;
-  size_t len = 0;
   r->err = ensure_loaded();
-  if (!r->err) {
-    skeleton->bss->every_fd = r->every_fd;
-    r->err = read_iterator(&buf, &len);
-  }
   if (r->err) return;
-  limbo_tables_t *t = &r->tables;
-  for (size_t off = 0; off + sizeof(struct limbo_fd_record) <= len;) {
-    struct limbo_fd_record fd;
-    memcpy(&fd, buf + off, sizeof fd);
-    off += sizeof fd;
-    if ((t->ntasks == 0 || t->tasks[t->ntasks - 1].tid != fd.tid) &&
-        limbo_tables_start_task(t, fd.tid, fd.files))
-      goto oom;
-    struct limbo_file_record file;
-    bool follows = fd.fd & LIMBO_FD_FILE_FOLLOWS;
-    if (follows) {
-      if (off + sizeof file > len) break;
-      memcpy(&file, buf + off, sizeof file);
-      off += sizeof file;
-    }
-    if (limbo_tables_add_fd(t, fd.fd & ~LIMBO_FD_FILE_FOLLOWS, follows ? &file : NULL)) goto oom;
-  }
-  free(buf);
-  return;
-oom:
-  free(buf);
-  free_scan(r);
-  r->err = ENOMEM;
+  skeleton->bss->every_fd = r->every_fd;
+  r->err = limbo_read_iterator(bpf_link__fd(task_file_link), consume_records, r);
+  if (r->err) free_scan(r);
 }
 
 /* A run started by bpfStartFdScan, on its own thread until bpfScanFds joins it. */
@@ -141,7 +128,13 @@ static bool background_running;
 static uint32_t background_generation; /* which start it was: only that start's caller may use it */
 
 static void *run_in_background(void *arg) {
-  run_scan(arg);
+  scan_result_t *r = arg;
+  run_scan(r);
+  pthread_mutex_lock(&progress);
+  finished = true;
+  ready = r->err ? taken : r->tables.ncandidates;
+  pthread_cond_broadcast(&progressed);
+  pthread_mutex_unlock(&progress);
   return NULL;
 }
 
@@ -168,11 +161,57 @@ napi_value bpf_start_fd_scan(napi_env env, napi_callback_info info) {
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
   if (argc >= 1 && napi_get_value_bool(env, argv[0], &every_fd) != napi_ok) every_fd = false;
   join_background(NULL, false);
-  background = (scan_result_t){.every_fd = every_fd};
+  background = (scan_result_t){.every_fd = every_fd, .publish = true};
+  ready = taken = 0;
+  finished = false;
   background_generation++;
   background_running = pthread_create(&background_thread, NULL, run_in_background, &background) == 0;
   napi_value generation;
   return napi_create_uint32(env, background_generation, &generation) == napi_ok ? generation : NULL;
+}
+
+/*
+ * bpfTakeFdCandidates(generation): { tids: Uint32Array, fds: Uint32Array, files: BigUint64Array }
+ * of the candidates the run numbered `generation` has completed since the last call (each fd
+ * table's all at once), waiting for the walk to complete some; null once the run is over and all
+ * were handed out, or when no such run is going on. bpfScanFds gives them all again, with their
+ * kernel facts: these let the caller read them through /proc while the kernel walks on.
+ */
+napi_value bpf_take_fd_candidates(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], result, none, tids, fds, files, tids_buf, fds_buf, files_buf;
+  void *tids_data, *fds_data, *files_data;
+  uint32_t generation = 0;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || napi_get_null(env, &none) != napi_ok)
+    return NULL;
+  if (argc >= 1 && napi_get_value_uint32(env, argv[0], &generation) != napi_ok) generation = 0;
+  if (!background_running || generation == 0 || generation != background_generation) return none;
+  pthread_mutex_lock(&progress);
+  while (!finished && ready == taken) pthread_cond_wait(&progressed, &progress);
+  size_t from = taken, n = ready - taken;
+  taken = ready;
+  result = none;
+  if (n > 0 && napi_create_arraybuffer(env, n * 4, &tids_data, &tids_buf) == napi_ok &&
+      napi_create_arraybuffer(env, n * 4, &fds_data, &fds_buf) == napi_ok &&
+      napi_create_arraybuffer(env, n * 8, &files_data, &files_buf) == napi_ok) {
+    for (size_t i = 0; i < n; i++) {
+      const limbo_candidate_t *c = &background.tables.candidates[from + i];
+      ((__u32 *)tids_data)[i] = c->tid;
+      ((__u32 *)fds_data)[i] = c->fd;
+      ((__u64 *)files_data)[i] = c->files;
+    }
+    result = NULL;
+  }
+  pthread_mutex_unlock(&progress);
+  if (result == none) return none;
+  if (napi_create_typedarray(env, napi_uint32_array, n, tids_buf, 0, &tids) != napi_ok ||
+      napi_create_typedarray(env, napi_uint32_array, n, fds_buf, 0, &fds) != napi_ok ||
+      napi_create_typedarray(env, napi_biguint64_array, n, files_buf, 0, &files) != napi_ok ||
+      napi_create_object(env, &result) != napi_ok || napi_set_named_property(env, result, "tids", tids) != napi_ok ||
+      napi_set_named_property(env, result, "fds", fds) != napi_ok ||
+      napi_set_named_property(env, result, "files", files) != napi_ok)
+    return NULL;
+  return result;
 }
 
 /*

@@ -1,6 +1,10 @@
 /* The BpfTables of one task_file walk (native/bpf-tables.h). */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
 
 #include "bpf-tables.h"
 
@@ -70,6 +74,33 @@ int limbo_tables_add_fd(limbo_tables_t *t, __u32 fd, const struct limbo_file_rec
   }
   t->candidates[t->ncandidates++] = (limbo_candidate_t){task->tid, fd, task->files, *candidate};
   return 0;
+}
+
+int limbo_read_iterator(int link_fd, long (*consume)(void *ctx, const char *buf, size_t len), void *ctx) {
+  int fd = bpf_iter_create(link_fd);
+  if (fd < 0) return errno;
+  size_t cap = 1 << 20, len = 0;
+  char *buf = malloc(cap);
+  int err = buf ? 0 : ENOMEM;
+  while (!err) {
+    ssize_t n = read(fd, buf + len, cap - len);
+    // EAGAIN: a read walked MAX_ITER_OBJECTS (1,000,000) objects that wrote nothing; the next one
+    // goes on from there (kernel/bpf/bpf_iter.c bpf_seq_read).
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+    if (n < 0) err = errno;
+    if (n <= 0) break;
+    len += (size_t)n;
+    long used = consume(ctx, buf, len);
+    if (used < 0) {
+      err = ENOMEM;
+      break;
+    }
+    memmove(buf, buf + used, len - (size_t)used);
+    len -= (size_t)used;
+  }
+  close(fd);
+  free(buf);
+  return err;
 }
 
 void limbo_tables_free(limbo_tables_t *t) {

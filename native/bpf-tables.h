@@ -56,6 +56,12 @@ int limbo_tables_add_fd(limbo_tables_t *t, __u32 fd, const struct limbo_file_rec
  */
 napi_value limbo_tables_to_js(napi_env env, const limbo_tables_t *t, bool counted);
 void limbo_tables_free(limbo_tables_t *t);
+/*
+ * Reads a BPF iterator (bpf_iter_create of `link_fd`) to its end, handing the bytes read so far to
+ * `consume` after each read(2); it returns how many it used (a record may straddle two reads), or
+ * -1 out of memory. 0, or an errno.
+ */
+int limbo_read_iterator(int link_fd, long (*consume)(void *ctx, const char *buf, size_t len), void *ctx);
 /* { error: strerror(err), errno: err }: what bpfScanFds and bpfScanHandles give when a run fails; NULL on failure. */
 napi_value limbo_bpf_error_to_js(napi_env env, int err);
 

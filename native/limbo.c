@@ -1227,6 +1227,7 @@ static napi_value init(napi_env env, napi_value exports) {
 #ifdef LIMBO_BPF
       {"bpfScanFds", NULL, bpf_scan_fds, NULL, NULL, NULL, napi_default, NULL},
       {"bpfStartFdScan", NULL, bpf_start_fd_scan, NULL, NULL, NULL, napi_default, NULL},
+      {"bpfTakeFdCandidates", NULL, bpf_take_fd_candidates, NULL, NULL, NULL, napi_default, NULL},
       {"bpfStartHandleScan", NULL, bpf_start_handle_scan, NULL, NULL, NULL, napi_default, NULL},
       {"bpfScanHandles", NULL, bpf_scan_handles, NULL, NULL, NULL, napi_default, NULL},
 #endif

@@ -209,6 +209,14 @@ export interface NativeAddon {
    */
   bpfStartFdScan?(everyFd: boolean): number;
   /**
+   * The candidates (tid, fd, fd table) the run numbered `generation` has completed since the last
+   * call, each fd table's all at once, waiting for the walk to complete some; null once the run is
+   * over and all were handed out. bpfScanFds gives them again with their kernel facts.
+   */
+  bpfTakeFdCandidates?(
+    generation: number,
+  ): { readonly tids: Uint32Array; readonly fds: Uint32Array; readonly files: BigUint64Array } | null;
+  /**
    * Starts the next bpfScanHandles' kernel walk on a thread of its own, to run while /proc is
    * read; with `candidates`, the walk also gives the deleted candidates (one walk for both).
    */

@@ -62,6 +62,11 @@ export function startBpfScan(request: ScannerRequest, procRoot: string): Started
   return generation === undefined ? null : { generation };
 }
 
+/** Whether an early read's fds are the walk's whole list for its table, in its order. */
+function sameFds(fds: readonly number[], candidates: readonly BpfCandidate[]): boolean {
+  return fds.length === candidates.length && fds.every((fd, i) => fd === (candidates[i] as BpfCandidate).fd);
+}
+
 /** Why the BPF scanner cannot run here, or null when it may (whether its programs load is known only by running them). */
 export function bpfProblem(procRoot: string): string | null {
   if (!nativeAddon()?.bpfScanFds)
@@ -104,20 +109,100 @@ function inInitialPidNamespace(): boolean {
   }
 }
 
+/** Candidate reads made while the kernel walked on, by table index: the fds read, and what that gave. */
+export type EarlyReads = ReadonlyMap<
+  number,
+  { readonly fds: readonly number[]; readonly read: ReadResult<FdTableScan> }
+>;
+
+/**
+ * Reads the candidates of the fd tables the walk `started` has gone past, batch by batch as the
+ * kernel completes them, until the walk ends: the reads bpfTableScans would make after the walk,
+ * made while waiting for it. `tables` and `skip` as bpfTableScans takes them. A table's
+ * candidates come all at once, under the first task the kernel visited it by; a table listed
+ * under another task is read by bpfTableScans. Empty where the addon cannot hand them out.
+ */
+export function readCandidatesDuringWalk(
+  started: StartedBpfScan,
+  tables: readonly { readonly dir: string; readonly tid: number }[],
+  skip: SkipLink | null = null,
+  addon: NativeAddon | null = nativeAddon(),
+): EarlyReads {
+  const early = new Map<number, { fds: number[]; read: ReadResult<FdTableScan> }>();
+  if (!addon?.bpfTakeFdCandidates || !addon.readFdCandidates || (skip && !skip.rule)) return early;
+  const tablesOfTid = new Map<number, number[]>();
+  tables.forEach(({ tid }, i) => {
+    const list = tablesOfTid.get(tid);
+    if (list) list.push(i);
+    else tablesOfTid.set(tid, [i]);
+  });
+  for (;;) {
+    const batch = addon.bpfTakeFdCandidates(started.generation);
+    if (batch === null) return early;
+    const fdsOf = new Map<number, number[]>();
+    batch.tids.forEach((tid, i) => {
+      for (const table of tablesOfTid.get(tid) ?? []) {
+        const fds = fdsOf.get(table);
+        if (fds) fds.push(batch.fds[i] as number);
+        else fdsOf.set(table, [batch.fds[i] as number]);
+      }
+    });
+    const indexes = [...fdsOf.keys()];
+    const reads = readListedCandidates(
+      indexes.map((i) => `${(tables[i] as { dir: string }).dir}/fd`),
+      indexes.map((i) => fdsOf.get(i) as number[]),
+      addon,
+      skip && skipOfTables(skip, indexes, () => true),
+    );
+    indexes.forEach((i, k) =>
+      early.set(i, { fds: fdsOf.get(i) as number[], read: reads[k] as ReadResult<FdTableScan> }),
+    );
+  }
+}
+
+/**
+ * `skip` for the tables `indexes` names, in that order: the rule narrowed to them, and each link
+ * counted where it belongs, or only asked about for a table not `counted` (a read before counted it).
+ */
+function skipOfTables(
+  skip: SkipLink,
+  indexes: readonly number[],
+  counted: (table: number) => boolean,
+): SkipLink {
+  const holds = skip.holds ?? skip;
+  const ask = (i: number, target: Buffer): boolean => {
+    const table = indexes[i] as number;
+    return counted(table) ? skip(table, target) : holds(table, target);
+  };
+  return Object.assign(ask, {
+    ...(skip.rule
+      ? {
+          rule: {
+            groups: skip.rule.groups,
+            groupOfDir: Int32Array.from(indexes, (i) => skip.rule?.groupOfDir[i] ?? -1),
+          },
+        }
+      : {}),
+    holds: (i: number, target: Buffer) => holds(indexes[i] as number, target),
+  });
+}
+
 /**
  * The scans of `tables` (each a process's /proc/PID or task/TID directory with the task whose
  * fd table it shows), from one iterator run: that table's fd count (its fd directory's st_size,
  * or the kernel's count when it sent every fd) and its candidates read through /proc
  * (readListedCandidates: in the addon, on its threads, or by its JavaScript twin with `addon`
- * null). A task the iterator sent nothing for holds no candidate; with every fd sent, it holds
- * no fds or has exited (its fd directory is gone, as the /proc scanner would find it). A
- * candidate `skip` names (on a mount that did not answer) is not stat-ed, as in the /proc scanner.
+ * null), unless `early` read them while the kernel walked. A task the iterator sent nothing for
+ * holds no candidate; with every fd sent, it holds no fds or has exited (its fd directory is
+ * gone, as the /proc scanner would find it). A candidate `skip` names (on a mount that did not
+ * answer) is not stat-ed, as in the /proc scanner.
  */
 export function bpfTableScans(
   bpf: BpfTables,
   tables: readonly { readonly dir: string; readonly tid: number }[],
   skip: SkipLink | null = null,
   addon: NativeAddon | null = nativeAddon(),
+  early: EarlyReads = new Map(),
 ): ReadResult<FdTableScan>[] {
   const byTid = new Map<number, number>();
   bpf.tids.forEach((tid, i) => byTid.set(tid, i));
@@ -131,12 +216,22 @@ export function bpfTableScans(
     const i = byTid.get(tid);
     return i === undefined ? [] : (byTable.get(bpf.files[i] as bigint) ?? []);
   });
-  const reads = readListedCandidates(
-    tables.map(({ dir }) => `${dir}/fd`),
-    found.map((list) => list.map((candidate) => candidate.fd)),
+  const reads: ReadResult<FdTableScan>[] = [];
+  const unread: number[] = [];
+  found.forEach((list, i) => {
+    const before = early.get(i);
+    if (before && sameFds(before.fds, list)) reads[i] = before.read;
+    else unread.push(i);
+  });
+  // A table read early with other fds than the walk's whole list (never, while a table's
+  // candidates come together) is read again, its skipped links not counted twice.
+  const late = readListedCandidates(
+    unread.map((i) => `${(tables[i] as { dir: string }).dir}/fd`),
+    unread.map((i) => (found[i] as BpfCandidate[]).map((candidate) => candidate.fd)),
     addon,
-    skip,
+    skip && skipOfTables(skip, unread, (i) => !early.has(i)),
   );
+  unread.forEach((i, k) => (reads[i] = late[k] as ReadResult<FdTableScan>));
   return tables.map(({ tid }, table): ReadResult<FdTableScan> => {
     const i = byTid.get(tid);
     const counted = bpf.counts && i !== undefined ? (bpf.counts[i] as number) : null;

@@ -31,8 +31,10 @@ import {
   bpfProblem,
   bpfTableScans,
   chooseScanner,
+  readCandidatesDuringWalk,
   startBpfScan,
   type BpfTables,
+  type EarlyReads,
   type ScannerRequest,
 } from './bpf-fd-scan.js';
 import { bpfHandleLedger, NO_HANDLES } from './bpf-handle-scan.js';
@@ -133,7 +135,15 @@ export function takeSnapshot(options: SnapshotOptions = {}): Snapshot {
   const namespaceOfDir = pending.flatMap((p) => p.tables.map(() => p.mountNamespace));
   const skip = skipLinkOf(scan.unanswered, namespaceOfDir);
   // While the kernel walks the fd tables on the addon's thread, what does not need the walk is read.
-  if (fdScanStarted !== null && options.handles !== true && wantFiles) scan.readAheadOfWalk(pending);
+  // Then the candidates of the tables the walk has gone past, batch by batch, until it ends.
+  const tables = pending.flatMap((p) =>
+    p.tables.map((table) => ({ dir: table.dir, tid: table.tid ?? p.pid })),
+  );
+  let early: EarlyReads | undefined;
+  if (fdScanStarted !== null && options.handles !== true && wantFiles) {
+    scan.readAheadOfWalk(pending);
+    early = readCandidatesDuringWalk(fdScanStarted, tables, skip);
+  }
   const ledger = ledgerStarted ? bpfLedger(request, procRoot, wantFiles) : null;
   const scanner = ledger?.scanner ?? chooseScanner(request, procRoot, fdScanStarted);
   const handleScan = options.handles && !ledger?.handles ? new HandleScan(procRoot) : null;
@@ -142,8 +152,10 @@ export function takeSnapshot(options: SnapshotOptions = {}): Snapshot {
     : scanner.tables
       ? bpfTableScans(
           wantFiles ? scanner.tables : { ...scanner.tables, candidates: [] },
-          pending.flatMap((p) => p.tables.map((table) => ({ dir: table.dir, tid: table.tid ?? p.pid }))),
+          tables,
           skip,
+          nativeAddon(),
+          early,
         )
       : scanFdTables(dirs, nativeAddon(), skip);
   options.afterFdListing?.();

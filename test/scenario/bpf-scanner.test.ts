@@ -18,7 +18,12 @@ import { after, before, describe, it } from 'node:test';
 import { findDeletedFiles } from '../../src/analyses/deleted.js';
 import type { HandlesJson } from '../../src/analyses/handles-json.js';
 import { nativeAddon, type BpfCandidate } from '../../src/native.js';
-import { bpfTableScans, chooseScanner, fdDirSizeCounts } from '../../src/snapshot/bpf-fd-scan.js';
+import {
+  bpfTableScans,
+  chooseScanner,
+  fdDirSizeCounts,
+  readCandidatesDuringWalk,
+} from '../../src/snapshot/bpf-fd-scan.js';
 import { takeSnapshot } from '../../src/snapshot/take-snapshot.js';
 import type { Snapshot } from '../../src/snapshot/types.js';
 import { holderBinary, startHolder, type Holder } from '../helpers/holder.js';
@@ -315,6 +320,50 @@ describe('the BPF scanner', () => {
     const ours = (scan: typeof ahead) =>
       scan.candidates.filter((c) => tables.some((table) => table.tid === c.tid)).map((c) => [c.tid, c.fd]);
     assert.deepEqual(ours(ahead), ours(now));
+  });
+
+  it('hands out each candidate once while the walk goes on, and reads them then as after it', (t) => {
+    if (reason !== null) return t.skip(reason);
+    const addon = nativeAddon();
+    const take = addon?.bpfTakeFdCandidates?.bind(addon);
+    assert.ok(take, 'an addon built with BPF hands out candidates as the walk goes on');
+    const generation = addon?.bpfStartFdScan?.(false) as number;
+    assert.equal(take(generation + 1), null, "another start's candidates are not handed out");
+    const taken: [number, number, bigint][] = [];
+    for (let batch = take(generation); batch !== null; batch = take(generation))
+      batch.tids.forEach((tid, i) => taken.push([tid, batch.fds[i] as number, batch.files[i] as bigint]));
+    const whole = addon?.bpfScanFds?.(false, generation);
+    assert.ok(whole && !('error' in whole));
+    // The same run: every candidate once, in the walk's order, and nothing after it is collected.
+    assert.deepEqual(
+      taken,
+      whole.candidates.map((c) => [c.tid, c.fd, c.files]),
+    );
+    assert.ok(taken.length >= 8);
+    assert.equal(take(generation), null);
+
+    const tables = holders.flatMap((holder) =>
+      [holder.pid, ...holder.children].flatMap((pid) =>
+        readdirSync(`/proc/${pid}/task`).map((tid) =>
+          Number(tid) === pid
+            ? { dir: `/proc/${pid}`, tid: pid }
+            : { dir: `/proc/${pid}/task/${tid}`, tid: Number(tid) },
+        ),
+      ),
+    );
+    const started = { generation: addon?.bpfStartFdScan?.(false) as number };
+    const early = readCandidatesDuringWalk(started, tables);
+    const chosen = chooseScanner('bpf', '/proc', started);
+    assert.ok(chosen.tables);
+    const withEarly = bpfTableScans(chosen.tables, tables, null, addon, early);
+    // Every table of the load that holds a candidate was read while the kernel walked, and to the same result.
+    const holding = withEarly.flatMap((scan, i) => (scan.ok && scan.value.candidates.length > 0 ? [i] : []));
+    assert.ok(holding.length >= 4);
+    assert.deepEqual(
+      holding.filter((i) => !early.has(i)),
+      [],
+    );
+    assert.deepEqual(withEarly, bpfTableScans(chosen.tables, tables, null, addon));
   });
 
   it('keeps the same handle ledger as the /proc scanner, with exact mappings', (t) => {
