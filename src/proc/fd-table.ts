@@ -64,6 +64,7 @@ export function readListedCandidates(
   fds: readonly (readonly number[])[],
   addon: NativeAddon | null = nativeAddon(),
   skip: SkipLink | null = null,
+  threads = nativeThreads(),
 ): ReadResult<FdTableScan>[] {
   if (!addon?.readFdCandidates || (skip && !skip.rule)) {
     return dirs.map((dir, i) => readListedJs(dir, fds[i] ?? [], skip && ((target) => skip(i, target))));
@@ -73,7 +74,7 @@ export function readListedCandidates(
   const flat = new Int32Array(starts[dirs.length] as number);
   dirs.forEach((_, i) => flat.set(fds[i] ?? [], starts[i]));
   return addon
-    .readFdCandidates(dirs, flat, starts, nativeThreads(), skip?.rule)
+    .readFdCandidates(dirs, flat, starts, threads, skip?.rule)
     .map((scan, i) => fromNativeScan(scan, skip, i));
 }
 

@@ -6,7 +6,13 @@
 // on older kernels, the kernel's count of a record it sends for every fd.
 import { existsSync, readlinkSync, statSync } from 'node:fs';
 import { LimboError } from '../core/errors.js';
-import { nativeAddon, type BpfCandidate, type BpfFdScan, type NativeAddon } from '../native.js';
+import {
+  nativeAddon,
+  nativeThreads,
+  type BpfCandidate,
+  type BpfFdScan,
+  type NativeAddon,
+} from '../native.js';
 import { readListedCandidates, type FdCandidate, type FdTableScan, type SkipLink } from '../proc/fd-table.js';
 import type { ReadResult } from '../proc/read.js';
 import type { ScannerUsed } from './types.js';
@@ -153,6 +159,8 @@ export function readCandidatesDuringWalk(
       indexes.map((i) => fdsOf.get(i) as number[]),
       addon,
       skip && skipOfTables(skip, indexes, () => true),
+      // The walk holds a core of its own meanwhile.
+      Math.max(1, nativeThreads() - 1),
     );
     indexes.forEach((i, k) =>
       early.set(i, { fds: fdsOf.get(i) as number[], read: reads[k] as ReadResult<FdTableScan> }),
