@@ -37,8 +37,16 @@ export interface Command {
   run(argv: readonly string[], io: ActingIo): Promise<number>;
 }
 
-/** Ties a declaration to the implementation typed by it; past here, neither is seen apart. */
-function command<S extends CommandSpec>(spec: S, load: () => Promise<Run<S>>): Command {
+/**
+ * Ties a declaration to the implementation typed by it; past here, neither is seen apart.
+ * `scansFirst`: the command's first act is a snapshot of --proc (a deleted-files one, unless
+ * --from): its kernel walk starts before the implementation is loaded.
+ */
+function command<S extends CommandSpec>(
+  spec: S,
+  load: () => Promise<Run<S>>,
+  { scansFirst = false } = {},
+): Command {
   return {
     spec,
     async run(argv, io) {
@@ -46,6 +54,10 @@ function command<S extends CommandSpec>(spec: S, load: () => Promise<Run<S>>): C
       if (parsed.help) {
         io.stdout.write(formatHelp(spec));
         return 0;
+      }
+      if (scansFirst) {
+        const { from, proc, scanner } = parsed.values as CommonValues;
+        if (from === undefined) (await import('../snapshot/bpf-start.js')).startBpfScanEarly(scanner, proc);
       }
       const run = await load();
       // Every command takes the common flags; the generic spec hides that from the checker.
@@ -70,17 +82,17 @@ function withColor(io: ActingIo, color: 'auto' | 'always' | 'never'): ActingIo {
 
 /** In the order `limbo --help` lists them. */
 export const COMMANDS: readonly Command[] = [
-  command(deletedSpec, async () => (await import('./deleted-command.js')).runDeleted),
-  command(dfSpec, async () => (await import('./df-command.js')).runDf),
+  command(deletedSpec, async () => (await import('./deleted-command.js')).runDeleted, { scansFirst: true }),
+  command(dfSpec, async () => (await import('./df-command.js')).runDf, { scansFirst: true }),
   command(handlesSpec, async () => (await import('./handles-command.js')).runHandles),
   command(linksSpec, async () => (await import('./links-command.js')).runLinks),
-  command(reportSpec, async () => (await import('./report-command.js')).runReport),
-  command(restartSpec, async () => (await import('./restart-command.js')).runRestart),
+  command(reportSpec, async () => (await import('./report-command.js')).runReport, { scansFirst: true }),
+  command(restartSpec, async () => (await import('./restart-command.js')).runRestart, { scansFirst: true }),
   command(reclaimSpec, async () => (await import('./reclaim-command.js')).runReclaim),
   command(recoverSpec, async () => (await import('./recover-command.js')).runRecover),
   command(closeSpec, async () => (await import('./close-command.js')).runClose),
   command(serveSpec, async () => (await import('./serve-command.js')).runServe),
   command(watchSpec, async () => (await import('./watch-command.js')).runWatch),
-  command(shmSpec, async () => (await import('./shm-command.js')).runShm),
+  command(shmSpec, async () => (await import('./shm-command.js')).runShm, { scansFirst: true }),
   command(snapshotSpec, async () => (await import('./snapshot-command.js')).runSnapshot),
 ];

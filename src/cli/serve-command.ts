@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { startServer } from '../serve/server.js';
-import { bpfProblem } from '../snapshot/bpf-fd-scan.js';
+import { bpfProblem } from '../snapshot/bpf-start.js';
 import { LimboError, whyFailed } from '../core/errors.js';
 import { quote } from '../format/escape.js';
 import { mountTimeoutMsOf, refusePathOnSilentMount } from './load-snapshot.js';

@@ -1,7 +1,7 @@
 // A child process that scans on request, so a long scan (a second on 100,000 fds) never blocks
 // the server's event loop, and a scan stuck in the kernel on a hung mount can be killed: a thread
 // blocked there cannot be stopped, and would keep the whole server from exiting.
-import type { ScannerRequest } from '../snapshot/bpf-fd-scan.js';
+import type { ScannerRequest } from '../snapshot/bpf-start.js';
 import { scanSystem } from './scan.js';
 
 const procRoot = process.argv[2] ?? '/proc';

@@ -16,7 +16,7 @@ import { findSharedMemory } from '../analyses/shm.js';
 import { readPasswd } from '../proc/passwd.js';
 import { takeSnapshot } from '../snapshot/take-snapshot.js';
 import { MOUNT_ANSWER_TIMEOUT_MS } from '../proc/mount-probe.js';
-import type { ScannerRequest } from '../snapshot/bpf-fd-scan.js';
+import type { ScannerRequest } from '../snapshot/bpf-start.js';
 import type { ProcessRecord } from '../snapshot/types.js';
 import { chooseMounts, readSpaceOf } from '../walk/measure-filesystems.js';
 

@@ -9,7 +9,7 @@ import { History, sampleOf } from './history.js';
 import { LeakWatch, type LeakView } from './leak-watch.js';
 import { MetricsCache, type MetricsContext } from './metrics.js';
 import { ScanUnavailableError, SharedScanner } from './shared-scanner.js';
-import type { ScannerRequest } from '../snapshot/bpf-fd-scan.js';
+import type { ScannerRequest } from '../snapshot/bpf-start.js';
 
 /** How `limbo serve` runs. */
 export interface ServeOptions {

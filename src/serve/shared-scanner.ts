@@ -1,5 +1,5 @@
 import { fork, type ChildProcess } from 'node:child_process';
-import type { ScannerRequest } from '../snapshot/bpf-fd-scan.js';
+import type { ScannerRequest } from '../snapshot/bpf-start.js';
 import { fileURLToPath } from 'node:url';
 import type { ScanResult } from './scan.js';
 

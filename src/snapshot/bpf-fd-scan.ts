@@ -4,7 +4,6 @@
 // /proc exactly as the /proc scanner reads it (readCandidate), so both keep the same files under
 // the same names. Each table's fd count is the st_size of its fd directory (Linux >= 6.2), or,
 // on older kernels, the kernel's count of a record it sends for every fd.
-import { existsSync, readlinkSync, statSync } from 'node:fs';
 import { LimboError } from '../core/errors.js';
 import {
   nativeAddon,
@@ -15,10 +14,8 @@ import {
 } from '../native.js';
 import { readListedCandidates, type FdCandidate, type FdTableScan, type SkipLink } from '../proc/fd-table.js';
 import type { ReadResult } from '../proc/read.js';
+import { bpfProblem, fdDirSizeCounts, type ScannerRequest, type StartedBpfScan } from './bpf-start.js';
 import type { ScannerUsed } from './types.js';
-
-/** What the caller asks for: a scanner by name, or `auto` (BPF where it works, else /proc). */
-export type ScannerRequest = 'proc' | 'bpf' | 'auto';
 
 export type BpfTables = Exclude<BpfFdScan, { error: string }>;
 
@@ -53,66 +50,9 @@ export function bpfChosen(request: ScannerRequest): ScannerUsed {
   return { name: 'bpf', reason };
 }
 
-/** A BPF run started ahead of chooseScanner, which collects it. */
-export interface StartedBpfScan {
-  readonly generation: number;
-}
-
-/**
- * Starts the run chooseScanner will collect on an addon thread, so the program load and the
- * kernel walk overlap the reads of /proc; null where the BPF scanner would not run.
- */
-export function startBpfScan(request: ScannerRequest, procRoot: string): StartedBpfScan | null {
-  if (request === 'proc' || bpfProblem(procRoot) !== null) return null;
-  const generation = nativeAddon()?.bpfStartFdScan?.(!fdDirSizeCounts(procRoot));
-  return generation === undefined ? null : { generation };
-}
-
 /** Whether an early read's fds are the walk's whole list for its table, in its order. */
 function sameFds(fds: readonly number[], candidates: readonly BpfCandidate[]): boolean {
   return fds.length === candidates.length && fds.every((fd, i) => fd === (candidates[i] as BpfCandidate).fd);
-}
-
-/** Why the BPF scanner cannot run here, or null when it may (whether its programs load is known only by running them). */
-export function bpfProblem(procRoot: string): string | null {
-  if (!nativeAddon()?.bpfScanFds)
-    return 'limbo was built without it (clang, bpftool or libbpf-dev missing at install)';
-  if (procRoot !== '/proc') return `it reads this kernel's tables, not ${procRoot}`;
-  if (process.geteuid?.() !== 0) return 'not root';
-  if (!existsSync('/sys/kernel/btf/vmlinux')) return 'the kernel has no BTF (/sys/kernel/btf/vmlinux)';
-  if (!inInitialPidNamespace())
-    return "limbo runs in a child pid namespace: the kernel's tids are not its pids";
-  return null;
-}
-
-/**
- * Whether stat(2) of an fd directory counts its fds: Linux >= 6.2 gives st_size the number of
- * open fds (fs/proc/fd.c proc_fd_getattr, bitmap_weight of open_fds); older kernels give 0, and
- * the BPF program then sends a record per fd to count them. This process always holds fds.
- * LIMBO_BPF_EVERY_FD=1 takes the older kernels' way on any kernel, so a test can prove it.
- */
-export function fdDirSizeCounts(procRoot: string): boolean {
-  if (process.env.LIMBO_BPF_EVERY_FD === '1') return false;
-  try {
-    return statSync(`${procRoot}/self/fd`).size > 0;
-  } catch {
-    return false;
-  }
-}
-
-/**
- * The initial pid namespace has a fixed inode (include/linux/proc_ns.h PROC_PID_INIT_INO). NSpid
- * cannot tell: under a /proc mounted for a child namespace (unshare --mount-proc) it lists only
- * that namespace's pid, one field, as in the initial one.
- */
-const INITIAL_PID_NAMESPACE = 'pid:[4026531836]';
-
-function inInitialPidNamespace(): boolean {
-  try {
-    return readlinkSync('/proc/self/ns/pid') === INITIAL_PID_NAMESPACE;
-  } catch {
-    return false;
-  }
 }
 
 /** Candidate reads made while the kernel walked on, by table index: the fds read, and what that gave. */

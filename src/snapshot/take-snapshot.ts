@@ -28,15 +28,13 @@ import { readFdInfo, type FdOwner } from '../proc/fdinfo.js';
 import { HandleScan, readSystemCounts } from './handle-scan.js';
 import {
   bpfChosen,
-  bpfProblem,
   bpfTableScans,
   chooseScanner,
   readCandidatesDuringWalk,
-  startBpfScan,
   type BpfTables,
   type EarlyReads,
-  type ScannerRequest,
 } from './bpf-fd-scan.js';
+import { bpfProblem, startBpfScan, type ScannerRequest } from './bpf-start.js';
 import { bpfHandleLedger, NO_HANDLES } from './bpf-handle-scan.js';
 import { readExtentSharing } from '../proc/extent-sharing.js';
 import { formatDev, fsTypeThrough, statThrough, type FileStat } from '../proc/file-stat.js';

@@ -18,12 +18,8 @@ import { after, before, describe, it } from 'node:test';
 import { findDeletedFiles } from '../../src/analyses/deleted.js';
 import type { HandlesJson } from '../../src/analyses/handles-json.js';
 import { nativeAddon, type BpfCandidate } from '../../src/native.js';
-import {
-  bpfTableScans,
-  chooseScanner,
-  fdDirSizeCounts,
-  readCandidatesDuringWalk,
-} from '../../src/snapshot/bpf-fd-scan.js';
+import { bpfTableScans, chooseScanner, readCandidatesDuringWalk } from '../../src/snapshot/bpf-fd-scan.js';
+import { fdDirSizeCounts, startBpfScan, startBpfScanEarly } from '../../src/snapshot/bpf-start.js';
 import { takeSnapshot } from '../../src/snapshot/take-snapshot.js';
 import type { Snapshot } from '../../src/snapshot/types.js';
 import { holderBinary, startHolder, type Holder } from '../helpers/holder.js';
@@ -364,6 +360,22 @@ describe('the BPF scanner', () => {
       [],
     );
     assert.deepEqual(withEarly, bpfTableScans(chosen.tables, tables, null, addon));
+  });
+
+  it('collects a walk a command started before loading its code, once', (t) => {
+    if (reason !== null) return t.skip(reason);
+    startBpfScanEarly('bpf', '/proc');
+    const first = startBpfScan('bpf', '/proc');
+    const second = startBpfScan('bpf', '/proc');
+    assert.ok(first && second);
+    // The first scan takes the walk started ahead; the next starts its own, and the first is dropped.
+    assert.equal(second.generation, first.generation + 1);
+    startBpfScanEarly('bpf', '/proc');
+    assert.equal(startBpfScan('proc', '/proc'), null, 'a /proc scan takes no walk');
+    const after = startBpfScan('bpf', '/proc');
+    assert.ok(after && after.generation > second.generation + 1, 'nor does it leave one for the next scan');
+    const whole = nativeAddon()?.bpfScanFds?.(false, after.generation);
+    assert.ok(whole && !('error' in whole));
   });
 
   it('keeps the same handle ledger as the /proc scanner, with exact mappings', (t) => {
