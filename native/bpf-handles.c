@@ -89,6 +89,8 @@ typedef struct {
   use_t *uses;
   size_t nuses, ucap;
   limbo_keyset_t seen; /* address spaces (mm) already walked */
+  limbo_keyset_t tallied; /* fd tables whose tallied files are counted (processes may share one) */
+  size_t tallied_files; /* open file descriptions only their one fd references */
   limbo_tables_t tables; /* every task's fd table and count, and the deleted candidates */
   /* Across chunks: the task whose records are being read, its process (an index: procs may
      move), and whether its fd table or address space was walked already. */
@@ -140,13 +142,14 @@ static int add_table(process_t *p, __u64 files) {
   return 1;
 }
 
-static int count_kind(process_t *p, __u8 kind, __u16 type, const char *name, __u16 name_len) {
+/* Counts `fds` more fds of a kind for the process. */
+static int count_kind(process_t *p, __u8 kind, __u16 type, const char *name, __u16 name_len, __u32 fds) {
   /* Most fds of a process are of one kind: the last one counted is tried first. */
   for (size_t n = 0; n < p->nkinds; n++) {
     size_t i = (p->last_kind + n) % p->nkinds;
     kind_count_t *k = &p->kinds[i];
     if (k->kind == kind && k->type == type && k->name_len == name_len && !memcmp(k->name, name, name_len)) {
-      k->count++;
+      k->count += fds;
       p->last_kind = i;
       return 0;
     }
@@ -161,7 +164,7 @@ static int count_kind(process_t *p, __u8 kind, __u16 type, const char *name, __u
   char *copy = malloc(name_len + 1);
   if (!copy) return -1;
   memcpy(copy, name, name_len);
-  p->kinds[p->nkinds++] = (kind_count_t){kind, type, name_len, copy, 1};
+  p->kinds[p->nkinds++] = (kind_count_t){kind, type, name_len, copy, fds};
   return 0;
 }
 
@@ -236,13 +239,30 @@ static long consume_fds(void *ctx, const char *buf, size_t len) {
       if (added < 0) return -1;
       s->current_skipped = added == 0;
     }
+    if (rec.kind == LIMBO_HANDLE_TALLY) {
+      /* fds that each alone reference their file: as many open files, this process's alone */
+      struct limbo_handle_tally tally;
+      if (rec.name_len != sizeof tally) return -1;
+      memcpy(&tally, name, sizeof tally);
+      limbo_tables_count_fds(&s->tables, rec.fd);
+      if (s->current_skipped) continue;
+      process_t *p = &s->procs[s->current_process];
+      p->fds += rec.fd;
+      p->open_files += rec.fd;
+      int added = limbo_keyset_add(&s->tallied, rec.files);
+      if (added < 0) return -1;
+      if (added) s->tallied_files += rec.fd;
+      for (__u16 type = 0; type < 16; type++)
+        if (tally.by_type[type] && count_kind(p, LIMBO_HANDLE_PATH, type << 12, "", 0, tally.by_type[type])) return -1;
+      continue;
+    }
     if (limbo_tables_add_fd(&s->tables, rec.fd, follows ? &candidate : NULL)) return -1;
     if (s->current_skipped) continue;
     process_t *p = &s->procs[s->current_process];
     p->fds++;
     __u16 type = (rec.kind == LIMBO_HANDLE_PATH || rec.kind == LIMBO_HANDLE_TEXT) ? rec.mode & 0170000 : 0;
     __u16 name_len = rec.kind == LIMBO_HANDLE_PATH || rec.kind == LIMBO_HANDLE_PIPE ? 0 : rec.name_len;
-    if (count_kind(p, rec.kind, type, name, name_len)) return -1;
+    if (count_kind(p, rec.kind, type, name, name_len, 1)) return -1;
     __u32 flags = rec.unix_count == LIMBO_UNIX_LISTENER ? USE_UNIX | USE_UNIX_LISTENER
                   : rec.unix_count == LIMBO_UNIX_COUNTED  ? USE_UNIX | (rec.scm_fds & USE_SCM_FDS)
                                                           : 0;
@@ -303,6 +323,7 @@ static void free_scan(scan_t *s) {
   free(s->slots);
   free(s->uses);
   free(s->seen.keys);
+  free(s->tallied.keys);
   limbo_tables_free(&s->tables);
 }
 
@@ -326,6 +347,9 @@ static void run_scan(result_t *r) {
   scan_t *s = &r->s;
   __u64 *fd_files = NULL;
   size_t nfd_files = 0;
+  /* A walk that ended early (its reader gone) may have left a tally behind. */
+  memset(&skeleton->bss->tally, 0, sizeof skeleton->bss->tally);
+  skeleton->bss->have_before = false;
   r->err = limbo_read_iterator(bpf_link__fd(file_link), consume_fds, s);
   if (r->err) return;
 
@@ -352,7 +376,7 @@ static void run_scan(result_t *r) {
     }
     if (new_file || s->uses[i - 1].tgid != u->tgid) process_of(s, u->tgid)->open_files++; /* made by consume_fds */
   }
-  r->open_files = nfd_files;
+  r->open_files = nfd_files + s->tallied_files;
 
   /* Mappings: VMA files that no fd holds, and shm attach files; the fd uses are done with. */
   s->nuses = 0;

@@ -103,6 +103,10 @@ int limbo_read_iterator(int link_fd, long (*consume)(void *ctx, const char *buf,
   return err;
 }
 
+void limbo_tables_count_fds(limbo_tables_t *t, __u32 n) {
+  if (t->ntasks > 0) t->tasks[t->ntasks - 1].count += n;
+}
+
 void limbo_tables_free(limbo_tables_t *t) {
   free(t->tasks);
   free(t->candidates);

@@ -50,6 +50,8 @@ typedef struct {
 int limbo_tables_start_task(limbo_tables_t *t, __u32 tid, __u64 files);
 /* Counts one fd of the current task, and keeps its candidate (unless its table was seen before). */
 int limbo_tables_add_fd(limbo_tables_t *t, __u32 fd, const struct limbo_file_record *candidate);
+/* Counts `n` fds of the current task that are no candidates. */
+void limbo_tables_count_fds(limbo_tables_t *t, __u32 n);
 /*
  * { tids: Uint32Array, files: BigUint64Array, counts: Uint32Array | null, candidates: [...] }, or
  * NULL. counts is null unless `counted`: the walk sent a record for every fd, not only candidates.

@@ -13,6 +13,9 @@ enum limbo_handle_kind {
   LIMBO_HANDLE_PIPE = 3,   /* an anonymous pipe (pipefs) */
   LIMBO_HANDLE_ANON = 4,   /* name: the anon inode's dentry name ("[eventfd]", "inotify", ...) */
   LIMBO_HANDLE_TEXT = 5,   /* name: what readlink shows (bpf_d_path of another pseudo file) */
+  /* Not an fd: a tally of the task's fds that each hold a path file nothing else references
+     (fd is how many), followed by a limbo_handle_tally in place of a name. */
+  LIMBO_HANDLE_TALLY = 6,
 };
 
 #define LIMBO_HANDLE_NAME_MAX 256
@@ -43,6 +46,21 @@ struct limbo_handle_fd_record {
   __u16 name_len;
   __u16 unix_count; /* enum limbo_unix_count */
   __u32 scm_fds;    /* fds in flight to a unix socket: SCM_RIGHTS sent to it, not yet received */
+};
+
+/*
+ * The fds a LIMBO_HANDLE_TALLY record counts, by file type (i_mode >> 12): each is the only
+ * reference to its struct file, so each is one open file description of this process alone,
+ * mapped by no one; user space needs no record of each to count them.
+ */
+struct limbo_handle_tally {
+  __u32 by_type[16];
+};
+
+/* A LIMBO_HANDLE_TALLY record as written: its fd record (fd: how many), then the tally. */
+struct limbo_handle_tally_record {
+  struct limbo_handle_fd_record rec;
+  struct limbo_handle_tally tally;
 };
 
 #define LIMBO_VMA_SYSV_SHM 1u

@@ -11,7 +11,7 @@
 // --handles`), the ledger's walk alone gives the deleted candidates too, and must find the same.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -426,6 +426,32 @@ describe('the BPF scanner', () => {
     assert.equal(parent?.shmAttachments, SHM_ATTACHES);
     assert.equal(child?.shmAttachments, SHM_ATTACHES);
     assert.ok((bpf.system?.shmAttachFiles ?? 0) >= SHM_ATTACHES);
+  });
+
+  it("tallies fds that alone hold their file per task, exactly, across the walk's buffer refills", async (t) => {
+    if (reason !== null) return t.skip(reason);
+    // 1,000 processes holding one /dev/null each: the walk writes only their tallies (104 bytes
+    // each), so the 32 KiB buffer of the kernel's iterator overflows on runs that write a task's
+    // tally and start the next one, which the kernel runs again: each must count once.
+    const swarm = await startHolder(['swarm', '1000']);
+    holders.push(swarm);
+    const pids = readFileSync(`/proc/${swarm.pid}/task/${swarm.pid}/children`, 'utf8')
+      .trim()
+      .split(' ')
+      .map(Number);
+    assert.equal(pids.length, 1000);
+    const run = nativeAddon()?.bpfScanHandles?.(false);
+    assert.ok(run && !('error' in run));
+    const byPid = new Map(run.processes.map((p) => [p.pid, p]));
+    const wrong = pids
+      .map((pid) => ({ pid, seen: byPid.get(pid) }))
+      .filter(
+        ({ seen }) =>
+          seen?.fds !== 1 || seen.openFiles !== 1 || JSON.stringify(seen.kinds) !== '[[0,8192,"",1]]',
+      );
+    assert.deepEqual(wrong.slice(0, 3), [], `${wrong.length} of 1,000 processes miscounted`);
+    // Each /dev/null open is its own open file description: the system's count holds all of them.
+    assert.ok(run.openFiles >= 1000);
   });
 
   it('counts the fds in flight to unix sockets as their fdinfo does', async (t) => {
