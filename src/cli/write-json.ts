@@ -28,11 +28,12 @@ export function writeJsonWithList<T>(
   }
   out.write(whole.slice(0, at + placeholder.length - 1));
   for (let start = 0; start < items.length; start += ITEMS_PER_PIECE) {
-    // A piece of the list as JSON.stringify lays out an array two spaces in: "[\n  {…},\n  {…}\n]".
-    // Without its brackets, every line two spaces further in (JSON strings hold no raw newline),
-    // it is those items where the whole would have them, four spaces in.
-    const piece = JSON.stringify(items.slice(start, start + ITEMS_PER_PIECE).map(toJson), null, 2);
-    const inner = piece.slice(1, -2).replaceAll('\n', '\n  ');
+    // A piece of the list, nested in one more array, as JSON.stringify lays it out:
+    // "[\n  [\n    {…},\n    {…}\n  ]\n]", its items four spaces in as the whole has them. Without
+    // the outer brackets ("[\n  [" and "\n  ]\n]") it is those items, with no second pass over the text
+    // to indent them (at 10,000 deleted files, 10 MB, that replaceAll took 6 of the 40 ms).
+    const piece = JSON.stringify([items.slice(start, start + ITEMS_PER_PIECE).map(toJson)], null, 2);
+    const inner = piece.slice('[\n  ['.length, -'\n  ]\n]'.length);
     out.write(start === 0 ? inner : `,${inner}`);
   }
   out.write(`\n  ]${whole.slice(at + placeholder.length)}\n`);

@@ -33,7 +33,17 @@ export function commBytesField<K extends string>(
   return comm && !isUtf8(comm) ? ({ [key]: comm.toString('base64') } as Record<K, string>) : {};
 }
 
+/**
+ * Base64 of bytes that are not valid UTF-8, for the `…Bytes` field beside their text; undefined
+ * when they are (or there are none), a value JSON.stringify leaves out with its key.
+ */
+export function base64UnlessUtf8(bytes: Buffer | null | undefined): string | undefined {
+  return bytes && !isUtf8(bytes) ? bytes.toString('base64') : undefined;
+}
+
+const MAX_EXACT_INODE = BigInt(Number.MAX_SAFE_INTEGER);
+
 /** Inodes are JSON numbers while exact (below 2^53), decimal strings beyond. */
 export function inodeToJson(ino: bigint): number | string {
-  return ino <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(ino) : ino.toString();
+  return ino <= MAX_EXACT_INODE ? Number(ino) : ino.toString();
 }

@@ -17,9 +17,12 @@ const SHARING_MAGICS: ReadonlyMap<number, string> = new Map([
   [0x794c7630, 'overlay'],
 ]);
 
+/** The same filesystems by their mountinfo fstype. */
+const SHARING_FSTYPES: ReadonlySet<string> = new Set(SHARING_MAGICS.values());
+
 /** True for a mountinfo fstype whose files can share extents: st_blocks alone may overstate what closing frees. */
 export function canShareExtents(fstype: string | null): boolean {
-  return fstype !== null && [...SHARING_MAGICS.values()].includes(fstype);
+  return fstype !== null && SHARING_FSTYPES.has(fstype);
 }
 
 /** Files smaller than this are not walked: their split stays unknown, and they hold less than this. */

@@ -324,7 +324,10 @@ class Scan {
   /** Per device ("MAJ:MIN"): its filesystem's statfs f_type. */
   private readonly fsTypes = new Map<string, number>();
   /** Per pid: what readAheadOfWalk read of it. */
-  private readonly readAhead = new Map<number, { maps: ReadResult<MapEntry[]>; exeKey: string | null }>();
+  private readonly readAhead = new Map<
+    number,
+    { maps: ReadResult<MapEntry[]>; exeKey: string | null; exeLink: ReadResult<Buffer> }
+  >();
   /** Files whose FUSE hidden name was looked for already. */
   private readonly sillyLooked = new Set<string>();
   /** Per mount table (a namespace's may be replaced by a truer one): whether it has a FUSE mount. */
@@ -412,12 +415,14 @@ class Scan {
       for (const candidate of scan.value.candidates) {
         const fileKey = this.recordFile(candidate.stat, `${table.dir}/fd/${candidate.fd}`);
         this.findSillyName(pid, pending.root, pending.mountNamespace, fileKey, candidate.name);
+        const held = this.howHeld(candidate, table.tid === null ? pid : `${pid}/task/${table.tid}`);
         fds.push({
           fd: candidate.fd,
           tid: table.tid,
           fileKey,
           name: candidate.name,
-          ...this.howHeld(candidate, table.tid === null ? pid : `${pid}/task/${table.tid}`),
+          flags: held.flags,
+          posBytes: held.posBytes,
         });
       }
     });
@@ -446,7 +451,7 @@ class Scan {
         ? this.recordMappings(pid, pending.root, maps.value, pending.mountNamespace)
         : [];
     const deletedExe = this.wantFiles
-      ? this.readDeletedExe(pid, pending.root, taskDir, pending.mountNamespace)
+      ? this.readDeletedExe(pid, pending.root, taskDir, pending.mountNamespace, ahead?.exeLink)
       : null;
     if (!maps.ok && maps.failure === 'denied') unreadable.push('maps');
     if (unreadable.length > 0) this.unreadablePids.push(pid);
@@ -584,9 +589,9 @@ class Scan {
   }
 
   /**
-   * Reads each process's " (deleted)" maps lines and its executable's identity ahead, while the
-   * BPF walk of the fd tables runs on the addon's thread: neither depends on the walk, and the scan
-   * would otherwise wait for it idle. After findUnansweredMounts: the exe is stat-ed.
+   * Reads each process's " (deleted)" maps lines and its executable's identity and name ahead,
+   * while the BPF walk of the fd tables runs on the addon's thread: none depends on the walk, and
+   * the scan would otherwise wait for it idle. After findUnansweredMounts: the exe is stat-ed.
    */
   readAheadOfWalk(pending: readonly PendingProcess[]): void {
     for (const process of pending) {
@@ -594,17 +599,25 @@ class Scan {
       this.readAhead.set(process.pid, {
         maps: readMaps(`${taskDir}/maps`, true),
         exeKey: this.readExeKey(`${taskDir}/exe`, process.mountNamespace),
+        exeLink: readLinkBytes(`${taskDir}/exe`),
       });
     }
   }
 
-  /** The running executable, when its name carries " (deleted)": deleted, or replaced by rename-over. */
+  /**
+   * The running executable, when its name carries " (deleted)": deleted, or replaced by rename-over.
+   * `ahead` is the name readAheadOfWalk read with the exe's identity: without the suffix (nearly
+   * every process) it is the answer as of then, and the readlink after the walk is spared; with it,
+   * the name is read again beside the stat.
+   */
   private readDeletedExe(
     pid: number,
     root: string | null,
     dir: string,
     namespace: string | null,
+    ahead?: ReadResult<Buffer>,
   ): DeletedExe | null {
+    if (ahead !== undefined && (!ahead.ok || !hasDeletedSuffix(ahead.value))) return null;
     const link = readLinkBytes(`${dir}/exe`);
     if (!link.ok || !hasDeletedSuffix(link.value)) return null;
     if (this.unanswered.length > 0 && this.onUnansweredMount(namespace, link.value)) return null;
@@ -672,13 +685,20 @@ class Scan {
     // Only a deleted regular file is worth a FIEMAP: its blocks are what limbo reports.
     const type = deleted ? this.fsTypeOf(stat.dev, link) : null;
     const sharing = type !== null ? readExtentSharing(link, stat, type) : null;
-    const mqueue = type === MQUEUE_MAGIC;
-    this.files.set(key, {
+    // Field by field, the optional ones set only when present: with an object spread per field,
+    // building 10,000 records took twice as long (7 against 4 ms; this code runs cold, once a file).
+    const file: { -readonly [K in keyof FileRecord]: FileRecord[K] } = {
       key,
-      ...stat,
-      ...(sharing ? { extentSharing: sharing } : {}),
-      ...(mqueue ? { statfsType: 'mqueue' as const } : {}),
-    });
+      dev: stat.dev,
+      ino: stat.ino,
+      nlink: stat.nlink,
+      sizeBytes: stat.sizeBytes,
+      allocatedBytes: stat.allocatedBytes,
+      mode: stat.mode,
+    };
+    if (sharing) file.extentSharing = sharing;
+    if (type === MQUEUE_MAGIC) file.statfsType = 'mqueue';
+    this.files.set(key, file);
     return key;
   }
 
