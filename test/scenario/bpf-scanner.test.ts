@@ -71,6 +71,19 @@ function ourHandles(snapshot: Snapshot) {
     .sort((a, b) => a.pid - b.pid);
 }
 
+/** Each of the load's processes and threads, as a snapshot lists its fd tables (one per task here). */
+function loadTables(): { dir: string; tid: number }[] {
+  return holders.flatMap((holder) =>
+    [holder.pid, ...holder.children].flatMap((pid) =>
+      readdirSync(`/proc/${pid}/task`).map((tid) =>
+        Number(tid) === pid
+          ? { dir: `/proc/${pid}`, tid: pid }
+          : { dir: `/proc/${pid}/task/${tid}`, tid: Number(tid) },
+      ),
+    ),
+  );
+}
+
 /** What a scanner saw of the test's own processes, in comparable form. */
 function ourView(snapshot: Snapshot) {
   const ours = snapshot.processes.filter((p) => p.comm.toString('latin1').startsWith(tag));
@@ -290,16 +303,7 @@ describe('the BPF scanner', () => {
     if (reason !== null) return t.skip(reason);
     const chosen = chooseScanner('bpf', '/proc');
     assert.ok(chosen.tables);
-    // Each of the load's processes and threads, as a snapshot lists its fd tables (one per task here).
-    const tables = holders.flatMap((holder) =>
-      [holder.pid, ...holder.children].flatMap((pid) =>
-        readdirSync(`/proc/${pid}/task`).map((tid) =>
-          Number(tid) === pid
-            ? { dir: `/proc/${pid}`, tid: pid }
-            : { dir: `/proc/${pid}/task/${tid}`, tid: Number(tid) },
-        ),
-      ),
-    );
+    const tables = loadTables();
     const fromC = bpfTableScans(chosen.tables, tables, null, nativeAddon());
     assert.deepEqual(fromC, bpfTableScans(chosen.tables, tables, null, null));
     // The kernel's flags and offset ride on every candidate the kernel sent and /proc confirmed.
@@ -338,15 +342,7 @@ describe('the BPF scanner', () => {
     assert.ok(taken.length >= 8);
     assert.equal(take(generation), null);
 
-    const tables = holders.flatMap((holder) =>
-      [holder.pid, ...holder.children].flatMap((pid) =>
-        readdirSync(`/proc/${pid}/task`).map((tid) =>
-          Number(tid) === pid
-            ? { dir: `/proc/${pid}`, tid: pid }
-            : { dir: `/proc/${pid}/task/${tid}`, tid: Number(tid) },
-        ),
-      ),
-    );
+    const tables = loadTables();
     const started = { generation: addon?.bpfStartFdScan?.(false) as number };
     const early = readCandidatesDuringWalk(started, tables);
     const chosen = chooseScanner('bpf', '/proc', started);
