@@ -194,8 +194,15 @@ export function bpfTableScans(
       while (k < kernel.length && (kernel[k] as BpfCandidate).fd !== candidate.fd) k++;
       const from = kernel[k];
       // The fd may have been closed and reused since: the kernel's flags and offset are this file's only.
+      // Built field by field: a spread per candidate costs twice as much in this once-run code.
       return from !== undefined && candidate.stat.ino === from.ino
-        ? { ...candidate, flags: from.flags, posBytes: from.posBytes }
+        ? {
+            fd: candidate.fd,
+            name: candidate.name,
+            stat: candidate.stat,
+            flags: from.flags,
+            posBytes: from.posBytes,
+          }
         : candidate;
     });
     return {
