@@ -190,20 +190,19 @@ napi_value bpf_take_fd_candidates(napi_env env, napi_callback_info info) {
   while (!finished && ready == taken) pthread_cond_wait(&progressed, &progress);
   size_t from = taken, n = ready - taken;
   taken = ready;
-  result = none;
-  if (n > 0 && napi_create_arraybuffer(env, n * 4, &tids_data, &tids_buf) == napi_ok &&
-      napi_create_arraybuffer(env, n * 4, &fds_data, &fds_buf) == napi_ok &&
-      napi_create_arraybuffer(env, n * 8, &files_data, &files_buf) == napi_ok) {
-    for (size_t i = 0; i < n; i++) {
-      const limbo_candidate_t *c = &background.tables.candidates[from + i];
-      ((__u32 *)tids_data)[i] = c->tid;
-      ((__u32 *)fds_data)[i] = c->fd;
-      ((__u64 *)files_data)[i] = c->files;
-    }
-    result = NULL;
+  /* Copied while the walk cannot grow the list. Where the buffers cannot be made, these are left
+     out as if the walk were over: bpfTableScans reads every table not read early. */
+  bool made = n > 0 && napi_create_arraybuffer(env, n * 4, &tids_data, &tids_buf) == napi_ok &&
+              napi_create_arraybuffer(env, n * 4, &fds_data, &fds_buf) == napi_ok &&
+              napi_create_arraybuffer(env, n * 8, &files_data, &files_buf) == napi_ok;
+  for (size_t i = 0; made && i < n; i++) {
+    const limbo_candidate_t *c = &background.tables.candidates[from + i];
+    ((__u32 *)tids_data)[i] = c->tid;
+    ((__u32 *)fds_data)[i] = c->fd;
+    ((__u64 *)files_data)[i] = c->files;
   }
   pthread_mutex_unlock(&progress);
-  if (result == none) return none;
+  if (!made) return none;
   if (napi_create_typedarray(env, napi_uint32_array, n, tids_buf, 0, &tids) != napi_ok ||
       napi_create_typedarray(env, napi_uint32_array, n, fds_buf, 0, &fds) != napi_ok ||
       napi_create_typedarray(env, napi_biguint64_array, n, files_buf, 0, &files) != napi_ok ||
