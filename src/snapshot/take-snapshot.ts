@@ -126,17 +126,18 @@ export function takeSnapshot(options: SnapshotOptions = {}): Snapshot {
   const pending = listPids(procRoot)
     .map((pid) => scan.identifyProcess(pid))
     .filter((p): p is PendingProcess => p !== null);
-  // Every fd table of every process in one batch: the native scanner spreads it over the cores.
-  const dirs = pending.flatMap((p) => p.tables.map((table) => `${table.dir}/fd`));
+  // Every fd table of every process in one batch (the native scanner spreads it over the cores),
+  // with the task whose table it shows (the BPF walk names tables by task).
+  const tables = pending.flatMap((p) =>
+    p.tables.map((table) => ({ dir: table.dir, tid: table.tid ?? p.pid })),
+  );
+  const dirs = tables.map((table) => `${table.dir}/fd`);
   // Before any stat: which FUSE and network mounts answer. A stat on one that does not would never return.
   scan.findUnansweredMounts(hostMountNamespace, options.mountTimeoutMs ?? MOUNT_ANSWER_TIMEOUT_MS);
   const namespaceOfDir = pending.flatMap((p) => p.tables.map(() => p.mountNamespace));
   const skip = skipLinkOf(scan.unanswered, namespaceOfDir);
   // While the kernel walks the fd tables on the addon's thread, what does not need the walk is read.
   // Then the candidates of the tables the walk has gone past, batch by batch, until it ends.
-  const tables = pending.flatMap((p) =>
-    p.tables.map((table) => ({ dir: table.dir, tid: table.tid ?? p.pid })),
-  );
   let early: EarlyReads | undefined;
   if (fdScanStarted !== null && options.handles !== true && wantFiles) {
     scan.readAheadOfWalk(pending);
