@@ -1,4 +1,5 @@
 import { LimboError } from '../core/errors.js';
+import { getOrMake } from '../core/memo.js';
 import { findContainer, type ContainerRuntime } from '../proc/cgroup.js';
 import { canShareExtents, type SharingUnknown } from '../proc/extent-sharing.js';
 import {
@@ -451,24 +452,15 @@ class FilePlacer {
 
   /** A placement at `mount`, listed in `namespace`'s table: once per mount and namespace. */
   private placedAt(mount: Mount, namespace: MountNamespace | null): PlacedMount {
-    let byMount = this.placedMounts.get(namespace);
-    if (byMount === undefined) {
-      byMount = new Map();
-      this.placedMounts.set(namespace, byMount);
-    }
-    let placed = byMount.get(mount);
-    if (placed === undefined) {
-      placed = {
-        mount: mount.mountPoint,
-        ...(mount.mountPointBytes ? { mountBytes: mount.mountPointBytes } : {}),
-        mountNamespace: namespace?.id ?? null,
-        mountId: mount.mountId,
-        mountPath: hostPathOf(mount, namespace, this.host),
-        fstype: mount.fstype,
-      };
-      byMount.set(mount, placed);
-    }
-    return placed;
+    const byMount = getOrMake(this.placedMounts, namespace, () => new Map<Mount, PlacedMount>());
+    return getOrMake(byMount, mount, () => ({
+      mount: mount.mountPoint,
+      ...(mount.mountPointBytes ? { mountBytes: mount.mountPointBytes } : {}),
+      mountNamespace: namespace?.id ?? null,
+      mountId: mount.mountId,
+      mountPath: hostPathOf(mount, namespace, this.host),
+      fstype: mount.fstype,
+    }));
   }
 
   /**
@@ -477,32 +469,23 @@ class FilePlacer {
    * in the holder's own table, else the host's. Once per overlay mount and holder's namespace.
    */
   private upperLayerOf(mount: Mount, own: MountNamespace | null): Placement | null {
-    let byMount = this.upperLayers.get(own);
-    if (byMount === undefined) {
-      byMount = new Map();
-      this.upperLayers.set(own, byMount);
-    }
-    let placed = byMount.get(mount);
-    if (placed === undefined) {
+    const byMount = getOrMake(this.upperLayers, own, () => new Map<Mount, Placement | null>());
+    return getOrMake(byMount, mount, (): Placement | null => {
       const ownMounts = own?.mounts ?? [];
       const hostMounts = this.host?.mounts ?? [];
       const upper = upperMountOf(mount, ownMounts === hostMounts ? ownMounts : [...ownMounts, ...hostMounts]);
-      placed =
-        upper === null
-          ? null
-          : {
-              kind: 'file',
-              at: this.placedAt(upper, ownMounts.includes(upper) ? own : this.host),
-              overlay: {
-                mount: mount.mountPoint,
-                ...(mount.mountPointBytes ? { mountBytes: mount.mountPointBytes } : {}),
-                upperDir: mount.upperDir as string,
-              },
-              silly: null,
-            };
-      byMount.set(mount, placed);
-    }
-    return placed;
+      if (upper === null) return null;
+      return {
+        kind: 'file',
+        at: this.placedAt(upper, ownMounts.includes(upper) ? own : this.host),
+        overlay: {
+          mount: mount.mountPoint,
+          ...(mount.mountPointBytes ? { mountBytes: mount.mountPointBytes } : {}),
+          upperDir: mount.upperDir as string,
+        },
+        silly: null,
+      };
+    });
   }
 }
 

@@ -15,3 +15,11 @@ export function memoizeByText<T>(parse: (text: string) => T, limit = 512): (text
     return value;
   };
 }
+
+/** What `map` holds for `key`: made by `make` and kept there the first time it is asked for. */
+export function getOrMake<K, V>(map: Map<K, V>, key: K, make: () => V): V {
+  if (map.has(key)) return map.get(key) as V;
+  const value = make();
+  map.set(key, value);
+  return value;
+}

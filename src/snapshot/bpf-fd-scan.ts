@@ -5,6 +5,7 @@
 // the same names. Each table's fd count is the st_size of its fd directory (Linux >= 6.2), or,
 // on older kernels, the kernel's count of a record it sends for every fd.
 import { LimboError } from '../core/errors.js';
+import { getOrMake } from '../core/memo.js';
 import {
   nativeAddon,
   nativeThreads,
@@ -77,21 +78,14 @@ export function readCandidatesDuringWalk(
   const early = new Map<number, { fds: number[]; read: ReadResult<FdTableScan> }>();
   if (!addon?.bpfTakeFdCandidates || !addon.readFdCandidates || (skip && !skip.rule)) return early;
   const tablesOfTid = new Map<number, number[]>();
-  tables.forEach(({ tid }, i) => {
-    const list = tablesOfTid.get(tid);
-    if (list) list.push(i);
-    else tablesOfTid.set(tid, [i]);
-  });
+  tables.forEach(({ tid }, i) => getOrMake(tablesOfTid, tid, () => []).push(i));
   for (;;) {
     const batch = addon.bpfTakeFdCandidates(started.generation);
     if (batch === null) return early;
     const fdsOf = new Map<number, number[]>();
     batch.tids.forEach((tid, i) => {
-      for (const table of tablesOfTid.get(tid) ?? []) {
-        const fds = fdsOf.get(table);
-        if (fds) fds.push(batch.fds[i] as number);
-        else fdsOf.set(table, [batch.fds[i] as number]);
-      }
+      for (const table of tablesOfTid.get(tid) ?? [])
+        getOrMake(fdsOf, table, () => []).push(batch.fds[i] as number);
     });
     const indexes = [...fdsOf.keys()];
     const reads = readListedCandidates(
@@ -155,11 +149,7 @@ export function bpfTableScans(
   const byTid = new Map<number, number>();
   bpf.tids.forEach((tid, i) => byTid.set(tid, i));
   const byTable = new Map<bigint, BpfCandidate[]>();
-  for (const candidate of bpf.candidates) {
-    const list = byTable.get(candidate.files);
-    if (list) list.push(candidate);
-    else byTable.set(candidate.files, [candidate]);
-  }
+  for (const candidate of bpf.candidates) getOrMake(byTable, candidate.files, () => []).push(candidate);
   const found = tables.map(({ tid }) => {
     const i = byTid.get(tid);
     return i === undefined ? [] : (byTable.get(bpf.files[i] as bigint) ?? []);

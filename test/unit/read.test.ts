@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { memoizeByText } from '../../src/core/memo.js';
+import { getOrMake, memoizeByText } from '../../src/core/memo.js';
 import { readProcBytes, readProcText } from '../../src/proc/read.js';
 
 describe('readProcText and readProcBytes (one shared buffer)', () => {
@@ -68,5 +68,27 @@ describe('memoizeByText', () => {
     parse('y'); // the third distinct text: the memory starts over
     parse('bad');
     assert.equal(calls, 4);
+  });
+});
+
+describe('getOrMake', () => {
+  it('makes a value once per key, a null one included, and hands back what it kept', () => {
+    const map = new Map<string, number[] | null>();
+    let made = 0;
+    const list = getOrMake(map, 'a', () => (made++, []));
+    list?.push(1);
+    assert.deepEqual(
+      getOrMake(map, 'a', () => (made++, [])),
+      [1],
+    );
+    assert.equal(
+      getOrMake(map, 'none', () => (made++, null)),
+      null,
+    );
+    assert.equal(
+      getOrMake(map, 'none', () => (made++, [])),
+      null,
+    );
+    assert.equal(made, 2);
   });
 });
