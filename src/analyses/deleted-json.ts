@@ -6,7 +6,6 @@ import {
   inodeJsonSchema,
   inodeToJson,
 } from '../format/json-fields.js';
-import { isUtf8 } from 'node:buffer';
 import type { DeletedFile, DeletedReport } from './deleted.js';
 import { DELETED_KINDS } from './choices.js';
 import { CONTAINER_RUNTIMES } from '../proc/cgroup.js';
@@ -271,8 +270,9 @@ function pathToJson<K extends string>(
   field: K,
   bytes: Buffer | null,
 ): Record<K, string | null> & Partial<Record<`${K}Bytes`, string>> {
-  const json: Record<string, string | null> = { [field]: bytes === null ? null : bytes.toString('utf8') };
-  if (bytes !== null && !isUtf8(bytes)) json[`${field}Bytes`] = bytes.toString('base64');
+  const json: Record<string, string | null> = { [field]: textOf(bytes) };
+  const exact = base64UnlessUtf8(bytes);
+  if (exact !== undefined) json[`${field}Bytes`] = exact;
   return json as Record<K, string | null> & Partial<Record<`${K}Bytes`, string>>;
 }
 

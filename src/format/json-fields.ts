@@ -30,7 +30,8 @@ export function commBytesField<K extends string>(
   key: K,
   comm: Buffer | null | undefined,
 ): Partial<Record<K, string>> {
-  return comm && !isUtf8(comm) ? ({ [key]: comm.toString('base64') } as Record<K, string>) : {};
+  const bytes = base64UnlessUtf8(comm);
+  return bytes === undefined ? {} : ({ [key]: bytes } as Record<K, string>);
 }
 
 /**
