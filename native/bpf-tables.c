@@ -8,10 +8,6 @@
 
 #include "bpf-tables.h"
 
-/* The kernel's dev_t (include/linux/kdev_t.h MINORBITS 20), not user space's. */
-#define KERNEL_MAJOR(dev) ((dev) >> 20)
-#define KERNEL_MINOR(dev) ((dev) & 0xfffff)
-
 size_t limbo_hash64(__u64 key) {
   key ^= key >> 33;
   key *= 0xff51afd7ed558ccdULL;
@@ -119,36 +115,69 @@ static napi_value number(napi_env env, double value) {
   return napi_create_double(env, value, &v) == napi_ok ? v : NULL;
 }
 
-static napi_value bigint(napi_env env, __u64 value) {
-  napi_value v;
-  return napi_create_bigint_uint64(env, value, &v) == napi_ok ? v : NULL;
-}
-
 static int set(napi_env env, napi_value obj, const char *key, napi_value v) {
   return v && napi_set_named_property(env, obj, key, v) == napi_ok ? 0 : -1;
-}
-
-/* The same object bpfScanFds gives for a candidate (src/native.ts BpfCandidate). */
-static napi_value candidate_to_js(napi_env env, const limbo_candidate_t *c) {
-  napi_value obj;
-  if (napi_create_object(env, &obj) != napi_ok) return NULL;
-  if (set(env, obj, "tid", number(env, c->tid)) || set(env, obj, "fd", number(env, c->fd)) ||
-      set(env, obj, "files", bigint(env, c->files)) || set(env, obj, "file", bigint(env, c->file.file)) ||
-      set(env, obj, "ino", bigint(env, c->file.ino)) ||
-      set(env, obj, "major", number(env, KERNEL_MAJOR(c->file.dev))) ||
-      set(env, obj, "minor", number(env, KERNEL_MINOR(c->file.dev))) ||
-      set(env, obj, "nlink", number(env, c->file.nlink)) || set(env, obj, "mode", number(env, c->file.mode)) ||
-      set(env, obj, "sizeBytes", number(env, (double)c->file.size)) ||
-      set(env, obj, "posBytes", number(env, (double)c->file.pos)) ||
-      set(env, obj, "flags", number(env, c->file.flags)))
-    return NULL;
-  return obj;
 }
 
 #define CHECK(call)                                                   \
   do {                                                                \
     if ((call) != napi_ok) return NULL;                               \
   } while (0)
+
+/* A typed array of n elements of `size` bytes on a new buffer; its data in *data. */
+static napi_value column(napi_env env, napi_typedarray_type type, size_t size, size_t n, void **data) {
+  napi_value buf, array;
+  if (napi_create_arraybuffer(env, (n ? n : 1) * size, data, &buf) != napi_ok ||
+      napi_create_typedarray(env, type, n, buf, 0, &array) != napi_ok)
+    return NULL;
+  return array;
+}
+
+/*
+ * The candidates as columns, one typed array per field of src/native.ts BpfCandidateColumns:
+ * loadNativeAddon makes them the BpfCandidate objects. An object per candidate made here took
+ * 12 property sets through N-API each, ~30 ms at 10,000 candidates on the critical path of
+ * `limbo deleted`; JavaScript makes them in a few.
+ */
+static napi_value candidates_to_js(napi_env env, const limbo_tables_t *t) {
+  size_t n = t->ncandidates;
+  __u32 *tid, *fd, *dev, *nlink, *mode, *flags;
+  __u64 *files, *file, *ino;
+  double *size, *pos;
+  napi_value obj, tids, fds, filess, fileps, inos, devs, nlinks, modes, sizes, poss, flagss;
+  if (!(tids = column(env, napi_uint32_array, 4, n, (void **)&tid)) ||
+      !(fds = column(env, napi_uint32_array, 4, n, (void **)&fd)) ||
+      !(filess = column(env, napi_biguint64_array, 8, n, (void **)&files)) ||
+      !(fileps = column(env, napi_biguint64_array, 8, n, (void **)&file)) ||
+      !(inos = column(env, napi_biguint64_array, 8, n, (void **)&ino)) ||
+      !(devs = column(env, napi_uint32_array, 4, n, (void **)&dev)) ||
+      !(nlinks = column(env, napi_uint32_array, 4, n, (void **)&nlink)) ||
+      !(modes = column(env, napi_uint32_array, 4, n, (void **)&mode)) ||
+      !(sizes = column(env, napi_float64_array, 8, n, (void **)&size)) ||
+      !(poss = column(env, napi_float64_array, 8, n, (void **)&pos)) ||
+      !(flagss = column(env, napi_uint32_array, 4, n, (void **)&flags)))
+    return NULL;
+  for (size_t i = 0; i < n; i++) {
+    const limbo_candidate_t *c = &t->candidates[i];
+    tid[i] = c->tid;
+    fd[i] = c->fd;
+    files[i] = c->files;
+    file[i] = c->file.file;
+    ino[i] = c->file.ino;
+    dev[i] = c->file.dev;
+    nlink[i] = c->file.nlink;
+    mode[i] = c->file.mode;
+    size[i] = (double)c->file.size;
+    pos[i] = (double)c->file.pos;
+    flags[i] = c->file.flags;
+  }
+  if (napi_create_object(env, &obj) != napi_ok || set(env, obj, "tids", tids) || set(env, obj, "fds", fds) ||
+      set(env, obj, "files", filess) || set(env, obj, "file", fileps) || set(env, obj, "ino", inos) ||
+      set(env, obj, "dev", devs) || set(env, obj, "nlink", nlinks) || set(env, obj, "mode", modes) ||
+      set(env, obj, "sizeBytes", sizes) || set(env, obj, "posBytes", poss) || set(env, obj, "flags", flagss))
+    return NULL;
+  return obj;
+}
 
 napi_value limbo_tables_to_js(napi_env env, const limbo_tables_t *t, bool counted) {
   napi_value tids_buf, files_buf, counts_buf, tids, files, counts, list, result;
@@ -168,12 +197,8 @@ napi_value limbo_tables_to_js(napi_env env, const limbo_tables_t *t, bool counte
     ((__u64 *)files_data)[i] = t->tasks[i].files;
     ((__u32 *)counts_data)[i] = t->tasks[i].count;
   }
-  CHECK(napi_create_array_with_length(env, t->ncandidates, &list));
-  for (size_t i = 0; i < t->ncandidates; i++) {
-    napi_value c = candidate_to_js(env, &t->candidates[i]);
-    if (!c) return NULL;
-    CHECK(napi_set_element(env, list, (uint32_t)i, c));
-  }
+  list = candidates_to_js(env, t);
+  if (!list) return NULL;
   CHECK(napi_create_object(env, &result));
   if (set(env, result, "tids", tids) || set(env, result, "files", files) || set(env, result, "counts", counts) ||
       set(env, result, "candidates", list))

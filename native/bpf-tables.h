@@ -53,8 +53,9 @@ int limbo_tables_add_fd(limbo_tables_t *t, __u32 fd, const struct limbo_file_rec
 /* Counts `n` fds of the current task that are no candidates. */
 void limbo_tables_count_fds(limbo_tables_t *t, __u32 n);
 /*
- * { tids: Uint32Array, files: BigUint64Array, counts: Uint32Array | null, candidates: [...] }, or
- * NULL. counts is null unless `counted`: the walk sent a record for every fd, not only candidates.
+ * { tids: Uint32Array, files: BigUint64Array, counts: Uint32Array | null, candidates: columns },
+ * or NULL (src/native.ts RawBpfFdTables). counts is null unless `counted`: the walk sent a record
+ * for every fd, not only candidates.
  */
 napi_value limbo_tables_to_js(napi_env env, const limbo_tables_t *t, bool counted);
 void limbo_tables_free(limbo_tables_t *t);

@@ -115,6 +115,79 @@ export interface BpfFdTables {
 export type BpfFdScan = BpfFdTables | { readonly error: string; readonly errno: number };
 
 /**
+ * The candidates as the addon hands them over: a typed array per BpfCandidate field, `dev` in the
+ * kernel's encoding (major << 20 | minor). loadNativeAddon makes them objects.
+ */
+interface BpfCandidateColumns {
+  readonly tids: Uint32Array;
+  readonly fds: Uint32Array;
+  readonly files: BigUint64Array;
+  readonly file: BigUint64Array;
+  readonly ino: BigUint64Array;
+  readonly dev: Uint32Array;
+  readonly nlink: Uint32Array;
+  readonly mode: Uint32Array;
+  readonly sizeBytes: Float64Array;
+  readonly posBytes: Float64Array;
+  readonly flags: Uint32Array;
+}
+
+/** The kernel's dev_t (include/linux/kdev_t.h MINORBITS 20), not user space's. */
+const KERNEL_MINOR_BITS = 20;
+
+function candidatesOfColumns(c: BpfCandidateColumns): BpfCandidate[] {
+  const list: BpfCandidate[] = new Array<BpfCandidate>(c.fds.length);
+  for (let i = 0; i < c.fds.length; i++) {
+    const dev = c.dev[i] as number;
+    list[i] = {
+      tid: c.tids[i] as number,
+      fd: c.fds[i] as number,
+      files: c.files[i] as bigint,
+      file: c.file[i] as bigint,
+      ino: c.ino[i] as bigint,
+      major: dev >>> KERNEL_MINOR_BITS,
+      minor: dev & ((1 << KERNEL_MINOR_BITS) - 1),
+      nlink: c.nlink[i] as number,
+      mode: c.mode[i] as number,
+      sizeBytes: c.sizeBytes[i] as number,
+      posBytes: c.posBytes[i] as number,
+      flags: c.flags[i] as number,
+    };
+  }
+  return list;
+}
+
+/** A run's tables with their candidates made objects; an error as it came. */
+function withCandidateObjects<T extends object>(run: T): T {
+  if ('error' in run) return run;
+  if ('candidates' in run)
+    return { ...run, candidates: candidatesOfColumns(run.candidates as BpfCandidateColumns) };
+  if (!('tables' in run)) return run;
+  const tables = run.tables as { readonly candidates: BpfCandidateColumns };
+  return { ...run, tables: { ...tables, candidates: candidatesOfColumns(tables.candidates) } };
+}
+
+/**
+ * The addon with the BPF walks' candidates made objects: they cross N-API as columns, which is
+ * faster than an object per candidate made there (native/bpf-tables.c candidates_to_js).
+ */
+function decodingCandidates(raw: NativeAddon): NativeAddon {
+  const { bpfScanFds, bpfScanHandles } = raw;
+  // Defined, not assigned: the addon's own functions are read-only properties (napi_define_properties).
+  return Object.create(raw, {
+    ...(bpfScanFds && {
+      bpfScanFds: {
+        value: (everyFd: boolean, generation?: number) =>
+          withCandidateObjects(bpfScanFds(everyFd, generation)),
+      },
+    }),
+    ...(bpfScanHandles && {
+      bpfScanHandles: { value: (candidates?: boolean) => withCandidateObjects(bpfScanHandles(candidates)) },
+    }),
+  }) as NativeAddon;
+}
+
+/**
  * One run of the handle ledger's iterators (native/handles.bpf.c), aggregated per process in C:
  * `kinds` rows are [kind (native/handle-records.h), i_mode & S_IFMT, latin1 name, fds].
  */
@@ -248,7 +321,7 @@ export function loadNativeAddon(): NativeAddon | null {
   // dist/native.js and .test-build/src/native.js sit one and two levels below the checkout.
   for (const candidate of ['../build/Release/limbo_native.node', '../../build/Release/limbo_native.node']) {
     try {
-      loaded = require(candidate) as NativeAddon;
+      loaded = decodingCandidates(require(candidate) as NativeAddon);
       break;
     } catch {
       // not built at this location: try the next, then fall back to JavaScript
