@@ -1,6 +1,7 @@
 // Every command: its light declaration, loaded with the CLI, and its implementation, loaded only
 // when it runs. Importing all of them (the server, the actions, the walker) costs about 60 ms of
 // start-up that `limbo deleted` does not need, and `limbo --help` needs none of them.
+import { startBpfScanEarly } from '../snapshot/bpf-start.js';
 import type { ActingIo } from './confirm.js';
 import {
   formatHelp,
@@ -17,6 +18,7 @@ import { linksSpec } from './specs/links.js';
 import { reclaimSpec } from './specs/reclaim.js';
 import { recoverSpec } from './specs/recover.js';
 import { reportSpec } from './specs/report.js';
+import { SCANS_FIRST } from './scan-early.js';
 import { restartSpec } from './specs/restart.js';
 import { serveSpec } from './specs/serve.js';
 import { shmSpec } from './specs/shm.js';
@@ -38,15 +40,11 @@ export interface Command {
 }
 
 /**
- * Ties a declaration to the implementation typed by it; past here, neither is seen apart.
- * `scansFirst`: the command's first act is a snapshot of --proc (a deleted-files one, unless
- * --from): its kernel walk starts before the implementation is loaded.
+ * Ties a declaration to the implementation typed by it; past here, neither is seen apart. A
+ * command of SCANS_FIRST starts its snapshot's kernel walk before its implementation is loaded,
+ * unless bin/limbo.js started it from the raw argv already.
  */
-function command<S extends CommandSpec>(
-  spec: S,
-  load: () => Promise<Run<S>>,
-  { scansFirst = false } = {},
-): Command {
+function command<S extends CommandSpec>(spec: S, load: () => Promise<Run<S>>): Command {
   return {
     spec,
     async run(argv, io) {
@@ -55,9 +53,9 @@ function command<S extends CommandSpec>(
         io.stdout.write(formatHelp(spec));
         return 0;
       }
-      if (scansFirst) {
+      if (SCANS_FIRST.has(spec.name)) {
         const { from, proc, scanner } = parsed.values as CommonValues;
-        if (from === undefined) (await import('../snapshot/bpf-start.js')).startBpfScanEarly(scanner, proc);
+        if (from === undefined) startBpfScanEarly(scanner, proc);
       }
       const run = await load();
       // Every command takes the common flags; the generic spec hides that from the checker.
@@ -82,17 +80,17 @@ function withColor(io: ActingIo, color: 'auto' | 'always' | 'never'): ActingIo {
 
 /** In the order `limbo --help` lists them. */
 export const COMMANDS: readonly Command[] = [
-  command(deletedSpec, async () => (await import('./deleted-command.js')).runDeleted, { scansFirst: true }),
-  command(dfSpec, async () => (await import('./df-command.js')).runDf, { scansFirst: true }),
+  command(deletedSpec, async () => (await import('./deleted-command.js')).runDeleted),
+  command(dfSpec, async () => (await import('./df-command.js')).runDf),
   command(handlesSpec, async () => (await import('./handles-command.js')).runHandles),
   command(linksSpec, async () => (await import('./links-command.js')).runLinks),
-  command(reportSpec, async () => (await import('./report-command.js')).runReport, { scansFirst: true }),
-  command(restartSpec, async () => (await import('./restart-command.js')).runRestart, { scansFirst: true }),
+  command(reportSpec, async () => (await import('./report-command.js')).runReport),
+  command(restartSpec, async () => (await import('./restart-command.js')).runRestart),
   command(reclaimSpec, async () => (await import('./reclaim-command.js')).runReclaim),
   command(recoverSpec, async () => (await import('./recover-command.js')).runRecover),
   command(closeSpec, async () => (await import('./close-command.js')).runClose),
   command(serveSpec, async () => (await import('./serve-command.js')).runServe),
   command(watchSpec, async () => (await import('./watch-command.js')).runWatch),
-  command(shmSpec, async () => (await import('./shm-command.js')).runShm, { scansFirst: true }),
+  command(shmSpec, async () => (await import('./shm-command.js')).runShm),
   command(snapshotSpec, async () => (await import('./snapshot-command.js')).runSnapshot),
 ];

@@ -5,9 +5,7 @@ import { BUILTINS, SHELLS } from './builtins.js';
 import { COMMANDS } from './commands.js';
 import type { ActingIo } from './confirm.js';
 import { formatHelp } from './options.js';
-
-/** The command bare `limbo` runs: the report, the one screen to read first. */
-const DEFAULT_COMMAND = 'report';
+import { DEFAULT_COMMAND } from './scan-early.js';
 
 /** Runs the CLI; resolves to the exit code (0 ok, 1 failure, 2 usage) and never calls process.exit. */
 export async function main(argv: readonly string[], io: ActingIo): Promise<number> {

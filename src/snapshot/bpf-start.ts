@@ -34,13 +34,14 @@ export function startBpfScan(request: ScannerRequest, procRoot: string): Started
 /**
  * Starts the deleted-files walk of the next snapshot of `procRoot` now, before the code that
  * takes it is even loaded: a command that scans first thing calls it as soon as its arguments
- * are parsed (the walk is the critical path of `limbo deleted` at 1,000,000 fds, and loading
- * the command took 30-40 ms of it). The next startBpfScan of the same /proc takes the run.
+ * are parsed, or bin/limbo.js before the CLI loads (the walk is the critical path of `limbo
+ * deleted` at 1,000,000 fds, and loading the command took 30-40 ms of it). The next startBpfScan
+ * of the same /proc takes the run; so does a second startBpfScanEarly, which keeps it.
  */
 export function startBpfScanEarly(request: ScannerRequest, procRoot: string): void {
-  early = null;
+  // A run started early for the same /proc and walk is kept: called again, this starts no other.
   const started = startBpfScan(request, procRoot);
-  if (started) early = { procRoot, everyFd: !fdDirSizeCounts(procRoot), started };
+  early = started && { procRoot, everyFd: !fdDirSizeCounts(procRoot), started };
 }
 
 /** Why the BPF scanner cannot run here, or null when it may (whether its programs load is known only by running them). */

@@ -358,7 +358,7 @@ describe('the BPF scanner', () => {
     assert.deepEqual(withEarly, bpfTableScans(chosen.tables, tables, null, addon));
   });
 
-  it('collects a walk a command started before loading its code, once', (t) => {
+  it('collects a walk a command started before loading its code, once, however often it was started', (t) => {
     if (reason !== null) return t.skip(reason);
     startBpfScanEarly('bpf', '/proc');
     const first = startBpfScan('bpf', '/proc');
@@ -372,6 +372,12 @@ describe('the BPF scanner', () => {
     assert.ok(after && after.generation > second.generation + 1, 'nor does it leave one for the next scan');
     const whole = nativeAddon()?.bpfScanFds?.(false, after.generation);
     assert.ok(whole && !('error' in whole));
+    // Started early twice (bin/limbo.js from the raw argv, then the command): one walk, kept.
+    startBpfScanEarly('bpf', '/proc');
+    startBpfScanEarly('bpf', '/proc');
+    const kept = startBpfScan('bpf', '/proc');
+    assert.equal(kept?.generation, after.generation + 1);
+    assert.ok(kept && !('error' in (nativeAddon()?.bpfScanFds?.(false, kept.generation) ?? {})));
   });
 
   it('keeps the same handle ledger as the /proc scanner, with exact mappings', (t) => {

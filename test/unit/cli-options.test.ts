@@ -24,6 +24,7 @@ import {
   type ValuesOf,
 } from '../../src/cli/options.js';
 import { COMMANDS } from '../../src/cli/commands.js';
+import { earlyScanOfArgv, SCANS_FIRST } from '../../src/cli/scan-early.js';
 import { reportSpec } from '../../src/cli/specs/report.js';
 import { parseListen } from '../../src/cli/specs/serve.js';
 
@@ -354,5 +355,42 @@ describe('help', () => {
   it('prints the details after the options', () => {
     const help = formatHelp({ ...spec, details: 'Why it is safe.\n' });
     assert.match(help, / {2}--help +show this help\n\nWhy it is safe\.\n$/);
+  });
+});
+
+describe('the walk bin/limbo.js starts before the CLI loads', () => {
+  it('starts it for a command that scans first, with the scanner asked for', () => {
+    assert.equal(earlyScanOfArgv(['deleted', '--json', '--scanner', 'bpf']), 'bpf');
+    assert.equal(earlyScanOfArgv(['deleted', '--scanner=bpf']), 'bpf');
+    assert.equal(earlyScanOfArgv(['df']), 'auto');
+    // Bare limbo and limbo --json run the report, which scans first.
+    assert.equal(earlyScanOfArgv([]), 'auto');
+    assert.equal(earlyScanOfArgv(['--json']), 'auto');
+    // Every command of SCANS_FIRST is one commands.ts knows.
+    for (const name of SCANS_FIRST)
+      assert.ok(
+        COMMANDS.some((c) => c.spec.name === name),
+        name,
+      );
+  });
+
+  it('leaves it to the command where the argv says another /proc, a saved snapshot, /proc links or help', () => {
+    for (const argv of [
+      ['deleted', '--from', 'snap.json'],
+      ['deleted', '--from=snap.json'],
+      ['deleted', '--proc', '/tmp/proc'],
+      ['deleted', '--scanner', 'proc'],
+      ['deleted', '--scanner=proc'],
+      ['deleted', '--scanner'],
+      ['deleted', '--help'],
+      ['deleted', '-h'],
+      ['deleted', '--', '--json'],
+      ['handles'],
+      ['snapshot'],
+      ['help', 'deleted'],
+      ['--version'],
+      ['-V'],
+    ])
+      assert.equal(earlyScanOfArgv(argv), null, argv.join(' '));
   });
 });
