@@ -171,16 +171,15 @@ napi_value bpf_start_fd_scan(napi_env env, napi_callback_info info) {
 }
 
 /*
- * bpfTakeFdCandidates(generation): { tids: Uint32Array, fds: Uint32Array, files: BigUint64Array }
- * of the candidates the run numbered `generation` has completed since the last call (each fd
- * table's all at once), waiting for the walk to complete some; null once the run is over and all
- * were handed out, or when no such run is going on. bpfScanFds gives them all again, with their
- * kernel facts: these let the caller read them through /proc while the kernel walks on.
+ * bpfTakeFdCandidates(generation): the candidates the run numbered `generation` has completed
+ * since the last call (each fd table's all at once), as columns of bpfScanFds' candidates,
+ * waiting for the walk to complete some; null once the run is over and all were handed out, or
+ * when no such run is going on. bpfScanFds gives them all again: these let the caller read them
+ * through /proc while the kernel walks on.
  */
 napi_value bpf_take_fd_candidates(napi_env env, napi_callback_info info) {
   size_t argc = 1;
-  napi_value argv[1], result, none, tids, fds, files, tids_buf, fds_buf, files_buf;
-  void *tids_data, *fds_data, *files_data;
+  napi_value argv[1], none;
   uint32_t generation = 0;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || napi_get_null(env, &none) != napi_ok)
     return NULL;
@@ -190,27 +189,11 @@ napi_value bpf_take_fd_candidates(napi_env env, napi_callback_info info) {
   while (!finished && ready == taken) pthread_cond_wait(&progressed, &progress);
   size_t from = taken, n = ready - taken;
   taken = ready;
-  /* Copied while the walk cannot grow the list. Where the buffers cannot be made, these are left
-     out as if the walk were over: bpfTableScans reads every table not read early. */
-  bool made = n > 0 && napi_create_arraybuffer(env, n * 4, &tids_data, &tids_buf) == napi_ok &&
-              napi_create_arraybuffer(env, n * 4, &fds_data, &fds_buf) == napi_ok &&
-              napi_create_arraybuffer(env, n * 8, &files_data, &files_buf) == napi_ok;
-  for (size_t i = 0; made && i < n; i++) {
-    const limbo_candidate_t *c = &background.tables.candidates[from + i];
-    ((__u32 *)tids_data)[i] = c->tid;
-    ((__u32 *)fds_data)[i] = c->fd;
-    ((__u64 *)files_data)[i] = c->files;
-  }
+  /* Copied while the walk cannot grow the list. Where they cannot be made, these are left out as
+     if the walk were over: bpfTableScans reads every table not read early. */
+  napi_value batch = n > 0 ? limbo_candidates_to_js(env, background.tables.candidates + from, n) : NULL;
   pthread_mutex_unlock(&progress);
-  if (!made) return none;
-  if (napi_create_typedarray(env, napi_uint32_array, n, tids_buf, 0, &tids) != napi_ok ||
-      napi_create_typedarray(env, napi_uint32_array, n, fds_buf, 0, &fds) != napi_ok ||
-      napi_create_typedarray(env, napi_biguint64_array, n, files_buf, 0, &files) != napi_ok ||
-      napi_create_object(env, &result) != napi_ok || napi_set_named_property(env, result, "tids", tids) != napi_ok ||
-      napi_set_named_property(env, result, "fds", fds) != napi_ok ||
-      napi_set_named_property(env, result, "files", files) != napi_ok)
-    return NULL;
-  return result;
+  return batch ? batch : none;
 }
 
 /*

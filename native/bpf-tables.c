@@ -133,14 +133,9 @@ static napi_value column(napi_env env, napi_typedarray_type type, size_t size, s
   return array;
 }
 
-/*
- * The candidates as columns, one typed array per field of src/native.ts BpfCandidateColumns:
- * loadNativeAddon makes them the BpfCandidate objects. An object per candidate made here took
- * 12 property sets through N-API each, ~30 ms at 10,000 candidates on the critical path of
- * `limbo deleted`; JavaScript makes them in a few.
- */
-static napi_value candidates_to_js(napi_env env, const limbo_tables_t *t) {
-  size_t n = t->ncandidates;
+/* An object per candidate made here took 12 property sets through N-API each, ~30 ms at 10,000
+   candidates on the critical path of `limbo deleted`; JavaScript makes them from columns in a few. */
+napi_value limbo_candidates_to_js(napi_env env, const limbo_candidate_t *candidates, size_t n) {
   __u32 *tid, *fd, *dev, *nlink, *mode, *flags;
   __u64 *files, *file, *ino;
   double *size, *pos;
@@ -158,7 +153,7 @@ static napi_value candidates_to_js(napi_env env, const limbo_tables_t *t) {
       !(flagss = column(env, napi_uint32_array, 4, n, (void **)&flags)))
     return NULL;
   for (size_t i = 0; i < n; i++) {
-    const limbo_candidate_t *c = &t->candidates[i];
+    const limbo_candidate_t *c = &candidates[i];
     tid[i] = c->tid;
     fd[i] = c->fd;
     files[i] = c->files;
@@ -180,24 +175,20 @@ static napi_value candidates_to_js(napi_env env, const limbo_tables_t *t) {
 }
 
 napi_value limbo_tables_to_js(napi_env env, const limbo_tables_t *t, bool counted) {
-  napi_value tids_buf, files_buf, counts_buf, tids, files, counts, list, result;
-  void *tids_data, *files_data, *counts_data;
-  size_t n = t->ntasks ? t->ntasks : 1;
-  CHECK(napi_create_arraybuffer(env, n * 4, &tids_data, &tids_buf));
-  CHECK(napi_create_arraybuffer(env, n * 8, &files_data, &files_buf));
-  CHECK(napi_create_arraybuffer(env, n * 4, &counts_data, &counts_buf));
-  CHECK(napi_create_typedarray(env, napi_uint32_array, t->ntasks, tids_buf, 0, &tids));
-  CHECK(napi_create_typedarray(env, napi_biguint64_array, t->ntasks, files_buf, 0, &files));
-  if (counted)
-    CHECK(napi_create_typedarray(env, napi_uint32_array, t->ntasks, counts_buf, 0, &counts));
-  else
-    CHECK(napi_get_null(env, &counts));
+  napi_value tids, files, counts, list, result;
+  __u32 *tid, *count;
+  __u64 *file;
+  if (!(tids = column(env, napi_uint32_array, 4, t->ntasks, (void **)&tid)) ||
+      !(files = column(env, napi_biguint64_array, 8, t->ntasks, (void **)&file)) ||
+      !(counts = column(env, napi_uint32_array, 4, t->ntasks, (void **)&count)))
+    return NULL;
   for (size_t i = 0; i < t->ntasks; i++) {
-    ((__u32 *)tids_data)[i] = t->tasks[i].tid;
-    ((__u64 *)files_data)[i] = t->tasks[i].files;
-    ((__u32 *)counts_data)[i] = t->tasks[i].count;
+    tid[i] = t->tasks[i].tid;
+    file[i] = t->tasks[i].files;
+    count[i] = t->tasks[i].count;
   }
-  list = candidates_to_js(env, t);
+  if (!counted) CHECK(napi_get_null(env, &counts));
+  list = limbo_candidates_to_js(env, t->candidates, t->ncandidates);
   if (!list) return NULL;
   CHECK(napi_create_object(env, &result));
   if (set(env, result, "tids", tids) || set(env, result, "files", files) || set(env, result, "counts", counts) ||

@@ -54,10 +54,15 @@ int limbo_tables_add_fd(limbo_tables_t *t, __u32 fd, const struct limbo_file_rec
 void limbo_tables_count_fds(limbo_tables_t *t, __u32 n);
 /*
  * { tids: Uint32Array, files: BigUint64Array, counts: Uint32Array | null, candidates: columns },
- * or NULL (src/native.ts RawBpfFdTables). counts is null unless `counted`: the walk sent a record
- * for every fd, not only candidates.
+ * or NULL. counts is null unless `counted`: the walk sent a record for every fd, not only
+ * candidates.
  */
 napi_value limbo_tables_to_js(napi_env env, const limbo_tables_t *t, bool counted);
+/*
+ * `n` candidates as columns, one typed array per field of src/native.ts BpfCandidateColumns
+ * (loadNativeAddon makes bpfScanFds' into BpfCandidate objects), or NULL.
+ */
+napi_value limbo_candidates_to_js(napi_env env, const limbo_candidate_t *candidates, size_t n);
 void limbo_tables_free(limbo_tables_t *t);
 /*
  * Reads a BPF iterator (bpf_iter_create of `link_fd`) to its end, handing the bytes read so far to

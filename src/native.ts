@@ -115,10 +115,11 @@ export interface BpfFdTables {
 export type BpfFdScan = BpfFdTables | { readonly error: string; readonly errno: number };
 
 /**
- * The candidates as the addon hands them over: a typed array per BpfCandidate field, `dev` in the
- * kernel's encoding (major << 20 | minor). loadNativeAddon makes them objects.
+ * Candidates as the addon hands them over: a typed array per BpfCandidate field, `dev` in the
+ * kernel's encoding (major << 20 | minor). loadNativeAddon makes bpfScanFds' and bpfScanHandles'
+ * into objects; bpfTakeFdCandidates' stay columns.
  */
-interface BpfCandidateColumns {
+export interface BpfCandidateColumns {
   readonly tids: Uint32Array;
   readonly fds: Uint32Array;
   readonly files: BigUint64Array;
@@ -157,32 +158,32 @@ function candidatesOfColumns(c: BpfCandidateColumns): BpfCandidate[] {
   return list;
 }
 
-/** A run's tables with their candidates made objects; an error as it came. */
-function withCandidateObjects<T extends object>(run: T): T {
-  if ('error' in run) return run;
-  if ('candidates' in run)
-    return { ...run, candidates: candidatesOfColumns(run.candidates as BpfCandidateColumns) };
-  if (!('tables' in run)) return run;
-  const tables = run.tables as { readonly candidates: BpfCandidateColumns };
-  return { ...run, tables: { ...tables, candidates: candidatesOfColumns(tables.candidates) } };
-}
-
 /**
  * The addon with the BPF walks' candidates made objects: they cross N-API as columns, which is
- * faster than an object per candidate made there (native/bpf-tables.c candidates_to_js).
+ * faster than an object per candidate made there (native/bpf-tables.c limbo_candidates_to_js).
  */
 function decodingCandidates(raw: NativeAddon): NativeAddon {
   const { bpfScanFds, bpfScanHandles } = raw;
+  // What the addon really returns: the candidates as columns.
+  const objects = (candidates: unknown) => candidatesOfColumns(candidates as BpfCandidateColumns);
   // Defined, not assigned: the addon's own functions are read-only properties (napi_define_properties).
   return Object.create(raw, {
     ...(bpfScanFds && {
       bpfScanFds: {
-        value: (everyFd: boolean, generation?: number) =>
-          withCandidateObjects(bpfScanFds(everyFd, generation)),
+        value: (everyFd: boolean, generation?: number): BpfFdScan => {
+          const run = bpfScanFds(everyFd, generation);
+          return 'error' in run ? run : { ...run, candidates: objects(run.candidates) };
+        },
       },
     }),
     ...(bpfScanHandles && {
-      bpfScanHandles: { value: (candidates?: boolean) => withCandidateObjects(bpfScanHandles(candidates)) },
+      bpfScanHandles: {
+        value: (candidates?: boolean): BpfHandleScan => {
+          const run = bpfScanHandles(candidates);
+          if ('error' in run) return run;
+          return { ...run, tables: { ...run.tables, candidates: objects(run.tables.candidates) } };
+        },
+      },
     }),
   }) as NativeAddon;
 }
@@ -282,13 +283,11 @@ export interface NativeAddon {
    */
   bpfStartFdScan?(everyFd: boolean): number;
   /**
-   * The candidates (tid, fd, fd table) the run numbered `generation` has completed since the last
-   * call, each fd table's all at once, waiting for the walk to complete some; null once the run is
-   * over and all were handed out. bpfScanFds gives them again with their kernel facts.
+   * The candidates the run numbered `generation` has completed since the last call, each fd
+   * table's all at once, waiting for the walk to complete some; null once the run is over and all
+   * were handed out. bpfScanFds gives them again.
    */
-  bpfTakeFdCandidates?(
-    generation: number,
-  ): { readonly tids: Uint32Array; readonly fds: Uint32Array; readonly files: BigUint64Array } | null;
+  bpfTakeFdCandidates?(generation: number): BpfCandidateColumns | null;
   /**
    * Starts the next bpfScanHandles' kernel walk on a thread of its own, to run while /proc is
    * read; with `candidates`, the walk also gives the deleted candidates (one walk for both).
