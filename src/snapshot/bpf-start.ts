@@ -10,11 +10,12 @@ export type ScannerRequest = 'proc' | 'bpf' | 'auto';
 /** A BPF run started ahead of chooseScanner, which collects it. */
 export interface StartedBpfScan {
   readonly generation: number;
+  /** Whether the walk sends every fd, to count them (fdDirSizeCounts false). */
+  readonly everyFd: boolean;
 }
 
 /** The run startBpfScanEarly started, until a scan takes it. */
-let early: { readonly procRoot: string; readonly everyFd: boolean; readonly started: StartedBpfScan } | null =
-  null;
+let early: { readonly procRoot: string; readonly started: StartedBpfScan } | null = null;
 
 /**
  * Starts the run chooseScanner will collect on an addon thread, so the program load and the
@@ -26,9 +27,9 @@ export function startBpfScan(request: ScannerRequest, procRoot: string): Started
   early = null;
   if (request === 'proc' || bpfProblem(procRoot) !== null) return null;
   const everyFd = !fdDirSizeCounts(procRoot);
-  if (ahead && ahead.procRoot === procRoot && ahead.everyFd === everyFd) return ahead.started;
+  if (ahead && ahead.procRoot === procRoot && ahead.started.everyFd === everyFd) return ahead.started;
   const generation = nativeAddon()?.bpfStartFdScan?.(everyFd);
-  return generation === undefined ? null : { generation };
+  return generation === undefined ? null : { generation, everyFd };
 }
 
 /**
@@ -41,7 +42,7 @@ export function startBpfScan(request: ScannerRequest, procRoot: string): Started
 export function startBpfScanEarly(request: ScannerRequest, procRoot: string): void {
   // A run started early for the same /proc and walk is kept: called again, this starts no other.
   const started = startBpfScan(request, procRoot);
-  early = started && { procRoot, everyFd: !fdDirSizeCounts(procRoot), started };
+  early = started && { procRoot, started };
 }
 
 /** Why the BPF scanner cannot run here, or null when it may (whether its programs load is known only by running them). */

@@ -343,7 +343,7 @@ describe('the BPF scanner', () => {
     assert.equal(take(generation), null);
 
     const tables = loadTables();
-    const started = { generation: addon?.bpfStartFdScan?.(false) as number };
+    const started = { generation: addon?.bpfStartFdScan?.(false) as number, everyFd: false };
     const early = readCandidatesDuringWalk(started, tables);
     const chosen = chooseScanner('bpf', '/proc', started);
     assert.ok(chosen.tables);
